@@ -1,0 +1,116 @@
+"""The `grokjax` command. Thin: it parses arguments and calls the library.
+
+    grokjax train CONFIG[:ARG] [--seeds N | --seed-list 0,3,7] [--steps N] [--workdir DIR]
+                  [--set key=value ...] [--no-progress]
+    grokjax config CONFIG[:ARG] [--set key=value ...]     print the resolved config
+    grokjax tasks                                         list the named tasks
+
+Mistakes in the input print one line, `grokjax: error: ...`, and exit with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import pathlib
+import sys
+
+from grokjax.errors import GrokjaxError
+
+
+def _load(args) -> "ml_collections.ConfigDict":  # noqa: F821
+    from grokjax import config as config_lib
+    cfg = config_lib.load_config(args.config)
+    overrides = list(args.set or [])
+    if getattr(args, "seeds", None) is not None:
+        overrides += [f"seeds={args.seeds}", "seed_list=()"]
+    if getattr(args, "seed_list", None):
+        overrides.append(f"seed_list=({args.seed_list},)")
+    if getattr(args, "steps", None) is not None:
+        overrides.append(f"train.steps={args.steps}")
+    config_lib.apply_overrides(cfg, overrides)
+    return cfg
+
+
+def _default_workdir(spec: str) -> pathlib.Path:
+    path, _, arg = spec.partition(":")
+    name = pathlib.Path(path).stem + (f"-{arg}" if arg else "")
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    return pathlib.Path("runs") / f"{name}-{stamp}"
+
+
+def _print_summary(summary: dict, workdir: pathlib.Path) -> None:
+    print(f"\n{'seed':>6} {'train acc':>10} {'test acc':>10} {'test loss':>11} "
+          f"{'memorised':>10} {'grokked':>8}")
+    for e in summary["seeds"]:
+        mem = e["memorisation_step"] if e["memorisation_step"] >= 0 else "-"
+        grok = e["grok_step"] if e["grok_step"] >= 0 else "-"
+        print(f"{e['seed']:>6} {e['train_acc']:>10.4f} {e['test_acc']:>10.4f} "
+              f"{e['test_loss']:>11.3e} {mem:>10} {grok:>8}")
+    print(f"\ngrokked {summary['grokked']}/{summary['n_seeds']} seeds"
+          + (f", median grok step {summary['grok_step_median']:.0f}"
+             if summary["grok_step_median"] is not None else "")
+          + f"; {summary['seed_steps_per_second']:.0f} seed-steps/s")
+    print(f"run directory: {workdir}")
+
+
+def cmd_train(args) -> None:
+    cfg = _load(args)
+    from grokjax import run  # imports jax: after the cheap argument checks
+    workdir = pathlib.Path(args.workdir) if args.workdir else _default_workdir(args.config)
+    summary = run.train(cfg, workdir, progress=not args.no_progress)
+    _print_summary(summary, workdir)
+
+
+def cmd_config(args) -> None:
+    from grokjax import config as config_lib
+    cfg = _load(args)
+    config_lib.validate(cfg)
+    print(config_lib.to_json(cfg))
+
+
+def cmd_tasks(args) -> None:
+    from grokjax.tasks import TASKS
+    for name, task in TASKS.items():
+        extra = " (prime p)" if task.requires_prime else ""
+        print(f"{name:<18} {task.formula}{extra}")
+    print(f"{'rand':<18} a seeded random table (memorisation control)")
+    print("any polynomial in x, y, z, e.g. 'x**3 + 2*x*y'; mixtures: 'add,subtract,multiply'")
+
+
+def parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="grokjax", description=__doc__.split("\n")[0])
+    sub = ap.add_subparsers(dest="command", required=True)
+
+    def with_config(p):
+        p.add_argument("config", help="a config file, e.g. configs/add.py or configs/polynomials.py:x2_y2")
+        p.add_argument("--set", action="append", metavar="KEY=VALUE",
+                       help="override a config value by dotted key (repeatable)")
+        return p
+
+    t = with_config(sub.add_parser("train", help="train every seed of a config as one program"))
+    seeds = t.add_mutually_exclusive_group()
+    seeds.add_argument("--seeds", type=int, help="train seeds 0 .. N-1")
+    seeds.add_argument("--seed-list", help="comma-separated seeds, e.g. 0,3,7")
+    t.add_argument("--steps", type=int, help="training steps (train.steps)")
+    t.add_argument("--workdir", help="run directory (default runs/<config>-<time>)")
+    t.add_argument("--no-progress", action="store_true", help="no progress bar or lines")
+    t.set_defaults(func=cmd_train)
+    with_config(sub.add_parser("config", help="print the resolved config")).set_defaults(
+        func=cmd_config)
+    sub.add_parser("tasks", help="list the named tasks").set_defaults(func=cmd_tasks)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        args.func(args)
+    except GrokjaxError as e:
+        print(f"grokjax: error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

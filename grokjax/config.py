@@ -1,0 +1,239 @@
+"""Experiment configs: defaults, loading `configs/*.py`, dotted overrides, validation.
+
+A config file defines ``get_config(arg=None) -> ml_collections.ConfigDict``, starting from
+`base_config()` so that every run has every field; ``configs/polynomials.py:x2_y2`` passes
+``'x2_y2'`` as `arg` (big_vision's convention). The config is locked: an override of a key that
+does not exist is an error, never a silently new field. `validate` checks every value and raises
+`GrokjaxError` with a one-line message; the model itself only ever sees the frozen
+`ModelConfig` built by `model_config`.
+"""
+
+from __future__ import annotations
+
+import ast
+import difflib
+import importlib.util
+import json
+import pathlib
+from typing import Any
+
+import ml_collections
+
+from grokjax.errors import GrokjaxError
+from grokjax.model import ModelConfig
+from grokjax.tasks import Task, is_prime, parse_task_spec
+
+CONFIG_DIR = pathlib.Path(__file__).resolve().parent.parent / "configs"
+
+
+def base_config() -> ml_collections.ConfigDict:
+    """Every field, at Furuta's defaults: add mod 97, r = 0.3, the 1-layer transformer, AdamW."""
+    c = ml_collections.ConfigDict()
+    c.task = "add"  # a task name, a polynomial like 'x**3 + 2*x*y', 'rand', or 'add,subtract'
+    c.p = 97  # the modulus
+    c.train_fraction = 0.3  # r = |train| / |all inputs|
+    c.seeds = 4  # train seeds 0 .. seeds-1 ...
+    c.seed_list = ()  # ... unless this lists them explicitly, e.g. (3, 5, 7)
+    c.rand_seed = 0  # the table of the 'rand' task
+    c.split = ml_collections.ConfigDict(dict(
+        mode="paper",  # 'paper': operands 0..p-1 | 'reference': frt03's pair list and shuffle
+        symmetric=False,  # keep only inputs with x <= y (<= z)
+        seed=-1,  # -1: each seed's split comes from its own seed; >= 0: one split for all seeds
+    ))
+    c.model = ml_collections.ConfigDict(dict(
+        arch="transformer",  # 'transformer' | 'mlp'
+        variant="furuta",  # 'furuta' | 'nanda' (pos-embed, MLP biases, vocab p+1, [a, b, =])
+        num_layers=1,
+        d_model=128,
+        num_heads=4,
+        d_head=32,
+        d_mlp=512,
+        act="relu",  # 'relu' | 'gelu'
+        d_emb=500,  # MLP model only
+        weight_scale=1.0,  # multiplies every init std (Omnigrok's alpha)
+    ))
+    c.optim = ml_collections.ConfigDict(dict(
+        lr=1e-3,
+        weight_decay=1.0,  # decoupled, as torch.optim.AdamW
+        b1=0.9,
+        b2=0.98,
+        eps=1e-8,
+        warmup_steps=0,  # linear warm-up min(step / warmup_steps, 1) (Nanda: 10)
+        batch_size=0,  # 0: full batch; else a random minibatch of this size each step
+    ))
+    c.train = ml_collections.ConfigDict(dict(
+        steps=20_000,
+        eval_every=10,  # test metrics (and the grok step) at this resolution, in steps
+        chunk_steps=1000,  # steps per device program; metrics reach the host once per chunk
+        acc_threshold=0.99,  # memorised / grokked when train / test accuracy reaches this
+        stop_when_grokked=False,  # end early once every seed has grokked
+        batching="auto",  # seeds: 'vmap' | 'map' (bit-exact per seed) | 'auto' (map on CPU)
+    ))
+    c.numerics = ml_collections.ConfigDict(dict(
+        loss_dtype="float64",  # 'float64' (jax x64; float32 on TPU) | 'float32'
+        matmul_precision="highest",  # 'default' | 'high' | 'highest' (full float32 on GPU/TPU)
+    ))
+    return c
+
+
+def resolve_path(spec: str) -> tuple[pathlib.Path, str | None]:
+    """'configs/polynomials.py:x2_y2' -> (path, 'x2_y2'); a bare 'add' finds configs/add.py."""
+    path, _, arg = spec.partition(":")
+    candidates = [pathlib.Path(path), CONFIG_DIR / path, CONFIG_DIR / f"{path}.py"]
+    for cand in candidates:
+        if cand.is_file():
+            return cand, (arg or None)
+    known = sorted(p.stem for p in CONFIG_DIR.glob("*.py")) if CONFIG_DIR.is_dir() else []
+    raise GrokjaxError(
+        f"config file {path!r} not found; give a path such as configs/add.py or one of: "
+        + ", ".join(known))
+
+
+def load_config(spec: str) -> ml_collections.ConfigDict:
+    path, arg = resolve_path(spec)
+    module_spec = importlib.util.spec_from_file_location(f"grokjax_config_{path.stem}", path)
+    module = importlib.util.module_from_spec(module_spec)
+    module_spec.loader.exec_module(module)
+    if not hasattr(module, "get_config"):
+        raise GrokjaxError(f"config file {path} defines no get_config()")
+    try:
+        cfg = module.get_config(arg) if arg is not None else module.get_config()
+    except (KeyError, ValueError) as e:
+        raise GrokjaxError(f"config {spec!r}: {e}") from None
+    cfg.lock()
+    return cfg
+
+
+def flatten(cfg: ml_collections.ConfigDict, prefix: str = "") -> dict[str, Any]:
+    out = {}
+    for key, value in cfg.items():
+        if isinstance(value, ml_collections.ConfigDict):
+            out.update(flatten(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+def _parse_value(key: str, text: str, current: Any) -> Any:
+    kind = type(current)
+    try:
+        if kind is bool:
+            if text.lower() in ("1", "true", "yes", "on"):
+                return True
+            if text.lower() in ("0", "false", "no", "off"):
+                return False
+            raise ValueError
+        if kind is int:
+            value = float(text) if any(c in text for c in ".eE") else int(text)
+            if value != int(value):
+                raise ValueError
+            return int(value)
+        if kind is float:
+            return float(text)
+        if kind is tuple:
+            value = ast.literal_eval(text) if text.strip() else ()
+            return tuple(value) if isinstance(value, (tuple, list)) else (value,)
+        return text
+    except (ValueError, SyntaxError):
+        raise GrokjaxError(
+            f"config key {key} expects {kind.__name__}, got {text!r}") from None
+
+
+def apply_overrides(cfg: ml_collections.ConfigDict, overrides: list[str]) -> None:
+    """Applies 'dotted.key=value' strings in place; unknown keys and bad values are errors."""
+    known = flatten(cfg)
+    for item in overrides:
+        key, sep, text = item.partition("=")
+        key = key.strip()
+        if not sep:
+            raise GrokjaxError(f"override {item!r} is not key=value (e.g. --set model.d_model=64)")
+        if key not in known:
+            close = difflib.get_close_matches(key, list(known), n=3)
+            hint = f"did you mean {', '.join(close)}?" if close else "see `grokjax config`"
+            raise GrokjaxError(f"unknown config key {key!r}: {hint}")
+        value = _parse_value(key, text.strip(), known[key])
+        node = cfg
+        *parents, leaf = key.split(".")
+        for part in parents:
+            node = node[part]
+        with cfg.unlocked():
+            node[leaf] = value
+        known[key] = value
+
+
+_CHOICES = {
+    "split.mode": ("paper", "reference"),
+    "model.arch": ("transformer", "mlp"),
+    "train.batching": ("auto", "vmap", "map"),
+    "model.variant": ("furuta", "nanda"),
+    "model.act": ("relu", "gelu"),
+    "numerics.loss_dtype": ("float64", "float32"),
+    "numerics.matmul_precision": ("default", "high", "highest"),
+}
+_POSITIVE = ("p", "model.num_layers", "model.d_model", "model.num_heads", "model.d_head",
+             "model.d_mlp", "model.d_emb", "train.steps", "train.eval_every", "train.chunk_steps",
+             "optim.lr", "optim.eps", "model.weight_scale")
+_NON_NEGATIVE = ("optim.weight_decay", "optim.warmup_steps", "optim.batch_size")
+
+
+def validate(cfg: ml_collections.ConfigDict) -> tuple[Task, ...]:
+    """Checks every value; returns the parsed tasks. Raises GrokjaxError naming the fix."""
+    flat = flatten(cfg)
+    for key, choices in _CHOICES.items():
+        if flat[key] not in choices:
+            raise GrokjaxError(f"{key}={flat[key]!r} is not one of {', '.join(choices)}")
+    for key in _POSITIVE:
+        if not flat[key] > 0:
+            raise GrokjaxError(f"{key}={flat[key]} must be positive")
+    for key in _NON_NEGATIVE:
+        if flat[key] < 0:
+            raise GrokjaxError(f"{key}={flat[key]} must not be negative")
+    if not 0.0 < cfg.train_fraction < 1.0:
+        raise GrokjaxError(
+            f"train_fraction={cfg.train_fraction} is outside (0, 1); it is the fraction of all "
+            "inputs used for training, e.g. train_fraction=0.3")
+    if not 0.0 < cfg.train.acc_threshold <= 1.0:
+        raise GrokjaxError(f"train.acc_threshold={cfg.train.acc_threshold} is outside (0, 1]")
+    for key in ("optim.b1", "optim.b2"):
+        if not 0.0 <= flat[key] < 1.0:
+            raise GrokjaxError(f"{key}={flat[key]} is outside [0, 1)")
+    if cfg.train.chunk_steps % cfg.train.eval_every:
+        raise GrokjaxError(
+            f"train.chunk_steps={cfg.train.chunk_steps} must be a multiple of "
+            f"train.eval_every={cfg.train.eval_every}")
+    if cfg.p < 2:
+        raise GrokjaxError(f"p={cfg.p} is too small; the modulus must be at least 2")
+    if cfg.seeds < 1 and not cfg.seed_list:
+        raise GrokjaxError(f"seeds={cfg.seeds}: train at least one seed")
+    if len(set(seeds(cfg))) != len(seeds(cfg)) or min(seeds(cfg)) < 0:
+        raise GrokjaxError(f"seed_list={tuple(cfg.seed_list)} must hold distinct seeds >= 0")
+    if cfg.model.arch == "mlp" and cfg.model.variant != "furuta":
+        raise GrokjaxError("model.arch='mlp' is Furuta's MLP; set model.variant='furuta'")
+    tasks = parse_task_spec(cfg.task, p=cfg.p, rand_seed=cfg.rand_seed)
+    needs_prime = [t.name for t in tasks if t.requires_prime]
+    if needs_prime and not is_prime(cfg.p):
+        raise GrokjaxError(
+            f"p={cfg.p} is not prime, but {', '.join(needs_prime)} needs a prime modulus "
+            "(inverses and the multiplicative group); use a prime such as 97 or 113")
+    return tasks
+
+
+def seeds(cfg: ml_collections.ConfigDict) -> list[int]:
+    return [int(s) for s in cfg.seed_list] if cfg.seed_list else list(range(cfg.seeds))
+
+
+def split_seeds(cfg: ml_collections.ConfigDict) -> list[int]:
+    """Each seed's split seed: its own seed, or the one fixed split.seed."""
+    return [s if cfg.split.seed < 0 else cfg.split.seed for s in seeds(cfg)]
+
+
+def model_config(cfg: ml_collections.ConfigDict, d_vocab: int, n_ctx: int) -> ModelConfig:
+    m = cfg.model
+    return ModelConfig(
+        d_vocab=d_vocab, n_ctx=n_ctx, arch=m.arch, variant=m.variant, num_layers=m.num_layers,
+        d_model=m.d_model, num_heads=m.num_heads, d_head=m.d_head, d_mlp=m.d_mlp, act=m.act,
+        d_emb=m.d_emb, weight_scale=m.weight_scale, precision=cfg.numerics.matmul_precision)
+
+
+def to_json(cfg: ml_collections.ConfigDict) -> str:
+    return json.dumps(cfg.to_dict(), indent=2, sort_keys=True, default=list)

@@ -1,0 +1,176 @@
+"""Tokenisation and train/test splits.
+
+Token layout (Furuta's, the default; paper.md section 1.2). For modulus p:
+
+    0 .. p-1     the numbers
+    p            '='      p+1  '+'      p+2  '-'      p+3  '*'      p+4  '/'
+    p+5, p+6 ..  task tokens, only in mixtures (see below)
+
+A two-variable input is ``[x, op, y]`` and a three-variable one ``[x, op, y, op, z]``; the model
+reads out at the last position. Elementary tasks use their own operator (add '+', subtract '-',
+multiply '*', division '/'); polynomials use '=' as the reference's "short" form does.
+
+Mixtures: every task of a mixture needs its own operator token, or two polynomials would see
+identical inputs with different labels. Tasks are walked in the order given; a task keeps its
+natural operator if no earlier task of the mixture took it, otherwise it gets the next task token
+p+5, p+6, ... So ``add,subtract,multiply`` uses '+', '-', '*' exactly as the reference does, and
+``x2_y2,x2_xy_y2,x2_2xy_y2`` uses '=', p+5, p+6 (vocabulary p+7).
+
+Nanda's variant has the vocabulary p+1 (numbers, then '=' = p) and the input ``[a, b, =]``.
+
+Splits. ``mode='paper'`` (the default) takes all inputs over 0..p-1 in the task's domain (y != 0
+for division, no 0 for multiply_non_zero, x <= y with ``symmetric``), permutes them with numpy's
+PCG64 seeded by the split seed and trains on the first ``int(r * N)``. ``mode='reference'``
+reproduces ``gen_train_test`` of frt03/grok_mod_poly exactly: ordered pairs over range(p+5)
+(range(p) for Nanda's code), shuffled by Python's ``random.seed(seed); random.shuffle``, so that
+special-token ids act as operands (97 = 0 mod 97, ...), as in the published runs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import random
+
+import numpy as np
+
+from grokjax.errors import GrokjaxError
+from grokjax.tasks import Task
+
+OPERATORS = ("=", "+", "-", "*", "/")
+
+
+@dataclasses.dataclass(frozen=True)
+class Vocab:
+    """Where every token lives. `op_tokens[i]` is the operator token of the mixture's task i."""
+
+    p: int
+    d_vocab: int
+    op_tokens: tuple[int, ...]
+    variant: str  # 'furuta' | 'nanda'
+
+    def describe(self) -> dict[str, int]:
+        names = {"=": self.p}
+        if self.variant == "furuta":
+            names.update({op: self.p + i for i, op in enumerate(OPERATORS)})
+            for k in range(self.p + len(OPERATORS), self.d_vocab):
+                names[f"<task_{k - self.p - len(OPERATORS)}>"] = k
+        return names
+
+
+def make_vocab(tasks: tuple[Task, ...], p: int, variant: str = "furuta") -> Vocab:
+    if variant == "nanda":
+        if len(tasks) != 1 or tasks[0].arity != 2:
+            raise GrokjaxError(
+                "model.variant='nanda' reads [a, b, =] with the vocabulary p+1, so it takes one "
+                "two-variable task; use model.variant='furuta' for mixtures and three operands")
+        return Vocab(p=p, d_vocab=p + 1, op_tokens=(p,), variant=variant)
+    used: set[int] = set()
+    ops, next_task_token = [], p + len(OPERATORS)
+    for task in tasks:
+        tok = p + OPERATORS.index(task.op)
+        if tok in used:
+            tok, next_task_token = next_task_token, next_task_token + 1
+        used.add(tok)
+        ops.append(tok)
+    return Vocab(p=p, d_vocab=max(p + len(OPERATORS), next_task_token), op_tokens=tuple(ops),
+                 variant=variant)
+
+
+@dataclasses.dataclass(frozen=True)
+class Dataset:
+    """Every input of a run: operands (N, arity), tokens (T, N, n_ctx), labels (T, N)."""
+
+    tasks: tuple[Task, ...]
+    vocab: Vocab
+    operands: np.ndarray
+    tokens: np.ndarray
+    labels: np.ndarray
+
+    @property
+    def n_ctx(self) -> int:
+        return self.tokens.shape[-1]
+
+    @property
+    def task_names(self) -> tuple[str, ...]:
+        return tuple(t.name for t in self.tasks)
+
+
+def tokenize(operands: np.ndarray, op_token: int, vocab: Vocab) -> np.ndarray:
+    """(N, arity) operands -> (N, n_ctx) tokens in the layout of the module docstring."""
+    n, arity = operands.shape
+    if vocab.variant == "nanda":
+        return np.concatenate([operands, np.full((n, 1), vocab.p)], axis=1).astype(np.int32)
+    cols = [operands[:, 0]]
+    for i in range(1, arity):
+        cols += [np.full(n, op_token), operands[:, i]]
+    return np.stack(cols, axis=1).astype(np.int32)
+
+
+def _in_domain(operands: np.ndarray, tasks: tuple[Task, ...], symmetric: bool) -> np.ndarray:
+    keep = np.ones(len(operands), dtype=bool)
+    domains = {t.domain for t in tasks}
+    if "y_nonzero" in domains:
+        keep &= operands[:, 1] != 0
+    if "nonzero" in domains:
+        keep &= (operands != 0).all(axis=1)
+    if symmetric:
+        keep &= (np.diff(operands, axis=1) >= 0).all(axis=1)
+    return keep
+
+
+def _reference_operands(tasks: tuple[Task, ...], num: int, symmetric: bool) -> np.ndarray:
+    """The pair list of gen_train_test in frt03/grok_mod_poly, before its shuffle."""
+    if tasks[0].arity != 2:
+        raise GrokjaxError(
+            "split.mode='reference' cannot express three-variable tasks (the reference code "
+            "never produces triples for them); use split.mode='paper'")
+    division = len(tasks) == 1 and tasks[0].name == "division"  # fn_name == 'division'
+    non_zero = any("non_zero" in t.name for t in tasks)  # 'non_zero' in fn_name
+    pairs = [(i, j) for i in range(num) for j in range(num)
+             if (i <= j or not symmetric) and (j != 0 or not division)]
+    if non_zero:
+        pairs = [pair for pair in pairs if 0 not in pair]
+    return np.array(pairs, dtype=np.int64)
+
+
+def make_dataset(tasks: tuple[Task, ...], p: int, *, variant: str = "furuta",
+                 split_mode: str = "paper", symmetric: bool = False) -> Dataset:
+    """All inputs of the run with their tokens and per-task labels, in canonical order."""
+    vocab = make_vocab(tasks, p, variant)
+    arity = tasks[0].arity
+    if split_mode == "reference":
+        num = p + len(OPERATORS) if variant == "furuta" else p
+        operands = _reference_operands(tasks, num, symmetric)
+    else:
+        operands = np.array(list(itertools.product(range(p), repeat=arity)), dtype=np.int64)
+        operands = operands[_in_domain(operands, tasks, symmetric)]
+    tokens = np.stack([tokenize(operands, op, vocab) for op in vocab.op_tokens])
+    labels = np.stack([t.labels(operands, p) for t in tasks])
+    return Dataset(tasks=tasks, vocab=vocab, operands=operands.astype(np.int32),
+                   tokens=tokens, labels=labels)
+
+
+def split_indices(n: int, fraction: float, seed: int, mode: str = "paper"
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """(train, test) indices into the dataset's N inputs for one split seed."""
+    if mode == "reference":
+        order = list(range(n))
+        random.seed(seed)  # exactly the reference: random.seed(seed); random.shuffle(pairs)
+        random.shuffle(order)
+        order = np.array(order, dtype=np.int32)
+    else:
+        order = np.random.default_rng(seed).permutation(n).astype(np.int32)
+    n_train = int(fraction * n)
+    if n_train < 1 or n_train >= n:
+        raise GrokjaxError(
+            f"train_fraction={fraction} leaves an empty train or test set of {n} inputs; "
+            "choose a fraction so that both are non-empty")
+    return order[:n_train], order[n_train:]
+
+
+def make_splits(dataset: Dataset, fraction: float, split_seeds: list[int], mode: str = "paper"
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """Stacked (S, n_train) and (S, n_test) indices, one row per seed."""
+    pairs = [split_indices(len(dataset.operands), fraction, s, mode) for s in split_seeds]
+    return np.stack([tr for tr, _ in pairs]), np.stack([te for _, te in pairs])

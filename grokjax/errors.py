@@ -1,0 +1,10 @@
+"""The user-facing error type.
+
+Every mistake a user can make at the command line (an unknown task or config key, a modulus that
+does not suit the task, a fraction outside (0, 1), ...) raises `GrokjaxError` with a one-line
+message that names the problem and the fix. The CLI prints it without a traceback.
+"""
+
+
+class GrokjaxError(Exception):
+    """A problem with the user's input; the message says what is wrong and how to fix it."""

@@ -1,0 +1,59 @@
+"""Progress of a training run: a tqdm bar on a terminal, plain lines elsewhere.
+
+Both show the step out of the total, steps per second, the median (over seeds) of the train and
+test accuracy (mean over tasks), how many seeds have memorised and grokked, and the ETA. Without
+a terminal (CI, batch jobs) a line is printed at most every `interval` seconds and at the end.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+import numpy as np
+from tqdm.auto import tqdm
+
+
+def _fmt_time(seconds: float) -> str:
+    seconds = int(max(seconds, 0))
+    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+
+
+class Progress:
+    def __init__(self, total: int, start: int = 0, *, enabled: bool = True, interval: float = 30.0,
+                 stream=None):
+        self.total, self.step, self.start = total, start, start
+        self.stream = stream or sys.stderr
+        self.enabled, self.interval = enabled, interval
+        self.tty = enabled and hasattr(self.stream, "isatty") and self.stream.isatty()
+        self.t0 = self.last_print = time.perf_counter()
+        self.bar = tqdm(total=total, initial=start, file=self.stream, dynamic_ncols=True,
+                        unit="step") if self.tty else None
+        self.postfix = ""
+
+    def update(self, step: int, train_acc: np.ndarray, test_acc: np.ndarray,
+               memorised: int, grokked: int, n_seeds: int) -> None:
+        """Accuracies are per seed (mean over tasks); counts are seeds so far."""
+        self.postfix = (f"train {np.median(train_acc):.3f} test {np.median(test_acc):.3f} "
+                        f"memorised {memorised}/{n_seeds} grokked {grokked}/{n_seeds}")
+        if self.bar is not None:
+            self.bar.update(step - self.step)
+            self.bar.set_postfix_str(self.postfix)
+        self.step = step
+        now = time.perf_counter()
+        if self.enabled and not self.tty and (now - self.last_print >= self.interval
+                                              or step >= self.total):
+            self.last_print = now
+            print(self.line(), file=self.stream, flush=True)
+
+    def line(self) -> str:
+        elapsed = time.perf_counter() - self.t0
+        rate = (self.step - self.start) / elapsed if elapsed > 0 else 0.0
+        eta = (self.total - self.step) / rate if rate > 0 else float("nan")
+        eta_s = _fmt_time(eta) if np.isfinite(eta) else "?"
+        return (f"step {self.step}/{self.total} ({rate:.1f} steps/s, elapsed "
+                f"{_fmt_time(elapsed)}, eta {eta_s}) {self.postfix}")
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()

@@ -1,0 +1,81 @@
+"""The files of a run directory, and how they are written and read.
+
+    config.json    the resolved config
+    run.json       seeds, split seeds, tasks and formulas, vocabulary layout, numerics in effect,
+                   backend and devices, library versions, command line
+    splits.npz     operands [N, arity] and each seed's train_idx [S, n_train] / test_idx [S, n_test]
+    history.npz    every metric at every log point: 'step' [P] and e.g. 'test/acc' [S, P, T]
+    summary.json   per seed: final metrics, memorisation and grok steps (per task and overall)
+
+Everything is JSON or numpy's npz (loaded with allow_pickle=False): nothing executes on load.
+Files are written to a temporary name and renamed, so a crash never leaves half a file.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import json
+import os
+import pathlib
+import platform
+import sys
+from typing import Any
+
+import jax
+import numpy as np
+
+LIBRARIES = ("jax", "jaxlib", "flax", "optax", "orbax-checkpoint", "chex", "numpy",
+             "ml_collections", "tensorboardX")
+
+
+def versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for name in LIBRARIES:
+        try:
+            out[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+def environment() -> dict[str, Any]:
+    return {"backend": jax.default_backend(), "devices": [str(d) for d in jax.devices()],
+            "process_count": jax.process_count(), "versions": versions(),
+            "argv": sys.argv}
+
+
+def _atomic_write(path: pathlib.Path, write) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as f:
+        write(f)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def write_json(path: pathlib.Path, obj: Any) -> None:
+    text = json.dumps(obj, indent=2, sort_keys=False, default=_json_default)
+    _atomic_write(path, lambda f: f.write(text.encode() + b"\n"))
+
+
+def _json_default(x):
+    if isinstance(x, (np.integer,)):
+        return int(x)
+    if isinstance(x, (np.floating,)):
+        return float(x)
+    if isinstance(x, (np.ndarray, tuple)):
+        return np.asarray(x).tolist()
+    raise TypeError(f"cannot write {type(x).__name__} as JSON")
+
+
+def read_json(path: pathlib.Path) -> Any:
+    return json.loads(pathlib.Path(path).read_text())
+
+
+def write_npz(path: pathlib.Path, arrays: dict[str, np.ndarray]) -> None:
+    _atomic_write(path, lambda f: np.savez_compressed(f, **arrays))
+
+
+def read_npz(path: pathlib.Path) -> dict[str, np.ndarray]:
+    with np.load(path, allow_pickle=False) as f:
+        return {k: f[k] for k in f.files}

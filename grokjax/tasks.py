@@ -1,0 +1,221 @@
+"""Tasks: what a label is, as a function of the operands, mod p.
+
+A `Task` owns its formula, its arity (2 or 3 operands), its natural operator token, the operand
+domain it is defined on (division excludes y = 0, multiply_non_zero excludes any 0) and whether it
+needs a prime modulus. Three kinds of task exist:
+
+* named tasks of Furuta et al. (paper.md section 1.1) plus the paper-only ones, looked up by name
+  (the reference's `<name>_short` spelling is accepted too);
+* polynomials written by the user, e.g. ``"x**3 + 2*x*y"``, parsed with `ast` into a tree of
+  `+ - *` and integer powers: nothing is ever `eval`-ed;
+* ``rand``: a seeded random table, the memorisation-only control.
+
+Labels are computed on the host with numpy, reducing mod p after every operation, so large
+powers never overflow. `parse_task_spec` turns the config's ``task`` string (comma-separated for a
+mixture) into a tuple of tasks.
+"""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import difflib
+from typing import Callable
+
+import numpy as np
+
+from grokjax.errors import GrokjaxError
+
+LabelFn = Callable[..., np.ndarray]  # (operand arrays..., p) -> labels in [0, p)
+
+
+@dataclasses.dataclass(frozen=True)
+class Task:
+    """One modular task. `labels(operands, p)` maps an (N, arity) int array to N labels."""
+
+    name: str
+    formula: str  # human-readable, in x, y, z
+    arity: int
+    op: str  # the natural operator token: one of '=', '+', '-', '*', '/'
+    domain: str = "all"  # 'all' | 'y_nonzero' | 'nonzero'
+    requires_prime: bool = False
+    fn: LabelFn | None = dataclasses.field(default=None, compare=False, repr=False)
+
+    def labels(self, operands: np.ndarray, p: int) -> np.ndarray:
+        cols = [np.asarray(operands[:, i], dtype=np.int64) % p for i in range(self.arity)]
+        return (self.fn(*cols, p) % p).astype(np.int32)
+
+
+# ----------------------------------------------------------------------------------------------
+# A safe modular evaluator for polynomial expressions.
+
+_VARS = ("x", "y", "z")
+
+
+def _check_expr(node: ast.AST, source: str) -> None:
+    """Accepts only integer constants, x/y/z, + - * and ** with a small non-negative exponent."""
+    ok = (ast.Expression, ast.BinOp, ast.UnaryOp, ast.Add, ast.Sub, ast.Mult, ast.Pow,
+          ast.USub, ast.UAdd, ast.Name, ast.Load, ast.Constant)
+    for n in ast.walk(node):
+        if not isinstance(n, ok):
+            raise GrokjaxError(
+                f"task expression {source!r}: {type(n).__name__} is not allowed; write a "
+                "polynomial in x, y, z with integers, +, -, * and ** (e.g. 'x**3 + 2*x*y')")
+        if isinstance(n, ast.Name) and n.id not in _VARS:
+            raise GrokjaxError(
+                f"task expression {source!r}: unknown variable {n.id!r}; use x, y and z")
+        if isinstance(n, ast.Constant) and (type(n.value) is not int or n.value < 0):
+            raise GrokjaxError(
+                f"task expression {source!r}: constant {n.value!r} is not a non-negative integer")
+        if isinstance(n, ast.BinOp) and isinstance(n.op, ast.Pow):
+            if not (isinstance(n.right, ast.Constant) and 0 <= n.right.value <= 64):
+                raise GrokjaxError(
+                    f"task expression {source!r}: exponents must be integer constants 0..64")
+
+
+def _eval_mod(node: ast.AST, env: dict[str, np.ndarray], p: int) -> np.ndarray:
+    if isinstance(node, ast.Expression):
+        return _eval_mod(node.body, env, p)
+    if isinstance(node, ast.Constant):
+        return np.int64(node.value % p)
+    if isinstance(node, ast.Name):
+        return env[node.id]
+    if isinstance(node, ast.UnaryOp):
+        v = _eval_mod(node.operand, env, p)
+        return (-v) % p if isinstance(node.op, ast.USub) else v
+    a = _eval_mod(node.left, env, p)
+    if isinstance(node.op, ast.Pow):
+        out = np.ones_like(a) if isinstance(a, np.ndarray) else np.int64(1)
+        for _ in range(node.right.value):
+            out = (out * a) % p
+        return out
+    b = _eval_mod(node.right, env, p)
+    if isinstance(node.op, ast.Add):
+        return (a + b) % p
+    if isinstance(node.op, ast.Sub):
+        return (a - b) % p
+    return (a * b) % p  # ast.Mult
+
+
+def polynomial(formula: str) -> tuple[int, LabelFn]:
+    """Parses `formula` safely; returns (arity, label function)."""
+    try:
+        tree = ast.parse(formula.replace("^", "**"), mode="eval")
+    except SyntaxError as e:
+        raise GrokjaxError(f"task expression {formula!r} does not parse: {e.msg}") from None
+    _check_expr(tree, formula)
+    names = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+    arity = 3 if "z" in names else 2
+
+    def fn(*args):
+        *cols, p = args
+        out = _eval_mod(tree, dict(zip(_VARS, cols)), p)
+        return np.broadcast_to(out, cols[0].shape).astype(np.int64)
+
+    return arity, fn
+
+
+# ----------------------------------------------------------------------------------------------
+# The named tasks.
+
+def _division(x, y, p):
+    inv = np.array([pow(int(v), p - 2, p) if v else 0 for v in range(p)], dtype=np.int64)
+    return (x * inv[y]) % p
+
+
+def _poly_task(name: str, formula: str, op: str = "=", **kw) -> Task:
+    arity, fn = polynomial(formula)
+    return Task(name=name, formula=formula, arity=arity, op=op, fn=fn, **kw)
+
+
+def _registry() -> dict[str, Task]:
+    tasks = [
+        _poly_task("add", "x + y", op="+"),
+        _poly_task("subtract", "x - y", op="-"),
+        _poly_task("multiply", "x * y", op="*", requires_prime=True),
+        Task("division", "x / y", 2, "/", domain="y_nonzero", requires_prime=True, fn=_division),
+        _poly_task("multiply_non_zero", "x * y", op="*", domain="nonzero", requires_prime=True),
+        # Two-variable polynomials of the reference (always the '=' operator, "short" form).
+        _poly_task("x_x_y", "2*x + y"),
+        _poly_task("x_x_m_y", "2*x - y"),
+        _poly_task("2x_3y", "2*x + 3*y"),
+        _poly_task("2x_m_3y", "2*x - 3*y"),
+        _poly_task("xy_y", "x*y + y"),
+        _poly_task("xy_m_y", "x*y - y"),
+        _poly_task("xy_x_y", "x*y + x + y"),
+        _poly_task("xy_x_m_y", "x*y + x - y"),  # the reference config computes x*y + x + y (bug)
+        _poly_task("x2_y", "x**2 + y"),
+        _poly_task("x2_m_y", "x**2 - y"),
+        _poly_task("x3_2y", "x**3 + 2*y"),
+        _poly_task("x3_m_2y", "x**3 - 2*y"),
+        _poly_task("x2_m_y2", "x**2 - y**2"),
+        _poly_task("x2_xy_y2", "x**2 + x*y + y**2"),
+        _poly_task("x2_xy_y2_x", "x**2 + x*y + y**2 + x"),
+        _poly_task("x3_xy", "x**3 + x*y"),
+        _poly_task("x3_xy2_y", "x**3 + x*y**2 + y"),
+        _poly_task("x2_2xy_y2", "(x + y)**2"),
+        _poly_task("x2_m_2xy_y2", "(x - y)**2"),
+        _poly_task("x2_2xy_y2_x_y", "(x + y)**2 + x + y"),
+        # Three-variable tasks: input [x, op, y, op, z].
+        _poly_task("add_z", "x + y + z", op="+"),
+        _poly_task("subtract_z", "x - y - z", op="-"),
+        _poly_task("multiply_z", "x * y * z", op="*", requires_prime=True),
+        _poly_task("x2_y2_z", "x**2 + y**2 + z"),
+        _poly_task("x2_y2_z2", "x**2 + y**2 + z**2"),
+    ]
+    # Sums of powers a^n + b^n (n = 2..7; x2_y2 is the reference's name for n = 2) and
+    # (a + b)^n, (a - b)^n for n = 3..7 (the paper's Table A.5; the reference stops at 4).
+    for n in range(2, 8):
+        tasks.append(_poly_task(f"x{n}_y{n}", f"x**{n} + y**{n}"))
+    for n in range(3, 8):
+        tasks.append(_poly_task(f"_x_y__{n}", f"(x + y)**{n}"))
+        tasks.append(_poly_task(f"_x_m_y__{n}", f"(x - y)**{n}"))
+    return {t.name: t for t in tasks}
+
+
+TASKS: dict[str, Task] = _registry()
+RAND = "rand"
+
+
+def rand_task(seed: int, p: int) -> Task:
+    """A random function on (Z/p)^2 drawn with numpy from `seed`: there is nothing to generalise."""
+    table = np.random.default_rng(seed).integers(0, p, size=(p, p), dtype=np.int64)
+    return Task(name=RAND, formula=f"random table (seed {seed})", arity=2, op="=",
+                fn=lambda x, y, p_: table[x, y])
+
+
+def get_task(spec: str, *, p: int = 0, rand_seed: int = 0) -> Task:
+    """One task from a name, a reference `_short` name, 'rand' or a polynomial expression."""
+    spec = spec.strip()
+    name = spec[: -len("_short")] if spec.endswith("_short") else spec
+    if name in TASKS:
+        return TASKS[name]
+    if name == RAND:
+        return rand_task(rand_seed, p)
+    if any(c in spec for c in "+-*^()") or spec in _VARS:
+        arity, fn = polynomial(spec)
+        formula = " ".join(spec.split())
+        return Task(name=formula, formula=formula, arity=arity, op="=", fn=fn)
+    close = difflib.get_close_matches(name, list(TASKS) + [RAND], n=3)
+    hint = f"did you mean {', '.join(close)}? " if close else ""
+    raise GrokjaxError(
+        f"unknown task {spec!r}: {hint}use a task name (see `grokjax tasks`), 'rand', a "
+        "polynomial such as 'x**3 + 2*x*y', or a comma-separated mixture")
+
+
+def parse_task_spec(spec: str, *, p: int = 0, rand_seed: int = 0) -> tuple[Task, ...]:
+    """The config's `task` string: one task, or a comma-separated mixture of distinct tasks."""
+    parts = [s for s in (part.strip() for part in spec.split(",")) if s]
+    if not parts:
+        raise GrokjaxError("task is empty: set task=add (or another task name)")
+    tasks = tuple(get_task(s, p=p, rand_seed=rand_seed) for s in parts)
+    if len({t.name for t in tasks}) != len(tasks):
+        raise GrokjaxError(f"task mixture {spec!r} names a task twice; list each task once")
+    if len({t.arity for t in tasks}) > 1:
+        raise GrokjaxError(
+            f"task mixture {spec!r} mixes two- and three-variable tasks; mix tasks of one arity")
+    return tasks
+
+
+def is_prime(n: int) -> bool:
+    return n >= 2 and all(n % d for d in range(2, int(n**0.5) + 1))

@@ -1,0 +1,217 @@
+"""The training program: one seed's pure `train_step`, and the many-seed program around it.
+
+    state = init_state(key, mcfg, tx, n_tasks)              # one seed
+    state, metrics = train_step(state, data, ...)            # one AdamW step, metrics of the
+                                                             # params *before* it (as the reference)
+    program = make_program(...)                              # jit(vmap(scan(scan(train_step))))
+    states, records = program(states, data)                  # every seed, chunk_steps steps
+
+The program runs `chunk_steps` steps per dispatch: an outer `lax.scan` over log points, each of
+which evaluates the test set, then runs an inner `lax.scan` of `eval_every` train steps. Records
+(metrics at every log point) stay on the device until the host reads the whole chunk. The seed
+axis leads every array of the state, the per-seed split indices and the records; the shared
+token tables carry no seed axis. Under vmap nothing branches on a per-seed value, so no seed
+does another seed's work.
+
+Memorisation and grok steps live in the state, per task plus one for the mean over tasks (the
+last entry): the first step at which train accuracy (checked every step) or test accuracy
+(checked every `eval_every` steps) reached `acc_threshold`; -1 until then.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import optax
+from flax import struct
+from jax.sharding import Mesh, PartitionSpec as P
+
+from grokjax import model
+from grokjax.model import ModelConfig, Params
+
+Metrics = dict[str, jax.Array]
+
+
+@struct.dataclass
+class TrainState:
+    params: Params
+    opt_state: optax.OptState
+    step: jax.Array  # int32 []
+    rng: jax.Array  # uint32 key data, for minibatches (orbax cannot store typed keys)
+    mem_step: jax.Array  # int32 [T+1]
+    grok_step: jax.Array  # int32 [T+1]
+
+
+@struct.dataclass
+class Data:
+    """Token tables shared by all seeds, and one seed's split as indices into them."""
+
+    tokens: jax.Array  # int32 [T, N, C]
+    labels: jax.Array  # int32 [T, N]
+    train_idx: jax.Array  # int32 [n_train]   (per seed)
+    test_idx: jax.Array  # int32 [n_test]     (per seed)
+
+
+# How `Data` meets the seed axis: the tables are shared, the indices carry the seed axis.
+DATA_AXES = Data(tokens=None, labels=None, train_idx=0, test_idx=0)
+DATA_SPECS = Data(tokens=P(), labels=P(), train_idx=P("seed"), test_idx=P("seed"))
+
+
+@struct.dataclass
+class StepConfig:
+    """What the step needs besides state and data (static: part of the compiled program)."""
+
+    mcfg: ModelConfig = struct.field(pytree_node=False)
+    tx: optax.GradientTransformation = struct.field(pytree_node=False)
+    loss_dtype: Any = struct.field(pytree_node=False)
+    batch_size: int = struct.field(pytree_node=False, default=0)
+    acc_threshold: float = struct.field(pytree_node=False, default=0.99)
+
+
+def init_state(key: jax.Array, scfg: StepConfig, n_tasks: int) -> TrainState:
+    """One seed's state. The params come from `key`, so a seed inits alike alone or in a batch."""
+    k_params, k_rng = jax.random.split(key)
+    params = model.init(k_params, scfg.mcfg)
+    never = jnp.full((n_tasks + 1,), -1, jnp.int32)
+    return TrainState(params=params, opt_state=scfg.tx.init(params), step=jnp.int32(0),
+                      rng=jax.random.key_data(k_rng), mem_step=never, grok_step=never)
+
+
+def task_metrics(params: Params, tokens_TxBxC, labels_TxB, scfg: StepConfig):
+    """(summed loss, per-task metrics) of params on a [T, B] batch: loss, accuracy and the
+    probability of the correct label, over all d_vocab logits."""
+    T, B, C = tokens_TxBxC.shape
+    logits_TxBxV = model.apply(params, tokens_TxBxC.reshape(T * B, C), scfg.mcfg).reshape(T, B, -1)
+    logp_TxBxV = jax.nn.log_softmax(logits_TxBxV.astype(scfg.loss_dtype), axis=-1)
+    nll_TxB = -jnp.take_along_axis(logp_TxBxV, labels_TxB[..., None], axis=-1)[..., 0]
+    loss_T = nll_TxB.mean(axis=-1)
+    metrics = {
+        "loss": loss_T.astype(jnp.float32),
+        "acc": (jnp.argmax(logits_TxBxV, axis=-1) == labels_TxB).mean(axis=-1, dtype=jnp.float32),
+        "prob": jnp.exp(-nll_TxB).mean(axis=-1).astype(jnp.float32),
+    }
+    return loss_T.sum(), metrics
+
+
+def train_step(state: TrainState, data: Data, scfg: StepConfig) -> tuple[TrainState, Metrics]:
+    """One optimiser step of one seed; metrics are those of the params before the update."""
+    idx = data.train_idx
+    if scfg.batch_size and scfg.batch_size < idx.shape[0]:
+        key = jax.random.fold_in(jax.random.wrap_key_data(state.rng), state.step)
+        idx = idx[jax.random.permutation(key, idx.shape[0])[: scfg.batch_size]]
+    tokens, labels = data.tokens[:, idx], data.labels[:, idx]
+    grad_fn = jax.value_and_grad(task_metrics, has_aux=True)
+    (_, metrics), grads = grad_fn(state.params, tokens, labels, scfg)
+    updates, opt_state = scfg.tx.update(grads, state.opt_state, state.params)
+    params = optax.apply_updates(state.params, updates)
+    return state.replace(params=params, opt_state=opt_state, step=state.step + 1), metrics
+
+
+def evaluate(params: Params, data: Data, scfg: StepConfig, split: str = "test") -> Metrics:
+    idx = data.test_idx if split == "test" else data.train_idx
+    return task_metrics(params, data.tokens[:, idx], data.labels[:, idx], scfg)[1]
+
+
+def param_norms(params: Params) -> Metrics:
+    """The L2 norm of every matrix ('norm/blocks.0.attn.W_Q', ...) and of all params together."""
+    sq = {k: jnp.sum(jnp.square(v)) for k, v in model.param_names(params).items()}
+    norms = {f"norm/{k}": jnp.sqrt(v) for k, v in sq.items()}
+    norms["norm/total"] = jnp.sqrt(sum(sq.values()))
+    return norms
+
+
+def _with_mean(acc_xT: jax.Array) -> jax.Array:
+    """Appends the mean over tasks: [..., T] -> [..., T+1]."""
+    return jnp.concatenate([acc_xT, acc_xT.mean(axis=-1, keepdims=True)], axis=-1)
+
+
+def _record(params: Params, step, train: Metrics, test: Metrics, mem_step, grok_step) -> Metrics:
+    """What a log point holds; the event steps are those known once the point's block is done."""
+    return {"step": step, **{f"train/{k}": v for k, v in train.items()},
+            **{f"test/{k}": v for k, v in test.items()}, **param_norms(params),
+            "mem_step": mem_step, "grok_step": grok_step}
+
+
+def log_block(state: TrainState, data: Data, scfg: StepConfig, eval_every: int):
+    """One log point: test metrics at the current params, then `eval_every` train steps."""
+    step0 = state.step
+    test = evaluate(state.params, data, scfg)
+    params0 = state.params
+    state, train_seq = jax.lax.scan(lambda s, _: train_step(s, data, scfg), state, None,
+                                    length=eval_every)
+    hit_ExT1 = _with_mean(train_seq["acc"]) >= scfg.acc_threshold
+    mem_step = jnp.where((state.mem_step < 0) & hit_ExT1.any(axis=0),
+                         step0 + jnp.argmax(hit_ExT1, axis=0).astype(jnp.int32), state.mem_step)
+    grokked_T1 = _with_mean(test["acc"]) >= scfg.acc_threshold
+    grok_step = jnp.where((state.grok_step < 0) & grokked_T1, step0, state.grok_step)
+    train0 = jax.tree.map(lambda x: x[0], train_seq)
+    record = _record(params0, step0, train0, test, mem_step, grok_step)
+    return state.replace(mem_step=mem_step, grok_step=grok_step), record
+
+
+def final_record(state: TrainState, data: Data, scfg: StepConfig):
+    """The log point after the last step: full train and test metrics of the final params."""
+    train = evaluate(state.params, data, scfg, "train")
+    test = evaluate(state.params, data, scfg, "test")
+    thr = scfg.acc_threshold
+    mem = jnp.where((state.mem_step < 0) & (_with_mean(train["acc"]) >= thr), state.step,
+                    state.mem_step)
+    grok = jnp.where((state.grok_step < 0) & (_with_mean(test["acc"]) >= thr), state.step,
+                     state.grok_step)
+    state = state.replace(mem_step=mem, grok_step=grok)
+    return state, _record(state.params, state.step, train, test, mem, grok)
+
+
+def run_chunk(state: TrainState, data: Data, scfg: StepConfig, n_blocks: int, eval_every: int):
+    """`n_blocks * eval_every` steps of one seed; records stacked over the log points."""
+    block = functools.partial(log_block, data=data, scfg=scfg, eval_every=eval_every)
+    return jax.lax.scan(lambda s, _: block(s), state, None, length=n_blocks)
+
+
+def over_seeds(fn, batching: str = "vmap", mesh: Mesh | None = None, data_arg: bool = True):
+    """Lifts fn(state, data) of one seed to the stacked seed axis (fn(seed) when not data_arg).
+
+    'vmap' batches the seeds into one computation (fast on accelerators). 'map' loops over them
+    with lax.map, so each seed runs exactly the computation it runs alone: bit-identical results
+    whatever the batch (XLA's CPU reductions are ordered differently for different batch shapes,
+    so 'vmap' agrees only to float rounding there). With a mesh of several devices, each device
+    runs its own block of seeds (shard_map): the seeds never communicate.
+    """
+    in_axes = (0, DATA_AXES) if data_arg else (0,)
+    if batching == "vmap":
+        per_device = jax.vmap(fn, in_axes=in_axes)
+    elif data_arg:
+        def per_device(state, data):
+            def one(args):
+                s, train_idx, test_idx = args
+                return fn(s, data.replace(train_idx=train_idx, test_idx=test_idx))
+            return jax.lax.map(one, (state, data.train_idx, data.test_idx))
+    else:
+        def per_device(seeds):
+            return jax.lax.map(fn, seeds)
+    if mesh is None or mesh.size == 1:
+        return per_device
+    specs = (P("seed"), DATA_SPECS) if data_arg else (P("seed"),)
+    return jax.shard_map(per_device, mesh=mesh, in_specs=specs, out_specs=P("seed"),
+                         check_vma=False)
+
+
+def make_program(scfg: StepConfig, n_blocks: int, eval_every: int, batching: str = "vmap",
+                 mesh: Mesh | None = None):
+    """The compiled chunk of every seed; the input state is donated."""
+    chunk = functools.partial(run_chunk, scfg=scfg, n_blocks=n_blocks, eval_every=eval_every)
+    return jax.jit(over_seeds(chunk, batching, mesh), donate_argnums=0)
+
+
+def make_final(scfg: StepConfig, batching: str = "vmap", mesh: Mesh | None = None):
+    return jax.jit(over_seeds(functools.partial(final_record, scfg=scfg), batching, mesh))
+
+
+def make_init(scfg: StepConfig, n_tasks: int, batching: str = "vmap", mesh: Mesh | None = None):
+    """Every seed's state from int seeds [S]."""
+    def init_one(seed):
+        return init_state(jax.random.key(seed), scfg, n_tasks)
+    return jax.jit(over_seeds(init_one, batching, mesh, data_arg=False))

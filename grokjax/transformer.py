@@ -1,0 +1,126 @@
+"""Furuta's one-layer transformer (and Nanda's variant) as pure functions.
+
+Furuta (paper.md section 1.4): no LayerNorm, no biases, no positional embedding, causal attention,
+ReLU MLP, readout at the last position over all d_vocab logits; every weight N(0, sigma) with
+sigma = 1/sqrt(d_vocab) for W_E and 1/sqrt(d_model) for the rest. Nanda (section 2) adds a
+learned W_pos and MLP biases, and swaps the scales of W_E (1/sqrt(d_model)) and W_U
+(1/sqrt(d_vocab)).
+
+Shapes follow TransformerLens: W_E [d_vocab, d_model], W_Q/W_K/W_V [head, d_model, d_head],
+W_O [head, d_head, d_model], W_in [d_model, d_mlp], W_out [d_mlp, d_model], W_U [d_model, d_vocab].
+Activations carry their shapes in comments; letters: B batch, C context, D d_model, H heads,
+E d_head, F d_mlp, V d_vocab, Q/K query/key positions.
+
+Without hooks or a cache, the last block computes attention queries and the MLP at the readout
+position only: the logits never read the other positions, so the result is the same and the
+work is a third.
+"""
+
+from __future__ import annotations
+
+import math
+
+import jax
+import jax.numpy as jnp
+
+from grokjax.model import HookPoints, ModelConfig, Params
+
+_MASKED = -1e10  # the reference's masked score, set before the 1/sqrt(d_head) scaling
+
+
+def _activation(name: str):
+    return {"relu": jax.nn.relu, "gelu": lambda x: jax.nn.gelu(x, approximate=False)}[name]
+
+
+def init(key: jax.Array, cfg: ModelConfig) -> Params:
+    D, H, E, F, V = cfg.d_model, cfg.num_heads, cfg.d_head, cfg.d_mlp, cfg.d_vocab
+    nanda = cfg.variant == "nanda"
+    keys = iter(jax.random.split(key, 3 + 6 * cfg.num_layers))
+
+    def normal(shape, std):
+        return cfg.weight_scale * std * jax.random.normal(next(keys), shape, jnp.float32)
+
+    s_model = 1 / math.sqrt(D)
+    params: Params = {"embed": {"W_E": normal((V, D), s_model if nanda else 1 / math.sqrt(V))}}
+    pos = normal((cfg.n_ctx, D), s_model)  # drawn for both variants so keys line up
+    if nanda:
+        params["pos_embed"] = {"W_pos": pos}
+    blocks = {}
+    for layer in range(cfg.num_layers):
+        block = {
+            "attn": {
+                "W_Q": normal((H, D, E), s_model),
+                "W_K": normal((H, D, E), s_model),
+                "W_V": normal((H, D, E), s_model),
+                "W_O": normal((H, E, D), s_model),
+            },
+            "mlp": {"W_in": normal((D, F), s_model), "W_out": normal((F, D), s_model)},
+        }
+        if nanda:
+            block["mlp"]["b_in"] = jnp.zeros((F,), jnp.float32)
+            block["mlp"]["b_out"] = jnp.zeros((D,), jnp.float32)
+        blocks[str(layer)] = block
+    params["blocks"] = blocks
+    params["unembed"] = {"W_U": normal((D, V), 1 / math.sqrt(V) if nanda else s_model)}
+    return params
+
+
+def _attention(p, x_BxCxD, hp: HookPoints, name: str, prec, queries_at_last: bool):
+    """Causal multi-head attention; with `queries_at_last` only the last query is computed."""
+    q_in = x_BxCxD[:, -1:] if queries_at_last else x_BxCxD
+    q_BxQxHxE = hp(f"{name}.hook_q", jnp.einsum("bqd,hde->bqhe", q_in, p["W_Q"], precision=prec))
+    k_BxKxHxE = hp(f"{name}.hook_k", jnp.einsum("bkd,hde->bkhe", x_BxCxD, p["W_K"], precision=prec))
+    v_BxKxHxE = hp(f"{name}.hook_v", jnp.einsum("bkd,hde->bkhe", x_BxCxD, p["W_V"], precision=prec))
+    scores_BxHxQxK = jnp.einsum("bqhe,bkhe->bhqk", q_BxQxHxE, k_BxKxHxE, precision=prec)
+    C, Q = x_BxCxD.shape[1], q_in.shape[1]
+    causal_QxK = jnp.arange(C)[None, :] <= jnp.arange(C - Q, C)[:, None]
+    scores_BxHxQxK = jnp.where(causal_QxK, scores_BxHxQxK, _MASKED) / math.sqrt(p["W_Q"].shape[-1])
+    scores_BxHxQxK = hp(f"{name}.hook_attn_scores", scores_BxHxQxK)
+    pattern_BxHxQxK = hp(f"{name}.hook_pattern", jax.nn.softmax(scores_BxHxQxK, axis=-1))
+    z_BxQxHxE = hp(f"{name}.hook_z",
+                   jnp.einsum("bhqk,bkhe->bqhe", pattern_BxHxQxK, v_BxKxHxE, precision=prec))
+    return jnp.einsum("bqhe,hed->bqd", z_BxQxHxE, p["W_O"], precision=prec)
+
+
+def _mlp(p, x_BxQxD, hp: HookPoints, name: str, act, prec):
+    pre_BxQxF = jnp.einsum("bqd,df->bqf", x_BxQxD, p["W_in"], precision=prec)
+    if "b_in" in p:
+        pre_BxQxF = pre_BxQxF + p["b_in"][None, None]
+    post_BxQxF = hp(f"{name}.hook_post", act(hp(f"{name}.hook_pre", pre_BxQxF)))
+    out_BxQxD = jnp.einsum("bqf,fd->bqd", post_BxQxF, p["W_out"], precision=prec)
+    if "b_out" in p:
+        out_BxQxD = out_BxQxD + p["b_out"][None, None]
+    return out_BxQxD
+
+
+def apply(params: Params, tokens_BxC: jax.Array, cfg: ModelConfig, *, hooks, cache):
+    hp = HookPoints(hooks, cache)
+    prec = jax.lax.Precision[cfg.precision.upper()]
+    act = _activation(cfg.act)
+    x_BxCxD = hp("hook_embed", params["embed"]["W_E"][tokens_BxC])
+    if "pos_embed" in params:
+        pos_CxD = params["pos_embed"]["W_pos"][: tokens_BxC.shape[1]]
+        x_BxCxD = x_BxCxD + hp("hook_pos_embed", jnp.broadcast_to(pos_CxD, x_BxCxD.shape))
+    for layer in range(cfg.num_layers):
+        p, name = params["blocks"][str(layer)], f"blocks.{layer}"
+        last_only = layer == cfg.num_layers - 1 and not hp.active
+        x_BxCxD = hp(f"{name}.hook_resid_pre", x_BxCxD)
+        attn_BxQxD = hp(f"{name}.hook_attn_out",
+                        _attention(p["attn"], x_BxCxD, hp, f"{name}.attn", prec, last_only))
+        x_BxQxD = x_BxCxD[:, -1:] if last_only else x_BxCxD
+        x_BxQxD = hp(f"{name}.hook_resid_mid", x_BxQxD + attn_BxQxD)
+        mlp_BxQxD = hp(f"{name}.hook_mlp_out", _mlp(p["mlp"], x_BxQxD, hp, f"{name}.mlp", act, prec))
+        x_BxCxD = hp(f"{name}.hook_resid_post", x_BxQxD + mlp_BxQxD)
+    logits_BxV = jnp.einsum("bd,dv->bv", x_BxCxD[:, -1], params["unembed"]["W_U"], precision=prec)
+    return (logits_BxV, hp.cache) if hp.names != frozenset() else logits_BxV
+
+
+def hook_names(cfg: ModelConfig) -> tuple[str, ...]:
+    names = ["hook_embed"] + (["hook_pos_embed"] if cfg.variant == "nanda" else [])
+    for layer in range(cfg.num_layers):
+        b = f"blocks.{layer}"
+        names += [f"{b}.hook_resid_pre"]
+        names += [f"{b}.attn.hook_{n}" for n in ("q", "k", "v", "attn_scores", "pattern", "z")]
+        names += [f"{b}.hook_attn_out", f"{b}.hook_resid_mid", f"{b}.mlp.hook_pre",
+                  f"{b}.mlp.hook_post", f"{b}.hook_mlp_out", f"{b}.hook_resid_post"]
+    return tuple(names)

@@ -1,0 +1,23 @@
+"""Shared test setup: float64 loss on (as in every run), strict rank promotion, a tiny config."""
+
+import jax
+import pytest
+
+jax.config.update("jax_enable_x64", True)
+jax.config.update("jax_numpy_rank_promotion", "raise")
+
+from tests import tiny  # noqa: E402
+
+TINY = "tests/tiny.py"
+
+
+def tiny_config():
+    """The one shared tiny config (tests/tiny.py), locked like a loaded config."""
+    c = tiny.get_config()
+    c.lock()
+    return c
+
+
+@pytest.fixture
+def tiny():  # noqa: F811
+    return tiny_config()

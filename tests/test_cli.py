@@ -1,0 +1,110 @@
+"""The `grokjax` command: a run directory with everything recorded, and one-line errors."""
+
+import json
+import pathlib
+
+import numpy as np
+import pytest
+
+from grokjax import cli, config, data, rundir
+from grokjax.tasks import parse_task_spec
+from tests.conftest import TINY
+
+CONFIG_FILES = sorted((pathlib.Path(__file__).parent.parent / "configs").glob("*.py"))
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("run") / "tiny"
+    assert cli.main(["train", TINY, "--seed-list", "3,5", "--workdir", str(workdir),
+                     "--set", "task=add,subtract"]) == 0
+    return workdir
+
+
+def test_run_directory_records_config_seeds_versions_and_splits(finished_run):
+    cfg = json.loads((finished_run / "config.json").read_text())
+    assert cfg["task"] == "add,subtract" and cfg["seed_list"] == [3, 5]
+    info = json.loads((finished_run / "run.json").read_text())
+    assert info["seeds"] == [3, 5] and info["split_seeds"] == [3, 5]
+    assert info["numerics"]["loss_dtype"] == "float64"
+    assert {"jax", "jaxlib", "flax", "optax", "numpy", "python"} <= set(info["versions"])
+    assert [t["op_token"] for t in info["tasks"]] == [12, 13]  # '+', '-' for p = 11
+    splits = rundir.read_npz(finished_run / "splits.npz")
+    ds = data.make_dataset(parse_task_spec("add,subtract", p=11), 11)
+    train, test = data.make_splits(ds, 0.5, [3, 5])
+    np.testing.assert_array_equal(splits["train_idx"], train)
+    np.testing.assert_array_equal(splits["test_idx"], test)
+    np.testing.assert_array_equal(splits["operands"], ds.operands)
+
+
+def test_history_and_summary(finished_run):
+    history = rundir.read_npz(finished_run / "history.npz")
+    np.testing.assert_array_equal(history["step"], [0, 5, 10, 15, 20])
+    assert history["train/acc"].shape == (2, 5, 2)  # seed, log point, task
+    assert history["norm/total"].shape == (2, 5)
+    summary = json.loads((finished_run / "summary.json").read_text())
+    assert summary["n_seeds"] == 2 and summary["steps"] == 20
+    seed = summary["seeds"][1]
+    assert seed["seed"] == 5 and set(seed["tasks"]) == {"add", "subtract"}
+    np.testing.assert_allclose(seed["test_acc"], history["test/acc"][1, -1].mean(), rtol=1e-6)
+    np.testing.assert_allclose(seed["train_loss"], history["train/loss"][1, -1].sum(), rtol=1e-6)
+
+
+def test_an_existing_run_is_never_overwritten(finished_run, capsys):
+    before = (finished_run / "history.npz").read_bytes()
+    assert cli.main(["train", TINY, "--workdir", str(finished_run)]) == 2
+    assert "already holds a run" in capsys.readouterr().err
+    assert (finished_run / "history.npz").read_bytes() == before
+
+
+def test_progress_lines_without_a_terminal(tmp_path, capsys):
+    assert cli.main(["train", TINY, "--workdir", str(tmp_path / "r")]) == 0
+    out = capsys.readouterr()
+    lines = [ln for ln in out.err.splitlines() if ln.startswith("step ")]
+    assert lines and lines[-1].startswith("step 20/20")
+    assert "steps/s" in lines[-1] and "grokked 0/2" in lines[-1] and "memorised" in lines[-1]
+    assert "run directory:" in out.out
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--set", "model.d_modle=64"], "unknown config key 'model.d_modle': did you mean model.d_model"),
+    (["--set", "model.d_model=wide"], "model.d_model expects int, got 'wide'"),
+    (["--set", "task=multiply", "--set", "p=12"], "p=12 is not prime, but multiply needs a prime"),
+    (["--set", "task=division", "--set", "p=15"], "division needs a prime"),
+    (["--set", "train_fraction=0"], "train_fraction=0.0 is outside (0, 1)"),
+    (["--set", "train_fraction=1"], "train_fraction=1.0 is outside (0, 1)"),
+    (["--set", "train_fraction=1.5"], "outside (0, 1)"),
+    (["--set", "task=addd"], "unknown task 'addd': did you mean add"),
+    (["--set", "task=x**y"], "exponents must be integer constants"),
+    (["--set", "model.arch=cnn"], "model.arch='cnn' is not one of transformer, mlp"),
+    (["--set", "task=add_z", "--set", "split.mode=reference"], "three-variable"),
+    (["--set", "steps"], "is not key=value"),
+    (["--seeds", "0"], "train at least one seed"),
+])
+def test_bad_input_is_one_line_naming_the_fix(args, message, tmp_path, capsys):
+    assert cli.main(["train", TINY, "--workdir", str(tmp_path / "r"), *args]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("grokjax: error: ") and message in err, err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert not (tmp_path / "r").exists()
+
+
+def test_unknown_config_file_lists_the_known_ones(capsys):
+    assert cli.main(["train", "configs/nope.py"]) == 2
+    assert "config file 'configs/nope.py' not found" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("path", CONFIG_FILES, ids=lambda p: p.stem)
+def test_every_config_file_validates_and_documents_its_command(path):
+    cfg = config.load_config(str(path))
+    config.validate(cfg)
+    doc = path.read_text().split('"""')[1]
+    assert f"grokjax train configs/{path.name}" in doc and "Expect" in doc
+
+
+@pytest.mark.parametrize("spec", ["arithmetic.py:multiply", "arithmetic.py:x2_y2_z",
+                                  "polynomials.py:_x_m_y__7", "polynomials.py:x**3 + 2*x*y",
+                                  "mixtures.py:x2_y2,x2_xy_y2,x2_2xy_y2"])
+def test_config_arguments(spec):
+    cfg = config.load_config(spec)
+    assert config.validate(cfg)

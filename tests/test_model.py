@@ -1,0 +1,150 @@
+"""The model: shapes, init scales, causality, hooks and cache, and equality with the reference."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from grokjax import model
+from grokjax.model import ModelConfig
+
+CFG = ModelConfig(d_vocab=16, n_ctx=3, d_model=32, num_heads=2, d_head=16, d_mlp=64)
+NANDA = ModelConfig(d_vocab=12, n_ctx=3, variant="nanda", d_model=32, num_heads=2, d_head=16,
+                    d_mlp=64)
+TOKENS = jnp.array([[1, 12, 3], [4, 12, 5], [7, 13, 0]], jnp.int32)
+
+
+def test_param_names_and_shapes_follow_transformer_lens():
+    shapes = {k: v.shape for k, v in model.param_names(model.init(jax.random.key(0), CFG)).items()}
+    assert shapes == {
+        "embed.W_E": (16, 32), "blocks.0.attn.W_Q": (2, 32, 16), "blocks.0.attn.W_K": (2, 32, 16),
+        "blocks.0.attn.W_V": (2, 32, 16), "blocks.0.attn.W_O": (2, 16, 32),
+        "blocks.0.mlp.W_in": (32, 64), "blocks.0.mlp.W_out": (64, 32), "unembed.W_U": (32, 16)}
+
+
+def test_nanda_variant_has_positions_and_mlp_biases():
+    names = model.param_names(model.init(jax.random.key(0), NANDA))
+    assert names["pos_embed.W_pos"].shape == (3, 32)
+    assert names["blocks.0.mlp.b_in"].shape == (64,) and names["blocks.0.mlp.b_out"].shape == (32,)
+
+
+def test_init_scales_follow_the_reference():
+    big = ModelConfig(d_vocab=400, n_ctx=3, d_model=256, d_mlp=512)
+    p = model.param_names(model.init(jax.random.key(0), big))
+    assert np.std(p["embed.W_E"]) == pytest.approx(1 / np.sqrt(400), rel=0.03)
+    assert np.std(p["unembed.W_U"]) == pytest.approx(1 / np.sqrt(256), rel=0.03)
+    for name in ("blocks.0.attn.W_Q", "blocks.0.attn.W_O", "blocks.0.mlp.W_in", "blocks.0.mlp.W_out"):
+        assert np.std(p[name]) == pytest.approx(1 / np.sqrt(256), rel=0.03)
+    nanda = model.param_names(model.init(jax.random.key(0), ModelConfig(
+        d_vocab=400, n_ctx=3, d_model=256, variant="nanda")))
+    assert np.std(nanda["embed.W_E"]) == pytest.approx(1 / np.sqrt(256), rel=0.03)
+    assert np.std(nanda["unembed.W_U"]) == pytest.approx(1 / np.sqrt(400), rel=0.03)
+    scaled = model.param_names(model.init(jax.random.key(0), ModelConfig(
+        d_vocab=400, n_ctx=3, d_model=256, weight_scale=3.0)))
+    np.testing.assert_allclose(scaled["embed.W_E"], 3 * p["embed.W_E"], rtol=1e-6)
+
+
+@pytest.mark.parametrize("cfg", [CFG, NANDA, ModelConfig(d_vocab=16, n_ctx=3, num_layers=2,
+                                                         d_model=32, num_heads=2, d_head=16)])
+def test_readout_fast_path_equals_the_full_forward(cfg):
+    params = model.init(jax.random.key(1), cfg)
+    tokens = TOKENS % cfg.d_vocab
+    plain = model.apply(params, tokens, cfg)
+    full, cache = model.run_with_cache(params, tokens, cfg)
+    assert plain.shape == (3, cfg.d_vocab)
+    np.testing.assert_allclose(plain, full, rtol=1e-5, atol=1e-6)
+    assert set(cache) == set(model.hook_names(cfg))
+
+
+def test_cache_shapes():
+    params = model.init(jax.random.key(1), CFG)
+    _, cache = model.run_with_cache(params, TOKENS, CFG)
+    assert cache["hook_embed"].shape == (3, 3, 32)
+    assert cache["blocks.0.attn.hook_pattern"].shape == (3, 2, 3, 3)  # batch, head, query, key
+    assert cache["blocks.0.attn.hook_q"].shape == (3, 3, 2, 16)  # batch, pos, head, d_head
+    assert cache["blocks.0.mlp.hook_post"].shape == (3, 3, 64)
+    np.testing.assert_allclose(cache["blocks.0.attn.hook_pattern"].sum(-1), 1.0, rtol=1e-6)
+    _, some = model.apply(params, TOKENS, CFG, cache=["blocks.0.mlp.hook_post"])
+    assert list(some) == ["blocks.0.mlp.hook_post"]
+
+
+def test_attention_is_causal():
+    params = model.init(jax.random.key(2), CFG)
+    _, a = model.run_with_cache(params, TOKENS, CFG)
+    _, b = model.run_with_cache(params, TOKENS.at[:, 2].set(9), CFG)
+    pattern = a["blocks.0.attn.hook_pattern"]
+    assert float(jnp.abs(jnp.triu(pattern, k=1)).max()) == 0.0
+    np.testing.assert_allclose(a["blocks.0.hook_resid_post"][:, :2],
+                               b["blocks.0.hook_resid_post"][:, :2], rtol=1e-6)
+    assert not np.allclose(a["blocks.0.hook_resid_post"][:, 2], b["blocks.0.hook_resid_post"][:, 2])
+
+
+def test_a_hook_replaces_the_activation():
+    params = model.init(jax.random.key(3), CFG)
+    ablated = model.apply(params, TOKENS, CFG,
+                          hooks={"blocks.0.hook_attn_out": jnp.zeros_like})
+    no_attn = jax.tree.map(lambda x: x, params)
+    no_attn["blocks"]["0"]["attn"]["W_O"] = jnp.zeros_like(params["blocks"]["0"]["attn"]["W_O"])
+    np.testing.assert_allclose(ablated, model.apply(no_attn, TOKENS, CFG), rtol=1e-6)
+    assert not np.allclose(ablated, model.apply(params, TOKENS, CFG))
+
+
+def test_hooks_cost_nothing_when_absent():
+    """Without hooks the forward pass compiles to the plain model, which skips the positions the
+    readout never uses; observing activations costs extra only when asked for."""
+    params = model.init(jax.random.key(0), CFG)
+    tokens = jnp.zeros((256, 3), jnp.int32)
+
+    def flops(**kw):
+        fn = jax.jit(lambda p, t: model.apply(p, t, CFG, **kw))
+        return fn.lower(params, tokens).compile().cost_analysis()["flops"]
+
+    assert str(jax.make_jaxpr(lambda p, t: model.apply(p, t, CFG))(params, tokens)) == \
+        str(jax.make_jaxpr(lambda p, t: model.apply(p, t, CFG, hooks={}, cache=False))(params, tokens))
+    assert flops() < 0.6 * flops(hooks={"hook_embed": lambda x: x})
+
+
+def reference_forward(params, tokens):
+    """numpy transcription of frt03/grok_mod_poly model.py (Transformer.forward), in the
+    reference's own weight layouts: W_E (d_model, d_vocab), W_Q (head, d_head, d_model),
+    W_O (d_model, head*d_head), W_in (d_mlp, d_model), W_out (d_model, d_mlp), W_U (d_model, V)."""
+    p = {k: np.asarray(v, np.float64) for k, v in model.param_names(params).items()}
+    W_E = p["embed.W_E"].T
+    W_Q, W_K, W_V = (p[f"blocks.0.attn.W_{n}"].transpose(0, 2, 1) for n in "QKV")
+    W_O = p["blocks.0.attn.W_O"].reshape(-1, p["blocks.0.attn.W_O"].shape[-1]).T
+    W_in, W_out = p["blocks.0.mlp.W_in"].T, p["blocks.0.mlp.W_out"].T
+    x = np.einsum("dbp->bpd", W_E[:, tokens])
+    k = np.einsum("ihd,bpd->biph", W_K, x)
+    q = np.einsum("ihd,bpd->biph", W_Q, x)
+    v = np.einsum("ihd,bpd->biph", W_V, x)
+    scores = np.einsum("biph,biqh->biqp", k, q)
+    mask = np.tril(np.ones((3, 3)))
+    scores = np.tril(scores) - 1e10 * (1 - mask)
+    scores = scores / np.sqrt(W_Q.shape[1])
+    attn = np.exp(scores - scores.max(-1, keepdims=True))
+    attn = attn / attn.sum(-1, keepdims=True)
+    z = np.einsum("biph,biqp->biqh", v, attn)
+    z_flat = z.transpose(0, 2, 1, 3).reshape(z.shape[0], z.shape[2], -1)  # b q (i h)
+    x = x + np.einsum("df,bqf->bqd", W_O, z_flat)
+    x = x + np.einsum("dm,bpm->bpd", W_out, np.maximum(np.einsum("md,bpd->bpm", W_in, x), 0))
+    return (x @ p["unembed.W_U"])[:, -1, :]
+
+
+def test_transformer_equals_the_reference_forward():
+    params = model.init(jax.random.key(4), CFG)
+    tokens = np.random.default_rng(0).integers(0, 16, size=(64, 3))
+    np.testing.assert_allclose(model.apply(params, jnp.asarray(tokens, jnp.int32), CFG),
+                               reference_forward(params, tokens), rtol=2e-4, atol=2e-5)
+
+
+def test_mlp_model():
+    cfg = ModelConfig(d_vocab=16, n_ctx=3, arch="mlp", d_emb=40, d_model=24, num_layers=2,
+                      weight_scale=2.0)
+    params = model.init(jax.random.key(0), cfg)
+    names = model.param_names(params)
+    assert names["embed.W_E"].shape == (16, 40) and names["blocks.1.W"].shape == (24, 24)
+    logits, cache = model.run_with_cache(params, TOKENS, cfg)
+    assert logits.shape == (3, 16) and set(cache) == set(model.hook_names(cfg))
+    # The positions are summed: the MLP model is blind to operand order.
+    swapped = model.apply(params, TOKENS[:, ::-1], cfg)
+    np.testing.assert_allclose(logits, swapped, rtol=1e-5)
