@@ -6,18 +6,18 @@ import pytest
 jax.config.update("jax_enable_x64", True)
 jax.config.update("jax_numpy_rank_promotion", "raise")
 
-from tests import tiny  # noqa: E402
+from tests import tiny as tiny_module  # noqa: E402
 
 TINY = "tests/tiny.py"
 
 
 def tiny_config():
     """The one shared tiny config (tests/tiny.py), locked like a loaded config."""
-    c = tiny.get_config()
+    c = tiny_module.get_config()
     c.lock()
     return c
 
 
 @pytest.fixture
-def tiny():  # noqa: F811
+def tiny():
     return tiny_config()
