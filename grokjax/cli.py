@@ -2,8 +2,12 @@
 
     grokjax train CONFIG[:ARG] [--seeds N | --seed-list 0,3,7] [--steps N] [--workdir DIR]
                   [--set key=value ...] [--no-progress]
+                  [--init-from RUN[@STEP] --load GROUPS] [--freeze GROUPS] [--source-seed S]
+    grokjax inspect RUN                                   saved steps, seeds, config, results
     grokjax config CONFIG[:ARG] [--set key=value ...]     print the resolved config
     grokjax tasks                                         list the named tasks
+
+Running `train` again on a run directory resumes it from its latest checkpoint.
 
 Mistakes in the input print one line, `grokjax: error: ...`, and exit with status 2.
 """
@@ -28,6 +32,10 @@ def _load(args) -> "ml_collections.ConfigDict":  # noqa: F821
         overrides.append(f"seed_list=({args.seed_list},)")
     if getattr(args, "steps", None) is not None:
         overrides.append(f"train.steps={args.steps}")
+    for flag, key in (("init_from", "transfer.from_run"), ("load", "transfer.load"),
+                      ("freeze", "transfer.freeze"), ("source_seed", "transfer.source_seed")):
+        if getattr(args, flag, None) is not None:
+            overrides.append(f"{key}={getattr(args, flag)}")
     config_lib.apply_overrides(cfg, overrides)
     return cfg
 
@@ -60,6 +68,11 @@ def cmd_train(args) -> None:
     workdir = pathlib.Path(args.workdir) if args.workdir else _default_workdir(args.config)
     summary = run.train(cfg, workdir, progress=not args.no_progress)
     _print_summary(summary, workdir)
+
+
+def cmd_inspect(args) -> None:
+    from grokjax import inspect as inspect_lib
+    print(inspect_lib.describe(args.run))
 
 
 def cmd_config(args) -> None:
@@ -95,7 +108,18 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument("--steps", type=int, help="training steps (train.steps)")
     t.add_argument("--workdir", help="run directory (default runs/<config>-<time>)")
     t.add_argument("--no-progress", action="store_true", help="no progress bar or lines")
+    t.add_argument("--init-from", metavar="RUN[@STEP]",
+                   help="start from another run's checkpoint (default: its latest)")
+    t.add_argument("--load", metavar="GROUPS",
+                   help="what to load from it: embed, transformer, unembed, full (comma-separated)")
+    t.add_argument("--freeze", metavar="GROUPS",
+                   help="groups that receive no update and no weight decay")
+    t.add_argument("--source-seed", type=int, metavar="S",
+                   help="every seed starts from the source's seed S (default: the same seed)")
     t.set_defaults(func=cmd_train)
+    i = sub.add_parser("inspect", help="saved steps, seeds, config and results of a run")
+    i.add_argument("run", help="a run directory")
+    i.set_defaults(func=cmd_inspect)
     with_config(sub.add_parser("config", help="print the resolved config")).set_defaults(
         func=cmd_config)
     sub.add_parser("tasks", help="list the named tasks").set_defaults(func=cmd_tasks)

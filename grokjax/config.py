@@ -69,6 +69,18 @@ def base_config() -> ml_collections.ConfigDict:
         stop_when_grokked=False,  # end early once every seed has grokked
         batching="auto",  # seeds: 'vmap' | 'map' (bit-exact per seed) | 'auto' (map on CPU)
     ))
+    c.checkpoint = ml_collections.ConfigDict(dict(
+        save_every=2000,  # steps between checkpoints (a multiple of train.chunk_steps); 0: none
+        keep=3,  # the latest this many are kept, plus step 0, the final step and `pin`
+        pin=(),  # steps always kept, e.g. (10000,)
+        async_save=True,  # write in the background; a run never ends before its last save
+    ))
+    c.transfer = ml_collections.ConfigDict(dict(
+        from_run="",  # a run directory, optionally RUN@STEP (default: its latest checkpoint)
+        load="",  # groups copied from it: embed, transformer, unembed, full (comma-separated)
+        freeze="",  # groups that receive no update and no weight decay
+        source_seed=-1,  # -1: target seed s takes source seed s; >= 0: every seed takes this one
+    ))
     c.numerics = ml_collections.ConfigDict(dict(
         loss_dtype="float64",  # 'float64' (jax x64; float32 on TPU) | 'float32'
         matmul_precision="highest",  # 'default' | 'high' | 'highest' (full float32 on GPU/TPU)
@@ -201,6 +213,15 @@ def validate(cfg: ml_collections.ConfigDict) -> tuple[Task, ...]:
         raise GrokjaxError(
             f"train.chunk_steps={cfg.train.chunk_steps} must be a multiple of "
             f"train.eval_every={cfg.train.eval_every}")
+    if cfg.checkpoint.save_every < 0 or cfg.checkpoint.save_every % cfg.train.chunk_steps:
+        raise GrokjaxError(
+            f"checkpoint.save_every={cfg.checkpoint.save_every} must be 0 or a multiple of "
+            f"train.chunk_steps={cfg.train.chunk_steps} (checkpoints fall between chunks)")
+    if cfg.checkpoint.keep < 1:
+        raise GrokjaxError(f"checkpoint.keep={cfg.checkpoint.keep}: keep at least 1 checkpoint")
+    if bool(cfg.transfer.load) != bool(cfg.transfer.from_run):
+        raise GrokjaxError("transfer.load and transfer.from_run go together: --init-from RUN "
+                           "--load embed (say what to load, and from where)")
     if cfg.p < 2:
         raise GrokjaxError(f"p={cfg.p} is too small; the modulus must be at least 2")
     if cfg.seeds < 1 and not cfg.seed_list:
@@ -209,6 +230,9 @@ def validate(cfg: ml_collections.ConfigDict) -> tuple[Task, ...]:
         raise GrokjaxError(f"seed_list={tuple(cfg.seed_list)} must hold distinct seeds >= 0")
     if cfg.model.arch == "mlp" and cfg.model.variant != "furuta":
         raise GrokjaxError("model.arch='mlp' is Furuta's MLP; set model.variant='furuta'")
+    from grokjax.transfer import parse_groups  # pylint: disable=import-outside-toplevel
+    parse_groups(cfg.transfer.load, "transfer.load")
+    parse_groups(cfg.transfer.freeze, "transfer.freeze")
     tasks = parse_task_spec(cfg.task, p=cfg.p, rand_seed=cfg.rand_seed)
     needs_prime = [t.name for t in tasks if t.requires_prime]
     if needs_prime and not is_prime(cfg.p):
@@ -233,6 +257,26 @@ def model_config(cfg: ml_collections.ConfigDict, d_vocab: int, n_ctx: int) -> Mo
         d_vocab=d_vocab, n_ctx=n_ctx, arch=m.arch, variant=m.variant, num_layers=m.num_layers,
         d_model=m.d_model, num_heads=m.num_heads, d_head=m.d_head, d_mlp=m.d_mlp, act=m.act,
         d_emb=m.d_emb, weight_scale=m.weight_scale, precision=cfg.numerics.matmul_precision)
+
+
+# Keys that may differ between a run and its resumption: they change when or how long a run
+# goes, or what it keeps on disk, never a number it computes.
+RESUMABLE_KEYS = ("train.steps", "train.stop_when_grokked", "checkpoint.save_every",
+                  "checkpoint.keep", "checkpoint.pin", "checkpoint.async_save")
+
+
+def result_changes(saved: dict, cfg: ml_collections.ConfigDict) -> list[str]:
+    """'key: saved -> now' for every difference that would change the results."""
+    now = flatten(cfg)
+    old = flatten(ml_collections.ConfigDict(saved))
+    out = []
+    for key in sorted(set(now) | set(old)):
+        a, b = old.get(key, "<missing>"), now.get(key, "<missing>")
+        if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+            a, b = tuple(a), tuple(b)
+        if a != b and key not in RESUMABLE_KEYS:
+            out.append(f"{key}: {a!r} -> {b!r}")
+    return out
 
 
 def to_json(cfg: ml_collections.ConfigDict) -> str:

@@ -1,18 +1,32 @@
-"""The optimiser: AdamW as torch.optim.AdamW computes it, with Nanda's optional warm-up.
+"""The optimiser: AdamW as torch.optim.AdamW computes it, Nanda's warm-up, and freezing.
 
 optax.adamw matches torch's AdamW update (decoupled decay scaled by the learning rate, eps
 outside the square root). Nanda's LambdaLR warm-up, lr * min(step / warmup, 1), gives lr 0 at
-step 0 exactly as torch does.
+step 0 exactly as torch does. Frozen elements get a zero update after AdamW, so they receive
+neither the gradient step nor weight decay, as requires_grad=False does in the reference.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
+import jax
 import jax.numpy as jnp
 import ml_collections
 import optax
 
 
-def make_optimizer(ocfg: ml_collections.ConfigDict) -> optax.GradientTransformation:
+def freeze(mask: Any) -> optax.GradientTransformation:
+    """Zeroes the updates where `mask` (a tree of bools or bool arrays, True = frozen) holds."""
+
+    def update(updates, state, params=None):
+        del params
+        return jax.tree.map(lambda u, m: jnp.where(m, jnp.zeros_like(u), u), updates, mask), state
+
+    return optax.GradientTransformation(lambda params: optax.EmptyState(), update)
+
+
+def make_optimizer(ocfg: ml_collections.ConfigDict, frozen: Any = None) -> optax.GradientTransformation:
     lr = ocfg.lr
     if ocfg.warmup_steps > 0:
         base, warmup = ocfg.lr, ocfg.warmup_steps
@@ -20,4 +34,5 @@ def make_optimizer(ocfg: ml_collections.ConfigDict) -> optax.GradientTransformat
         def lr(count):  # float32, so that x64 mode never promotes the params
             return jnp.asarray(base * jnp.minimum(count / warmup, 1.0), jnp.float32)
 
-    return optax.adamw(lr, b1=ocfg.b1, b2=ocfg.b2, eps=ocfg.eps, weight_decay=ocfg.weight_decay)
+    tx = optax.adamw(lr, b1=ocfg.b1, b2=ocfg.b2, eps=ocfg.eps, weight_decay=ocfg.weight_decay)
+    return tx if frozen is None else optax.chain(tx, freeze(frozen))

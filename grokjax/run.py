@@ -1,9 +1,16 @@
-"""A training run from a config: build the data and program, loop over chunks, write the run.
+"""A training run from a config: build it, start or resume it, loop over chunks, write it.
 
 `build(cfg)` turns a validated config into an `Experiment` (tasks, dataset, splits, model and
-step configs); `train(cfg, workdir)` runs it: it inits every seed at once, dispatches one
-compiled chunk after another (reading the previous chunk's records while the next one runs),
-and writes the files described in `grokjax.rundir`.
+step configs, the seed mesh). `train(cfg, workdir)` runs it:
+
+* a fresh run writes config.json, run.json and splits.npz, inits every seed at once (copying
+  params from a source run when transferring) and saves the step-0 checkpoint;
+* a run directory that already has checkpoints is resumed from its latest good one, after
+  checking that the config would compute the same thing (`config.result_changes`); a run that
+  is already complete just reports its summary;
+* the loop dispatches one compiled chunk after another, reading the previous chunk's records
+  while the next one runs, and checkpoints every `checkpoint.save_every` steps; checkpoints
+  fall between chunks, so a resumed run replays exactly the chunks an uninterrupted one runs.
 """
 
 from __future__ import annotations
@@ -16,14 +23,17 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
+from jax.sharding import NamedSharding, PartitionSpec as P
 
+from grokjax import checkpoint as ckpt_lib
 from grokjax import config as config_lib
 from grokjax import data as data_lib
-from grokjax import numerics, rundir, sharding
+from grokjax import model, numerics, rundir, sharding, transfer
 from grokjax import train as train_lib
 from grokjax.errors import GrokjaxError
 from grokjax.optim import make_optimizer
 from grokjax.progress import Progress
+from grokjax.tasks import parse_task_spec
 
 
 @dataclasses.dataclass
@@ -48,6 +58,24 @@ class Experiment:
                               train_idx=jnp.asarray(self.train_idx),
                               test_idx=jnp.asarray(self.test_idx))
 
+    def init_fn(self):
+        return train_lib.make_init(self.scfg, self.n_tasks, self.batching, self.mesh)
+
+    def abstract_state(self):
+        """Shapes, dtypes and this process's seed sharding of the stacked state."""
+        shapes = jax.eval_shape(self.init_fn(), jax.ShapeDtypeStruct((len(self.seeds),), jnp.int32))
+        return ckpt_lib.abstract_like(shapes, NamedSharding(self.mesh, P("seed")))
+
+
+def _source_d_vocab(cfg: ml_collections.ConfigDict) -> int | None:
+    if not cfg.transfer.from_run:
+        return None
+    src_dir, _ = transfer.parse_source(cfg.transfer.from_run)
+    src = transfer.source_config(src_dir)
+    transfer.check_compatible(src, cfg)
+    src_tasks = parse_task_spec(src["task"], p=src["p"], rand_seed=src["rand_seed"])
+    return data_lib.make_vocab(src_tasks, src["p"], src["model"]["variant"]).d_vocab
+
 
 def build(cfg: ml_collections.ConfigDict) -> Experiment:
     """Validates `cfg` and builds everything a run needs (host-side; cheap)."""
@@ -61,8 +89,14 @@ def build(cfg: ml_collections.ConfigDict) -> Experiment:
     train_idx, test_idx = data_lib.make_splits(dataset, cfg.train_fraction, split_seeds,
                                                cfg.split.mode)
     mcfg = config_lib.model_config(cfg, dataset.vocab.d_vocab, dataset.n_ctx)
+    frozen, source_d_vocab = None, _source_d_vocab(cfg)  # also checks the source's p and model
+    if cfg.transfer.freeze:
+        shapes = jax.eval_shape(lambda key: model.init(key, mcfg), jax.random.key(0))
+        frozen = transfer.freeze_mask(
+            shapes, transfer.parse_groups(cfg.transfer.freeze, "transfer.freeze"),
+            transfer.parse_groups(cfg.transfer.load, "transfer.load"), source_d_vocab)
     scfg = train_lib.StepConfig(
-        mcfg=mcfg, tx=make_optimizer(cfg.optim),
+        mcfg=mcfg, tx=make_optimizer(cfg.optim, frozen),
         loss_dtype=numerics.loss_dtype(cfg.numerics.loss_dtype),
         batch_size=cfg.optim.batch_size, acc_threshold=cfg.train.acc_threshold)
     batching = cfg.train.batching
@@ -71,6 +105,21 @@ def build(cfg: ml_collections.ConfigDict) -> Experiment:
     return Experiment(cfg=cfg, dataset=dataset, seeds=seeds, split_seeds=split_seeds,
                       train_idx=train_idx, test_idx=test_idx, scfg=scfg,
                       mesh=sharding.seed_mesh(len(seeds)), batching=batching)
+
+
+def load_source_params(exp: Experiment) -> tuple[dict, int]:
+    """The params of the transfer source, one per target seed (stacked), and the source step."""
+    cfg = exp.cfg
+    src_dir, step = transfer.parse_source(cfg.transfer.from_run)
+    src_cfg = ml_collections.ConfigDict(transfer.source_config(src_dir))
+    src_cfg.transfer.from_run, src_cfg.transfer.load = "", ""  # its own source is not needed
+    src_exp = build(src_cfg)
+    indices = transfer.select_seeds(src_exp.seeds, exp.seeds, cfg.transfer.source_seed)
+    checkpoints = ckpt_lib.Checkpoints(src_dir, read_only=True)
+    step, state, _, _ = checkpoints.restore_latest_good(src_exp.abstract_state(), step,
+                                                         quarantine=False)
+    params = jax.tree.map(lambda x: np.asarray(x)[np.asarray(indices)], state.params)
+    return params, step
 
 
 def run_info(exp: Experiment, loss_dtype: str) -> dict:
@@ -92,11 +141,13 @@ def run_info(exp: Experiment, loss_dtype: str) -> dict:
     }
 
 
-def _stack_records(chunks: list[dict]) -> dict[str, np.ndarray]:
-    """Concatenates per-chunk records [S, P_chunk, ...] along the log-point axis."""
-    out = {k: np.concatenate([c[k] for c in chunks], axis=1) for k in chunks[0]}
-    out["step"] = out["step"][0]  # identical across seeds
-    return out
+def _stack(chunks: list[dict]) -> dict[str, np.ndarray]:
+    """Concatenates host records ([S, P_chunk, ...], with 'step' [P_chunk]) along P."""
+    chunks = [c for c in chunks if len(c["step"])]
+    if not chunks:
+        return {"step": np.zeros((0,), np.int32)}
+    return {k: np.concatenate([c[k] for c in chunks], axis=0 if k == "step" else 1)
+            for k in chunks[0]}
 
 
 def summarize(exp: Experiment, state: train_lib.TrainState, final: dict) -> dict:
@@ -134,73 +185,142 @@ def summarize(exp: Experiment, state: train_lib.TrainState, final: dict) -> dict
     }
 
 
+def _start(exp: Experiment, workdir: pathlib.Path, loss_dtype: str):
+    """A fresh run: metadata files, the initial state (with transfer), the step-0 checkpoint."""
+    if (workdir / "summary.json").exists():
+        raise GrokjaxError(f"{workdir} holds a finished run without checkpoints; choose another "
+                           "--workdir")
+    workdir.mkdir(parents=True, exist_ok=True)
+    rundir.write_json(workdir / "config.json", exp.cfg.to_dict())
+    info = run_info(exp, loss_dtype)
+    state = exp.init_fn()(sharding.shard_seeds(jnp.asarray(exp.seeds, jnp.int32), exp.mesh))
+    if exp.cfg.transfer.from_run:
+        source, source_step = load_source_params(exp)
+        groups = transfer.parse_groups(exp.cfg.transfer.load, "transfer.load")
+        params = transfer.merge(state.params, source, groups)
+        state = state.replace(params=sharding.shard_seeds(params, exp.mesh))
+        info["transfer"] = {"from_run": str(exp.cfg.transfer.from_run), "source_step": source_step,
+                            "load": list(groups)}
+    rundir.write_json(workdir / "run.json", info)
+    rundir.write_npz(workdir / "splits.npz", _splits(exp))
+    return state
+
+
+def _splits(exp: Experiment) -> dict[str, np.ndarray]:
+    return {"seeds": np.asarray(exp.seeds), "split_seeds": np.asarray(exp.split_seeds),
+            "operands": exp.dataset.operands, "train_idx": exp.train_idx,
+            "test_idx": exp.test_idx}
+
+
+def _meta(exp: Experiment, step: int, final: bool) -> dict:
+    return {"config": exp.cfg.to_dict(), "seeds": exp.seeds, "split_seeds": exp.split_seeds,
+            "step": step, "final": final, "versions": rundir.versions()}
+
+
 def train(cfg: ml_collections.ConfigDict, workdir: str | pathlib.Path, *,
           progress: bool = True, progress_interval: float = 30.0) -> dict:
-    """Trains every seed of `cfg` as one program and writes the run directory. Returns the summary."""
+    """Trains (or resumes) every seed of `cfg` as one program; returns the run's summary."""
     loss_dtype = numerics.configure(cfg.numerics.loss_dtype)
     exp = build(cfg)
     workdir = pathlib.Path(workdir)
-    if (workdir / "config.json").exists():
-        raise GrokjaxError(f"{workdir} already holds a run; choose another --workdir")
-    workdir.mkdir(parents=True, exist_ok=True)
-    rundir.write_json(workdir / "config.json", cfg.to_dict())
-    rundir.write_json(workdir / "run.json", run_info(exp, loss_dtype))
-    rundir.write_npz(workdir / "splits.npz", {
-        "seeds": np.asarray(exp.seeds), "split_seeds": np.asarray(exp.split_seeds),
-        "operands": exp.dataset.operands, "train_idx": exp.train_idx, "test_idx": exp.test_idx})
+    tcfg, ccfg = cfg.train, cfg.checkpoint
+    checkpoints = ckpt_lib.Checkpoints(workdir, keep=ccfg.keep, pin=tuple(ccfg.pin),
+                                       async_save=ccfg.async_save)
+    try:
+        return _train(exp, workdir, loss_dtype, checkpoints, progress, progress_interval)
+    finally:
+        checkpoints.close()  # waits for the last asynchronous save
 
-    mesh, batching = exp.mesh, exp.batching
-    data = exp.data()
-    data = data.replace(tokens=sharding.replicate(data.tokens, mesh),
-                        labels=sharding.replicate(data.labels, mesh),
-                        train_idx=sharding.shard_seeds(data.train_idx, mesh),
-                        test_idx=sharding.shard_seeds(data.test_idx, mesh))
-    seeds = sharding.shard_seeds(jnp.asarray(exp.seeds, jnp.int32), mesh)
-    state = train_lib.make_init(exp.scfg, exp.n_tasks, batching, mesh)(seeds)
 
-    tcfg = cfg.train
-    programs: dict[int, object] = {}
-    bar = Progress(tcfg.steps, enabled=progress, interval=progress_interval)
+def _train(exp, workdir, loss_dtype, checkpoints, progress, progress_interval) -> dict:
+    cfg, tcfg, ccfg = exp.cfg, exp.cfg.train, exp.cfg.checkpoint
     chunks: list[dict] = []
+    if checkpoints.steps():
+        saved = rundir.read_json(workdir / "config.json")
+        changes = config_lib.result_changes(saved, cfg)
+        if changes:
+            raise GrokjaxError(f"{workdir} holds a run with another config ({'; '.join(changes)});"
+                               " resume it with its own config, or choose another --workdir")
+        step, state, history, meta = checkpoints.restore_latest_good(exp.abstract_state())
+        if meta["final"] and (step >= tcfg.steps or tcfg.stop_when_grokked) \
+                and (workdir / "summary.json").exists():
+            print(f"{workdir} is complete at step {step}; nothing to do", flush=True)
+            return rundir.read_json(workdir / "summary.json")
+        if meta["final"]:  # continuing past a finished run: its final log point is re-recorded
+            history = {k: (v[:-1] if k == "step" else v[:, :-1]) for k, v in history.items()}
+        chunks.append(history)
+        print(f"resuming {workdir} from step {step}", flush=True)
+    else:
+        step, state = 0, _start(exp, workdir, loss_dtype)
+        if ccfg.save_every:
+            checkpoints.save(0, state, _stack([]), _splits(exp), _meta(exp, 0, False))
+
+    data = exp.data()
+    data = data.replace(tokens=sharding.replicate(data.tokens, exp.mesh),
+                        labels=sharding.replicate(data.labels, exp.mesh),
+                        train_idx=sharding.shard_seeds(data.train_idx, exp.mesh),
+                        test_idx=sharding.shard_seeds(data.test_idx, exp.mesh))
+    programs: dict[int, object] = {}
+    bar = Progress(tcfg.steps, start=step, enabled=progress, interval=progress_interval)
 
     def read(records) -> bool:
         """Brings a chunk's records to the host, reports them; True once every seed grokked."""
         host = jax.device_get(records)
+        host["step"] = host["step"][0]  # the same for every seed
         chunks.append(host)
-        last = jax.tree.map(lambda x: x[:, -1], host)
-        bar.update(int(last["step"][0]) + tcfg.eval_every, last["train/acc"].mean(-1),
+        last = jax.tree.map(lambda x: x[-1] if x.ndim == 1 else x[:, -1], host)
+        bar.update(int(last["step"]) + tcfg.eval_every, last["train/acc"].mean(-1),
                    last["test/acc"].mean(-1), int((last["mem_step"][:, -1] >= 0).sum()),
                    int((last["grok_step"][:, -1] >= 0).sum()), len(exp.seeds))
         return bool((last["grok_step"][:, -1] >= 0).all())
 
-    pending, step = None, 0
-    t0 = time.perf_counter()
+    pending, t0, steps_run = None, time.perf_counter(), 0
     while step < tcfg.steps:
         n_steps = min(tcfg.chunk_steps, tcfg.steps - step)
         n_blocks = n_steps // tcfg.eval_every
         if n_blocks not in programs:
             programs[n_blocks] = train_lib.make_program(exp.scfg, n_blocks, tcfg.eval_every,
-                                                        batching, mesh)
+                                                        exp.batching, exp.mesh)
         state, records = programs[n_blocks](state, data)
-        step += n_steps
+        step, steps_run = step + n_steps, steps_run + n_steps
         if pending is not None:  # read the previous chunk while this one runs
             read(pending)
-        pending = records
-        if tcfg.stop_when_grokked:  # needs this chunk's events now: no overlap
-            pending, all_grokked = None, read(records)
-            if all_grokked:
-                break
+        pending, all_grokked = records, False
+        if tcfg.stop_when_grokked or (ccfg.save_every and step % ccfg.save_every == 0):
+            pending, all_grokked = None, read(records)  # this chunk's records are needed now
+        if ccfg.save_every and step % ccfg.save_every == 0 and step < tcfg.steps:
+            checkpoints.save(step, state, _stack(chunks), _splits(exp), _meta(exp, step, False))
+        if tcfg.stop_when_grokked and all_grokked:
+            break
     if pending is not None:
         read(pending)
-    state, final = train_lib.make_final(exp.scfg, batching, mesh)(state, data)
+    state, final = train_lib.make_final(exp.scfg, exp.batching, exp.mesh)(state, data)
     final = jax.device_get(final)
+    chunks.append({k: (v[:1] if k == "step" else v[:, None]) for k, v in final.items()})
+    history = _stack(chunks)
+    checkpoints.save(step, state, history, _splits(exp), _meta(exp, step, True))
     bar.close()
     seconds = time.perf_counter() - t0
 
-    history = _stack_records(chunks + [jax.tree.map(lambda x: x[:, None], final)])
     rundir.write_npz(workdir / "history.npz", history)
     summary = summarize(exp, jax.device_get(state), final)
     summary["wall_seconds"] = round(seconds, 2)
-    summary["seed_steps_per_second"] = round(summary["steps"] * len(exp.seeds) / seconds, 1)
+    summary["seed_steps_per_second"] = round(steps_run * len(exp.seeds) / seconds, 1)
     rundir.write_json(workdir / "summary.json", summary)
     return summary
+
+
+def load_state(run_dir: str | pathlib.Path, step: int | None = None):
+    """A run's stacked TrainState at `step` (default: its latest checkpoint), on this machine's
+    devices whatever the machine that saved it. Returns (state, meta, experiment)."""
+    run_dir = pathlib.Path(run_dir)
+    if not (run_dir / "config.json").is_file():
+        raise GrokjaxError(f"{run_dir} is not a grokjax run directory (no config.json)")
+    cfg = ml_collections.ConfigDict(rundir.read_json(run_dir / "config.json"))
+    numerics.configure(cfg.numerics.loss_dtype)
+    cfg.transfer.from_run, cfg.transfer.load = "", ""  # its init is in the checkpoint already
+    exp = build(cfg)
+    checkpoints = ckpt_lib.Checkpoints(run_dir, read_only=True)
+    _, state, _, meta = checkpoints.restore_latest_good(exp.abstract_state(), step,
+                                                        quarantine=False)
+    return state, meta, exp

@@ -50,11 +50,19 @@ def test_history_and_summary(finished_run):
     np.testing.assert_allclose(seed["train_loss"], history["train/loss"][1, -1].sum(), rtol=1e-6)
 
 
-def test_an_existing_run_is_never_overwritten(finished_run, capsys):
+def test_a_run_with_another_config_is_never_overwritten(finished_run, capsys):
     before = (finished_run / "history.npz").read_bytes()
     assert cli.main(["train", TINY, "--workdir", str(finished_run)]) == 2
-    assert "already holds a run" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "holds a run with another config" in err and "task: 'add,subtract' -> 'add'" in err
     assert (finished_run / "history.npz").read_bytes() == before
+
+
+def test_inspect(finished_run, capsys):
+    assert cli.main(["inspect", str(finished_run)]) == 0
+    out = capsys.readouterr().out
+    assert "task         add,subtract   p=11" in out and "seeds        [3, 5]" in out
+    assert "checkpoints  0, 20" in out and "finished at step 20" in out
 
 
 def test_progress_lines_without_a_terminal(tmp_path, capsys):

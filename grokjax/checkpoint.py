@@ -1,0 +1,131 @@
+"""Checkpoints of a run, with orbax's CheckpointManager.
+
+A run keeps its checkpoints in ``RUN/checkpoints/<step>/`` with three items:
+
+    state    the stacked TrainState of every seed: params, optimizer state, step, RNG key data
+             (uint32, as orbax cannot store typed keys) and the memorisation/grok steps
+    history  every metric record up to that step (numpy), so a resumed run's history is whole
+    splits   each seed's train_idx / test_idx and the operands they index (numpy)
+    meta     JSON: the resolved config, seeds, split seeds, step, library versions
+
+Saving is asynchronous (the device arrays are copied to the host before `save` returns, so the
+next chunk may reuse their buffers) and `close` waits for the last save: no run ends before its
+final checkpoint is on disk. Each save lands in a temporary directory that is renamed when
+complete, so a killed save never looks like a checkpoint. The step-0 state is always kept, as
+are pinned steps and the latest `keep`.
+
+Restores go against an abstract target (shapes, dtypes and the shardings of *this* process's
+mesh), so a checkpoint saved on a GPU or on 8 devices restores on a 1-device CPU. A checkpoint
+that fails to read is reported, moved aside to ``RUN/corrupt_checkpoints/`` (never deleted),
+and the previous good one is used.
+"""
+
+from __future__ import annotations
+
+import pathlib
+import shutil
+import sys
+import time
+from typing import Any
+
+import jax
+import numpy as np
+import orbax.checkpoint as ocp
+from orbax.checkpoint import checkpoint_managers as policies
+
+from grokjax.errors import GrokjaxError
+
+ITEMS = ("state", "history", "splits", "meta")
+
+
+class Checkpoints:
+    """The checkpoints of one run directory."""
+
+    def __init__(self, run_dir: str | pathlib.Path, *, keep: int = 3, pin: tuple[int, ...] = (),
+                 async_save: bool = True, read_only: bool = False):
+        self.run_dir = pathlib.Path(run_dir).resolve()
+        self.directory = self.run_dir / "checkpoints"
+        if read_only and not self.directory.is_dir():
+            raise GrokjaxError(f"{self.run_dir} has no checkpoints/ directory: is it a grokjax run?")
+        keep_policy = policies.AnyPreservationPolicy(
+            [policies.LatestN(max(keep, 1)), policies.CustomSteps(sorted({0, *pin}))])
+        options = ocp.CheckpointManagerOptions(
+            preservation_policy=keep_policy, enable_async_checkpointing=async_save,
+            create=not read_only, read_only=read_only, cleanup_tmp_directories=not read_only)
+        self.manager = ocp.CheckpointManager(self.directory, options=options, item_names=ITEMS)
+
+    def steps(self) -> list[int]:
+        return sorted(self.manager.all_steps())
+
+    def save(self, step: int, state: Any, history: dict[str, np.ndarray],
+             splits: dict[str, np.ndarray], meta: dict) -> None:
+        # orbax stores no zero-size arrays: an empty history (step 0) is just its length.
+        n_points = len(history["step"])
+        history = {**(history if n_points else {}), "n_points": np.int32(n_points)}
+        self.manager.save(step, force=True, args=ocp.args.Composite(
+            state=ocp.args.StandardSave(state),
+            history=ocp.args.StandardSave(history),
+            splits=ocp.args.StandardSave(splits),
+            meta=ocp.args.JsonSave(meta)))
+
+    def read_meta(self, step: int) -> dict:
+        return self.manager.restore(step, args=ocp.args.Composite(meta=ocp.args.JsonRestore()))["meta"]
+
+    def restore(self, step: int, abstract_state: Any) -> tuple[Any, dict[str, np.ndarray], dict]:
+        """(state, history, meta) of `step`; the state takes `abstract_state`'s shardings."""
+        out = self.manager.restore(step, args=ocp.args.Composite(
+            state=ocp.args.StandardRestore(abstract_state),
+            history=ocp.args.StandardRestore(),
+            meta=ocp.args.JsonRestore()))
+        history = {k: np.asarray(v) for k, v in out["history"].items()}
+        if not int(history.pop("n_points")):
+            history = {"step": np.zeros((0,), np.int32)}
+        return out["state"], history, out["meta"]
+
+    def restore_latest_good(self, abstract_state: Any, step: int | None = None, *,
+                            quarantine: bool = True, log=None):
+        """The newest checkpoint (or `step`) that reads; unreadable newer ones are reported and
+        moved aside, never deleted. Returns (step, state, history, meta)."""
+        log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
+        candidates = [s for s in self.steps() if step is None or s == step][::-1]
+        if not candidates:
+            have = ", ".join(map(str, self.steps())) or "none"
+            raise GrokjaxError(f"{self.run_dir}: no checkpoint at step {step} (saved steps: {have})"
+                               if step is not None else f"{self.run_dir}: no checkpoint found")
+        for s in candidates:
+            try:
+                return (s, *self.restore(s, abstract_state))
+            except Exception as e:  # noqa: BLE001  (any read failure: truncated, missing, corrupt)
+                reason = f"{type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else ''}"
+                if not quarantine:
+                    raise GrokjaxError(f"checkpoint step {s} in {self.directory} is unreadable "
+                                       f"({reason})") from None
+                moved = self._quarantine(s)
+                log(f"grokjax: warning: checkpoint step {s} is unreadable ({reason}); moved it "
+                    f"to {moved} and falling back to the previous good checkpoint")
+        raise GrokjaxError(f"{self.run_dir}: no readable checkpoint; the unreadable ones are in "
+                           f"{self.run_dir / 'corrupt_checkpoints'}")
+
+    def _quarantine(self, step: int) -> pathlib.Path:
+        self.manager.reload()
+        dest = self.run_dir / "corrupt_checkpoints" / f"{step}-{time.strftime('%Y%m%d-%H%M%S')}"
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(str(self.directory / str(step)), str(dest))
+        self.manager.reload()
+        return dest
+
+    def wait(self) -> None:
+        self.manager.wait_until_finished()
+
+    def close(self) -> None:
+        self.manager.wait_until_finished()
+        self.manager.close()
+
+
+def abstract_like(tree: Any, sharding=None) -> Any:
+    """ShapeDtypeStructs of `tree` (arrays or ShapeDtypeStructs) placed with `sharding`."""
+    return jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=sharding), tree)
+
+
+def disk_bytes(path: str | pathlib.Path) -> int:
+    return sum(f.stat().st_size for f in pathlib.Path(path).rglob("*") if f.is_file())

@@ -1,0 +1,61 @@
+"""`grokjax inspect RUN`: what a run directory holds, as text.
+
+The saved checkpoint steps, the seeds, the config that matters, and each seed's final metrics
+with its memorisation and grok steps (from summary.json, or from the latest checkpoint's
+history while a run is unfinished). Reads only; never changes the run.
+"""
+
+from __future__ import annotations
+
+import pathlib
+
+
+from grokjax import rundir
+from grokjax.checkpoint import Checkpoints
+from grokjax.errors import GrokjaxError
+
+
+def describe(run: str | pathlib.Path) -> str:
+    run = pathlib.Path(run)
+    if not (run / "config.json").is_file():
+        raise GrokjaxError(f"{run} is not a grokjax run directory (no config.json)")
+    cfg = rundir.read_json(run / "config.json")
+    info = rundir.read_json(run / "run.json") if (run / "run.json").exists() else {}
+    steps = Checkpoints(run, read_only=True).steps() if (run / "checkpoints").is_dir() else []
+    m = cfg["model"]
+    lines = [
+        f"run          {run}",
+        f"task         {cfg['task']}   p={cfg['p']}   r={cfg['train_fraction']}   "
+        f"split={cfg['split']['mode']}",
+        f"model        {m['arch']} ({m['variant']}), {m['num_layers']} layer(s), d_model "
+        f"{m['d_model']}, {m['num_heads']}x{m['d_head']} heads, d_mlp {m['d_mlp']}",
+        f"optimiser    AdamW lr {cfg['optim']['lr']} wd {cfg['optim']['weight_decay']}; "
+        f"{cfg['train']['steps']} steps",
+        f"seeds        {info.get('seeds', '?')}",
+        f"checkpoints  {', '.join(map(str, steps)) if steps else 'none'}",
+    ]
+    if cfg.get("transfer", {}).get("from_run"):
+        t = cfg["transfer"]
+        lines.append(f"transfer     from {t['from_run']}: load {t['load'] or '-'}, freeze "
+                     f"{t['freeze'] or '-'}")
+    if (run / "summary.json").exists():
+        summary = rundir.read_json(run / "summary.json")
+        lines += ["", f"finished at step {summary['steps']}: grokked {summary['grokked']}/"
+                  f"{summary['n_seeds']}, memorised {summary['memorised']}/{summary['n_seeds']}",
+                  f"{'seed':>6} {'train acc':>10} {'test acc':>10} {'test loss':>11} "
+                  f"{'memorised':>10} {'grokked':>8}"]
+        for e in summary["seeds"]:
+            mem = e["memorisation_step"] if e["memorisation_step"] >= 0 else "-"
+            grok = e["grok_step"] if e["grok_step"] >= 0 else "-"
+            lines.append(f"{e['seed']:>6} {e['train_acc']:>10.4f} {e['test_acc']:>10.4f} "
+                         f"{e['test_loss']:>11.3e} {mem:>10} {grok:>8}")
+    elif steps:
+        lines += ["", f"unfinished; latest checkpoint at step {steps[-1]} "
+                  "(run `grokjax train` on it again to resume)"]
+    if (run / "history.npz").exists():
+        history = rundir.read_npz(run / "history.npz")
+        lines.append(f"history      {len(history['step'])} log points, steps "
+                     f"{int(history['step'][0])}..{int(history['step'][-1])}; keys: "
+                     + ", ".join(k for k in sorted(history) if not k.startswith("norm/"))
+                     + f", norm/* ({sum(k.startswith('norm/') for k in history)})")
+    return "\n".join(lines)

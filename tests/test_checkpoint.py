@@ -1,0 +1,201 @@
+"""Checkpoints: what they hold, exact resume after SIGKILL, corrupt checkpoints, transfer."""
+
+import os
+import pathlib
+import signal
+import subprocess
+import sys
+import time
+
+import jax
+import numpy as np
+import pytest
+
+from grokjax import cli, model, rundir
+from grokjax.checkpoint import Checkpoints
+from grokjax.run import load_state
+from tests.conftest import TINY
+
+REPO = pathlib.Path(__file__).resolve().parent.parent
+
+
+def train(workdir, *args):
+    assert cli.main(["train", TINY, "--workdir", str(workdir), "--no-progress", *args]) == 0
+    return rundir.read_npz(workdir / "history.npz")
+
+
+def params_of(run, step=None):
+    return jax.device_get(load_state(run, step)[0].params)
+
+
+def assert_same_run(a, b):
+    """Bit for bit: the metric history and the final params."""
+    ha, hb = rundir.read_npz(a / "history.npz"), rundir.read_npz(b / "history.npz")
+    assert set(ha) == set(hb)
+    for key in ha:
+        np.testing.assert_array_equal(ha[key], hb[key], err_msg=key)
+    jax.tree.map(np.testing.assert_array_equal, params_of(a), params_of(b))
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory):
+    """The tiny config for 40 steps with checkpoints every 10: the reference for resumes."""
+    run = tmp_path_factory.mktemp("ref") / "run"
+    train(run, "--steps", "40", "--set", "checkpoint.save_every=10")
+    return run
+
+
+def test_a_checkpoint_holds_state_history_splits_and_meta(uninterrupted):
+    checkpoints = Checkpoints(uninterrupted, read_only=True)
+    assert checkpoints.steps() == [0, 20, 30, 40]  # step 0, the latest 3 (keep=3)
+    state, meta, exp = load_state(uninterrupted, 30)
+    assert int(state.step[0]) == 30 and meta["step"] == 30 and not meta["final"]
+    assert meta["seeds"] == [0, 1] and meta["config"]["task"] == "add"
+    assert np.asarray(state.rng).dtype == np.uint32 and state.mem_step.shape == (2, 2)
+    first = Checkpoints(uninterrupted, read_only=True).manager.restore(
+        30, args=__import__("orbax.checkpoint").checkpoint.args.Composite(
+            splits=__import__("orbax.checkpoint").checkpoint.args.StandardRestore()))["splits"]
+    np.testing.assert_array_equal(first["train_idx"], exp.train_idx)
+
+
+def test_rerunning_a_finished_run_changes_nothing(uninterrupted, capsys):
+    before = {p: p.read_bytes() for p in uninterrupted.glob("*.json")}
+    before_h = (uninterrupted / "history.npz").read_bytes()
+    train(uninterrupted, "--steps", "40", "--set", "checkpoint.save_every=10")
+    assert "complete at step 40" in capsys.readouterr().out
+    assert {p: p.read_bytes() for p in uninterrupted.glob("*.json")} == before
+    assert (uninterrupted / "history.npz").read_bytes() == before_h
+
+
+def test_extending_a_finished_run_equals_running_longer_at_once(uninterrupted, tmp_path):
+    run = tmp_path / "run"
+    train(run, "--steps", "20", "--set", "checkpoint.save_every=10")
+    train(run, "--steps", "40", "--set", "checkpoint.save_every=10")
+    assert_same_run(run, uninterrupted)
+
+
+def test_sigkill_then_resume_is_bit_identical(tmp_path):
+    run = tmp_path / "killed"
+    cmd = [sys.executable, "-m", "grokjax", "train", TINY, "--workdir", str(run), "--steps", "600",
+           "--no-progress", "--set", "checkpoint.save_every=20", "--set", "checkpoint.keep=2"]
+    proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.time() + 120
+    while time.time() < deadline:  # kill it mid-run, whatever it is doing then
+        saved = [int(p.name) for p in (run / "checkpoints").glob("[0-9]*") if p.name.isdigit()]
+        if saved and max(saved) >= 100:
+            break
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert not (run / "summary.json").exists(), "the run finished before it was killed"
+    subprocess.run(cmd, cwd=REPO, check=True, capture_output=True)
+    reference = tmp_path / "reference"
+    subprocess.run([*cmd[:6], str(reference), *cmd[7:]], cwd=REPO, check=True, capture_output=True)
+    assert_same_run(run, reference)
+
+
+def test_corrupt_latest_checkpoint_falls_back_to_the_previous_good_one(uninterrupted, tmp_path,
+                                                                       capsys):
+    run = tmp_path / "run"
+    train(run, "--steps", "20", "--set", "checkpoint.save_every=10")
+    for f in (run / "checkpoints" / "20" / "state").rglob("*"):
+        if f.is_file() and f.stat().st_size > 64:
+            f.write_bytes(f.read_bytes()[: f.stat().st_size // 2])  # truncate every array file
+    train(run, "--steps", "40", "--set", "checkpoint.save_every=10")
+    err = capsys.readouterr().err
+    assert "checkpoint step 20 is unreadable" in err and "falling back" in err
+    moved = list((run / "corrupt_checkpoints").iterdir())
+    assert len(moved) == 1 and moved[0].name.startswith("20-")  # kept, not deleted
+    assert_same_run(run, uninterrupted)
+
+
+# ----------------------------------------------------------------------------------------------
+# Transfer
+
+
+@pytest.fixture(scope="module")
+def source(tmp_path_factory):
+    """A tiny 'add' run of seeds 0 and 1: the pre-trained source."""
+    run = tmp_path_factory.mktemp("src") / "add"
+    train(run, "--seed-list", "0,1")
+    return run
+
+
+def flat(params):
+    return model.param_names(params)
+
+
+def test_pg_e_loads_and_freezes_the_embedding(source, tmp_path):
+    run = tmp_path / "pge"
+    train(run, "--seed-list", "1,0", "--set", "task=subtract", "--init-from", str(source),
+          "--load", "embed", "--freeze", "embed")
+    src, start, end = flat(params_of(source)), flat(params_of(run, 0)), flat(params_of(run))
+    # Target seed s takes source seed s: the target's seeds are (1, 0), the source's (0, 1).
+    np.testing.assert_array_equal(start["embed.W_E"], src["embed.W_E"][::-1])
+    np.testing.assert_array_equal(end["embed.W_E"], start["embed.W_E"])  # frozen: bit-identical
+    assert not np.array_equal(start["unembed.W_U"], src["unembed.W_U"][::-1])  # not loaded
+    for name in start:
+        if name != "embed.W_E":
+            assert not np.array_equal(end[name], start[name]), name  # trained
+
+
+def test_pg_t_loads_and_freezes_the_transformer(source, tmp_path):
+    run = tmp_path / "pgt"
+    train(run, "--set", "task=multiply", "--init-from", str(source), "--load", "transformer",
+          "--freeze", "transformer")
+    src, start, end = flat(params_of(source)), flat(params_of(run, 0)), flat(params_of(run))
+    for name in start:
+        if name.startswith("blocks."):
+            np.testing.assert_array_equal(start[name], src[name])
+            np.testing.assert_array_equal(end[name], start[name])
+        else:
+            assert not np.array_equal(end[name], start[name]), name
+
+
+def test_one_source_seed_for_every_target_seed(source, tmp_path):
+    run = tmp_path / "one"
+    train(run, "--init-from", f"{source}@20", "--load", "full", "--source-seed", "1")
+    src, start = flat(params_of(source)), flat(params_of(run, 0))
+    for name in start:
+        np.testing.assert_array_equal(start[name], np.stack([src[name][1]] * 2))
+
+
+def test_random_frozen_embedding_control(tmp_path):
+    run = tmp_path / "rand_emb"
+    train(run, "--freeze", "embed")
+    np.testing.assert_array_equal(flat(params_of(run))["embed.W_E"],
+                                  flat(params_of(run, 0))["embed.W_E"])
+
+
+def test_a_mixture_keeps_its_task_tokens_trainable(source, tmp_path):
+    run = tmp_path / "mix"
+    train(run, "--set", "task=x2_y2,x2_xy_y2", "--init-from", str(source), "--load", "embed",
+          "--freeze", "embed")
+    src, start, end = flat(params_of(source)), flat(params_of(run, 0)), flat(params_of(run))
+    assert start["embed.W_E"].shape == (2, 17, 32)  # p + 5 + one task token
+    np.testing.assert_array_equal(start["embed.W_E"][:, :16], src["embed.W_E"])
+    np.testing.assert_array_equal(end["embed.W_E"][:, :16], start["embed.W_E"][:, :16])
+    assert not np.array_equal(end["embed.W_E"][:, 16], start["embed.W_E"][:, 16])
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--set", "model.d_model=16", "--set", "model.d_head=8"],
+     "cannot load embed.W_E: source shape (16, 32) does not match this model's (16, 16)"),
+    (["--set", "p=13"], "the source run has p=11 but this run has p=13"),
+    (["--seeds", "3"], "target seeds [2] have no source seed"),
+    (["--source-seed", "7"], "transfer.source_seed=7 is not a seed of the source run"),
+])
+def test_transfer_mismatches_are_clear_errors(source, tmp_path, capsys, args, message):
+    code = cli.main(["train", TINY, "--workdir", str(tmp_path / "x"), "--init-from", str(source),
+                     "--load", "embed", *args])
+    err = capsys.readouterr().err
+    assert code == 2 and message in err, err
+
+
+def test_missing_source_and_step(tmp_path, source, capsys):
+    assert cli.main(["train", TINY, "--workdir", str(tmp_path / "x"), "--init-from",
+                     str(tmp_path / "nothing"), "--load", "embed"]) == 2
+    assert "no run there" in capsys.readouterr().err
+    assert cli.main(["train", TINY, "--workdir", str(tmp_path / "y"), "--init-from",
+                     f"{source}@7", "--load", "embed"]) == 2
+    assert "no checkpoint at step 7 (saved steps: 0, 20)" in capsys.readouterr().err
