@@ -15,6 +15,7 @@ Mistakes in the input print one line, `grokjax: error: ...`, and exit with statu
 from __future__ import annotations
 
 import argparse
+import logging
 import datetime
 import pathlib
 import sys
@@ -128,6 +129,7 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    logging.getLogger("absl").setLevel(logging.ERROR)  # orbax's info and warnings
     try:
         args.func(args)
     except GrokjaxError as e:

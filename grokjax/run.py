@@ -150,14 +150,19 @@ def _stack(chunks: list[dict]) -> dict[str, np.ndarray]:
             for k in chunks[0]}
 
 
-def summarize(exp: Experiment, state: train_lib.TrainState, final: dict) -> dict:
-    """Per seed: final metrics per task, memorisation and grok steps; plus counts over seeds."""
+def summarize(exp: Experiment, state: train_lib.TrainState, final: dict, history: dict) -> dict:
+    """Per seed: final metrics per task, memorisation and grok steps, the best test accuracy
+    (mean over tasks) over the log points; plus counts over seeds."""
     names = list(exp.dataset.task_names)
     mem, grok = np.asarray(state.mem_step), np.asarray(state.grok_step)
+    test_acc = history["test/acc"].mean(-1)  # [S, P]
     per_seed = []
     for i, seed in enumerate(exp.seeds):
+        best = int(np.argmax(test_acc[i]))
         entry = {"seed": seed, "split_seed": exp.split_seeds[i],
-                 "memorisation_step": int(mem[i, -1]), "grok_step": int(grok[i, -1])}
+                 "memorisation_step": int(mem[i, -1]), "grok_step": int(grok[i, -1]),
+                 "best_test_acc": float(test_acc[i, best]),
+                 "best_test_acc_step": int(history["step"][best])}
         for split in ("train", "test"):
             for metric in ("loss", "acc", "prob"):
                 values = np.asarray(final[f"{split}/{metric}"][i])
@@ -181,6 +186,7 @@ def summarize(exp: Experiment, state: train_lib.TrainState, final: dict) -> dict
         "grok_step_median": float(np.median(grok_steps)) if grok_steps else None,
         "grok_step_min": min(grok_steps) if grok_steps else None,
         "grok_step_max": max(grok_steps) if grok_steps else None,
+        "best_test_acc_median": float(np.median([e["best_test_acc"] for e in per_seed])),
         "seeds": per_seed,
     }
 
@@ -303,7 +309,7 @@ def _train(exp, workdir, loss_dtype, checkpoints, progress, progress_interval) -
     seconds = time.perf_counter() - t0
 
     rundir.write_npz(workdir / "history.npz", history)
-    summary = summarize(exp, jax.device_get(state), final)
+    summary = summarize(exp, jax.device_get(state), final, history)
     summary["wall_seconds"] = round(seconds, 2)
     summary["seed_steps_per_second"] = round(steps_run * len(exp.seeds) / seconds, 1)
     rundir.write_json(workdir / "summary.json", summary)

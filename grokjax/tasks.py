@@ -219,3 +219,12 @@ def parse_task_spec(spec: str, *, p: int = 0, rand_seed: int = 0) -> tuple[Task,
 
 def is_prime(n: int) -> bool:
     return n >= 2 and all(n % d for d in range(2, int(n**0.5) + 1))
+
+
+# The downstream tasks of the paper's transfer experiments (Fig. 2, Table 1): every task the
+# reference ships `*_ft_emb` / `*_ft_model` configs for.
+TRANSFER_TARGETS = (
+    "add", "subtract", "multiply", "multiply_non_zero", "x_x_y", "x_x_m_y", "2x_3y", "2x_m_3y",
+    "xy_y", "xy_m_y", "x2_y", "x2_m_y", "x3_2y", "x3_m_2y", "x2_y2", "x2_m_y2", "x2_xy_y2",
+    "x2_xy_y2_x", "x3_xy", "x3_xy2_y", "x2_2xy_y2", "x2_m_2xy_y2", "x2_2xy_y2_x_y")
+TRANSFER_SOURCES = ("add", "subtract", "multiply")

@@ -36,3 +36,20 @@ def test_sharded_runs_equal_the_single_device_run(tmp_path, batching):
                 np.testing.assert_array_equal(many[key], one[key], err_msg=key)
             else:
                 np.testing.assert_allclose(many[key], one[key], rtol=1e-5, atol=1e-7, err_msg=key)
+
+
+def test_a_checkpoint_from_4_devices_resumes_on_1(tmp_path):
+    """Saved with the seed axis over 4 devices (as on a multi-GPU box), resumed on a 1-device
+    CPU: restores go against this process's abstract target."""
+    base = ["train", TINY, "--seeds", "4", "--no-progress", "--set", "checkpoint.save_every=10"]
+    env4 = dict(os.environ, JAX_NUM_CPU_DEVICES="4", XLA_FLAGS="")
+    env1 = dict(os.environ, JAX_NUM_CPU_DEVICES="1", XLA_FLAGS="")
+    moved, straight = tmp_path / "moved", tmp_path / "straight"
+    for args, env in (([*base, "--workdir", str(moved), "--steps", "20"], env4),
+                      ([*base, "--workdir", str(moved), "--steps", "40"], env1),
+                      ([*base, "--workdir", str(straight), "--steps", "40"], env1)):
+        subprocess.run([sys.executable, "-m", "grokjax", *args], check=True, env=env,
+                       capture_output=True)
+    a, b = rundir.read_npz(moved / "history.npz"), rundir.read_npz(straight / "history.npz")
+    for key in a:
+        np.testing.assert_allclose(a[key], b[key], rtol=1e-5, atol=1e-7, err_msg=key)
