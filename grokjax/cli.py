@@ -59,7 +59,8 @@ def _print_summary(summary: dict, workdir: pathlib.Path) -> None:
     print(f"\ngrokked {summary['grokked']}/{summary['n_seeds']} seeds"
           + (f", median grok step {summary['grok_step_median']:.0f}"
              if summary["grok_step_median"] is not None else "")
-          + f"; {summary['seed_steps_per_second']:.0f} seed-steps/s")
+          + (f"; {summary['seed_steps_per_second']:.0f} seed-steps/s"
+             if "seed_steps_per_second" in summary else ""))
     print(f"run directory: {workdir}")
 
 

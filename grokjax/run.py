@@ -150,11 +150,12 @@ def _stack(chunks: list[dict]) -> dict[str, np.ndarray]:
             for k in chunks[0]}
 
 
-def summarize(exp: Experiment, state: train_lib.TrainState, final: dict, history: dict) -> dict:
-    """Per seed: final metrics per task, memorisation and grok steps, the best test accuracy
-    (mean over tasks) over the log points; plus counts over seeds."""
+def summarize(exp: Experiment, history: dict) -> dict:
+    """From a run's history: per seed the final metrics (per task for mixtures), memorisation
+    and grok steps, and the best test accuracy (mean over tasks); plus counts over seeds."""
     names = list(exp.dataset.task_names)
-    mem, grok = np.asarray(state.mem_step), np.asarray(state.grok_step)
+    final = {k: v[:, -1] for k, v in history.items() if k != "step"}
+    mem, grok = final["mem_step"], final["grok_step"]  # [S, T+1]; the last entry: all tasks
     test_acc = history["test/acc"].mean(-1)  # [S, P]
     per_seed = []
     for i, seed in enumerate(exp.seeds):
@@ -165,7 +166,7 @@ def summarize(exp: Experiment, state: train_lib.TrainState, final: dict, history
                  "best_test_acc_step": int(history["step"][best])}
         for split in ("train", "test"):
             for metric in ("loss", "acc", "prob"):
-                values = np.asarray(final[f"{split}/{metric}"][i])
+                values = final[f"{split}/{metric}"][i]
                 entry[f"{split}_{metric}"] = float(values.sum() if metric == "loss"
                                                    else values.mean())
         entry["l2_norm"] = float(final["norm/total"][i])
@@ -179,7 +180,7 @@ def summarize(exp: Experiment, state: train_lib.TrainState, final: dict, history
     grok_steps = [e["grok_step"] for e in per_seed if e["grok_step"] >= 0]
     return {
         "task": exp.cfg.task, "p": exp.cfg.p, "train_fraction": exp.cfg.train_fraction,
-        "steps": int(np.asarray(state.step)[0]),
+        "steps": int(history["step"][-1]),
         "n_seeds": len(exp.seeds),
         "memorised": sum(e["memorisation_step"] >= 0 for e in per_seed),
         "grokked": len(grok_steps),
@@ -189,6 +190,13 @@ def summarize(exp: Experiment, state: train_lib.TrainState, final: dict, history
         "best_test_acc_median": float(np.median([e["best_test_acc"] for e in per_seed])),
         "seeds": per_seed,
     }
+
+
+def _write_outputs(exp: Experiment, workdir: pathlib.Path, history: dict, **timing) -> dict:
+    rundir.write_npz(workdir / "history.npz", history)
+    summary = {**summarize(exp, history), **timing}
+    rundir.write_json(workdir / "summary.json", summary)
+    return summary
 
 
 def _start(exp: Experiment, workdir: pathlib.Path, loss_dtype: str):
@@ -248,10 +256,14 @@ def _train(exp, workdir, loss_dtype, checkpoints, progress, progress_interval) -
             raise GrokjaxError(f"{workdir} holds a run with another config ({'; '.join(changes)});"
                                " resume it with its own config, or choose another --workdir")
         step, state, history, meta = checkpoints.restore_latest_good(exp.abstract_state())
-        if meta["final"] and (step >= tcfg.steps or tcfg.stop_when_grokked) \
-                and (workdir / "summary.json").exists():
+        if meta["final"] and (step >= tcfg.steps or tcfg.stop_when_grokked):
             print(f"{workdir} is complete at step {step}; nothing to do", flush=True)
-            return rundir.read_json(workdir / "summary.json")
+            if (workdir / "summary.json").exists():
+                return rundir.read_json(workdir / "summary.json")
+            return _write_outputs(exp, workdir, history)  # killed after its final checkpoint
+        if step > tcfg.steps:
+            raise GrokjaxError(f"{workdir} is already at step {step}, past train.steps="
+                               f"{tcfg.steps}; give --steps {step} or more")
         if meta["final"]:  # continuing past a finished run: its final log point is re-recorded
             history = {k: (v[:-1] if k == "step" else v[:, :-1]) for k, v in history.items()}
         chunks.append(history)
@@ -294,26 +306,22 @@ def _train(exp, workdir, loss_dtype, checkpoints, progress, progress_interval) -
         pending, all_grokked = records, False
         if tcfg.stop_when_grokked or (ccfg.save_every and step % ccfg.save_every == 0):
             pending, all_grokked = None, read(records)  # this chunk's records are needed now
+        if tcfg.stop_when_grokked and all_grokked:
+            break  # (the final checkpoint follows)
         if ccfg.save_every and step % ccfg.save_every == 0 and step < tcfg.steps:
             checkpoints.save(step, state, _stack(chunks), _splits(exp), _meta(exp, step, False))
-        if tcfg.stop_when_grokked and all_grokked:
-            break
     if pending is not None:
         read(pending)
     state, final = train_lib.make_final(exp.scfg, exp.batching, exp.mesh)(state, data)
     final = jax.device_get(final)
     chunks.append({k: (v[:1] if k == "step" else v[:, None]) for k, v in final.items()})
     history = _stack(chunks)
-    checkpoints.save(step, state, history, _splits(exp), _meta(exp, step, True))
+    if step not in checkpoints.steps():  # (killed after its final save: that one is kept)
+        checkpoints.save(step, state, history, _splits(exp), _meta(exp, step, True))
     bar.close()
     seconds = time.perf_counter() - t0
-
-    rundir.write_npz(workdir / "history.npz", history)
-    summary = summarize(exp, jax.device_get(state), final, history)
-    summary["wall_seconds"] = round(seconds, 2)
-    summary["seed_steps_per_second"] = round(steps_run * len(exp.seeds) / seconds, 1)
-    rundir.write_json(workdir / "summary.json", summary)
-    return summary
+    return _write_outputs(exp, workdir, history, wall_seconds=round(seconds, 2),
+                          seed_steps_per_second=round(steps_run * len(exp.seeds) / seconds, 1))
 
 
 def load_state(run_dir: str | pathlib.Path, step: int | None = None):

@@ -67,6 +67,28 @@ def test_rerunning_a_finished_run_changes_nothing(uninterrupted, capsys):
     assert (uninterrupted / "history.npz").read_bytes() == before_h
 
 
+def test_outputs_lost_after_the_final_checkpoint_are_rebuilt_from_it(uninterrupted, tmp_path):
+    run = tmp_path / "run"
+    train(run, "--steps", "40", "--set", "checkpoint.save_every=10")
+    history = (run / "history.npz").read_bytes()
+    (run / "history.npz").unlink()
+    (run / "summary.json").unlink()  # as if killed between the final checkpoint and these
+    train(run, "--steps", "40", "--set", "checkpoint.save_every=10")
+    assert (run / "history.npz").read_bytes() == history
+    assert rundir.read_json(run / "summary.json")["steps"] == 40
+
+
+def test_a_run_stopped_early_because_every_seed_grokked_stays_stopped(tmp_path, capsys):
+    run = tmp_path / "run"
+    stop = ["--steps", "40", "--set", "train.stop_when_grokked=true", "--set",
+            "train.acc_threshold=1e-9", "--set", "checkpoint.save_every=10"]  # groks at once
+    history = train(run, *stop)
+    np.testing.assert_array_equal(history["step"], [0, 5, 10])  # one chunk, then the final point
+    assert Checkpoints(run, read_only=True).steps() == [0, 10]
+    train(run, *stop)
+    assert "complete at step 10" in capsys.readouterr().out
+
+
 def test_extending_a_finished_run_equals_running_longer_at_once(uninterrupted, tmp_path):
     run = tmp_path / "run"
     train(run, "--steps", "20", "--set", "checkpoint.save_every=10")
