@@ -33,6 +33,7 @@ from grokjax import train as train_lib
 from grokjax.errors import GrokjaxError
 from grokjax.optim import make_optimizer
 from grokjax.progress import Progress
+from grokjax.summary import summarize
 from grokjax.tasks import parse_task_spec
 
 
@@ -150,51 +151,10 @@ def _stack(chunks: list[dict]) -> dict[str, np.ndarray]:
             for k in chunks[0]}
 
 
-def summarize(exp: Experiment, history: dict) -> dict:
-    """From a run's history: per seed the final metrics (per task for mixtures), memorisation
-    and grok steps, and the best test accuracy (mean over tasks); plus counts over seeds."""
-    names = list(exp.dataset.task_names)
-    final = {k: v[:, -1] for k, v in history.items() if k != "step"}
-    mem, grok = final["mem_step"], final["grok_step"]  # [S, T+1]; the last entry: all tasks
-    test_acc = history["test/acc"].mean(-1)  # [S, P]
-    per_seed = []
-    for i, seed in enumerate(exp.seeds):
-        best = int(np.argmax(test_acc[i]))
-        entry = {"seed": seed, "split_seed": exp.split_seeds[i],
-                 "memorisation_step": int(mem[i, -1]), "grok_step": int(grok[i, -1]),
-                 "best_test_acc": float(test_acc[i, best]),
-                 "best_test_acc_step": int(history["step"][best])}
-        for split in ("train", "test"):
-            for metric in ("loss", "acc", "prob"):
-                values = final[f"{split}/{metric}"][i]
-                entry[f"{split}_{metric}"] = float(values.sum() if metric == "loss"
-                                                   else values.mean())
-        entry["l2_norm"] = float(final["norm/total"][i])
-        if len(names) > 1:
-            entry["tasks"] = {
-                name: {"memorisation_step": int(mem[i, t]), "grok_step": int(grok[i, t]),
-                       **{f"{s}_{m}": float(final[f"{s}/{m}"][i][t])
-                          for s in ("train", "test") for m in ("loss", "acc", "prob")}}
-                for t, name in enumerate(names)}
-        per_seed.append(entry)
-    grok_steps = [e["grok_step"] for e in per_seed if e["grok_step"] >= 0]
-    return {
-        "task": exp.cfg.task, "p": exp.cfg.p, "train_fraction": exp.cfg.train_fraction,
-        "steps": int(history["step"][-1]),
-        "n_seeds": len(exp.seeds),
-        "memorised": sum(e["memorisation_step"] >= 0 for e in per_seed),
-        "grokked": len(grok_steps),
-        "grok_step_median": float(np.median(grok_steps)) if grok_steps else None,
-        "grok_step_min": min(grok_steps) if grok_steps else None,
-        "grok_step_max": max(grok_steps) if grok_steps else None,
-        "best_test_acc_median": float(np.median([e["best_test_acc"] for e in per_seed])),
-        "seeds": per_seed,
-    }
-
-
 def _write_outputs(exp: Experiment, workdir: pathlib.Path, history: dict, **timing) -> dict:
     rundir.write_npz(workdir / "history.npz", history)
-    summary = {**summarize(exp, history), **timing}
+    summary = {**summarize(exp.cfg, exp.seeds, exp.split_seeds, exp.dataset.task_names, history),
+               **timing}
     rundir.write_json(workdir / "summary.json", summary)
     return summary
 

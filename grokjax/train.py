@@ -1,6 +1,6 @@
 """The training program: one seed's pure `train_step`, and the many-seed program around it.
 
-    state = init_state(key, mcfg, tx, n_tasks)              # one seed
+    state = init_state(key, scfg, n_tasks)                   # one seed
     state, metrics = train_step(state, data, ...)            # one AdamW step, metrics of the
                                                              # params *before* it (as the reference)
     program = make_program(...)                              # jit(vmap(scan(scan(train_step))))

@@ -1,7 +1,20 @@
-"""Shared test setup: float64 loss on (as in every run), strict rank promotion, a tiny config."""
+"""Shared test setup: float64 loss on (as in every run), strict rank promotion, a tiny config.
 
-import jax
-import pytest
+Compiled programs are cached on disk for the session (JAX's persistent compilation cache, also
+for the subprocesses tests start): many tests compile the same tiny programs, and a cached
+executable computes exactly what a fresh compile does.
+"""
+
+import os
+import tempfile
+
+_CACHE = os.environ.setdefault("JAX_COMPILATION_CACHE_DIR",
+                               tempfile.mkdtemp(prefix="grokjax-test-jax-cache-"))
+os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
+os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "0")
+
+import jax  # noqa: E402
+import pytest  # noqa: E402
 
 jax.config.update("jax_enable_x64", True)
 jax.config.update("jax_numpy_rank_promotion", "raise")

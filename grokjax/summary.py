@@ -1,0 +1,52 @@
+"""What a run reports: summary.json, computed from its metric history alone.
+
+The history's last log point is the final state, so a summary can be rebuilt from any final
+checkpoint. Event steps come from the `mem_step` / `grok_step` records (per task, and for the
+mean over tasks as the last entry); -1 means never.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def summarize(cfg, seeds: list[int], split_seeds: list[int], task_names, history: dict) -> dict:
+    """Per seed: the final metrics (per task for mixtures), memorisation and grok steps, and the
+    best test accuracy (mean over tasks); plus counts over seeds and the grok-step range."""
+    names = list(task_names)
+    final = {k: v[:, -1] for k, v in history.items() if k != "step"}
+    mem, grok = final["mem_step"], final["grok_step"]  # [S, T+1]; the last entry: all tasks
+    test_acc = history["test/acc"].mean(-1)  # [S, P]
+    per_seed = []
+    for i, seed in enumerate(seeds):
+        best = int(np.argmax(test_acc[i]))
+        entry = {"seed": seed, "split_seed": split_seeds[i],
+                 "memorisation_step": int(mem[i, -1]), "grok_step": int(grok[i, -1]),
+                 "best_test_acc": float(test_acc[i, best]),
+                 "best_test_acc_step": int(history["step"][best])}
+        for split in ("train", "test"):
+            for metric in ("loss", "acc", "prob"):
+                values = final[f"{split}/{metric}"][i]
+                entry[f"{split}_{metric}"] = float(values.sum() if metric == "loss"
+                                                   else values.mean())
+        entry["l2_norm"] = float(final["norm/total"][i])
+        if len(names) > 1:
+            entry["tasks"] = {
+                name: {"memorisation_step": int(mem[i, t]), "grok_step": int(grok[i, t]),
+                       **{f"{s}_{m}": float(final[f"{s}/{m}"][i][t])
+                          for s in ("train", "test") for m in ("loss", "acc", "prob")}}
+                for t, name in enumerate(names)}
+        per_seed.append(entry)
+    grok_steps = [e["grok_step"] for e in per_seed if e["grok_step"] >= 0]
+    return {
+        "task": cfg.task, "p": cfg.p, "train_fraction": cfg.train_fraction,
+        "steps": int(history["step"][-1]),
+        "n_seeds": len(seeds),
+        "memorised": sum(e["memorisation_step"] >= 0 for e in per_seed),
+        "grokked": len(grok_steps),
+        "grok_step_median": float(np.median(grok_steps)) if grok_steps else None,
+        "grok_step_min": min(grok_steps) if grok_steps else None,
+        "grok_step_max": max(grok_steps) if grok_steps else None,
+        "best_test_acc_median": float(np.median([e["best_test_acc"] for e in per_seed])),
+        "seeds": per_seed,
+    }
