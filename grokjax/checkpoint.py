@@ -22,6 +22,7 @@ and the previous good one is used.
 
 from __future__ import annotations
 
+import logging
 import pathlib
 import shutil
 import sys
@@ -52,7 +53,13 @@ class Checkpoints:
         options = ocp.CheckpointManagerOptions(
             preservation_policy=keep_policy, enable_async_checkpointing=async_save,
             create=not read_only, read_only=read_only, cleanup_tmp_directories=not read_only)
-        self.manager = ocp.CheckpointManager(self.directory, options=options, item_names=ITEMS)
+        absl_log = logging.getLogger("absl")
+        level = absl_log.level
+        absl_log.setLevel(logging.ERROR)  # orbax warns that a read-only manager will not save
+        try:
+            self.manager = ocp.CheckpointManager(self.directory, options=options, item_names=ITEMS)
+        finally:
+            absl_log.setLevel(level)
 
     def steps(self) -> list[int]:
         return sorted(self.manager.all_steps())

@@ -1,0 +1,127 @@
+"""Fourier analysis over Z/p: the real cos/sin basis, the jnp.fft path, the discrete-log basis.
+
+The basis is Nanda's: row 0 is the constant 1/sqrt(p); rows 2k-1 and 2k are cos(2 pi k t / p)
+and sin(2 pi k t / p) normalised to unit norm, for k = 1 .. K = (p - 1) // 2 (for even p the
+last frequency p/2 has only its cos row). It is orthonormal, so `basis @ W` gives a weight's
+components and `basis.T @ coefs` gives it back. `components_fft` computes the same numbers
+with jnp.fft.rfft (a test checks they agree); on TPU use float32 input (no complex128).
+
+Multiplication mod a prime p is addition of discrete logarithms: with g a primitive root, the
+nonzero residues g^0, g^1, ..., g^(p-2) re-indexed by their exponent turn x*y into i+j mod p-1,
+so the natural basis of a multiplicative task is the Fourier basis over Z/(p-1) in log order
+(`log_order`).
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from grokjax.errors import GrokjaxError
+
+
+@functools.lru_cache(maxsize=None)
+def _basis_np(n: int) -> np.ndarray:
+    t = np.arange(n)
+    rows = [np.ones(n)]
+    for k in range(1, n // 2 + 1):
+        rows.append(np.cos(2 * np.pi * k * t / n))
+        if 2 * k != n:
+            rows.append(np.sin(2 * np.pi * k * t / n))
+    b = np.stack(rows)
+    return b / np.linalg.norm(b, axis=1, keepdims=True)
+
+
+def basis(n: int) -> jax.Array:
+    """The [n, n] orthonormal real Fourier basis over Z/n (rows: const, cos 1, sin 1, ...)."""
+    return jnp.asarray(_basis_np(n), jnp.float32)
+
+
+def basis_names(n: int) -> list[str]:
+    names = ["const"]
+    for k in range(1, n // 2 + 1):
+        names.append(f"cos {k}")
+        if 2 * k != n:
+            names.append(f"sin {k}")
+    return names
+
+
+def n_freqs(n: int) -> int:
+    """K: the frequencies 1..K that have both a cos and a sin row."""
+    return (n - 1) // 2
+
+
+def components(w: jax.Array, axis: int = 0) -> jax.Array:
+    """Fourier components of `w` along `axis` (whose length n is the modulus), same shape."""
+    w = jnp.moveaxis(w, axis, 0)
+    out = jnp.tensordot(basis(w.shape[0]), w, axes=1, precision=jax.lax.Precision.HIGHEST)
+    return jnp.moveaxis(out, 0, axis)
+
+
+def components_fft(w: jax.Array, axis: int = 0) -> jax.Array:
+    """The same components as `components`, through jnp.fft.rfft."""
+    w = jnp.moveaxis(w, axis, 0)
+    n = w.shape[0]
+    f = jnp.fft.rfft(w, axis=0)  # f[k] = sum_t w[t] exp(-2 pi i k t / n)
+    rows = [f[0].real / math.sqrt(n)]
+    for k in range(1, n // 2 + 1):
+        if 2 * k == n:
+            rows.append(f[k].real / math.sqrt(n))
+        else:
+            rows += [f[k].real / math.sqrt(n / 2), -f[k].imag / math.sqrt(n / 2)]
+    return jnp.moveaxis(jnp.stack(rows).astype(w.dtype), 0, axis)
+
+
+def freq_norms(w: jax.Array, axis: int = 0, method: str = "basis") -> tuple[jax.Array, jax.Array]:
+    """(||mu_k||, ||nu_k||) for k = 1..K: the L2 norms of the cos and sin components of each
+    frequency, taken over every other axis of `w` (e.g. over d_model for W_E's number rows)."""
+    c = (components if method == "basis" else components_fft)(w, axis)
+    c = jnp.moveaxis(c, axis, 0).reshape(c.shape[axis], -1)
+    K = n_freqs(c.shape[0])
+    norms = jnp.linalg.norm(c, axis=1)
+    return norms[1:2 * K:2], norms[2:2 * K + 1:2]
+
+
+def components_2d(m: jax.Array) -> jax.Array:
+    """F M F^T over the first two axes of m [n, n, ...] (the (a, b) grid)."""
+    b = basis(m.shape[0])
+    hi = jax.lax.Precision.HIGHEST
+    return jnp.einsum("ia,jb,ab...->ij...", b, b, m, precision=hi)
+
+
+# ----------------------------------------------------------------------------------------------
+# The multiplicative group.
+
+def primitive_root(p: int) -> int:
+    """The smallest primitive root of the prime p."""
+    from grokjax.tasks import is_prime  # pylint: disable=import-outside-toplevel
+    if not is_prime(p):
+        raise GrokjaxError(f"p={p} is not prime: the discrete-log basis needs a prime modulus")
+    if p == 2:
+        return 1
+    phi, factors, n = p - 1, set(), p - 1
+    d = 2
+    while d * d <= n:
+        while n % d == 0:
+            factors.add(d)
+            n //= d
+        d += 1
+    if n > 1:
+        factors.add(n)
+    return next(g for g in range(2, p) if all(pow(g, phi // q, p) != 1 for q in factors))
+
+
+def log_order(p: int) -> np.ndarray:
+    """[p-1] residues g^0, g^1, ..., g^(p-2): index i holds the residue whose log is i."""
+    g = primitive_root(p)
+    return np.array([pow(g, i, p) for i in range(p - 1)], dtype=np.int32)
+
+
+def to_log_basis(w: jax.Array, p: int, axis: int = 0) -> jax.Array:
+    """Re-indexes the p number rows of `w` along `axis` by discrete log (dropping 0): the result
+    has p-1 rows, and `components`/`freq_norms` of it are over Z/(p-1)."""
+    return jnp.take(w, jnp.asarray(log_order(p)), axis=axis)

@@ -1,0 +1,237 @@
+"""Probes of a model's weights: Furuta's FFD and FCR, Nanda's progress measures, ablations.
+
+Every function works on one seed's params and is pure, so `jax.vmap` runs it on the stacked
+params of a whole run and `jax.jit` compiles it. Definitions (paper.md sections 1.7 and 2):
+
+* Spectra. W_E's p number rows, and the neuron-logit map W_L = W_U[:, :p]^T W_out^T [p, d_mlp],
+  are transformed along the token axis; mu_k, nu_k are the norms of frequency k's cos and sin
+  components over the other axis (`fourier.freq_norms`).
+* FFD(eta) = (1/2K) sum_k (1[mu_k / max mu > eta] + 1[nu_k / max nu > eta]): the fraction of
+  components above eta times their family's maximum. Low FFD: a few key frequencies.
+* FCR = (1/K) sum_k min(mu_k / nu_k, nu_k / mu_k). Low FCR: a cos- or sin-biased spectrum. A
+  frequency whose mu_k and nu_k are both below 1e-6 of the largest norm is absent and counts
+  as balanced (ratio 1): at float32 noise level their ratio is random.
+  The paper prints its sums over t = 1..[p/2]; its appendix B code uses the full orthonormal
+  basis over t = 0..p-1, which we follow (`half_sum=False`); `half_sum=True` gives the printed
+  reading (sums over t = 1..[p/2] only, an unnormalised, non-orthogonal projection).
+* Gini (Hurley and Rickard): G = 1 - 2 sum_k (c_(k) / ||c||_1) (N - k + 1/2) / N over the
+  ascending sorted vector c. Applied to the 2K norms (mu_1, nu_1, ...) of W_E or W_L
+  (`per="component"`, the default: every basis row but the constant), or to the K per-frequency
+  norms sqrt(mu_k^2 + nu_k^2) (`per="frequency"`).
+* Key frequencies (Nanda's `calculate_key_freqs`): for each MLP neuron, centre its activations
+  over all p^2 inputs, transform them in 2D and find the frequency k whose 3x3 block
+  {const, cos k, sin k}^2 explains most of the variance. The key frequencies are those that are
+  some neuron's best with an explained fraction above `threshold` (0.85, the value Nanda's
+  Colab clusters at; his code itself applies none).
+* Restricted loss: the loss on all p^2 inputs of the logits (number classes) projected onto the
+  constant plus the cos and sin of w_k (a + b) for the key frequencies k. Excluded loss: the loss
+  on the train inputs after removing those projections. For subtraction the directions are
+  w_k (a - b) (`direction="a-b"`).
+"""
+
+from __future__ import annotations
+
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from grokjax import fourier, model
+from grokjax.model import ModelConfig, Params
+
+
+# ----------------------------------------------------------------------------------------------
+# Furuta's measures and the Gini coefficient.
+
+def ffd(mu: jax.Array, nu: jax.Array, eta: float = 0.5) -> jax.Array:
+    frac = lambda x: jnp.mean((x / jnp.max(x)) > eta)  # noqa: E731
+    return 0.5 * (frac(mu) + frac(nu))
+
+
+def fcr(mu: jax.Array, nu: jax.Array, floor: float = 1e-6) -> jax.Array:
+    lo, hi = jnp.minimum(mu, nu), jnp.maximum(mu, nu)
+    present = hi > floor * jnp.max(hi)  # below float32 noise the ratio means nothing
+    return jnp.mean(jnp.where(present, lo / jnp.where(present, hi, 1.0), 1.0))
+
+
+def gini(c: jax.Array) -> jax.Array:
+    c = jnp.sort(jnp.abs(c))
+    n = c.shape[0]
+    k = jnp.arange(1, n + 1)
+    return 1.0 - 2.0 * jnp.sum(c / jnp.sum(c) * (n - k + 0.5) / n)
+
+
+def half_sum_norms(w: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """The paper's printed eq. 5: mu_k = (2/[p/2]) sum_{t=1}^{[p/2]} W[t] cos(w_k t), same for
+    sin, for k = 1..[p/2]; norms over the other axes of w [p, ...]."""
+    p = w.shape[0]
+    half = p // 2
+    t = jnp.arange(1, half + 1)
+    k = jnp.arange(1, half + 1)
+    ang = 2 * jnp.pi * k[:, None] * t[None, :] / p
+    w = w.reshape(p, -1)[1:half + 1]
+    mu = (2 / half) * jnp.cos(ang).astype(w.dtype) @ w
+    nu = (2 / half) * jnp.sin(ang).astype(w.dtype) @ w
+    return jnp.linalg.norm(mu, axis=1), jnp.linalg.norm(nu, axis=1)
+
+
+# ----------------------------------------------------------------------------------------------
+# The weights probed.
+
+def embedding(params: Params, p: int) -> jax.Array:
+    """W_E's number rows [p, d_model]."""
+    return params["embed"]["W_E"][:p]
+
+
+def neuron_logit_map(params: Params, p: int) -> jax.Array:
+    """W_L [p, d_mlp] = W_U[:, :p]^T W_out^T: how each neuron of the last MLP moves each number's
+    logit."""
+    last = params["blocks"][str(len(params["blocks"]) - 1)]["mlp"]["W_out"]
+    return jnp.einsum("dt,nd->tn", params["unembed"]["W_U"][:, :p], last,
+                      precision=jax.lax.Precision.HIGHEST)
+
+
+def spectrum(w: jax.Array, p: int, basis: str = "additive", method: str = "basis"):
+    """(mu, nu) of a [p, ...] weight over Z/p, or over Z/(p-1) in discrete-log order
+    (`basis="multiplicative"`, which drops the residue 0)."""
+    if basis == "multiplicative":
+        w = fourier.to_log_basis(w, p)
+    return fourier.freq_norms(w, 0, method)
+
+
+# ----------------------------------------------------------------------------------------------
+# Nanda's measures on the full (a, b) grid.
+
+def grid_tokens(p: int, op_token: int, nanda: bool = False) -> np.ndarray:
+    """Tokens of every input (a, b), a-major: [p*p, 3]."""
+    a, b = np.divmod(np.arange(p * p), p)
+    third = np.full(p * p, p) if nanda else b
+    middle = b if nanda else np.full(p * p, op_token)
+    return np.stack([a, middle, third], axis=1).astype(np.int32)
+
+
+def mlp_activations(params: Params, tokens: jax.Array, mcfg: ModelConfig) -> jax.Array:
+    """The last block's MLP activations at the readout position, [n_inputs, d_mlp]."""
+    name = f"blocks.{mcfg.num_layers - 1}.mlp.hook_post"
+    _, cache = model.apply(params, tokens, mcfg, cache=[name])
+    return cache[name][:, -1]
+
+
+def neuron_frequencies(acts_ppN: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """(best frequency [N] in 1..K, fraction of the neuron's variance it explains [N])."""
+    p = acts_ppN.shape[0]
+    centred = acts_ppN - acts_ppN.mean(axis=(0, 1), keepdims=True)
+    energy = fourier.components_2d(centred) ** 2  # [p, p, N]
+    total = energy.sum(axis=(0, 1))
+    K = fourier.n_freqs(p)
+    rows = jnp.arange(1, K + 1)
+    cos, sin = 2 * rows - 1, 2 * rows
+    block = (energy[0, cos] + energy[0, sin] + energy[cos, 0] + energy[sin, 0]
+             + energy[cos, cos] + energy[cos, sin] + energy[sin, cos] + energy[sin, sin])  # [K, N]
+    frac = block / jnp.where(total > 0, total, 1.0)[None, :]
+    return jnp.argmax(frac, axis=0) + 1, jnp.max(frac, axis=0)
+
+
+def key_frequencies(best: jax.Array, frac: jax.Array, K: int, threshold: float = 0.85):
+    """A [K] mask of the key frequencies (index k-1 for frequency k), and the fraction of
+    neurons that one frequency explains above `threshold`."""
+    explained = frac > threshold
+    mask = jnp.zeros((K,), bool).at[best - 1].max(explained)
+    return mask, jnp.mean(explained)
+
+
+def directions(p: int, direction: str = "a+b") -> jax.Array:
+    """[2K, p, p]: unit cos and sin of w_k (a + b) (or a - b) over the grid, k = 1..K."""
+    a, b = np.meshgrid(np.arange(p), np.arange(p), indexing="ij")
+    s = a + b if direction == "a+b" else a - b
+    k = np.arange(1, fourier.n_freqs(p) + 1)[:, None, None]
+    d = np.concatenate([np.cos(2 * np.pi * k * s / p), np.sin(2 * np.pi * k * s / p)])
+    return jnp.asarray(d / np.linalg.norm(d, axis=(1, 2), keepdims=True), jnp.float32)
+
+
+def _cross_entropy(logits: jax.Array, labels: jax.Array, weight: jax.Array) -> jax.Array:
+    logp = jax.nn.log_softmax(logits.astype(jnp.float64 if jax.config.jax_enable_x64
+                                            else jnp.float32), axis=-1)
+    nll = -jnp.take_along_axis(logp, labels[..., None], axis=-1)[..., 0]
+    return jnp.sum(nll * weight) / jnp.sum(weight)
+
+
+def key_projection(logits_ppC: jax.Array, key_mask: jax.Array, direction: str = "a+b"):
+    """The part of the logits along cos/sin w_k(a +- b) for the key frequencies: [p, p, C]."""
+    p = logits_ppC.shape[0]
+    d = directions(p, direction)  # [2K, p, p]
+    weights = jnp.concatenate([key_mask, key_mask]).astype(logits_ppC.dtype)
+    coef = jnp.einsum("kab,abc->kc", d, logits_ppC, precision=jax.lax.Precision.HIGHEST)
+    return jnp.einsum("k,kab,kc->abc", weights, d, coef, precision=jax.lax.Precision.HIGHEST)
+
+
+def restricted_loss(logits_ppC, labels_pp, key_mask, direction: str = "a+b") -> jax.Array:
+    const = logits_ppC.mean(axis=(0, 1), keepdims=True)
+    restricted = const + key_projection(logits_ppC, key_mask, direction)
+    return _cross_entropy(restricted, labels_pp, jnp.ones(labels_pp.shape))
+
+
+def excluded_loss(logits_ppC, labels_pp, key_mask, train_mask_pp, direction: str = "a+b"):
+    excluded = logits_ppC - key_projection(logits_ppC, key_mask, direction)
+    return _cross_entropy(excluded, labels_pp, train_mask_pp.astype(jnp.float32))
+
+
+def sum_of_squares(params: Params) -> jax.Array:
+    return sum(jnp.sum(jnp.square(x)) for x in jax.tree.leaves(params))
+
+
+def ablate_embedding(params: Params, p: int, freq_mask: jax.Array) -> Params:
+    """Params whose W_E number rows lose their components at the masked frequencies."""
+    w = embedding(params, p)
+    b = fourier.basis(p)
+    K = fourier.n_freqs(p)
+    keep = jnp.ones((p,), w.dtype)
+    keep = keep.at[2 * jnp.arange(1, K + 1) - 1].set(jnp.where(freq_mask, 0.0, 1.0))
+    keep = keep.at[2 * jnp.arange(1, K + 1)].set(jnp.where(freq_mask, 0.0, 1.0))
+    hi = jax.lax.Precision.HIGHEST
+    ablated = jnp.einsum("kt,k,kd->td", b, keep, jnp.einsum("kt,td->kd", b, w, precision=hi),
+                         precision=hi)
+    new_we = params["embed"]["W_E"].at[:p].set(ablated)
+    return {**params, "embed": {**params["embed"], "W_E": new_we}}
+
+
+def grid_logits(params: Params, tokens: jax.Array, mcfg: ModelConfig, p: int) -> jax.Array:
+    """Number-class logits on the whole grid: [p, p, p]."""
+    return model.apply(params, tokens, mcfg)[:, :p].reshape(p, p, p)
+
+
+def nanda_measures(params: Params, mcfg: ModelConfig, tokens: jax.Array, labels_pp: jax.Array,
+                   train_mask_pp: jax.Array, p: int, *, threshold: float = 0.85,
+                   direction: str = "a+b") -> dict[str, jax.Array]:
+    """Key frequencies, the neurons they explain, restricted and excluded loss, on one seed."""
+    acts = mlp_activations(params, tokens, mcfg).reshape(p, p, -1)
+    best, frac = neuron_frequencies(acts)
+    key_mask, explained = key_frequencies(best, frac, fourier.n_freqs(p), threshold)
+    logits = grid_logits(params, tokens, mcfg, p)
+    return {"key_freqs": key_mask, "neurons_explained": explained,
+            "restricted_loss": restricted_loss(logits, labels_pp, key_mask, direction),
+            "excluded_loss": excluded_loss(logits, labels_pp, key_mask, train_mask_pp, direction)}
+
+
+def spectral_measures(params: Params, p: int, *, eta: float = 0.5, basis: str = "additive"
+                      ) -> dict[str, jax.Array]:
+    """FFD, FCR and Gini of W_E and W_L, and their spectra, on one seed."""
+    out = {}
+    for name, w in (("W_E", embedding(params, p)), ("W_L", neuron_logit_map(params, p))):
+        mu, nu = spectrum(w, p, basis)
+        out[f"{name}/mu"], out[f"{name}/nu"] = mu, nu
+        out[f"ffd/{name}"], out[f"fcr/{name}"] = ffd(mu, nu, eta), fcr(mu, nu)
+        out[f"gini/{name}"] = gini(jnp.concatenate([mu, nu]))
+    out["sum_sq_weights"] = sum_of_squares(params)
+    return out
+
+
+def ablation_accuracy(params: Params, mcfg: ModelConfig, tokens: jax.Array, labels_pp, p: int,
+                      freq_mask: jax.Array) -> jax.Array:
+    """Accuracy on the whole grid after removing the masked frequencies from W_E."""
+    logits = grid_logits(ablate_embedding(params, p, freq_mask), tokens, mcfg, p)
+    return jnp.mean(jnp.argmax(logits, axis=-1) == labels_pp)
+
+
+
+

@@ -1,0 +1,140 @@
+"""Fourier tools and probes against ground truth known by construction."""
+
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from grokjax import fourier, model, probes
+from grokjax.model import ModelConfig
+
+
+@pytest.mark.parametrize("n", [7, 10, 11, 97])
+def test_basis_is_orthonormal(n):
+    b = np.asarray(fourier.basis(n), np.float64)
+    np.testing.assert_allclose(b @ b.T, np.eye(n), atol=1e-5)
+    assert len(fourier.basis_names(n)) == n and fourier.basis_names(n)[:3] == ["const", "cos 1", "sin 1"]
+
+
+@pytest.mark.parametrize("n", [7, 10, 97])
+def test_fft_path_matches_the_basis(n):
+    w = jax.random.normal(jax.random.key(0), (n, 5))
+    np.testing.assert_allclose(fourier.components_fft(w), fourier.components(w), atol=1e-4)
+    np.testing.assert_allclose(fourier.components_fft(w.T, axis=1), fourier.components(w.T, axis=1),
+                               atol=1e-4)
+
+
+def synthetic(p, terms, d=4):
+    """W [p, d]: each (kind, k, amplitude, column) adds amplitude x the unit cos/sin k row."""
+    b = np.asarray(fourier.basis(p))
+    w = np.zeros((p, d), np.float32)
+    for kind, k, amp, col in terms:
+        w[:, col] += amp * b[2 * k - 1 if kind == "cos" else 2 * k]
+    return jnp.asarray(w)
+
+
+def test_synthetic_embedding_gives_the_expected_norms_ffd_fcr():
+    w = synthetic(11, [("cos", 2, 3.0, 0), ("sin", 2, 2.0, 1), ("cos", 4, 1.0, 2)])
+    mu, nu = fourier.freq_norms(w)
+    np.testing.assert_allclose(mu, [0, 3, 0, 1, 0], atol=1e-5)
+    np.testing.assert_allclose(nu, [0, 2, 0, 0, 0], atol=1e-5)
+    assert float(probes.ffd(mu, nu, 0.5)) == pytest.approx(2 / 10)  # cos 2 and sin 2 only
+    assert float(probes.ffd(mu, nu, 0.3)) == pytest.approx(3 / 10)  # cos 4 = 1/3 of the max
+    # k=1,3,5 absent (balanced: 1); k=2: min(3/2, 2/3); k=4: cos only (0).
+    assert float(probes.fcr(mu, nu)) == pytest.approx((1 + 2 / 3 + 1 + 0 + 1) / 5, abs=1e-5)
+
+
+def test_the_printed_half_sum_reading_finds_the_same_peak():
+    w = synthetic(11, [("cos", 3, 1.0, 0)])
+    mu, nu = probes.half_sum_norms(w)
+    assert mu.shape == (5,) and int(jnp.argmax(mu)) == 2
+
+
+def test_gini_is_zero_for_flat_and_near_one_for_one_hot():
+    assert float(probes.gini(jnp.ones(40))) == pytest.approx(0.0, abs=1e-6)
+    one_hot = jnp.zeros(40).at[7].set(3.0)
+    assert float(probes.gini(one_hot)) == pytest.approx(1 - 1 / 40, abs=1e-6)
+
+
+def test_key_frequencies_of_neurons_built_from_chosen_frequencies():
+    p, chosen = 13, [2, 5, 2, 6]
+    a, b = np.meshgrid(np.arange(p), np.arange(p), indexing="ij")
+    acts = [np.cos(2 * np.pi * k * (a + b) / p + 0.3 * i) for i, k in enumerate(chosen)]
+    acts.append(np.random.default_rng(0).normal(size=(p, p)))  # a neuron no frequency explains
+    best, frac = probes.neuron_frequencies(jnp.asarray(np.stack(acts, -1), jnp.float32))
+    np.testing.assert_array_equal(best[:4], chosen)
+    np.testing.assert_allclose(frac[:4], 1.0, atol=1e-5)
+    assert float(frac[4]) < 0.5
+    mask, explained = probes.key_frequencies(best, frac, fourier.n_freqs(p), 0.85)
+    assert [k + 1 for k in np.flatnonzero(mask)] == [2, 5, 6]
+    assert float(explained) == pytest.approx(4 / 5)
+
+
+def fourier_algorithm_logits(p, keys, scale):
+    """A hand-built model of the Fourier multiplication algorithm: sum_k cos(w_k (a + b - c))."""
+    a, b, c = np.meshgrid(np.arange(p), np.arange(p), np.arange(p), indexing="ij")
+    logits = sum(np.cos(2 * np.pi * k * (a + b - c) / p) for k in keys)
+    return jnp.asarray(scale * logits, jnp.float32), jnp.asarray((a[..., 0] + b[..., 0]) % p)
+
+
+def test_restricted_and_excluded_loss_of_the_fourier_algorithm():
+    p, keys = 23, [3, 7, 10]
+    logits, labels = fourier_algorithm_logits(p, keys, scale=40.0)
+    mask = jnp.zeros(fourier.n_freqs(p), bool).at[jnp.array(keys) - 1].set(True)
+    train = jnp.asarray(np.random.default_rng(0).random((p, p)) < 0.3)
+    full = probes._cross_entropy(logits, labels, jnp.ones((p, p)))  # pylint: disable=protected-access
+    restricted = probes.restricted_loss(logits, labels, mask)
+    excluded = probes.excluded_loss(logits, labels, mask, train)
+    assert float(full) < 1e-6
+    assert float(restricted) == pytest.approx(float(full), abs=1e-6)  # nothing else to remove
+    assert float(excluded) == pytest.approx(math.log(p), rel=1e-3)  # only a constant is left
+    other = jnp.zeros_like(mask).at[0].set(True)  # the wrong frequency
+    assert float(probes.restricted_loss(logits, labels, other)) > 2.0
+
+
+def test_discrete_log_reindexing_is_a_bijection_that_makes_a_character_sparse():
+    p = 23
+    order = fourier.log_order(p)
+    assert sorted(order.tolist()) == list(range(1, p))
+    g = fourier.primitive_root(p)
+    assert g == 5 and len({pow(g, i, p) for i in range(p - 1)}) == p - 1
+    log = {int(x): i for i, x in enumerate(order)}
+    j = 3  # a multiplicative character, chi(x) = cos(2 pi j log(x) / (p - 1)), as an embedding
+    w = np.zeros((p, 2), np.float32)
+    for x in range(1, p):
+        w[x, 0] = np.cos(2 * np.pi * j * log[x] / (p - 1))
+        w[x, 1] = np.sin(2 * np.pi * j * log[x] / (p - 1))
+    mu_a, nu_a = probes.spectrum(jnp.asarray(w), p, "additive")
+    mu_m, nu_m = probes.spectrum(jnp.asarray(w), p, "multiplicative")
+    assert int(jnp.sum(mu_m > 1e-3) + jnp.sum(nu_m > 1e-3)) == 2  # cos j and sin j: sparse
+    assert int(jnp.argmax(mu_m)) == j - 1 and int(jnp.argmax(nu_m)) == j - 1
+    assert float(probes.ffd(mu_m, nu_m)) == pytest.approx(1 / fourier.n_freqs(p - 1))
+    assert float(probes.ffd(mu_a, nu_a)) > 3 * float(probes.ffd(mu_m, nu_m))  # dense additively
+
+
+def test_discrete_log_needs_a_prime():
+    with pytest.raises(Exception, match="not prime"):
+        fourier.log_order(21)
+
+
+def test_probes_run_on_stacked_seeds_and_ablation_tanks_accuracy_only_when_asked():
+    p = 11
+    cfg = ModelConfig(d_vocab=p + 5, n_ctx=3, d_model=32, num_heads=2, d_head=16, d_mlp=64)
+    params = jax.vmap(lambda k: model.init(k, cfg))(jax.random.split(jax.random.key(0), 3))
+    out = jax.jit(jax.vmap(lambda prm: probes.spectral_measures(prm, p)))(params)
+    assert out["ffd/W_E"].shape == (3,) and out["W_L/mu"].shape == (3, 5)
+    tokens = jnp.asarray(probes.grid_tokens(p, p + 1))
+    labels = jnp.asarray(np.add.outer(np.arange(p), np.arange(p)) % p)
+    one = jax.tree.map(lambda x: x[0], params)
+    logits = probes.grid_logits(one, tokens, cfg, p)
+    none = probes.ablate_embedding(one, p, jnp.zeros(5, bool))
+    np.testing.assert_allclose(probes.grid_logits(none, tokens, cfg, p), logits, atol=1e-5)
+    everything = probes.ablate_embedding(one, p, jnp.ones(5, bool))
+    rows = everything["embed"]["W_E"][:p]
+    np.testing.assert_allclose(rows, jnp.broadcast_to(rows.mean(0), rows.shape), atol=1e-6)
+    acc = probes.ablation_accuracy(one, cfg, tokens, labels, p, jnp.ones(5, bool))
+    assert float(acc) <= 2 / p  # every number looks the same: the model is blind
+    measures = probes.nanda_measures(one, cfg, tokens, labels, jnp.ones((p, p), bool), p)
+    assert measures["key_freqs"].shape == (5,) and measures["restricted_loss"] > 0
