@@ -26,4 +26,5 @@ def get_config():
     c.train.steps = 1500
     c.train.eval_every = 10
     c.train.chunk_steps = 250
+    c.probe.every = 50
     return c

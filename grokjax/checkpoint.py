@@ -17,7 +17,8 @@ are pinned steps and the latest `keep`.
 Restores go against an abstract target (shapes, dtypes and the shardings of *this* process's
 mesh), so a checkpoint saved on a GPU or on 8 devices restores on a 1-device CPU. A checkpoint
 that fails to read is reported, moved aside to ``RUN/corrupt_checkpoints/`` (never deleted),
-and the previous good one is used.
+and the previous good one is used; if that one fails too, nothing more is moved and the error
+is reported (two failures in a row point at the machine or the code, not at the files).
 """
 
 from __future__ import annotations
@@ -75,6 +76,11 @@ class Checkpoints:
             splits=ocp.args.StandardSave(splits),
             meta=ocp.args.JsonSave(meta)))
 
+    def read_history(self, step: int) -> dict[str, np.ndarray]:
+        out = self.manager.restore(step, args=ocp.args.Composite(history=ocp.args.StandardRestore()))
+        history = {k: np.asarray(v) for k, v in out["history"].items()}
+        return history if int(history.pop("n_points")) else {"step": np.zeros((0,), np.int32)}
+
     def read_meta(self, step: int) -> dict:
         return self.manager.restore(step, args=ocp.args.Composite(meta=ocp.args.JsonRestore()))["meta"]
 
@@ -99,18 +105,20 @@ class Checkpoints:
             have = ", ".join(map(str, self.steps())) or "none"
             raise GrokjaxError(f"{self.run_dir}: no checkpoint at step {step} (saved steps: {have})"
                                if step is not None else f"{self.run_dir}: no checkpoint found")
-        for s in candidates:
+        for attempt, s in enumerate(candidates):
             try:
                 return (s, *self.restore(s, abstract_state))
             except Exception as e:  # noqa: BLE001  (any read failure: truncated, missing, corrupt)
                 reason = f"{type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else ''}"
-                if not quarantine:
+                if not quarantine or attempt > 0:
+                    # Two unreadable checkpoints in a row point at this machine or this code,
+                    # not at the files: set nothing more aside.
                     raise GrokjaxError(f"checkpoint step {s} in {self.directory} is unreadable "
-                                       f"({reason})") from None
+                                       f"({reason}); nothing else was changed") from None
                 moved = self._quarantine(s)
                 log(f"grokjax: warning: checkpoint step {s} is unreadable ({reason}); moved it "
                     f"to {moved} and falling back to the previous good checkpoint")
-        raise GrokjaxError(f"{self.run_dir}: no readable checkpoint; the unreadable ones are in "
+        raise GrokjaxError(f"{self.run_dir}: no readable checkpoint; the unreadable one is in "
                            f"{self.run_dir / 'corrupt_checkpoints'}")
 
     def _quarantine(self, step: int) -> pathlib.Path:

@@ -69,6 +69,11 @@ def base_config() -> ml_collections.ConfigDict:
         stop_when_grokked=False,  # end early once every seed has grokked
         batching="auto",  # seeds: 'vmap' | 'map' (bit-exact per seed) | 'auto' (map on CPU)
     ))
+    c.probe = ml_collections.ConfigDict(dict(
+        every=100,  # steps between probes inside the program (0: none); divides train.chunk_steps
+        eta=0.5,  # FFD's threshold, a fraction of the largest component
+        threshold=0.85,  # a key frequency explains more than this of some neuron's variance
+    ))
     c.checkpoint = ml_collections.ConfigDict(dict(
         save_every=2000,  # steps between checkpoints (a multiple of train.chunk_steps); 0: none
         keep=3,  # the latest this many are kept, plus step 0, the final step and `pin`
@@ -89,9 +94,12 @@ def base_config() -> ml_collections.ConfigDict:
 
 
 def resolve_path(spec: str) -> tuple[pathlib.Path, str | None]:
-    """'configs/polynomials.py:x2_y2' -> (path, 'x2_y2'); a bare 'add' finds configs/add.py."""
+    """'configs/polynomials.py:x2_y2' -> (path, 'x2_y2'); a bare 'add' finds configs/add.py,
+    and 'configs/add.py' works from any directory."""
     path, _, arg = spec.partition(":")
-    candidates = [pathlib.Path(path), CONFIG_DIR / path, CONFIG_DIR / f"{path}.py"]
+    name = pathlib.Path(path).name
+    candidates = [pathlib.Path(path), CONFIG_DIR / path, CONFIG_DIR / f"{path}.py",
+                  CONFIG_DIR / name]
     for cand in candidates:
         if cand.is_file():
             return cand, (arg or None)
@@ -110,7 +118,7 @@ def load_config(spec: str) -> ml_collections.ConfigDict:
         raise GrokjaxError(f"config file {path} defines no get_config()")
     try:
         cfg = module.get_config(arg) if arg is not None else module.get_config()
-    except (KeyError, ValueError) as e:
+    except (KeyError, ValueError, TypeError) as e:
         raise GrokjaxError(f"config {spec!r}: {e}") from None
     cfg.lock()
     return cfg
@@ -217,6 +225,15 @@ def validate(cfg: ml_collections.ConfigDict) -> tuple[Task, ...]:
         raise GrokjaxError(
             f"checkpoint.save_every={cfg.checkpoint.save_every} must be 0 or a multiple of "
             f"train.chunk_steps={cfg.train.chunk_steps} (checkpoints fall between chunks)")
+    every = cfg.probe.every
+    if every < 0 or (every and (every % cfg.train.eval_every or cfg.train.chunk_steps % every
+                                or cfg.train.steps % every)):
+        raise GrokjaxError(
+            f"probe.every={every} must be 0 or a multiple of train.eval_every="
+            f"{cfg.train.eval_every} that divides train.chunk_steps={cfg.train.chunk_steps} and "
+            f"train.steps={cfg.train.steps}")
+    if not 0.0 < cfg.probe.eta < 1.0 or not 0.0 < cfg.probe.threshold < 1.0:
+        raise GrokjaxError("probe.eta and probe.threshold are fractions in (0, 1)")
     if cfg.checkpoint.keep < 1:
         raise GrokjaxError(f"checkpoint.keep={cfg.checkpoint.keep}: keep at least 1 checkpoint")
     if bool(cfg.transfer.load) != bool(cfg.transfer.from_run):
@@ -226,6 +243,8 @@ def validate(cfg: ml_collections.ConfigDict) -> tuple[Task, ...]:
         raise GrokjaxError(f"p={cfg.p} is too small; the modulus must be at least 2")
     if cfg.seeds < 1 and not cfg.seed_list:
         raise GrokjaxError(f"seeds={cfg.seeds}: train at least one seed")
+    if not all(type(s) is int for s in cfg.seed_list):
+        raise GrokjaxError(f"seed_list={tuple(cfg.seed_list)} must hold integers, e.g. (0, 3, 7)")
     if len(set(seeds(cfg))) != len(seeds(cfg)) or min(seeds(cfg)) < 0:
         raise GrokjaxError(f"seed_list={tuple(cfg.seed_list)} must hold distinct seeds >= 0")
     if cfg.model.arch == "mlp" and cfg.model.variant != "furuta":
@@ -240,6 +259,25 @@ def validate(cfg: ml_collections.ConfigDict) -> tuple[Task, ...]:
             f"p={cfg.p} is not prime, but {', '.join(needs_prime)} needs a prime modulus "
             "(inverses and the multiplicative group); use a prime such as 97 or 113")
     return tasks
+
+
+def from_saved(saved: dict) -> ml_collections.ConfigDict:
+    """A run's config.json as a locked config; keys added to grokjax since it was written take
+    their defaults, so older runs can still be resumed, inspected and transferred from."""
+    cfg = base_config()
+
+    def fill(node, values, prefix=""):
+        for key, value in values.items():
+            if key not in node:
+                raise GrokjaxError(f"saved config has an unknown key {prefix}{key}")
+            if isinstance(node[key], ml_collections.ConfigDict):
+                fill(node[key], value, f"{prefix}{key}.")
+            else:
+                node[key] = tuple(value) if isinstance(node[key], tuple) else value
+
+    fill(cfg, saved)
+    cfg.lock()
+    return cfg
 
 
 def seeds(cfg: ml_collections.ConfigDict) -> list[int]:
@@ -266,12 +304,14 @@ RESUMABLE_KEYS = ("train.steps", "train.stop_when_grokked", "checkpoint.save_eve
 
 
 def result_changes(saved: dict, cfg: ml_collections.ConfigDict) -> list[str]:
-    """'key: saved -> now' for every difference that would change the results."""
+    """'key: saved -> now' for every difference that would change the results. Keys the saved
+    config lacks (added to grokjax after the run was written) are not differences."""
     now = flatten(cfg)
-    old = flatten(ml_collections.ConfigDict(saved))
+    old = flatten(from_saved(saved))
+    written = flatten(ml_collections.ConfigDict(saved))
     out = []
-    for key in sorted(set(now) | set(old)):
-        a, b = old.get(key, "<missing>"), now.get(key, "<missing>")
+    for key in sorted(k for k in now if k in written):
+        a, b = old[key], now[key]
         if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
             a, b = tuple(a), tuple(b)
         if a != b and key not in RESUMABLE_KEYS:

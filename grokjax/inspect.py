@@ -12,7 +12,9 @@ import pathlib
 
 from grokjax import rundir
 from grokjax.checkpoint import Checkpoints
+from grokjax.config import from_saved
 from grokjax.errors import GrokjaxError
+from grokjax.summary import summarize
 
 
 def describe(run: str | pathlib.Path) -> str:
@@ -38,20 +40,28 @@ def describe(run: str | pathlib.Path) -> str:
         t = cfg["transfer"]
         lines.append(f"transfer     from {t['from_run']}: load {t['load'] or '-'}, freeze "
                      f"{t['freeze'] or '-'}")
+    summary, title = None, ""
     if (run / "summary.json").exists():
         summary = rundir.read_json(run / "summary.json")
-        lines += ["", f"finished at step {summary['steps']}: grokked {summary['grokked']}/"
-                  f"{summary['n_seeds']}, memorised {summary['memorised']}/{summary['n_seeds']}",
-                  f"{'seed':>6} {'train acc':>10} {'test acc':>10} {'test loss':>11} "
-                  f"{'memorised':>10} {'grokked':>8}"]
+        title = f"finished at step {summary['steps']}"
+    elif steps and info:
+        history = Checkpoints(run, read_only=True).read_history(steps[-1])
+        if len(history["step"]):
+            summary = summarize(from_saved(cfg), info["seeds"], info["split_seeds"],
+                                [t["name"] for t in info["tasks"]], history)
+        title = (f"unfinished, at step {steps[-1]} (its latest checkpoint; `grokjax train` on it "
+                 "again resumes it)")
+    if title:
+        lines += ["", title + (f": grokked {summary['grokked']}/{summary['n_seeds']}, memorised "
+                               f"{summary['memorised']}/{summary['n_seeds']}" if summary else "")]
+    if summary:
+        lines.append(f"{'seed':>6} {'train acc':>10} {'test acc':>10} {'test loss':>11} "
+                     f"{'memorised':>10} {'grokked':>8}")
         for e in summary["seeds"]:
             mem = e["memorisation_step"] if e["memorisation_step"] >= 0 else "-"
             grok = e["grok_step"] if e["grok_step"] >= 0 else "-"
             lines.append(f"{e['seed']:>6} {e['train_acc']:>10.4f} {e['test_acc']:>10.4f} "
                          f"{e['test_loss']:>11.3e} {mem:>10} {grok:>8}")
-    elif steps:
-        lines += ["", f"unfinished; latest checkpoint at step {steps[-1]} "
-                  "(run `grokjax train` on it again to resume)"]
     if (run / "history.npz").exists():
         history = rundir.read_npz(run / "history.npz")
         lines.append(f"history      {len(history['step'])} log points, steps "

@@ -57,6 +57,11 @@ def apply(params: Params, tokens: jax.Array, cfg: ModelConfig, *, hooks: Hooks |
     activations at those names: `logits, cache = apply(..., cache=True)`. Hooks are resolved when
     the function is traced, so a forward pass without them compiles to the plain model.
     """
+    cache = cache if isinstance(cache, bool) else tuple(cache)
+    names = set(hooks or ()) | (set() if isinstance(cache, bool) else set(cache))
+    unknown = sorted(names - set(hook_names(cfg)))
+    if unknown:
+        raise ValueError(f"unknown hook names {unknown}; model.hook_names(cfg) lists them")
     return _impl(cfg).apply(params, tokens, cfg, hooks=hooks or {}, cache=cache)
 
 

@@ -31,6 +31,8 @@ params of a whole run and `jax.jit` compiles it. Definitions (paper.md sections 
 
 from __future__ import annotations
 
+import dataclasses
+
 
 import jax
 import jax.numpy as jnp
@@ -153,7 +155,7 @@ def _cross_entropy(logits: jax.Array, labels: jax.Array, weight: jax.Array) -> j
     logp = jax.nn.log_softmax(logits.astype(jnp.float64 if jax.config.jax_enable_x64
                                             else jnp.float32), axis=-1)
     nll = -jnp.take_along_axis(logp, labels[..., None], axis=-1)[..., 0]
-    return jnp.sum(nll * weight) / jnp.sum(weight)
+    return (jnp.sum(nll * weight) / jnp.sum(weight)).astype(jnp.float32)
 
 
 def key_projection(logits_ppC: jax.Array, key_mask: jax.Array, direction: str = "a+b"):
@@ -235,3 +237,33 @@ def ablation_accuracy(params: Params, mcfg: ModelConfig, tokens: jax.Array, labe
 
 
 
+
+
+# ----------------------------------------------------------------------------------------------
+# Probes inside the training program.
+
+@dataclasses.dataclass(frozen=True)
+class ProbeSpec:
+    """What the training program probes every `every` steps (static, hashable)."""
+
+    p: int
+    every: int
+    eta: float = 0.5
+    threshold: float = 0.85
+    multiplicative: bool = False  # also the spectra over Z/(p-1) in discrete-log order
+    grid: bool = False  # Nanda's grid measures (one two-variable task over the full grid)
+    direction: str = "a+b"
+
+
+def probe_record(params: Params, grid_tokens, grid_labels, grid_train, mcfg: ModelConfig,
+                 spec: ProbeSpec) -> dict[str, jax.Array]:
+    """Every probe of one seed's params, keyed 'probe/...'."""
+    out = {f"probe/{k}": v for k, v in spectral_measures(params, spec.p, eta=spec.eta).items()}
+    if spec.multiplicative:
+        log = spectral_measures(params, spec.p, eta=spec.eta, basis="multiplicative")
+        out.update({f"probe/log/{k}": v for k, v in log.items() if k != "sum_sq_weights"})
+    if spec.grid:
+        grid = nanda_measures(params, mcfg, grid_tokens, grid_labels, grid_train, spec.p,
+                              threshold=spec.threshold, direction=spec.direction)
+        out.update({f"probe/{k}": v for k, v in grid.items()})
+    return out

@@ -28,13 +28,13 @@ from jax.sharding import NamedSharding, PartitionSpec as P
 from grokjax import checkpoint as ckpt_lib
 from grokjax import config as config_lib
 from grokjax import data as data_lib
-from grokjax import model, numerics, rundir, sharding, transfer
+from grokjax import model, numerics, probes, rundir, sharding, transfer
 from grokjax import train as train_lib
 from grokjax.errors import GrokjaxError
 from grokjax.optim import make_optimizer
 from grokjax.progress import Progress
 from grokjax.summary import summarize
-from grokjax.tasks import parse_task_spec
+from grokjax.tasks import is_prime, parse_task_spec
 
 
 @dataclasses.dataclass
@@ -54,10 +54,33 @@ class Experiment:
         return len(self.dataset.tasks)
 
     def data(self) -> train_lib.Data:
+        """The program's data, on the host (see `place`)."""
+        grid = {}
+        spec = self.scfg.probe
+        if spec is not None and spec.grid:
+            p, task = spec.p, self.dataset.tasks[0]
+            nanda = self.dataset.vocab.variant == "nanda"
+            tokens = probes.grid_tokens(p, self.dataset.vocab.op_tokens[0], nanda)
+            operands = np.stack(np.divmod(np.arange(p * p), p), axis=1)
+            train = np.zeros((len(self.seeds), p, p), bool)
+            for i, idx in enumerate(self.train_idx):
+                a, b = self.dataset.operands[idx].T
+                inside = (a < p) & (b < p)  # the reference split also has operands p..p+4
+                train[i, a[inside], b[inside]] = True
+            grid = dict(grid_tokens=jnp.asarray(tokens),
+                        grid_labels=jnp.asarray(task.labels(operands, p).reshape(p, p)),
+                        grid_train=jnp.asarray(train))
         return train_lib.Data(tokens=jnp.asarray(self.dataset.tokens),
                               labels=jnp.asarray(self.dataset.labels),
                               train_idx=jnp.asarray(self.train_idx),
-                              test_idx=jnp.asarray(self.test_idx))
+                              test_idx=jnp.asarray(self.test_idx), **grid)
+
+    def place(self, data: train_lib.Data) -> train_lib.Data:
+        """Per-seed fields sharded over the mesh's seed axis, shared tables replicated."""
+        fields = {f.name: getattr(data, f.name) for f in dataclasses.fields(data)}
+        return data.replace(**{
+            k: (sharding.shard_seeds if k in train_lib.PER_SEED else sharding.replicate)(v, self.mesh)
+            for k, v in fields.items() if v is not None})
 
     def init_fn(self):
         return train_lib.make_init(self.scfg, self.n_tasks, self.batching, self.mesh)
@@ -68,9 +91,13 @@ class Experiment:
         return ckpt_lib.abstract_like(shapes, NamedSharding(self.mesh, P("seed")))
 
 
-def _source_d_vocab(cfg: ml_collections.ConfigDict) -> int | None:
+def _source_d_vocab(cfg: ml_collections.ConfigDict, known: int | None = None) -> int | None:
+    """The transfer source's vocabulary size (checking that p and the model match); `known`
+    (from a resumed run's run.json) spares reading a source that may have moved since."""
     if not cfg.transfer.from_run:
         return None
+    if known is not None:
+        return known
     src_dir, _ = transfer.parse_source(cfg.transfer.from_run)
     src = transfer.source_config(src_dir)
     transfer.check_compatible(src, cfg)
@@ -78,7 +105,20 @@ def _source_d_vocab(cfg: ml_collections.ConfigDict) -> int | None:
     return data_lib.make_vocab(src_tasks, src["p"], src["model"]["variant"]).d_vocab
 
 
-def build(cfg: ml_collections.ConfigDict) -> Experiment:
+def _probe_spec(cfg: ml_collections.ConfigDict, tasks) -> probes.ProbeSpec | None:
+    """Probes of the transformer: spectra always; Nanda's grid measures for one two-variable
+    task defined on every (a, b) (not division or multiply_non_zero, not symmetric inputs)."""
+    if not cfg.probe.every or cfg.model.arch != "transformer" or cfg.p < 5:
+        return None
+    single = (len(tasks) == 1 and tasks[0].arity == 2 and tasks[0].domain == "all"
+              and not cfg.split.symmetric)
+    return probes.ProbeSpec(
+        p=cfg.p, every=cfg.probe.every, eta=cfg.probe.eta, threshold=cfg.probe.threshold,
+        multiplicative=is_prime(cfg.p), grid=single,
+        direction="a-b" if tasks[0].name == "subtract" else "a+b")
+
+
+def build(cfg: ml_collections.ConfigDict, source_d_vocab: int | None = None) -> Experiment:
     """Validates `cfg` and builds everything a run needs (host-side; cheap)."""
     tasks = config_lib.validate(cfg)
     if cfg.train.steps % cfg.train.eval_every:
@@ -90,7 +130,8 @@ def build(cfg: ml_collections.ConfigDict) -> Experiment:
     train_idx, test_idx = data_lib.make_splits(dataset, cfg.train_fraction, split_seeds,
                                                cfg.split.mode)
     mcfg = config_lib.model_config(cfg, dataset.vocab.d_vocab, dataset.n_ctx)
-    frozen, source_d_vocab = None, _source_d_vocab(cfg)  # also checks the source's p and model
+    frozen = None
+    source_d_vocab = _source_d_vocab(cfg, source_d_vocab)  # also checks the source's p, model
     if cfg.transfer.freeze:
         shapes = jax.eval_shape(lambda key: model.init(key, mcfg), jax.random.key(0))
         frozen = transfer.freeze_mask(
@@ -99,7 +140,8 @@ def build(cfg: ml_collections.ConfigDict) -> Experiment:
     scfg = train_lib.StepConfig(
         mcfg=mcfg, tx=make_optimizer(cfg.optim, frozen),
         loss_dtype=numerics.loss_dtype(cfg.numerics.loss_dtype),
-        batch_size=cfg.optim.batch_size, acc_threshold=cfg.train.acc_threshold)
+        batch_size=cfg.optim.batch_size, acc_threshold=cfg.train.acc_threshold,
+        probe=_probe_spec(cfg, tasks))
     batching = cfg.train.batching
     if batching == "auto":
         batching = "map" if jax.default_backend() == "cpu" else "vmap"
@@ -112,8 +154,9 @@ def load_source_params(exp: Experiment) -> tuple[dict, int]:
     """The params of the transfer source, one per target seed (stacked), and the source step."""
     cfg = exp.cfg
     src_dir, step = transfer.parse_source(cfg.transfer.from_run)
-    src_cfg = ml_collections.ConfigDict(transfer.source_config(src_dir))
-    src_cfg.transfer.from_run, src_cfg.transfer.load = "", ""  # its own source is not needed
+    src_cfg = config_lib.from_saved(transfer.source_config(src_dir))
+    with src_cfg.unlocked():
+        src_cfg.transfer.from_run, src_cfg.transfer.load = "", ""  # its own source: not needed
     src_exp = build(src_cfg)
     indices = transfer.select_seeds(src_exp.seeds, exp.seeds, cfg.transfer.source_seed)
     checkpoints = ckpt_lib.Checkpoints(src_dir, read_only=True)
@@ -142,12 +185,16 @@ def run_info(exp: Experiment, loss_dtype: str) -> dict:
     }
 
 
+SHARED_STEPS = ("step", "probe/step")  # the history's point axes, the same for every seed
+
+
 def _stack(chunks: list[dict]) -> dict[str, np.ndarray]:
-    """Concatenates host records ([S, P_chunk, ...], with 'step' [P_chunk]) along P."""
+    """Concatenates host records ([S, P_chunk, ...]; 'step' and 'probe/step' [P_chunk]) along
+    their point axis."""
     chunks = [c for c in chunks if len(c["step"])]
     if not chunks:
         return {"step": np.zeros((0,), np.int32)}
-    return {k: np.concatenate([c[k] for c in chunks], axis=0 if k == "step" else 1)
+    return {k: np.concatenate([c[k] for c in chunks], axis=0 if k in SHARED_STEPS else 1)
             for k in chunks[0]}
 
 
@@ -161,9 +208,15 @@ def _write_outputs(exp: Experiment, workdir: pathlib.Path, history: dict, **timi
 
 def _start(exp: Experiment, workdir: pathlib.Path, loss_dtype: str):
     """A fresh run: metadata files, the initial state (with transfer), the step-0 checkpoint."""
-    if (workdir / "summary.json").exists():
-        raise GrokjaxError(f"{workdir} holds a finished run without checkpoints; choose another "
-                           "--workdir")
+    if (workdir / "summary.json").exists() or (workdir / "corrupt_checkpoints").exists():
+        raise GrokjaxError(f"{workdir} holds a run but no readable checkpoint (see its "
+                           "corrupt_checkpoints/, if any); nothing was changed: choose another "
+                           "--workdir, or move the files away yourself")
+    if (workdir / "config.json").exists():  # killed before its step-0 checkpoint: start again
+        changes = config_lib.result_changes(rundir.read_json(workdir / "config.json"), exp.cfg)
+        if changes:
+            raise GrokjaxError(f"{workdir} holds a run with another config "
+                               f"({'; '.join(changes)}); choose another --workdir")
     workdir.mkdir(parents=True, exist_ok=True)
     rundir.write_json(workdir / "config.json", exp.cfg.to_dict())
     info = run_info(exp, loss_dtype)
@@ -174,7 +227,8 @@ def _start(exp: Experiment, workdir: pathlib.Path, loss_dtype: str):
         params = transfer.merge(state.params, source, groups)
         state = state.replace(params=sharding.shard_seeds(params, exp.mesh))
         info["transfer"] = {"from_run": str(exp.cfg.transfer.from_run), "source_step": source_step,
-                            "load": list(groups)}
+                            "load": list(groups),
+                            "source_d_vocab": int(model.param_names(source)["embed.W_E"].shape[1])}
     rundir.write_json(workdir / "run.json", info)
     rundir.write_npz(workdir / "splits.npz", _splits(exp))
     return state
@@ -195,8 +249,9 @@ def train(cfg: ml_collections.ConfigDict, workdir: str | pathlib.Path, *,
           progress: bool = True, progress_interval: float = 30.0) -> dict:
     """Trains (or resumes) every seed of `cfg` as one program; returns the run's summary."""
     loss_dtype = numerics.configure(cfg.numerics.loss_dtype)
-    exp = build(cfg)
     workdir = pathlib.Path(workdir)
+    info = rundir.read_json(workdir / "run.json") if (workdir / "run.json").exists() else {}
+    exp = build(cfg, info.get("transfer", {}).get("source_d_vocab"))
     tcfg, ccfg = cfg.train, cfg.checkpoint
     checkpoints = ckpt_lib.Checkpoints(workdir, keep=ccfg.keep, pin=tuple(ccfg.pin),
                                        async_save=ccfg.async_save)
@@ -216,16 +271,19 @@ def _train(exp, workdir, loss_dtype, checkpoints, progress, progress_interval) -
             raise GrokjaxError(f"{workdir} holds a run with another config ({'; '.join(changes)});"
                                " resume it with its own config, or choose another --workdir")
         step, state, history, meta = checkpoints.restore_latest_good(exp.abstract_state())
-        if meta["final"] and (step >= tcfg.steps or tcfg.stop_when_grokked):
+        all_grokked = bool((np.asarray(state.grok_step)[:, -1] >= 0).all())
+        if meta["final"] and (step >= tcfg.steps or (tcfg.stop_when_grokked and all_grokked)):
             print(f"{workdir} is complete at step {step}; nothing to do", flush=True)
-            if (workdir / "summary.json").exists():
-                return rundir.read_json(workdir / "summary.json")
+            summary_file = workdir / "summary.json"
+            if summary_file.exists() and rundir.read_json(summary_file)["steps"] == step:
+                return rundir.read_json(summary_file)
             return _write_outputs(exp, workdir, history)  # killed after its final checkpoint
+        rundir.write_json(workdir / "config.json", cfg.to_dict())  # e.g. the new train.steps
         if step > tcfg.steps:
             raise GrokjaxError(f"{workdir} is already at step {step}, past train.steps="
                                f"{tcfg.steps}; give --steps {step} or more")
         if meta["final"]:  # continuing past a finished run: its final log point is re-recorded
-            history = {k: (v[:-1] if k == "step" else v[:, :-1]) for k, v in history.items()}
+            history = {k: (v[:-1] if k in SHARED_STEPS else v[:, :-1]) for k, v in history.items()}
         chunks.append(history)
         print(f"resuming {workdir} from step {step}", flush=True)
     else:
@@ -233,20 +291,18 @@ def _train(exp, workdir, loss_dtype, checkpoints, progress, progress_interval) -
         if ccfg.save_every:
             checkpoints.save(0, state, _stack([]), _splits(exp), _meta(exp, 0, False))
 
-    data = exp.data()
-    data = data.replace(tokens=sharding.replicate(data.tokens, exp.mesh),
-                        labels=sharding.replicate(data.labels, exp.mesh),
-                        train_idx=sharding.shard_seeds(data.train_idx, exp.mesh),
-                        test_idx=sharding.shard_seeds(data.test_idx, exp.mesh))
+    data = exp.place(exp.data())
     programs: dict[int, object] = {}
     bar = Progress(tcfg.steps, start=step, enabled=progress, interval=progress_interval)
 
     def read(records) -> bool:
         """Brings a chunk's records to the host, reports them; True once every seed grokked."""
         host = jax.device_get(records)
-        host["step"] = host["step"][0]  # the same for every seed
+        for k in SHARED_STEPS:
+            if k in host:
+                host[k] = host[k][0]  # the same for every seed
         chunks.append(host)
-        last = jax.tree.map(lambda x: x[-1] if x.ndim == 1 else x[:, -1], host)
+        last = {k: v[-1] if k in SHARED_STEPS else v[:, -1] for k, v in host.items()}
         bar.update(int(last["step"]) + tcfg.eval_every, last["train/acc"].mean(-1),
                    last["test/acc"].mean(-1), int((last["mem_step"][:, -1] >= 0).sum()),
                    int((last["grok_step"][:, -1] >= 0).sum()), len(exp.seeds))
@@ -254,7 +310,9 @@ def _train(exp, workdir, loss_dtype, checkpoints, progress, progress_interval) -
 
     pending, t0, steps_run = None, time.perf_counter(), 0
     while step < tcfg.steps:
-        n_steps = min(tcfg.chunk_steps, tcfg.steps - step)
+        # Chunks end on multiples of chunk_steps, so checkpoints (and probes) keep their cadence
+        # after a run was extended from a step in between.
+        n_steps = min(tcfg.chunk_steps - step % tcfg.chunk_steps, tcfg.steps - step)
         n_blocks = n_steps // tcfg.eval_every
         if n_blocks not in programs:
             programs[n_blocks] = train_lib.make_program(exp.scfg, n_blocks, tcfg.eval_every,
@@ -274,10 +332,11 @@ def _train(exp, workdir, loss_dtype, checkpoints, progress, progress_interval) -
         read(pending)
     state, final = train_lib.make_final(exp.scfg, exp.batching, exp.mesh)(state, data)
     final = jax.device_get(final)
-    chunks.append({k: (v[:1] if k == "step" else v[:, None]) for k, v in final.items()})
+    chunks.append({k: (v[:1] if k in SHARED_STEPS else v[:, None]) for k, v in final.items()})
     history = _stack(chunks)
-    if step not in checkpoints.steps():  # (killed after its final save: that one is kept)
-        checkpoints.save(step, state, history, _splits(exp), _meta(exp, step, True))
+    if step in checkpoints.steps():  # a non-final checkpoint of this step: the final one replaces it
+        checkpoints.manager.delete(step)
+    checkpoints.save(step, state, history, _splits(exp), _meta(exp, step, True))
     bar.close()
     seconds = time.perf_counter() - t0
     return _write_outputs(exp, workdir, history, wall_seconds=round(seconds, 2),
@@ -290,10 +349,10 @@ def load_state(run_dir: str | pathlib.Path, step: int | None = None):
     run_dir = pathlib.Path(run_dir)
     if not (run_dir / "config.json").is_file():
         raise GrokjaxError(f"{run_dir} is not a grokjax run directory (no config.json)")
-    cfg = ml_collections.ConfigDict(rundir.read_json(run_dir / "config.json"))
+    cfg = config_lib.from_saved(rundir.read_json(run_dir / "config.json"))
     numerics.configure(cfg.numerics.loss_dtype)
-    cfg.transfer.from_run, cfg.transfer.load = "", ""  # its init is in the checkpoint already
-    exp = build(cfg)
+    info = rundir.read_json(run_dir / "run.json") if (run_dir / "run.json").exists() else {}
+    exp = build(cfg, info.get("transfer", {}).get("source_d_vocab"))
     checkpoints = ckpt_lib.Checkpoints(run_dir, read_only=True)
     _, state, _, meta = checkpoints.restore_latest_good(exp.abstract_state(), step,
                                                         quarantine=False)

@@ -2,19 +2,55 @@
 
 The history's last log point is the final state, so a summary can be rebuilt from any final
 checkpoint. Event steps come from the `mem_step` / `grok_step` records (per task, and for the
-mean over tasks as the last entry); -1 means never.
+all tasks together as the last entry); -1 means never.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+_PROBE_SCALARS = ("ffd/W_E", "fcr/W_E", "gini/W_E", "ffd/W_L", "fcr/W_L", "gini/W_L",
+                  "log/ffd/W_E", "log/fcr/W_E", "log/ffd/W_L", "log/fcr/W_L", "sum_sq_weights",
+                  "restricted_loss", "excluded_loss", "neurons_explained")
+
+
+def _final_probes(final: dict, i: int) -> dict:
+    out = {k: float(final[f"probe/{k}"][i]) for k in _PROBE_SCALARS if f"probe/{k}" in final}
+    if "probe/key_freqs" in final:
+        out["key_freqs"] = [int(k) + 1 for k in np.flatnonzero(final["probe/key_freqs"][i])]
+    return out
+
+
+def phases(history: dict, i: int) -> dict:
+    """Seed i's phases (Nanda's section 5.2), marked on its test loss:
+
+    memorisation ends at the memorisation step; circuit formation then runs until the log test
+    loss has fallen 10% of the way from its peak after memorisation to its final value, and
+    cleanup until it has fallen 90% of the way. None where a phase was not reached (a seed that
+    never memorised, or whose test loss never fell by a factor of 10)."""
+    mem = int(history["mem_step"][i, -1, -1])
+    out = {"memorisation_end": mem if mem >= 0 else None, "circuit_formation_end": None,
+           "cleanup_end": None}
+    if mem < 0:
+        return out
+    steps = history["step"]
+    log_loss = np.log(np.maximum(history["test/loss"][i].sum(-1), 1e-30))
+    after = steps >= mem
+    peak_at = int(np.argmax(np.where(after, log_loss, -np.inf)))
+    peak, end = log_loss[peak_at], log_loss[-1]
+    if peak - end < np.log(10):
+        return out
+    for key, frac in (("circuit_formation_end", 0.1), ("cleanup_end", 0.9)):
+        below = (np.arange(len(steps)) >= peak_at) & (log_loss <= peak - frac * (peak - end))
+        out[key] = int(steps[np.argmax(below)])
+    return out
+
 
 def summarize(cfg, seeds: list[int], split_seeds: list[int], task_names, history: dict) -> dict:
     """Per seed: the final metrics (per task for mixtures), memorisation and grok steps, and the
     best test accuracy (mean over tasks); plus counts over seeds and the grok-step range."""
     names = list(task_names)
-    final = {k: v[:, -1] for k, v in history.items() if k != "step"}
+    final = {k: v[:, -1] for k, v in history.items() if k not in ("step", "probe/step")}
     mem, grok = final["mem_step"], final["grok_step"]  # [S, T+1]; the last entry: all tasks
     test_acc = history["test/acc"].mean(-1)  # [S, P]
     per_seed = []
@@ -30,6 +66,9 @@ def summarize(cfg, seeds: list[int], split_seeds: list[int], task_names, history
                 entry[f"{split}_{metric}"] = float(values.sum() if metric == "loss"
                                                    else values.mean())
         entry["l2_norm"] = float(final["norm/total"][i])
+        if "probe/ffd/W_E" in final:
+            entry["probes"] = _final_probes(final, i)
+        entry["phases"] = phases(history, i)
         if len(names) > 1:
             entry["tasks"] = {
                 name: {"memorisation_step": int(mem[i, t]), "grok_step": int(grok[i, t]),

@@ -68,7 +68,8 @@ def _check_expr(node: ast.AST, source: str) -> None:
             raise GrokjaxError(
                 f"task expression {source!r}: constant {n.value!r} is not a non-negative integer")
         if isinstance(n, ast.BinOp) and isinstance(n.op, ast.Pow):
-            if not (isinstance(n.right, ast.Constant) and 0 <= n.right.value <= 64):
+            if not (isinstance(n.right, ast.Constant) and type(n.right.value) is int
+                    and 0 <= n.right.value <= 64):
                 raise GrokjaxError(
                     f"task expression {source!r}: exponents must be integer constants 0..64")
 

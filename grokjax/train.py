@@ -13,9 +13,10 @@ axis leads every array of the state, the per-seed split indices and the records;
 token tables carry no seed axis. Under vmap nothing branches on a per-seed value, so no seed
 does another seed's work.
 
-Memorisation and grok steps live in the state, per task plus one for the mean over tasks (the
-last entry): the first step at which train accuracy (checked every step) or test accuracy
-(checked every `eval_every` steps) reached `acc_threshold`; -1 until then.
+Memorisation and grok steps live in the state, per task plus one for all tasks together (the
+last entry, reached when every task has): the first step at which train accuracy (checked every
+step; with minibatches, on the whole train set at each log point) or test accuracy (checked
+every `eval_every` steps) reached `acc_threshold`; -1 until then.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ import optax
 from flax import struct
 from jax.sharding import Mesh, PartitionSpec as P
 
-from grokjax import model
+from grokjax import model, probes
 from grokjax.model import ModelConfig, Params
 
 Metrics = dict[str, jax.Array]
@@ -47,17 +48,24 @@ class TrainState:
 
 @struct.dataclass
 class Data:
-    """Token tables shared by all seeds, and one seed's split as indices into them."""
+    """Token tables shared by all seeds, and one seed's split as indices into them. With probes
+    on, also every input of the (a, b) grid, its labels, and which of them the seed trains on."""
 
     tokens: jax.Array  # int32 [T, N, C]
     labels: jax.Array  # int32 [T, N]
     train_idx: jax.Array  # int32 [n_train]   (per seed)
     test_idx: jax.Array  # int32 [n_test]     (per seed)
+    grid_tokens: jax.Array | None = None  # int32 [p*p, C]
+    grid_labels: jax.Array | None = None  # int32 [p, p]
+    grid_train: jax.Array | None = None  # bool [p, p]   (per seed)
 
 
 # How `Data` meets the seed axis: the tables are shared, the indices carry the seed axis.
-DATA_AXES = Data(tokens=None, labels=None, train_idx=0, test_idx=0)
-DATA_SPECS = Data(tokens=P(), labels=P(), train_idx=P("seed"), test_idx=P("seed"))
+PER_SEED = ("train_idx", "test_idx", "grid_train")
+DATA_AXES = Data(tokens=None, labels=None, train_idx=0, test_idx=0, grid_tokens=None,
+                 grid_labels=None, grid_train=0)
+DATA_SPECS = Data(tokens=P(), labels=P(), train_idx=P("seed"), test_idx=P("seed"),
+                  grid_tokens=P(), grid_labels=P(), grid_train=P("seed"))
 
 
 @struct.dataclass
@@ -69,6 +77,7 @@ class StepConfig:
     loss_dtype: Any = struct.field(pytree_node=False)
     batch_size: int = struct.field(pytree_node=False, default=0)
     acc_threshold: float = struct.field(pytree_node=False, default=0.99)
+    probe: probes.ProbeSpec | None = struct.field(pytree_node=False, default=None)
 
 
 def init_state(key: jax.Array, scfg: StepConfig, n_tasks: int) -> TrainState:
@@ -123,9 +132,10 @@ def param_norms(params: Params) -> Metrics:
     return norms
 
 
-def _with_mean(acc_xT: jax.Array) -> jax.Array:
-    """Appends the mean over tasks: [..., T] -> [..., T+1]."""
-    return jnp.concatenate([acc_xT, acc_xT.mean(axis=-1, keepdims=True)], axis=-1)
+def _with_all(acc_xT: jax.Array) -> jax.Array:
+    """Appends the worst task: [..., T] -> [..., T+1]; a seed has memorised (grokked) when
+    every task has."""
+    return jnp.concatenate([acc_xT, acc_xT.min(axis=-1, keepdims=True)], axis=-1)
 
 
 def _record(params: Params, step, train: Metrics, test: Metrics, mem_step, grok_step) -> Metrics:
@@ -142,10 +152,12 @@ def log_block(state: TrainState, data: Data, scfg: StepConfig, eval_every: int):
     params0 = state.params
     state, train_seq = jax.lax.scan(lambda s, _: train_step(s, data, scfg), state, None,
                                     length=eval_every)
-    hit_ExT1 = _with_mean(train_seq["acc"]) >= scfg.acc_threshold
+    if scfg.batch_size:  # a minibatch says little: the log point measures the whole train set
+        train_seq = jax.tree.map(lambda x: x[None], evaluate(params0, data, scfg, "train"))
+    hit_ExT1 = _with_all(train_seq["acc"]) >= scfg.acc_threshold
     mem_step = jnp.where((state.mem_step < 0) & hit_ExT1.any(axis=0),
                          step0 + jnp.argmax(hit_ExT1, axis=0).astype(jnp.int32), state.mem_step)
-    grokked_T1 = _with_mean(test["acc"]) >= scfg.acc_threshold
+    grokked_T1 = _with_all(test["acc"]) >= scfg.acc_threshold
     grok_step = jnp.where((state.grok_step < 0) & grokked_T1, step0, state.grok_step)
     train0 = jax.tree.map(lambda x: x[0], train_seq)
     record = _record(params0, step0, train0, test, mem_step, grok_step)
@@ -157,18 +169,41 @@ def final_record(state: TrainState, data: Data, scfg: StepConfig):
     train = evaluate(state.params, data, scfg, "train")
     test = evaluate(state.params, data, scfg, "test")
     thr = scfg.acc_threshold
-    mem = jnp.where((state.mem_step < 0) & (_with_mean(train["acc"]) >= thr), state.step,
+    mem = jnp.where((state.mem_step < 0) & (_with_all(train["acc"]) >= thr), state.step,
                     state.mem_step)
-    grok = jnp.where((state.grok_step < 0) & (_with_mean(test["acc"]) >= thr), state.step,
+    grok = jnp.where((state.grok_step < 0) & (_with_all(test["acc"]) >= thr), state.step,
                      state.grok_step)
     state = state.replace(mem_step=mem, grok_step=grok)
-    return state, _record(state.params, state.step, train, test, mem, grok)
+    record = _record(state.params, state.step, train, test, mem, grok)
+    if scfg.probe is not None:
+        record.update(_probe(state, data, scfg))
+    return state, record
+
+
+def _probe(state: TrainState, data: Data, scfg: StepConfig) -> Metrics:
+    return {"probe/step": state.step,
+            **probes.probe_record(state.params, data.grid_tokens, data.grid_labels,
+                                  data.grid_train, scfg.mcfg, scfg.probe)}
 
 
 def run_chunk(state: TrainState, data: Data, scfg: StepConfig, n_blocks: int, eval_every: int):
-    """`n_blocks * eval_every` steps of one seed; records stacked over the log points."""
+    """`n_blocks * eval_every` steps of one seed; records stacked over the log points.
+
+    With probes, an outer scan runs the probes, then `probe.every / eval_every` log blocks; the
+    probe records ('probe/...') are stacked over the probe points."""
     block = functools.partial(log_block, data=data, scfg=scfg, eval_every=eval_every)
-    return jax.lax.scan(lambda s, _: block(s), state, None, length=n_blocks)
+    if scfg.probe is None:
+        return jax.lax.scan(lambda s, _: block(s), state, None, length=n_blocks)
+    per = scfg.probe.every // eval_every
+
+    def probe_block(state, _):
+        probed = _probe(state, data, scfg)
+        state, records = jax.lax.scan(lambda s, _: block(s), state, None, length=per)
+        return state, (records, probed)
+
+    state, (records, probed) = jax.lax.scan(probe_block, state, None, length=n_blocks // per)
+    records = jax.tree.map(lambda x: x.reshape(n_blocks, *x.shape[2:]), records)
+    return state, {**records, **probed}
 
 
 def over_seeds(fn, batching: str = "vmap", mesh: Mesh | None = None, data_arg: bool = True):
@@ -186,9 +221,10 @@ def over_seeds(fn, batching: str = "vmap", mesh: Mesh | None = None, data_arg: b
     elif data_arg:
         def per_device(state, data):
             def one(args):
-                s, train_idx, test_idx = args
-                return fn(s, data.replace(train_idx=train_idx, test_idx=test_idx))
-            return jax.lax.map(one, (state, data.train_idx, data.test_idx))
+                s, part = args
+                return fn(s, data.replace(**part))
+            part = {k: getattr(data, k) for k in PER_SEED if getattr(data, k) is not None}
+            return jax.lax.map(one, (state, part))
     else:
         def per_device(seeds):
             return jax.lax.map(fn, seeds)

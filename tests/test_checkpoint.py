@@ -221,3 +221,48 @@ def test_missing_source_and_step(tmp_path, source, capsys):
     assert cli.main(["train", TINY, "--workdir", str(tmp_path / "y"), "--init-from",
                      f"{source}@7", "--load", "embed"]) == 2
     assert "no checkpoint at step 7 (saved steps: 0, 20)" in capsys.readouterr().err
+
+
+# ----------------------------------------------------------------------------------------------
+# Edge cases of resuming
+
+
+def test_a_stop_when_grokked_run_that_never_grokked_can_be_extended(tmp_path, capsys):
+    run = tmp_path / "run"
+    stop = ["--set", "train.stop_when_grokked=true", "--set", "checkpoint.save_every=10"]
+    train(run, "--steps", "20", *stop)
+    history = train(run, "--steps", "40", *stop)
+    assert "complete" not in capsys.readouterr().out and history["step"][-1] == 40
+
+
+def test_an_extension_from_between_chunks_keeps_the_checkpoint_cadence(tmp_path):
+    run = tmp_path / "run"
+    every = ["--set", "checkpoint.save_every=10", "--set", "checkpoint.keep=10",
+             "--set", "probe.every=5"]
+    train(run, "--steps", "25", *every)
+    train(run, "--steps", "65", *every)
+    assert Checkpoints(run, read_only=True).steps() == [0, 10, 20, 25, 30, 40, 50, 60, 65]
+
+
+def test_an_unfinished_run_is_inspected_from_its_latest_checkpoint(tmp_path, capsys):
+    run = tmp_path / "run"
+    train(run, "--steps", "20", "--set", "checkpoint.save_every=10")
+    (run / "summary.json").unlink()
+    checkpoints = Checkpoints(run)
+    checkpoints.manager.delete(20)  # as if killed between steps 10 and 20
+    checkpoints.close()
+    capsys.readouterr()
+    assert cli.main(["inspect", str(run)]) == 0
+    out = capsys.readouterr().out
+    assert "unfinished, at step 10" in out and "memorised 0/2" in out
+
+
+def test_a_run_written_before_a_config_key_existed_still_resumes(tmp_path):
+    run = tmp_path / "run"
+    train(run, "--steps", "20", "--set", "checkpoint.save_every=10")
+    saved = rundir.read_json(run / "config.json")
+    del saved["probe"]  # as written by a grokjax without probes: the defaults apply
+    saved["train"].pop("batching")
+    rundir.write_json(run / "config.json", saved)
+    history = train(run, "--steps", "40", "--set", "checkpoint.save_every=10")
+    assert history["step"][-1] == 40

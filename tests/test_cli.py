@@ -88,6 +88,9 @@ def test_progress_lines_without_a_terminal(tmp_path, capsys):
     (["--set", "task=add_z", "--set", "split.mode=reference"], "three-variable"),
     (["--set", "steps"], "is not key=value"),
     (["--seeds", "0"], "train at least one seed"),
+    (["--set", "task=x**'a'"], "exponents must be integer constants"),
+    (["--set", "seed_list=(1,'a')"], "seed_list=(1, 'a') must hold integers"),
+    (["--set", "probe.every=7"], "probe.every=7 must be 0 or a multiple of train.eval_every=5"),
 ])
 def test_bad_input_is_one_line_naming_the_fix(args, message, tmp_path, capsys):
     assert cli.main(["train", TINY, "--workdir", str(tmp_path / "r"), *args]) == 2
@@ -95,6 +98,18 @@ def test_bad_input_is_one_line_naming_the_fix(args, message, tmp_path, capsys):
     assert err.startswith("grokjax: error: ") and message in err, err
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
     assert not (tmp_path / "r").exists()
+
+
+def test_config_files_resolve_from_any_directory(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["config", "configs/add.py"]) == 0
+    assert '"task": "add"' in capsys.readouterr().out
+    assert cli.main(["config", "configs/polynomials.py:x2_y2", "--set", "p=11"]) == 0
+
+
+def test_a_bad_config_argument_is_one_line(capsys):
+    assert cli.main(["config", "configs/add.py:x"]) == 2
+    assert "grokjax: error: config 'configs/add.py:x'" in capsys.readouterr().err
 
 
 def test_unknown_config_file_lists_the_known_ones(capsys):

@@ -89,6 +89,14 @@ def test_a_hook_replaces_the_activation():
     assert not np.allclose(ablated, model.apply(params, TOKENS, CFG))
 
 
+def test_unknown_hook_names_are_errors():
+    params = model.init(jax.random.key(0), CFG)
+    with pytest.raises(ValueError, match="hook_attn_outt"):
+        model.apply(params, TOKENS, CFG, hooks={"blocks.0.hook_attn_outt": jnp.zeros_like})
+    with pytest.raises(ValueError, match="hook_patern"):
+        model.apply(params, TOKENS, CFG, cache=["blocks.0.attn.hook_patern"])
+
+
 def test_hooks_cost_nothing_when_absent():
     """Without hooks the forward pass compiles to the plain model, which skips the positions the
     readout never uses; observing activations costs extra only when asked for."""

@@ -23,7 +23,8 @@ def one_seed(tree, i):
 
 
 def seed_data(data, i):
-    return data.replace(train_idx=data.train_idx[i], test_idx=data.test_idx[i])
+    return data.replace(train_idx=data.train_idx[i], test_idx=data.test_idx[i],
+                        grid_train=None if data.grid_train is None else data.grid_train[i])
 
 
 def test_step_metrics_are_those_of_the_params_before_the_update(tiny):
@@ -81,6 +82,19 @@ def test_minibatches_draw_a_different_subset_each_step(tiny):
     _, m2 = train_lib.train_step(s1.replace(params=state.params, opt_state=state.opt_state), d,
                                  exp.scfg)
     assert float(m1["loss"][0]) != float(m2["loss"][0])  # same params, another minibatch
+
+
+def test_with_minibatches_memorisation_is_measured_on_the_whole_train_set():
+    cfg = tiny_config()
+    with cfg.unlocked():
+        cfg.optim.batch_size = 4  # a 4-example minibatch is often all right by chance
+        cfg.train.acc_threshold = 0.9
+    states, records = run_program(cfg, steps=20)
+    full = records["train/acc"]  # [seed, log point, task]: the whole train set
+    for i in range(2):
+        reached = full[i, :, 0] >= 0.9
+        want = int(records["step"][i][np.argmax(reached)]) if reached.any() else -1
+        assert int(states.mem_step[i, 0]) == want
 
 
 def run_program(cfg, steps=20):

@@ -22,4 +22,5 @@ def get_config():
     c.train.steps = 20
     c.train.eval_every = 5
     c.train.chunk_steps = 10
+    c.probe.every = 10
     return c
