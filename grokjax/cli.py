@@ -4,6 +4,7 @@
                   [--set key=value ...] [--no-progress]
                   [--init-from RUN[@STEP] --load GROUPS] [--freeze GROUPS] [--source-seed S]
     grokjax inspect RUN                                   saved steps, seeds, config, results
+    grokjax probe RUN [--step N] [--seed S] [--out DIR]   probe report: JSON and PNG figures
     grokjax config CONFIG[:ARG] [--set key=value ...]     print the resolved config
     grokjax tasks                                         list the named tasks
 
@@ -77,6 +78,12 @@ def cmd_inspect(args) -> None:
     print(inspect_lib.describe(args.run))
 
 
+def cmd_probe(args) -> None:
+    from grokjax import probe_report
+    out = probe_report.write(args.run, args.step, args.seed, args.out)
+    print(f"wrote {out}")
+
+
 def cmd_config(args) -> None:
     from grokjax import config as config_lib
     cfg = _load(args)
@@ -119,6 +126,12 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument("--source-seed", type=int, metavar="S",
                    help="every seed starts from the source's seed S (default: the same seed)")
     t.set_defaults(func=cmd_train)
+    pr = sub.add_parser("probe", help="probe a run's weights: JSON report and PNG figures")
+    pr.add_argument("run", help="a run directory")
+    pr.add_argument("--step", type=int, help="a checkpoint step (default: the latest)")
+    pr.add_argument("--seed", type=int, help="the seed the figures show (default: the first)")
+    pr.add_argument("--out", help="output directory (default RUN/probes)")
+    pr.set_defaults(func=cmd_probe)
     i = sub.add_parser("inspect", help="saved steps, seeds, config and results of a run")
     i.add_argument("run", help="a run directory")
     i.set_defaults(func=cmd_inspect)

@@ -138,3 +138,41 @@ def test_probes_run_on_stacked_seeds_and_ablation_tanks_accuracy_only_when_asked
     assert float(acc) <= 2 / p  # every number looks the same: the model is blind
     measures = probes.nanda_measures(one, cfg, tokens, labels, jnp.ones((p, p), bool), p)
     assert measures["key_freqs"].shape == (5,) and measures["restricted_loss"] > 0
+
+
+# ----------------------------------------------------------------------------------------------
+# Probes in a run, and `grokjax probe`
+
+
+def test_probes_join_the_history_and_summary_and_grokjax_probe_writes_a_report(tmp_path, capsys):
+    from grokjax import cli, rundir
+    from tests.conftest import TINY
+    import json
+    import struct
+
+    run = tmp_path / "run"
+    assert cli.main(["train", TINY, "--workdir", str(run), "--no-progress"]) == 0
+    history = rundir.read_npz(run / "history.npz")
+    np.testing.assert_array_equal(history["probe/step"], [0, 10, 20])  # every 10, and the end
+    assert history["probe/ffd/W_E"].shape == (2, 3) and history["probe/key_freqs"].shape == (2, 3, 5)
+    assert history["probe/log/ffd/W_E"].shape == (2, 3)  # p = 11 is prime: the log basis too
+    summary = json.loads((run / "summary.json").read_text())
+    final = summary["seeds"][0]["probes"]
+    assert final["ffd/W_E"] == pytest.approx(float(history["probe/ffd/W_E"][0, -1]))
+    assert set(summary["seeds"][0]["phases"]) == {"memorisation_end", "circuit_formation_end",
+                                                  "cleanup_end"}
+    assert cli.main(["probe", str(run), "--seed", "1"]) == 0
+    report = json.loads((run / "probes" / "report-step20.json").read_text())
+    seed = report["seeds"][1]
+    assert seed["seed"] == 1 and 0 <= seed["ffd/W_E"] <= 1 and "ablation" in seed
+    # The intact grid accuracy is the accuracy on train and test inputs together.
+    n_train, n_test = 60, 61  # int(0.5 * 121) and the rest
+    both = (history["train/acc"][1, -1, 0] * n_train + history["test/acc"][1, -1, 0] * n_test)
+    assert seed["ablation"]["intact_acc"] == pytest.approx(float(both) / 121, abs=1e-5)
+    for png in ("spectra-step20-seed1.png", "curves-seed1.png"):
+        data = (run / "probes" / png).read_bytes()
+        assert data[:8] == b"\x89PNG\r\n\x1a\n"
+        width, height = struct.unpack(">II", data[16:24])
+        assert width >= 1000 and height >= 800
+    assert cli.main(["probe", str(run), "--seed", "9"]) == 2
+    assert "--seed 9 is not a seed of this run" in capsys.readouterr().err
