@@ -44,16 +44,18 @@ def report(run: str | pathlib.Path, step: int | None = None) -> tuple[dict, dict
     spectral = jax.jit(jax.vmap(lambda prm: probes.spectral_measures(prm, p, eta=spec.eta)))(params)
     log = (jax.jit(jax.vmap(lambda prm: probes.spectral_measures(
         prm, p, eta=spec.eta, basis="multiplicative")))(params) if spec.multiplicative else {})
-    out = {"run": str(run), "step": int(meta["step"]), "p": p, "task": exp.cfg.task, "seeds": []}
+    out = {"run": str(run), "step": int(meta["step"]), "p": p, "task": exp.cfg.task,
+           "grid_basis": spec.grid_basis if spec.grid else None, "seeds": []}
     arrays = {"spectral": jax.device_get(spectral), "log": jax.device_get(log), "params": params}
     if spec.grid:
         data = _grid(exp)
         grid = jax.jit(jax.vmap(lambda prm, train: probes.nanda_measures(
             prm, mcfg, data.grid_tokens, data.grid_labels, train, p, threshold=spec.threshold,
-            direction=spec.direction)))(params, data.grid_train)
-        K = fourier.n_freqs(p)
+            direction=spec.direction, basis=spec.grid_basis)))(params, data.grid_train)
+        K = fourier.n_freqs(p - 1 if spec.grid_basis == "multiplicative" else p)
         acc = jax.jit(jax.vmap(lambda prm, mask: probes.ablation_accuracy(
-            prm, mcfg, data.grid_tokens, data.grid_labels, p, mask), in_axes=(None, 0)))
+            prm, mcfg, data.grid_tokens, data.grid_labels, p, mask, spec.grid_basis),
+            in_axes=(None, 0)))
         ablations = []
         for i in range(len(exp.seeds)):
             one = jax.tree.map(lambda x: x[i], params)

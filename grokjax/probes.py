@@ -93,11 +93,16 @@ def neuron_logit_map(params: Params, p: int) -> jax.Array:
                       precision=jax.lax.Precision.HIGHEST)
 
 
-def spectrum(w: jax.Array, p: int, basis: str = "additive", method: str = "basis"):
+def spectrum(w: jax.Array, p: int, basis: str = "additive", method: str = "basis",
+             reading: str = "full"):
     """(mu, nu) of a [p, ...] weight over Z/p, or over Z/(p-1) in discrete-log order
-    (`basis="multiplicative"`, which drops the residue 0)."""
+    (`basis="multiplicative"`, which drops the residue 0). `method` 'fft' uses jnp.fft;
+    `reading="half"` is the paper's printed eq. 5 (sums over t = 1..[p/2]) instead of the
+    orthonormal basis."""
     if basis == "multiplicative":
         w = fourier.to_log_basis(w, p)
+    if reading == "half":
+        return half_sum_norms(w)
     return fourier.freq_norms(w, 0, method)
 
 
@@ -134,6 +139,18 @@ def neuron_frequencies(acts_ppN: jax.Array) -> tuple[jax.Array, jax.Array]:
     return jnp.argmax(frac, axis=0) + 1, jnp.max(frac, axis=0)
 
 
+def activation_freq_norms(acts_ppN: jax.Array) -> jax.Array:
+    """[K]: for each frequency k, the norm over all neurons of the centred activations' 2D
+    components in k's 3x3 block {const, cos k, sin k}^2 (the constant-constant term excluded)."""
+    centred = acts_ppN - acts_ppN.mean(axis=(0, 1), keepdims=True)
+    energy = fourier.components_2d(centred) ** 2
+    K = fourier.n_freqs(acts_ppN.shape[0])
+    rows = jnp.arange(1, K + 1)
+    idx = jnp.stack([jnp.zeros_like(rows), 2 * rows - 1, 2 * rows], axis=1)  # [K, 3]
+    block = energy[idx[:, :, None], idx[:, None, :]].sum(axis=(1, 2))  # [K, N]
+    return jnp.sqrt(block.sum(axis=-1))
+
+
 def key_frequencies(best: jax.Array, frac: jax.Array, K: int, threshold: float = 0.85):
     """A [K] mask of the key frequencies (index k-1 for frequency k), and the fraction of
     neurons that one frequency explains above `threshold`."""
@@ -142,12 +159,12 @@ def key_frequencies(best: jax.Array, frac: jax.Array, K: int, threshold: float =
     return mask, jnp.mean(explained)
 
 
-def directions(p: int, direction: str = "a+b") -> jax.Array:
-    """[2K, p, p]: unit cos and sin of w_k (a + b) (or a - b) over the grid, k = 1..K."""
-    a, b = np.meshgrid(np.arange(p), np.arange(p), indexing="ij")
+def directions(n: int, direction: str = "a+b") -> jax.Array:
+    """[2K, n, n]: unit cos and sin of w_k (a + b) (or a - b) over the Z/n grid, k = 1..K."""
+    a, b = np.meshgrid(np.arange(n), np.arange(n), indexing="ij")
     s = a + b if direction == "a+b" else a - b
-    k = np.arange(1, fourier.n_freqs(p) + 1)[:, None, None]
-    d = np.concatenate([np.cos(2 * np.pi * k * s / p), np.sin(2 * np.pi * k * s / p)])
+    k = np.arange(1, fourier.n_freqs(n) + 1)[:, None, None]
+    d = np.concatenate([np.cos(2 * np.pi * k * s / n), np.sin(2 * np.pi * k * s / n)])
     return jnp.asarray(d / np.linalg.norm(d, axis=(1, 2), keepdims=True), jnp.float32)
 
 
@@ -182,8 +199,16 @@ def sum_of_squares(params: Params) -> jax.Array:
     return sum(jnp.sum(jnp.square(x)) for x in jax.tree.leaves(params))
 
 
-def ablate_embedding(params: Params, p: int, freq_mask: jax.Array) -> Params:
-    """Params whose W_E number rows lose their components at the masked frequencies."""
+def ablate_embedding(params: Params, p: int, freq_mask: jax.Array,
+                     basis: str = "additive") -> Params:
+    """Params whose W_E number rows lose their components at the masked frequencies (over
+    Z/(p-1) in discrete-log order for `basis="multiplicative"`; the number 0 is then kept)."""
+    if basis == "multiplicative":
+        order = jnp.asarray(fourier.log_order(p))
+        rows = params["embed"]["W_E"][order]
+        sub = ablate_embedding({"embed": {"W_E": rows}}, p - 1, freq_mask)["embed"]["W_E"]
+        new_we = params["embed"]["W_E"].at[order].set(sub)
+        return {**params, "embed": {**params["embed"], "W_E": new_we}}
     w = embedding(params, p)
     b = fourier.basis(p)
     K = fourier.n_freqs(p)
@@ -204,13 +229,22 @@ def grid_logits(params: Params, tokens: jax.Array, mcfg: ModelConfig, p: int) ->
 
 def nanda_measures(params: Params, mcfg: ModelConfig, tokens: jax.Array, labels_pp: jax.Array,
                    train_mask_pp: jax.Array, p: int, *, threshold: float = 0.85,
-                   direction: str = "a+b") -> dict[str, jax.Array]:
-    """Key frequencies, the neurons they explain, restricted and excluded loss, on one seed."""
+                   direction: str = "a+b", basis: str = "additive") -> dict[str, jax.Array]:
+    """Key frequencies, the neurons they explain, restricted and excluded loss, on one seed.
+
+    With `basis="multiplicative"` the grid is the nonzero (a, b) re-indexed by discrete log, so
+    a * b becomes i + j over Z/(p-1): the frequencies are those of the multiplicative group."""
     acts = mlp_activations(params, tokens, mcfg).reshape(p, p, -1)
-    best, frac = neuron_frequencies(acts)
-    key_mask, explained = key_frequencies(best, frac, fourier.n_freqs(p), threshold)
     logits = grid_logits(params, tokens, mcfg, p)
-    return {"key_freqs": key_mask, "neurons_explained": explained,
+    if basis == "multiplicative":
+        order = jnp.asarray(fourier.log_order(p))
+        pick = lambda x: x[order][:, order]  # noqa: E731
+        acts, logits, labels_pp, train_mask_pp = map(pick, (acts, logits, labels_pp, train_mask_pp))
+    n = acts.shape[0]
+    best, frac = neuron_frequencies(acts)
+    key_mask, explained = key_frequencies(best, frac, fourier.n_freqs(n), threshold)
+    act_norms = activation_freq_norms(acts)
+    return {"key_freqs": key_mask, "neurons_explained": explained, "acts/freq_norms": act_norms,
             "restricted_loss": restricted_loss(logits, labels_pp, key_mask, direction),
             "excluded_loss": excluded_loss(logits, labels_pp, key_mask, train_mask_pp, direction)}
 
@@ -229,9 +263,9 @@ def spectral_measures(params: Params, p: int, *, eta: float = 0.5, basis: str = 
 
 
 def ablation_accuracy(params: Params, mcfg: ModelConfig, tokens: jax.Array, labels_pp, p: int,
-                      freq_mask: jax.Array) -> jax.Array:
+                      freq_mask: jax.Array, basis: str = "additive") -> jax.Array:
     """Accuracy on the whole grid after removing the masked frequencies from W_E."""
-    logits = grid_logits(ablate_embedding(params, p, freq_mask), tokens, mcfg, p)
+    logits = grid_logits(ablate_embedding(params, p, freq_mask, basis), tokens, mcfg, p)
     return jnp.mean(jnp.argmax(logits, axis=-1) == labels_pp)
 
 
@@ -253,6 +287,7 @@ class ProbeSpec:
     multiplicative: bool = False  # also the spectra over Z/(p-1) in discrete-log order
     grid: bool = False  # Nanda's grid measures (one two-variable task over the full grid)
     direction: str = "a+b"
+    grid_basis: str = "additive"  # 'multiplicative' for multiplication: over Z/(p-1) by log
 
 
 def probe_record(params: Params, grid_tokens, grid_labels, grid_train, mcfg: ModelConfig,
@@ -264,6 +299,7 @@ def probe_record(params: Params, grid_tokens, grid_labels, grid_train, mcfg: Mod
         out.update({f"probe/log/{k}": v for k, v in log.items() if k != "sum_sq_weights"})
     if spec.grid:
         grid = nanda_measures(params, mcfg, grid_tokens, grid_labels, grid_train, spec.p,
-                              threshold=spec.threshold, direction=spec.direction)
+                              threshold=spec.threshold, direction=spec.direction,
+                              basis=spec.grid_basis)
         out.update({f"probe/{k}": v for k, v in grid.items()})
     return out

@@ -115,7 +115,9 @@ def _probe_spec(cfg: ml_collections.ConfigDict, tasks) -> probes.ProbeSpec | Non
     return probes.ProbeSpec(
         p=cfg.p, every=cfg.probe.every, eta=cfg.probe.eta, threshold=cfg.probe.threshold,
         multiplicative=is_prime(cfg.p), grid=single,
-        direction="a-b" if tasks[0].name == "subtract" else "a+b")
+        direction="a-b" if tasks[0].name == "subtract" else "a+b",
+        grid_basis="multiplicative" if tasks[0].name == "multiply" and is_prime(cfg.p)
+        else "additive")
 
 
 def build(cfg: ml_collections.ConfigDict, source_d_vocab: int | None = None) -> Experiment:

@@ -176,3 +176,18 @@ def test_probes_join_the_history_and_summary_and_grokjax_probe_writes_a_report(t
         assert width >= 1000 and height >= 800
     assert cli.main(["probe", str(run), "--seed", "9"]) == 2
     assert "--seed 9 is not a seed of this run" in capsys.readouterr().err
+
+
+def test_activation_norms_peak_at_the_neurons_frequencies():
+    p = 13
+    a, b = np.meshgrid(np.arange(p), np.arange(p), indexing="ij")
+    acts = np.stack([3 * np.cos(2 * np.pi * 4 * (a + b) / p), np.sin(2 * np.pi * 2 * a / p)], -1)
+    norms = probes.activation_freq_norms(jnp.asarray(acts, jnp.float32))
+    assert norms.shape == (6,) and [int(k) + 1 for k in np.flatnonzero(norms > 1e-3)] == [2, 4]
+    assert float(norms[3]) > float(norms[1])
+
+
+def test_the_printed_reading_is_an_option_of_spectrum():
+    w = synthetic(11, [("sin", 2, 1.0, 0)])
+    mu, nu = probes.spectrum(w, 11, reading="half")
+    assert int(jnp.argmax(nu)) == 1 and float(jnp.max(mu)) < float(jnp.max(nu))
