@@ -234,8 +234,10 @@ def nanda_measures(params: Params, mcfg: ModelConfig, tokens: jax.Array, labels_
 
     With `basis="multiplicative"` the grid is the nonzero (a, b) re-indexed by discrete log, so
     a * b becomes i + j over Z/(p-1): the frequencies are those of the multiplicative group."""
-    acts = mlp_activations(params, tokens, mcfg).reshape(p, p, -1)
-    logits = grid_logits(params, tokens, mcfg, p)
+    name = f"blocks.{mcfg.num_layers - 1}.mlp.hook_post"
+    logits, cache = model.apply(params, tokens, mcfg, cache=[name])  # one pass for both
+    acts = cache[name][:, -1].reshape(p, p, -1)
+    logits = logits[:, :p].reshape(p, p, p)
     if basis == "multiplicative":
         order = jnp.asarray(fourier.log_order(p))
         pick = lambda x: x[order][:, order]  # noqa: E731
