@@ -4,7 +4,8 @@ import subprocess
 import sys
 
 TINY_SET = ["p=11", "train_fraction=0.5", "model.d_model=32", "model.num_heads=2",
-            "model.d_head=16", "model.d_mlp=64", "train.eval_every=5", "train.chunk_steps=10"]
+            "model.d_head=16", "model.d_mlp=64", "train.eval_every=5", "train.chunk_steps=10",
+            "probe.every=10"]
 
 
 def test_transfer_experiment_pretrains_then_transfers(tmp_path):
