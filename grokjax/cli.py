@@ -24,7 +24,7 @@ import sys
 from grokjax.errors import GrokjaxError
 
 
-def _load(args) -> "ml_collections.ConfigDict":  # noqa: F821
+def _load(args):
     from grokjax import config as config_lib
     cfg = config_lib.load_config(args.config)
     overrides = list(args.set or [])

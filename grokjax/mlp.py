@@ -13,7 +13,6 @@ import math
 
 import jax
 import jax.numpy as jnp
-import math
 
 from grokjax.model import HookPoints, ModelConfig, Params
 from grokjax.transformer import _activation

@@ -27,12 +27,10 @@ def freeze(mask: Any) -> optax.GradientTransformation:
 
 
 def make_optimizer(ocfg: ml_collections.ConfigDict, frozen: Any = None) -> optax.GradientTransformation:
-    lr = ocfg.lr
-    if ocfg.warmup_steps > 0:
-        base, warmup = ocfg.lr, ocfg.warmup_steps
+    base, warmup = ocfg.lr, ocfg.warmup_steps
 
-        def lr(count):  # float32, so that x64 mode never promotes the params
-            return jnp.asarray(base * jnp.minimum(count / warmup, 1.0), jnp.float32)
+    def warmup_lr(count):  # float32, so that x64 mode never promotes the params
+        return jnp.asarray(base * jnp.minimum(count / warmup, 1.0), jnp.float32)
 
-    tx = optax.adamw(lr, b1=ocfg.b1, b2=ocfg.b2, eps=ocfg.eps, weight_decay=ocfg.weight_decay)
+    tx = optax.adamw(warmup_lr if warmup > 0 else base, b1=ocfg.b1, b2=ocfg.b2, eps=ocfg.eps, weight_decay=ocfg.weight_decay)
     return tx if frozen is None else optax.chain(tx, freeze(frozen))
