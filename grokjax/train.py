@@ -195,6 +195,9 @@ def run_chunk(state: TrainState, data: Data, scfg: StepConfig, n_blocks: int, ev
     if scfg.probe is None:
         return jax.lax.scan(lambda s, _: block(s), state, None, length=n_blocks)
     per = scfg.probe.every // eval_every
+    if n_blocks % per:
+        raise ValueError(f"a chunk of {n_blocks * eval_every} steps is not a whole number of "
+                         f"probe intervals ({scfg.probe.every} steps)")
 
     def probe_block(state, _):
         probed = _probe(state, data, scfg)
