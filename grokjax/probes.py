@@ -117,38 +117,30 @@ def grid_tokens(p: int, op_token: int, nanda: bool = False) -> np.ndarray:
     return np.stack([a, middle, third], axis=1).astype(np.int32)
 
 
-def mlp_activations(params: Params, tokens: jax.Array, mcfg: ModelConfig) -> jax.Array:
-    """The last block's MLP activations at the readout position, [n_inputs, d_mlp]."""
-    name = f"blocks.{mcfg.num_layers - 1}.mlp.hook_post"
-    _, cache = model.apply(params, tokens, mcfg, cache=[name])
-    return cache[name][:, -1]
+def block_energy(acts_ppN: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """The centred activations' 2D Fourier energy in each frequency's 3x3 block
+    {const, cos k, sin k}^2, [K, N], and each neuron's total energy, [N]."""
+    centred = acts_ppN - acts_ppN.mean(axis=(0, 1), keepdims=True)
+    energy = fourier.components_2d(centred) ** 2  # [p, p, N]; centred: no const-const term
+    rows = jnp.arange(1, fourier.n_freqs(acts_ppN.shape[0]) + 1)
+    idx = jnp.stack([jnp.zeros_like(rows), 2 * rows - 1, 2 * rows], axis=1)  # [K, 3]
+    return energy[idx[:, :, None], idx[:, None, :]].sum(axis=(1, 2)), energy.sum(axis=(0, 1))
+
+
+def _best_frequency(block_KxN: jax.Array, total_N: jax.Array) -> tuple[jax.Array, jax.Array]:
+    frac = block_KxN / jnp.where(total_N > 0, total_N, 1.0)[None, :]
+    return jnp.argmax(frac, axis=0) + 1, jnp.max(frac, axis=0)
 
 
 def neuron_frequencies(acts_ppN: jax.Array) -> tuple[jax.Array, jax.Array]:
     """(best frequency [N] in 1..K, fraction of the neuron's variance it explains [N])."""
-    p = acts_ppN.shape[0]
-    centred = acts_ppN - acts_ppN.mean(axis=(0, 1), keepdims=True)
-    energy = fourier.components_2d(centred) ** 2  # [p, p, N]
-    total = energy.sum(axis=(0, 1))
-    K = fourier.n_freqs(p)
-    rows = jnp.arange(1, K + 1)
-    cos, sin = 2 * rows - 1, 2 * rows
-    block = (energy[0, cos] + energy[0, sin] + energy[cos, 0] + energy[sin, 0]
-             + energy[cos, cos] + energy[cos, sin] + energy[sin, cos] + energy[sin, sin])  # [K, N]
-    frac = block / jnp.where(total > 0, total, 1.0)[None, :]
-    return jnp.argmax(frac, axis=0) + 1, jnp.max(frac, axis=0)
+    return _best_frequency(*block_energy(acts_ppN))
 
 
 def activation_freq_norms(acts_ppN: jax.Array) -> jax.Array:
     """[K]: for each frequency k, the norm over all neurons of the centred activations' 2D
-    components in k's 3x3 block {const, cos k, sin k}^2 (the constant-constant term excluded)."""
-    centred = acts_ppN - acts_ppN.mean(axis=(0, 1), keepdims=True)
-    energy = fourier.components_2d(centred) ** 2
-    K = fourier.n_freqs(acts_ppN.shape[0])
-    rows = jnp.arange(1, K + 1)
-    idx = jnp.stack([jnp.zeros_like(rows), 2 * rows - 1, 2 * rows], axis=1)  # [K, 3]
-    block = energy[idx[:, :, None], idx[:, None, :]].sum(axis=(1, 2))  # [K, N]
-    return jnp.sqrt(block.sum(axis=-1))
+    components in k's 3x3 block {const, cos k, sin k}^2."""
+    return jnp.sqrt(block_energy(acts_ppN)[0].sum(axis=-1))
 
 
 def key_frequencies(best: jax.Array, frac: jax.Array, K: int, threshold: float = 0.85):
@@ -243,9 +235,10 @@ def nanda_measures(params: Params, mcfg: ModelConfig, tokens: jax.Array, labels_
         pick = lambda x: x[order][:, order]  # noqa: E731
         acts, logits, labels_pp, train_mask_pp = map(pick, (acts, logits, labels_pp, train_mask_pp))
     n = acts.shape[0]
-    best, frac = neuron_frequencies(acts)
+    block, total = block_energy(acts)  # one 2D transform serves both
+    best, frac = _best_frequency(block, total)
     key_mask, explained = key_frequencies(best, frac, fourier.n_freqs(n), threshold)
-    act_norms = activation_freq_norms(acts)
+    act_norms = jnp.sqrt(block.sum(axis=-1))
     return {"key_freqs": key_mask, "neurons_explained": explained, "acts/freq_norms": act_norms,
             "restricted_loss": restricted_loss(logits, labels_pp, key_mask, direction),
             "excluded_loss": excluded_loss(logits, labels_pp, key_mask, train_mask_pp, direction)}
