@@ -3,8 +3,8 @@
     python benchmarks/checkpoint_cost.py                 # default config, 16 seeds
     python benchmarks/checkpoint_cost.py --seeds 1 16 64 --log-points 1000
 
-Builds the run's real stacked state (params and AdamW moments of every seed, after 10 training
-steps) and a metric history
+Builds the run's real stacked state (params and AdamW moments of every seed, after one probe
+interval of training) and a metric history
 of `--log-points` points, then saves it `--repeats` times through grokjax.checkpoint (orbax):
 the time `save` blocks the training loop (asynchronous saving), the time until the checkpoint is
 complete on disk, the time to restore it, and its size on disk. Writes
@@ -36,8 +36,12 @@ def measure(cfg, n_seeds: int, log_points: int, repeats: int) -> dict:
         cfg.seeds, cfg.seed_list = n_seeds, ()
     exp = run_lib.build(cfg)
     state = exp.init_fn()(jnp.asarray(exp.seeds, jnp.int32))
-    # A few real steps, so that the AdamW moments are not the (compressible) zeros of step 0.
-    program = train_lib.make_program(exp.scfg, 1, 10, exp.batching, exp.mesh)
+    # Real steps (one probe interval, or one log block), so that the AdamW moments are not the
+    # (compressible) zeros of step 0.
+    eval_every = cfg.train.eval_every
+    steps = cfg.probe.every or eval_every
+    program = train_lib.make_program(exp.scfg, steps // eval_every, eval_every, exp.batching,
+                                     exp.mesh)
     state, _ = program(state, exp.data())
     jax.block_until_ready(state)
     names = ["train/loss", "train/acc", "train/prob", "test/loss", "test/acc", "test/prob"]
@@ -76,8 +80,9 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, nargs="+", default=[16])
     ap.add_argument("--log-points", type=int, default=1000)
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     args = ap.parse_args()
-    cfg = config_lib.load_config(args.config)
+    cfg = config_lib.load_config(args.config, args.set)
     numerics.configure(cfg.numerics.loss_dtype)
     rows = []
     for n in args.seeds:

@@ -7,7 +7,7 @@ For each seed count it builds the run exactly as `grokjax train` does (same prog
 sharding, same batching), times the first chunk (compile + run) and then `--repeats` chunks of
 `--steps` steps, and reports steady-state seed-steps/s (seeds x steps / seconds) with the
 compile time separately. Evaluation runs every `train.eval_every` steps, as in a real run
-(`--eval-every` overrides it). Results go to benchmarks/results/throughput-<backend>.json.
+(`--set train.eval_every=N` changes it). Results go to benchmarks/results/throughput-<backend>.json.
 """
 
 from __future__ import annotations
@@ -61,15 +61,10 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, nargs="+", default=[1, 4, 16])
     ap.add_argument("--steps", type=int, default=100, help="steps per timed chunk")
     ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--eval-every", type=int, default=None)
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     ap.add_argument("--out", default=None)
     args = ap.parse_args()
-    cfg = config_lib.load_config(args.config)
-    overrides = list(args.set)
-    if args.eval_every:
-        overrides.append(f"train.eval_every={args.eval_every}")
-    config_lib.apply_overrides(cfg, overrides)
+    cfg = config_lib.load_config(args.config, args.set)
     numerics.configure(cfg.numerics.loss_dtype)
     rows = []
     for n in args.seeds:
@@ -80,7 +75,7 @@ def main() -> None:
               flush=True)
     out = pathlib.Path(args.out or f"benchmarks/results/throughput-{jax.default_backend()}.json")
     out.parent.mkdir(parents=True, exist_ok=True)
-    result = {"config": args.config, "overrides": overrides, "machine": platform.machine(),
+    result = {"config": args.config, "overrides": args.set, "machine": platform.machine(),
               "cpu_count": __import__("os").cpu_count(), **rundir.environment(), "rows": rows}
     out.write_text(json.dumps(result, indent=2) + "\n")
     print(f"wrote {out}")

@@ -69,8 +69,7 @@ def main() -> int:
                       + " ".join(f"--set '{o}'" for o in overrides))
                 continue
             print(f"== {name}", flush=True)
-            cfg = config_lib.load_config(spec)
-            config_lib.apply_overrides(cfg, overrides)
+            cfg = config_lib.load_config(spec, overrides)
             s = run_lib.train(cfg, pathlib.Path(args.root) / name)
             rows.append((name, s))
     except GrokjaxError as e:

@@ -78,8 +78,7 @@ class Checkpoints:
 
     def read_history(self, step: int) -> dict[str, np.ndarray]:
         out = self.manager.restore(step, args=ocp.args.Composite(history=ocp.args.StandardRestore()))
-        history = {k: np.asarray(v) for k, v in out["history"].items()}
-        return history if int(history.pop("n_points")) else {"step": np.zeros((0,), np.int32)}
+        return _unpack_history(out["history"])
 
     def read_meta(self, step: int) -> dict:
         return self.manager.restore(step, args=ocp.args.Composite(meta=ocp.args.JsonRestore()))["meta"]
@@ -90,10 +89,7 @@ class Checkpoints:
             state=ocp.args.StandardRestore(abstract_state),
             history=ocp.args.StandardRestore(),
             meta=ocp.args.JsonRestore()))
-        history = {k: np.asarray(v) for k, v in out["history"].items()}
-        if not int(history.pop("n_points")):
-            history = {"step": np.zeros((0,), np.int32)}
-        return out["state"], history, out["meta"]
+        return out["state"], _unpack_history(out["history"]), out["meta"]
 
     def restore_latest_good(self, abstract_state: Any, step: int | None = None, *,
                             quarantine: bool = True, log=None):
@@ -135,6 +131,12 @@ class Checkpoints:
     def close(self) -> None:
         self.manager.wait_until_finished()
         self.manager.close()
+
+
+def _unpack_history(item: dict) -> dict[str, np.ndarray]:
+    """The history item as saved (see `save`): an empty one is only its length."""
+    history = {k: np.asarray(v) for k, v in item.items()}
+    return history if int(history.pop("n_points")) else {"step": np.zeros((0,), np.int32)}
 
 
 def abstract_like(tree: Any, sharding=None) -> Any:

@@ -26,7 +26,6 @@ from grokjax.errors import GrokjaxError
 
 def _load(args):
     from grokjax import config as config_lib
-    cfg = config_lib.load_config(args.config)
     overrides = list(args.set or [])
     if getattr(args, "seeds", None) is not None:
         overrides += [f"seeds={args.seeds}", "seed_list=()"]
@@ -38,8 +37,7 @@ def _load(args):
                       ("freeze", "transfer.freeze"), ("source_seed", "transfer.source_seed")):
         if getattr(args, flag, None) is not None:
             overrides.append(f"{key}={getattr(args, flag)}")
-    config_lib.apply_overrides(cfg, overrides)
-    return cfg
+    return config_lib.load_config(args.config, overrides)
 
 
 def _default_workdir(spec: str) -> pathlib.Path:
@@ -50,13 +48,8 @@ def _default_workdir(spec: str) -> pathlib.Path:
 
 
 def _print_summary(summary: dict, workdir: pathlib.Path) -> None:
-    print(f"\n{'seed':>6} {'train acc':>10} {'test acc':>10} {'test loss':>11} "
-          f"{'memorised':>10} {'grokked':>8}")
-    for e in summary["seeds"]:
-        mem = e["memorisation_step"] if e["memorisation_step"] >= 0 else "-"
-        grok = e["grok_step"] if e["grok_step"] >= 0 else "-"
-        print(f"{e['seed']:>6} {e['train_acc']:>10.4f} {e['test_acc']:>10.4f} "
-              f"{e['test_loss']:>11.3e} {mem:>10} {grok:>8}")
+    from grokjax.summary import seed_table
+    print("\n" + "\n".join(seed_table(summary)))
     print(f"\ngrokked {summary['grokked']}/{summary['n_seeds']} seeds"
           + (f", median grok step {summary['grok_step_median']:.0f}"
              if summary["grok_step_median"] is not None else "")

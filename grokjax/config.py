@@ -109,7 +109,8 @@ def resolve_path(spec: str) -> tuple[pathlib.Path, str | None]:
         + ", ".join(known))
 
 
-def load_config(spec: str) -> ml_collections.ConfigDict:
+def load_config(spec: str, overrides: list[str] = ()) -> ml_collections.ConfigDict:
+    """The locked config of a config file (with its ':ARG'), with 'dotted.key=value' overrides."""
     path, arg = resolve_path(spec)
     module_spec = importlib.util.spec_from_file_location(f"grokjax_config_{path.stem}", path)
     module = importlib.util.module_from_spec(module_spec)
@@ -121,6 +122,7 @@ def load_config(spec: str) -> ml_collections.ConfigDict:
     except (KeyError, ValueError, TypeError) as e:
         raise GrokjaxError(f"config {spec!r}: {e}") from None
     cfg.lock()
+    apply_overrides(cfg, list(overrides))
     return cfg
 
 

@@ -14,7 +14,7 @@ from grokjax import rundir
 from grokjax.checkpoint import Checkpoints
 from grokjax.config import from_saved
 from grokjax.errors import GrokjaxError
-from grokjax.summary import summarize
+from grokjax.summary import seed_table, summarize
 
 
 def describe(run: str | pathlib.Path) -> str:
@@ -22,7 +22,7 @@ def describe(run: str | pathlib.Path) -> str:
     if not (run / "config.json").is_file():
         raise GrokjaxError(f"{run} is not a grokjax run directory (no config.json)")
     cfg = rundir.read_json(run / "config.json")
-    info = rundir.read_json(run / "run.json") if (run / "run.json").exists() else {}
+    info = rundir.read_json(run / "run.json", default={})
     steps = Checkpoints(run, read_only=True).steps() if (run / "checkpoints").is_dir() else []
     m = cfg["model"]
     lines = [
@@ -55,13 +55,7 @@ def describe(run: str | pathlib.Path) -> str:
         lines += ["", title + (f": grokked {summary['grokked']}/{summary['n_seeds']}, memorised "
                                f"{summary['memorised']}/{summary['n_seeds']}" if summary else "")]
     if summary:
-        lines.append(f"{'seed':>6} {'train acc':>10} {'test acc':>10} {'test loss':>11} "
-                     f"{'memorised':>10} {'grokked':>8}")
-        for e in summary["seeds"]:
-            mem = e["memorisation_step"] if e["memorisation_step"] >= 0 else "-"
-            grok = e["grok_step"] if e["grok_step"] >= 0 else "-"
-            lines.append(f"{e['seed']:>6} {e['train_acc']:>10.4f} {e['test_acc']:>10.4f} "
-                         f"{e['test_loss']:>11.3e} {mem:>10} {grok:>8}")
+        lines += seed_table(summary)
     if (run / "history.npz").exists():
         history = rundir.read_npz(run / "history.npz")
         lines.append(f"history      {len(history['step'])} log points, steps "

@@ -117,6 +117,12 @@ def _start(exp: Experiment, workdir: pathlib.Path, loss_dtype: str):
     return state
 
 
+def _known_source_d_vocab(run_dir: pathlib.Path) -> int | None:
+    """A transfer run's source vocabulary, as its run.json recorded it (None if unknown)."""
+    return rundir.read_json(run_dir / "run.json", default={}).get("transfer", {}).get(
+        "source_d_vocab")
+
+
 def _splits(exp: Experiment) -> dict[str, np.ndarray]:
     return {"seeds": np.asarray(exp.seeds), "split_seeds": np.asarray(exp.split_seeds),
             "operands": exp.dataset.operands, "train_idx": exp.train_idx,
@@ -133,8 +139,7 @@ def train(cfg: ml_collections.ConfigDict, workdir: str | pathlib.Path, *,
     """Trains (or resumes) every seed of `cfg` as one program; returns the run's summary."""
     loss_dtype = numerics.configure(cfg.numerics.loss_dtype)
     workdir = pathlib.Path(workdir)
-    info = rundir.read_json(workdir / "run.json") if (workdir / "run.json").exists() else {}
-    exp = build(cfg, info.get("transfer", {}).get("source_d_vocab"))
+    exp = build(cfg, _known_source_d_vocab(workdir))
     ccfg = cfg.checkpoint
     checkpoints = ckpt_lib.Checkpoints(workdir, keep=ccfg.keep, pin=tuple(ccfg.pin),
                                        async_save=ccfg.async_save)
@@ -234,8 +239,7 @@ def load_state(run_dir: str | pathlib.Path, step: int | None = None):
         raise GrokjaxError(f"{run_dir} is not a grokjax run directory (no config.json)")
     cfg = config_lib.from_saved(rundir.read_json(run_dir / "config.json"))
     numerics.configure(cfg.numerics.loss_dtype)
-    info = rundir.read_json(run_dir / "run.json") if (run_dir / "run.json").exists() else {}
-    exp = build(cfg, info.get("transfer", {}).get("source_d_vocab"))
+    exp = build(cfg, _known_source_d_vocab(run_dir))
     checkpoints = ckpt_lib.Checkpoints(run_dir, read_only=True)
     _, state, _, meta = checkpoints.restore_latest_good(exp.abstract_state(), step,
                                                         quarantine=False)

@@ -68,8 +68,15 @@ def _json_default(x):
     raise TypeError(f"cannot write {type(x).__name__} as JSON")
 
 
-def read_json(path: pathlib.Path) -> Any:
-    return json.loads(pathlib.Path(path).read_text())
+_NO_DEFAULT = object()
+
+
+def read_json(path: pathlib.Path, default: Any = _NO_DEFAULT) -> Any:
+    """The JSON at `path`; `default` if given and the file does not exist."""
+    path = pathlib.Path(path)
+    if default is not _NO_DEFAULT and not path.exists():
+        return default
+    return json.loads(path.read_text())
 
 
 def write_npz(path: pathlib.Path, arrays: dict[str, np.ndarray]) -> None:

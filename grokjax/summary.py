@@ -89,3 +89,15 @@ def summarize(cfg, seeds: list[int], split_seeds: list[int], task_names, history
         "best_test_acc_median": float(np.median([e["best_test_acc"] for e in per_seed])),
         "seeds": per_seed,
     }
+
+
+def seed_table(summary: dict) -> list[str]:
+    """The per-seed table of a summary, as text lines (train's end, `grokjax inspect`)."""
+    lines = [f"{'seed':>6} {'train acc':>10} {'test acc':>10} {'test loss':>11} "
+             f"{'memorised':>10} {'grokked':>8}"]
+    for e in summary["seeds"]:
+        mem = e["memorisation_step"] if e["memorisation_step"] >= 0 else "-"
+        grok = e["grok_step"] if e["grok_step"] >= 0 else "-"
+        lines.append(f"{e['seed']:>6} {e['train_acc']:>10.4f} {e['test_acc']:>10.4f} "
+                     f"{e['test_loss']:>11.3e} {mem:>10} {grok:>8}")
+    return lines

@@ -138,6 +138,11 @@ def _with_all(acc_xT: jax.Array) -> jax.Array:
     return jnp.concatenate([acc_xT, acc_xT.min(axis=-1, keepdims=True)], axis=-1)
 
 
+def _first(event_step: jax.Array, hit: jax.Array, step) -> jax.Array:
+    """An event's step: kept once set (>= 0), else `step` where `hit`."""
+    return jnp.where((event_step < 0) & hit, step, event_step)
+
+
 def _record(params: Params, step, train: Metrics, test: Metrics, mem_step, grok_step) -> Metrics:
     """What a log point holds; the event steps are those known once the point's block is done."""
     return {"step": step, **{f"train/{k}": v for k, v in train.items()},
@@ -155,10 +160,9 @@ def log_block(state: TrainState, data: Data, scfg: StepConfig, eval_every: int):
     if scfg.batch_size:  # a minibatch says little: the log point measures the whole train set
         train_seq = jax.tree.map(lambda x: x[None], evaluate(params0, data, scfg, "train"))
     hit_ExT1 = _with_all(train_seq["acc"]) >= scfg.acc_threshold
-    mem_step = jnp.where((state.mem_step < 0) & hit_ExT1.any(axis=0),
-                         step0 + jnp.argmax(hit_ExT1, axis=0).astype(jnp.int32), state.mem_step)
-    grokked_T1 = _with_all(test["acc"]) >= scfg.acc_threshold
-    grok_step = jnp.where((state.grok_step < 0) & grokked_T1, step0, state.grok_step)
+    mem_step = _first(state.mem_step, hit_ExT1.any(axis=0),
+                      step0 + jnp.argmax(hit_ExT1, axis=0).astype(jnp.int32))
+    grok_step = _first(state.grok_step, _with_all(test["acc"]) >= scfg.acc_threshold, step0)
     train0 = jax.tree.map(lambda x: x[0], train_seq)
     record = _record(params0, step0, train0, test, mem_step, grok_step)
     return state.replace(mem_step=mem_step, grok_step=grok_step), record
@@ -169,10 +173,8 @@ def final_record(state: TrainState, data: Data, scfg: StepConfig):
     train = evaluate(state.params, data, scfg, "train")
     test = evaluate(state.params, data, scfg, "test")
     thr = scfg.acc_threshold
-    mem = jnp.where((state.mem_step < 0) & (_with_all(train["acc"]) >= thr), state.step,
-                    state.mem_step)
-    grok = jnp.where((state.grok_step < 0) & (_with_all(test["acc"]) >= thr), state.step,
-                     state.grok_step)
+    mem = _first(state.mem_step, _with_all(train["acc"]) >= thr, state.step)
+    grok = _first(state.grok_step, _with_all(test["acc"]) >= thr, state.step)
     state = state.replace(mem_step=mem, grok_step=grok)
     record = _record(state.params, state.step, train, test, mem, grok)
     if scfg.probe is not None:
