@@ -5,6 +5,8 @@
                   [--init-from RUN[@STEP] --load GROUPS] [--freeze GROUPS] [--source-seed S]
     grokjax inspect RUN                                   saved steps, seeds, config, results
     grokjax probe RUN [--step N] [--seed S] [--out DIR]   probe report: JSON and PNG figures
+    grokjax plot RUN [RUN ...] [--out DIR] [--seed S] [--step N] [--no-spectra]
+                                                          figures: curves, measures, grok steps
     grokjax config CONFIG[:ARG] [--set key=value ...]     print the resolved config
     grokjax tasks                                         list the named tasks
 
@@ -56,6 +58,8 @@ def _print_summary(summary: dict, workdir: pathlib.Path) -> None:
           + (f"; {summary['seed_steps_per_second']:.0f} seed-steps/s"
              if "seed_steps_per_second" in summary else ""))
     print(f"run directory: {workdir}")
+    if (workdir / "tb").is_dir():
+        print(f"TensorBoard:   tensorboard --logdir {workdir / 'tb'}")
 
 
 def cmd_train(args) -> None:
@@ -75,6 +79,12 @@ def cmd_probe(args) -> None:
     from grokjax import probe_report
     out = probe_report.write(args.run, args.step, args.seed, args.out)
     print(f"wrote {out}")
+
+
+def cmd_plot(args) -> None:
+    from grokjax import figures
+    for path in figures.write(args.runs, args.out, args.seed, args.step, not args.no_spectra):
+        print(f"wrote {path}")
 
 
 def cmd_config(args) -> None:
@@ -125,6 +135,15 @@ def parser() -> argparse.ArgumentParser:
     pr.add_argument("--seed", type=int, help="the seed the figures show (default: the first)")
     pr.add_argument("--out", help="output directory (default RUN/probes)")
     pr.set_defaults(func=cmd_probe)
+    pl = sub.add_parser("plot", help="figures of finished runs: grokking curves, progress "
+                        "measures, spectra, grok steps across seeds and runs")
+    pl.add_argument("runs", nargs="+", metavar="RUN", help="run directories")
+    pl.add_argument("--out", help="output directory (default RUN/plots; for several runs, "
+                    "plots/ beside the first)")
+    pl.add_argument("--seed", type=int, help="the seed whose spectra are drawn (default: the first)")
+    pl.add_argument("--step", type=int, help="the checkpoint step of the spectra (default: the latest)")
+    pl.add_argument("--no-spectra", action="store_true", help="skip the spectra (no checkpoint read)")
+    pl.set_defaults(func=cmd_plot)
     i = sub.add_parser("inspect", help="saved steps, seeds, config and results of a run")
     i.add_argument("run", help="a run directory")
     i.set_defaults(func=cmd_inspect)

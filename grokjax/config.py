@@ -86,6 +86,12 @@ def base_config() -> ml_collections.ConfigDict:
         freeze="",  # groups that receive no update and no weight decay
         source_seed=-1,  # -1: target seed s takes source seed s; >= 0: every seed takes this one
     ))
+    c.tensorboard = ml_collections.ConfigDict(dict(
+        enabled=True,  # event files under RUN/tb (see grokjax/tblog.py)
+        seed_runs=64,  # a TensorBoard run for each of the first this many seeds (-1: all);
+                       # the aggregate run covers every seed
+        detail_seeds=4,  # spectra images and weight histograms for the first this many seeds
+    ))
     c.numerics = ml_collections.ConfigDict(dict(
         loss_dtype="float64",  # 'float64' (jax x64; float32 on TPU) | 'float32'
         matmul_precision="highest",  # 'default' | 'high' | 'highest' (full float32 on GPU/TPU)
@@ -236,6 +242,9 @@ def validate(cfg: ml_collections.ConfigDict) -> tuple[Task, ...]:
             f"train.steps={cfg.train.steps}")
     if not 0.0 < cfg.probe.eta < 1.0 or not 0.0 < cfg.probe.threshold < 1.0:
         raise GrokjaxError("probe.eta and probe.threshold are fractions in (0, 1)")
+    if cfg.tensorboard.seed_runs < -1 or cfg.tensorboard.detail_seeds < 0:
+        raise GrokjaxError("tensorboard.seed_runs (-1: all) and tensorboard.detail_seeds count "
+                           "seeds; they cannot be negative")
     if cfg.checkpoint.keep < 1:
         raise GrokjaxError(f"checkpoint.keep={cfg.checkpoint.keep}: keep at least 1 checkpoint")
     if bool(cfg.transfer.load) != bool(cfg.transfer.from_run):
@@ -302,7 +311,8 @@ def model_config(cfg: ml_collections.ConfigDict, d_vocab: int, n_ctx: int) -> Mo
 # Keys that may differ between a run and its resumption: they change when or how long a run
 # goes, or what it keeps on disk, never a number it computes.
 RESUMABLE_KEYS = ("train.steps", "train.stop_when_grokked", "checkpoint.save_every",
-                  "checkpoint.keep", "checkpoint.pin", "checkpoint.async_save")
+                  "checkpoint.keep", "checkpoint.pin", "checkpoint.async_save",
+                  "tensorboard.enabled", "tensorboard.seed_runs", "tensorboard.detail_seeds")
 
 
 def result_changes(saved: dict, cfg: ml_collections.ConfigDict) -> list[str]:

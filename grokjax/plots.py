@@ -1,9 +1,12 @@
 """Figures, drawn with matplotlib's headless Agg backend and saved as PNG.
 
-Probe figures of one run: `spectra` (W_E and W_L in the Fourier basis: a heatmap of the
-components and the per-frequency norms, additive and, for a prime p, discrete-log) and
-`probe_curves` (FFD/FCR, restricted/excluded loss, Gini and weight norm over training, one thin
-line per seed, the chosen seed bold, its phases marked).
+Over training, every seed a thin line with the median and a min-max band over seeds (or one
+chosen seed bold), on a log-scaled step axis: `grokking_curves` (train and test accuracy and
+loss) and `measure_curves` (FFD/FCR of W_E and W_L, restricted and excluded loss, the weight norm
+and Gini), with memorisation and grok steps or phases marked. Across seeds and runs:
+`grok_steps` (the grok step of every seed, one column per run). Of one seed's weights:
+`spectra` (W_E and W_L in the Fourier basis, additive and, for a prime p, discrete-log), and
+`SpectrumCanvas` (the per-frequency norms as a small image, redrawn fast for TensorBoard).
 """
 
 from __future__ import annotations
@@ -23,10 +26,57 @@ _PHASE_STYLE = {"memorisation_end": ("memorised", "tab:gray"),
                 "cleanup_end": ("cleaned up", "tab:green")}
 
 
-def _mark_phases(ax, phases: dict | None) -> None:
-    for key, (label, color) in _PHASE_STYLE.items():
-        if phases and phases.get(key) is not None:
-            ax.axvline(max(phases[key], 1), color=color, ls="--", lw=1, label=label)
+def phase_marks(phases: dict | None) -> list[tuple[int, str, str]]:
+    """One seed's phases (summary.phases) as marks for the curve figures."""
+    return [(phases[key], label, color) for key, (label, color) in _PHASE_STYLE.items()
+            if phases and phases.get(key) is not None]
+
+
+class SpectrumCanvas:
+    """One small reusable figure: the per-frequency norms (cos ||mu_k||, sin ||nu_k||) of W_E and
+    W_L, one column per basis, each panel scaled to its largest norm, for TensorBoard's images
+    at every probe point (TensorBoard shows the run and step). The axes are drawn once; a render
+    only draws the bars onto a copy of them (blitting): a few milliseconds, as text is slow."""
+
+    def __init__(self, bases: dict[str, int]):
+        """bases: name -> its number of frequencies K (e.g. {'additive': 48} for p = 97)."""
+        self.fig, axes = plt.subplots(2, len(bases), figsize=(4.2 * len(bases), 4.4), dpi=80,
+                                      squeeze=False)
+        self.panels = {}
+        for col, (basis, n_freqs) in enumerate(bases.items()):
+            k = np.arange(1, n_freqs + 1, dtype=float)
+            for row, name in enumerate(("W_E", "W_L")):
+                ax = axes[row, col]
+                bars = tuple((ax.vlines(k + dx, 0, 0 * k, lw=2.5, color=c, label=lab,
+                                        animated=True), k + dx)
+                             for dx, c, lab in ((-0.18, "C0", "cos"), (0.18, "C1", "sin")))
+                ax.set_xlim(0, n_freqs + 1)
+                ax.set_ylim(0, 1.35)  # room above the bars for the legend and the text
+                ax.set_title(f"{name}, {basis} basis", fontsize=9)
+                ax.set_xlabel("frequency k", fontsize=8)
+                ax.set_ylabel("norm / largest norm", fontsize=8)
+                ax.tick_params(labelsize=7)
+                ax.legend(fontsize=7, loc="upper right")
+                self.panels[basis, name] = bars
+        self.fig.suptitle("Fourier spectra: norm per frequency / the largest", fontsize=10)
+        self.fig.tight_layout(rect=(0, 0, 1, 0.95))
+        self.fig.canvas.draw()
+        self.background = self.fig.canvas.copy_from_bbox(self.fig.bbox)
+
+    def render(self, spectra: dict) -> np.ndarray:
+        """spectra[(basis, 'W_E' | 'W_L')] = (mu [K], nu [K]) -> an RGB image [H, W, 3] uint8."""
+        canvas = self.fig.canvas
+        canvas.restore_region(self.background)
+        for key, (mu, nu) in spectra.items():
+            bars = self.panels[key]
+            top = float(max(np.max(mu), np.max(nu)))
+            scale = 1.0 / top if top > 0 else 1.0
+            for (lines, x), values in zip(bars, (mu, nu)):
+                height = np.asarray(values, float) * scale
+                lines.set_segments(np.stack([np.stack([x, 0 * x], -1),
+                                             np.stack([x, height], -1)], 1))
+                lines.axes.draw_artist(lines)
+        return np.asarray(canvas.buffer_rgba())[..., :3].copy()
 
 
 def spectra(params_one_seed: dict, p: int, title: str, path: pathlib.Path,
@@ -66,50 +116,149 @@ def spectra(params_one_seed: dict, p: int, title: str, path: pathlib.Path,
     plt.close(fig)
 
 
-def probe_curves(history: dict, seed_index: int, seeds: list[int], title: str,
-                 path: pathlib.Path, phases: dict | None) -> None:
-    """FFD/FCR, restricted/excluded loss, Gini and weight norm against step."""
-    steps = np.maximum(history["probe/step"], 1)
+def _step_axis(ax) -> None:
+    ax.set_xscale("log")
+    ax.set_xlabel("training step (log scale; step 0 drawn at 1)")
+
+
+def _mark(ax, marks: list[tuple[int, str, str]]) -> None:
+    """Vertical dashed lines: (step, label, colour)."""
+    for step, label, color in marks:
+        ax.axvline(max(step, 1), color=color, ls="--", lw=1, label=label)
+
+
+def seed_lines(ax, x: np.ndarray, values: np.ndarray, color: str, label: str,
+               highlight: int | None = None) -> None:
+    """values [S, P] against x [P]: thin lines per seed, and either the median over seeds with a
+    min-max band (highlight None) or one seed's line drawn bold."""
+    for i in range(values.shape[0]):
+        if i != highlight:
+            ax.plot(x, values[i], color=color, lw=0.6, alpha=0.35)
+    if highlight is None:
+        ax.fill_between(x, values.min(0), values.max(0), color=color, alpha=0.15, lw=0)
+        ax.plot(x, np.median(values, 0), color=color, lw=2, label=f"{label} (median)")
+    else:
+        ax.plot(x, values[highlight], color=color, lw=2, label=label)
+
+
+def _per_seed(history: dict, key: str) -> np.ndarray:
+    """[S, P]: a metric summed (loss) or averaged over the tasks of a mixture."""
+    v = history[key]
+    if v.ndim == 3:
+        v = v.sum(-1) if key.endswith("loss") else v.mean(-1)
+    return v
+
+
+def _legend(ax) -> None:
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(loc="best", fontsize=8)
+
+
+CURVES_SIZE = (13, 5)  # inches, at DPI
+MEASURES_SIZE = (13, 9)
+DPI = 100
+
+
+def grok_steps_size(n_groups: int) -> tuple[float, float]:
+    return max(6.0, 1.1 * n_groups + 2), 5.0
+
+
+def grokking_curves(history: dict, title: str, path: pathlib.Path,
+                    marks: list[tuple[int, str, str]]) -> None:
+    """Train and test accuracy, and loss, against step: median, min-max band, seeds thin."""
+    x = np.maximum(history["step"], 1)
+    fig, (acc, loss) = plt.subplots(1, 2, figsize=CURVES_SIZE)
+    for ax, metric, ylabel in ((acc, "acc", "accuracy"), (loss, "loss", "cross-entropy (nats)")):
+        for j, split in enumerate(("train", "test")):
+            seed_lines(ax, x, _per_seed(history, f"{split}/{metric}"), f"C{j}", split)
+        _mark(ax, marks)
+        _step_axis(ax)
+        ax.set_ylabel(ylabel)
+        _legend(ax)
+    acc.set_ylim(-0.02, 1.02)
+    acc.set_title("accuracy")
+    loss.set_yscale("log")
+    loss.set_title("loss (log scale)")
+    fig.suptitle(title)
+    fig.tight_layout(rect=(0, 0, 1, 0.96))
+    fig.savefig(path, dpi=DPI)
+    plt.close(fig)
+
+
+def measure_curves(history: dict, title: str, path: pathlib.Path,
+                   marks: list[tuple[int, str, str]], highlight: int | None = None) -> None:
+    """The progress measures against step: FFD and FCR of W_E and of W_L, restricted and
+    excluded loss with the train and test loss, the total weight norm and the Gini coefficients.
+    Median and min-max band over seeds (or one seed bold: `highlight`), seeds thin; `marks` are
+    vertical lines (e.g. the memorisation and grok steps, or one seed's phases)."""
+    steps = np.maximum(history.get("probe/step", np.zeros(0)), 1)
     log_steps = np.maximum(history["step"], 1)
     panels = [("FFD and FCR of W_E", [("probe/ffd/W_E", "FFD(W_E)"), ("probe/fcr/W_E", "FCR(W_E)")],
-               "fraction", False),
+               "fraction of frequencies", False),
               ("FFD and FCR of W_L", [("probe/ffd/W_L", "FFD(W_L)"), ("probe/fcr/W_L", "FCR(W_L)")],
-               "fraction", False),
-              ("losses", [("probe/restricted_loss", "restricted loss"),
-                          ("probe/excluded_loss", "excluded loss"),
-                          ("train/loss", "train loss"), ("test/loss", "test loss")],
-               "cross entropy (nats)", True),
-              ("Gini of the Fourier norms, and the weights",
-               [("probe/gini/W_E", "Gini(W_E)"), ("probe/gini/W_L", "Gini(W_L)")], "Gini", False)]
-    fig, axes = plt.subplots(2, 2, figsize=(13, 9))
+               "fraction of frequencies", False),
+              ("restricted and excluded loss", [("probe/restricted_loss", "restricted loss"),
+                                                ("probe/excluded_loss", "excluded loss"),
+                                                ("train/loss", "train loss"),
+                                                ("test/loss", "test loss")],
+               "cross-entropy (nats, log scale)", True),
+              ("weight norm, and Gini of the Fourier norms",
+               [("norm/total", "L2 norm of all weights")], "L2 norm", False)]
+    fig, axes = plt.subplots(2, 2, figsize=MEASURES_SIZE)
     for ax, (name, series, ylabel, log_y) in zip(axes.flat, panels):
         for j, (key, label) in enumerate(series):
-            if key not in history:
-                continue
-            values = history[key]
-            x = log_steps if key.startswith(("train/", "test/")) else steps
-            if values.ndim == 3:
-                values = values.sum(-1)
-            color = f"C{j}"
-            for i in range(values.shape[0]):
-                if i != seed_index:
-                    ax.plot(x, values[i], color=color, lw=0.6, alpha=0.35)
-            ax.plot(x, values[seed_index], color=color, lw=2, label=label)
-        if name.startswith("Gini") and "probe/sum_sq_weights" in history:
+            if key in history:
+                x = log_steps if key.startswith(("train/", "test/", "norm/")) else steps
+                seed_lines(ax, x, _per_seed(history, key), f"C{j}", label, highlight)
+        if name.startswith("weight norm") and "probe/gini/W_E" in history:
             twin = ax.twinx()
-            twin.plot(steps, history["probe/sum_sq_weights"][seed_index], color="k", lw=1.2,
-                      label="sum of squared weights")
-            twin.set_ylabel("sum of squared weights")
-            twin.legend(loc="lower right")
-        _mark_phases(ax, phases)
-        ax.set_xscale("log")
-        if log_y:
+            for j, key in enumerate(("probe/gini/W_E", "probe/gini/W_L")):
+                seed_lines(twin, steps, history[key], f"C{j + 2}", key[len("probe/"):].replace(
+                    "gini/", "Gini(") + ")", highlight)
+            twin.set_ylabel("Gini coefficient")
+            twin.legend(loc="lower right", fontsize=8)
+        if not ax.lines:
+            ax.text(0.5, 0.5, "not recorded (probe.every = 0, or no grid for this task)",
+                    ha="center", va="center", transform=ax.transAxes, fontsize=9)
+        _mark(ax, marks)
+        _step_axis(ax)
+        if log_y and ax.lines:
             ax.set_yscale("log")
-        ax.set_xlabel("step (log scale)")
         ax.set_ylabel(ylabel)
         ax.set_title(name)
-        ax.legend(loc="best", fontsize=8)
-    fig.suptitle(f"{title}; seed {seeds[seed_index]} bold, other seeds thin")
-    fig.tight_layout(rect=(0, 0, 1, 0.98))
-    fig.savefig(path, dpi=100)
+        _legend(ax)
+    fig.suptitle(title)
+    fig.tight_layout(rect=(0, 0, 1, 0.97))
+    fig.savefig(path, dpi=DPI)
+    plt.close(fig)
+
+
+def grok_steps(groups: list[dict], title: str, path: pathlib.Path) -> None:
+    """The grok step of every seed, one column per group (a run, or a task at one r): each
+    grokked seed a dot, a box over them, and the seeds that never grokked counted in the label.
+    groups: [{'label': str, 'grok_steps': [int per seed, -1 = never]}]."""
+    fig, ax = plt.subplots(figsize=grok_steps_size(len(groups)))
+    rng = np.random.default_rng(0)
+    labels = []
+    for j, g in enumerate(groups):
+        steps = np.asarray(g["grok_steps"])
+        done = steps[steps >= 0]
+        if len(done):
+            ax.boxplot([done], positions=[j], widths=0.5, whis=(0, 100), showfliers=False,
+                       medianprops={"color": "C1"})
+            ax.scatter(j + rng.uniform(-0.12, 0.12, len(done)), done, s=18, color="C0",
+                       zorder=3, label="grok step of a seed" if not labels else None)
+        labels.append(f"{g['label']}\ngrokked {len(done)}/{len(steps)}")
+    ax.plot([], [], color="C1", label="median; box: quartiles, whiskers: range")
+    ax.set_xticks(range(len(groups)), labels, fontsize=8)
+    ax.set_xlim(-0.7, len(groups) - 0.3)
+    if any(np.asarray(g["grok_steps"]).max(initial=-1) >= 0 for g in groups):
+        ax.set_yscale("log")
+    else:
+        ax.text(0.5, 0.5, "no seed grokked", ha="center", va="center", transform=ax.transAxes)
+    ax.set_ylabel("grok step (first step with test accuracy >= threshold; log scale)")
+    ax.set_title(title)
+    _legend(ax)
+    fig.tight_layout()
+    fig.savefig(path, dpi=DPI)
     plt.close(fig)

@@ -114,6 +114,7 @@ def write(run: str | pathlib.Path, step: int | None = None, seed: int | None = N
                   multiplicative=bool(arrays["log"]))
     history = arrays["history"]
     if history is not None and "probe/step" in history:
-        plots.probe_curves(history, i, seeds, title.rsplit(";", 1)[0],
-                           out / f"curves-seed{seeds[i]}.png", rep["seeds"][i].get("phases"))
+        plots.measure_curves(history, f"{title.rsplit(';', 1)[0]}; seed {seeds[i]} bold",
+                             out / f"curves-seed{seeds[i]}.png",
+                             plots.phase_marks(rep["seeds"][i].get("phases")), highlight=i)
     return out

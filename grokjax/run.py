@@ -25,7 +25,7 @@ import numpy as np
 
 from grokjax import checkpoint as ckpt_lib
 from grokjax import config as config_lib
-from grokjax import model, numerics, rundir, sharding, transfer
+from grokjax import model, numerics, rundir, sharding, tblog, transfer
 from grokjax import train as train_lib
 from grokjax.errors import GrokjaxError
 from grokjax.experiment import Experiment, build  # noqa: F401  (re-exported: run.build)
@@ -143,15 +143,27 @@ def train(cfg: ml_collections.ConfigDict, workdir: str | pathlib.Path, *,
     ccfg = cfg.checkpoint
     checkpoints = ckpt_lib.Checkpoints(workdir, keep=ccfg.keep, pin=tuple(ccfg.pin),
                                        async_save=ccfg.async_save)
+    board = (tblog.Board(workdir, cfg, exp.seeds, exp.dataset.task_names)
+             if cfg.tensorboard.enabled else None)
     try:
-        return _train(exp, workdir, loss_dtype, checkpoints, progress, progress_interval)
+        return _train(exp, workdir, loss_dtype, checkpoints, board, progress, progress_interval)
     finally:
         checkpoints.close()  # waits for the last asynchronous save
+        if board is not None:
+            board.close()
 
 
-def _train(exp, workdir, loss_dtype, checkpoints, progress, progress_interval) -> dict:
+def _train(exp, workdir, loss_dtype, checkpoints, board, progress, progress_interval) -> dict:
     cfg, tcfg, ccfg = exp.cfg, exp.cfg.train, exp.cfg.checkpoint
     chunks: list[dict] = []
+
+    def save(step, state, history, final):
+        if board is not None:  # the events so far are on disk before the checkpoint is
+            n = len(board.detail_idx)
+            board.histograms(step, jax.device_get(jax.tree.map(lambda x: x[:n], state.params)))
+            board.flush()
+        checkpoints.save(step, state, history, _splits(exp), _meta(exp, step, final))
+
     if checkpoints.steps():
         saved = rundir.read_json(workdir / "config.json")
         changes = config_lib.result_changes(saved, cfg)
@@ -176,8 +188,11 @@ def _train(exp, workdir, loss_dtype, checkpoints, progress, progress_interval) -
         print(f"resuming {workdir} from step {step}", flush=True)
     else:
         step, state = 0, _start(exp, workdir, loss_dtype)
-        if ccfg.save_every:
-            checkpoints.save(0, state, _stack([]), _splits(exp), _meta(exp, 0, False))
+    fresh = not chunks
+    if board is not None:
+        board.open(step)
+    if fresh and ccfg.save_every:
+        save(0, state, _stack([]), False)
 
     data = exp.place(exp.data())
     programs: dict[int, object] = {}
@@ -190,6 +205,8 @@ def _train(exp, workdir, loss_dtype, checkpoints, progress, progress_interval) -
             if k in host:
                 host[k] = host[k][0]  # the same for every seed
         chunks.append(host)
+        if board is not None:
+            board.write(host)
         last = {k: v[-1] if k in SHARED_STEPS else v[:, -1] for k, v in host.items()}
         bar.update(int(last["step"]) + tcfg.eval_every, last["train/acc"].mean(-1),
                    last["test/acc"].mean(-1), int((last["mem_step"][:, -1] >= 0).sum()),
@@ -215,20 +232,25 @@ def _train(exp, workdir, loss_dtype, checkpoints, progress, progress_interval) -
         if tcfg.stop_when_grokked and all_grokked:
             break  # (the final checkpoint follows)
         if ccfg.save_every and step % ccfg.save_every == 0 and step < tcfg.steps:
-            checkpoints.save(step, state, _stack(chunks), _splits(exp), _meta(exp, step, False))
+            save(step, state, _stack(chunks), False)
     if pending is not None:
         read(pending)
     state, final = train_lib.make_final(exp.scfg, exp.batching, exp.mesh)(state, data)
     final = jax.device_get(final)
     chunks.append({k: (v[:1] if k in SHARED_STEPS else v[:, None]) for k, v in final.items()})
+    if board is not None:
+        board.write(chunks[-1])
     history = _stack(chunks)
     if step in checkpoints.steps():  # a non-final checkpoint of this step: the final one replaces it
         checkpoints.manager.delete(step)
-    checkpoints.save(step, state, history, _splits(exp), _meta(exp, step, True))
+    save(step, state, history, True)
     bar.close()
     seconds = time.perf_counter() - t0
-    return _write_outputs(exp, workdir, history, wall_seconds=round(seconds, 2),
-                          seed_steps_per_second=round(steps_run * len(exp.seeds) / seconds, 1))
+    summary = _write_outputs(exp, workdir, history, wall_seconds=round(seconds, 2),
+                             seed_steps_per_second=round(steps_run * len(exp.seeds) / seconds, 1))
+    if board is not None:
+        board.finish(summary)
+    return summary
 
 
 def load_state(run_dir: str | pathlib.Path, step: int | None = None):

@@ -34,3 +34,12 @@ def tiny_config():
 @pytest.fixture
 def tiny():
     return tiny_config()
+
+
+def tb_events(logdir):
+    """TensorBoard's own reader over one TensorBoard run directory, everything loaded."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    events = EventAccumulator(str(logdir), size_guidance={"scalars": 0, "images": 0,
+                                                          "histograms": 0, "tensors": 0})
+    events.Reload()
+    return events

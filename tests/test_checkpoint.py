@@ -14,7 +14,7 @@ import pytest
 from grokjax import cli, model, rundir
 from grokjax.checkpoint import Checkpoints
 from grokjax.run import load_state
-from tests.conftest import TINY
+from tests.conftest import TINY, tb_events
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 
@@ -29,12 +29,17 @@ def params_of(run, step=None):
 
 
 def assert_same_run(a, b):
-    """Bit for bit: the metric history and the final params."""
+    """Bit for bit: the metric history and the final params; and TensorBoard (after the purge
+    of what a killed run wrote past its checkpoint) shows the same points as for one run."""
     ha, hb = rundir.read_npz(a / "history.npz"), rundir.read_npz(b / "history.npz")
     assert set(ha) == set(hb)
     for key in ha:
         np.testing.assert_array_equal(ha[key], hb[key], err_msg=key)
     jax.tree.map(np.testing.assert_array_equal, params_of(a), params_of(b))
+    for name, tag in (("seed_001", "test/acc"), ("aggregate", "norm/total/max"),
+                      ("seed_000", "probe/ffd/W_E")):
+        ea, eb = (tb_events(run / "tb" / name).Scalars(tag) for run in (a, b))
+        assert [(e.step, e.value) for e in ea] == [(e.step, e.value) for e in eb], (name, tag)
 
 
 @pytest.fixture(scope="module")

@@ -65,15 +65,6 @@ def test_inspect(finished_run, capsys):
     assert "checkpoints  0, 20" in out and "finished at step 20" in out
 
 
-def test_progress_lines_without_a_terminal(tmp_path, capsys):
-    assert cli.main(["train", TINY, "--workdir", str(tmp_path / "r")]) == 0
-    out = capsys.readouterr()
-    lines = [ln for ln in out.err.splitlines() if ln.startswith("step ")]
-    assert lines and lines[-1].startswith("step 20/20")
-    assert "steps/s" in lines[-1] and "grokked 0/2" in lines[-1] and "memorised" in lines[-1]
-    assert "run directory:" in out.out
-
-
 @pytest.mark.parametrize("args,message", [
     (["--set", "model.d_modle=64"], "unknown config key 'model.d_modle': did you mean model.d_model"),
     (["--set", "model.d_model=wide"], "model.d_model expects int, got 'wide'"),
