@@ -21,7 +21,6 @@ import tempfile
 import time
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from grokjax import checkpoint as ckpt_lib
@@ -35,7 +34,7 @@ def measure(cfg, n_seeds: int, log_points: int, repeats: int) -> dict:
     with cfg.unlocked():
         cfg.seeds, cfg.seed_list = n_seeds, ()
     exp = run_lib.build(cfg)
-    state = exp.init_fn()(jnp.asarray(exp.seeds, jnp.int32))
+    state = exp.init_state()
     # Real steps (one probe interval, or one log block), so that the AdamW moments are not the
     # (compressible) zeros of step 0.
     eval_every = cfg.train.eval_every

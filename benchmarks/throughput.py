@@ -19,7 +19,6 @@ import platform
 import time
 
 import jax
-import jax.numpy as jnp
 
 from grokjax import config as config_lib
 from grokjax import numerics, rundir
@@ -32,8 +31,7 @@ def measure(cfg, n_seeds: int, steps: int, repeats: int) -> dict:
         cfg.seeds, cfg.seed_list = n_seeds, ()
     exp = run_lib.build(cfg)
     data = exp.data()
-    seeds = jnp.asarray(exp.seeds, jnp.int32)
-    state = train_lib.make_init(exp.scfg, exp.n_tasks, exp.batching, exp.mesh)(seeds)
+    state = exp.init_state()
     eval_every = cfg.train.eval_every
     program = train_lib.make_program(exp.scfg, steps // eval_every, eval_every, exp.batching,
                                      exp.mesh)

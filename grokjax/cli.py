@@ -1,7 +1,7 @@
 """The `grokjax` command. Thin: it parses arguments and calls the library.
 
     grokjax train CONFIG[:ARG] [--seeds N | --seed-list 0,3,7] [--steps N] [--workdir DIR]
-                  [--set key=value ...] [--no-progress]
+                  [--set key=value ...] [--no-progress] [--grid AXIS=V1,V2,... ...]
                   [--init-from RUN[@STEP] --load GROUPS] [--freeze GROUPS] [--source-seed S]
     grokjax inspect RUN                                   saved steps, seeds, config, results
     grokjax probe RUN [--step N] [--seed S] [--out DIR]   probe report: JSON and PNG figures
@@ -35,6 +35,13 @@ def _load(args):
         overrides.append(f"seed_list=({args.seed_list},)")
     if getattr(args, "steps", None) is not None:
         overrides.append(f"train.steps={args.steps}")
+    for item in getattr(args, "grid", None) or []:
+        axis, sep, values = item.partition("=")
+        from grokjax.grid import AXES  # pylint: disable=import-outside-toplevel
+        if not sep or axis.strip() not in AXES:
+            raise GrokjaxError(f"--grid {item!r}: give AXIS=V1,V2,... with AXIS one of "
+                               f"{', '.join(AXES)}, e.g. --grid weight_decay=0.3,1,3")
+        overrides.append(f"grid.{axis.strip()}=({values},)")
     for flag, key in (("init_from", "transfer.from_run"), ("load", "transfer.load"),
                       ("freeze", "transfer.freeze"), ("source_seed", "transfer.source_seed")):
         if getattr(args, flag, None) is not None:
@@ -118,6 +125,9 @@ def parser() -> argparse.ArgumentParser:
     seeds.add_argument("--seeds", type=int, help="train seeds 0 .. N-1")
     seeds.add_argument("--seed-list", help="comma-separated seeds, e.g. 0,3,7")
     t.add_argument("--steps", type=int, help="training steps (train.steps)")
+    t.add_argument("--grid", action="append", metavar="AXIS=V1,V2,...",
+                   help="train every value of a hyperparameter in the same program, with every "
+                   "seed (lr, weight_decay, train_fraction, weight_scale; repeatable: a grid)")
     t.add_argument("--workdir", help="run directory (default runs/<config>-<time>)")
     t.add_argument("--no-progress", action="store_true", help="no progress bar or lines")
     t.add_argument("--init-from", metavar="RUN[@STEP]",

@@ -74,6 +74,12 @@ def base_config() -> ml_collections.ConfigDict:
         eta=0.5,  # FFD's threshold, a fraction of the largest component
         threshold=0.85,  # a key frequency explains more than this of some neuron's variance
     ))
+    c.grid = ml_collections.ConfigDict(dict(  # see grokjax/grid.py; () = not gridded
+        lr=(),  # e.g. (3e-4, 1e-3, 3e-3): replaces optim.lr
+        weight_decay=(),  # replaces optim.weight_decay
+        train_fraction=(),  # replaces train_fraction
+        weight_scale=(),  # replaces model.weight_scale
+    ))
     c.checkpoint = ml_collections.ConfigDict(dict(
         save_every=2000,  # steps between checkpoints (a multiple of train.chunk_steps); 0: none
         keep=3,  # the latest this many are kept, plus step 0, the final step and `pin`
@@ -258,6 +264,7 @@ def validate(cfg: ml_collections.ConfigDict) -> tuple[Task, ...]:
         raise GrokjaxError(f"seed_list={tuple(cfg.seed_list)} must hold integers, e.g. (0, 3, 7)")
     if len(set(seeds(cfg))) != len(seeds(cfg)) or min(seeds(cfg)) < 0:
         raise GrokjaxError(f"seed_list={tuple(cfg.seed_list)} must hold distinct seeds >= 0")
+    _validate_grid(cfg)
     if cfg.model.arch == "mlp" and cfg.model.variant != "furuta":
         raise GrokjaxError("model.arch='mlp' is Furuta's MLP; set model.variant='furuta'")
     from grokjax.transfer import parse_groups  # pylint: disable=import-outside-toplevel
@@ -270,6 +277,28 @@ def validate(cfg: ml_collections.ConfigDict) -> tuple[Task, ...]:
             f"p={cfg.p} is not prime, but {', '.join(needs_prime)} needs a prime modulus "
             "(inverses and the multiplicative group); use a prime such as 97 or 113")
     return tasks
+
+
+def _validate_grid(cfg: ml_collections.ConfigDict) -> None:
+    checks = {"lr": (lambda v: v > 0, "positive"), "weight_decay": (lambda v: v >= 0, ">= 0"),
+              "train_fraction": (lambda v: 0 < v < 1, "in (0, 1)"),
+              "weight_scale": (lambda v: v > 0, "positive")}
+    for axis, (ok, what) in checks.items():
+        values = cfg.grid[axis]
+        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+            raise GrokjaxError(f"grid.{axis}={tuple(values)} must hold numbers, e.g. "
+                               f"--grid {axis}=0.3,1,3")
+        if not all(ok(v) for v in values):
+            raise GrokjaxError(f"grid.{axis}={tuple(values)}: every value must be {what}")
+        if len(set(values)) != len(values):
+            raise GrokjaxError(f"grid.{axis}={tuple(values)} repeats a value")
+    gridded = any(len(cfg.grid[a]) for a in checks)
+    if cfg.grid.train_fraction and cfg.optim.batch_size:
+        raise GrokjaxError("grid.train_fraction needs full-batch training (optim.batch_size=0): "
+                           "a minibatch of a padded split would draw padding")
+    if gridded and (cfg.transfer.from_run or cfg.transfer.freeze):
+        raise GrokjaxError("a grid run cannot transfer (transfer.from_run / transfer.freeze); "
+                           "run one transfer per setting instead")
 
 
 def from_saved(saved: dict) -> ml_collections.ConfigDict:
@@ -295,9 +324,11 @@ def seeds(cfg: ml_collections.ConfigDict) -> list[int]:
     return [int(s) for s in cfg.seed_list] if cfg.seed_list else list(range(cfg.seeds))
 
 
-def split_seeds(cfg: ml_collections.ConfigDict) -> list[int]:
-    """Each seed's split seed: its own seed, or the one fixed split.seed."""
-    return [s if cfg.split.seed < 0 else cfg.split.seed for s in seeds(cfg)]
+def split_seeds(cfg: ml_collections.ConfigDict, seeds_: list[int] | None = None) -> list[int]:
+    """Each seed's split seed (of `seeds_`, default the config's): its own seed, or the one
+    fixed split.seed."""
+    return [s if cfg.split.seed < 0 else cfg.split.seed
+            for s in (seeds(cfg) if seeds_ is None else seeds_)]
 
 
 def model_config(cfg: ml_collections.ConfigDict, d_vocab: int, n_ctx: int) -> ModelConfig:

@@ -18,6 +18,7 @@ from jax.sharding import NamedSharding, PartitionSpec as P
 from grokjax import checkpoint as ckpt_lib
 from grokjax import config as config_lib
 from grokjax import data as data_lib
+from grokjax import grid as grid_lib
 from grokjax import model, numerics, probes, sharding, transfer
 from grokjax import train as train_lib
 from grokjax.errors import GrokjaxError
@@ -36,6 +37,9 @@ class Experiment:
     scfg: train_lib.StepConfig
     mesh: jax.sharding.Mesh
     batching: str  # 'vmap' | 'map', resolved from train.batching
+    members: grid_lib.Members  # the leading axis: seeds, or every grid setting x seed
+    train_mask: np.ndarray | None = None  # [S, n_train] float32, with a train-fraction grid
+    test_mask: np.ndarray | None = None
 
     @property
     def n_tasks(self) -> int:
@@ -58,6 +62,9 @@ class Experiment:
             grid = dict(grid_tokens=jnp.asarray(tokens),
                         grid_labels=jnp.asarray(task.labels(operands, p).reshape(p, p)),
                         grid_train=jnp.asarray(train))
+        if self.train_mask is not None:
+            grid.update(train_mask=jnp.asarray(self.train_mask),
+                        test_mask=jnp.asarray(self.test_mask))
         return train_lib.Data(tokens=jnp.asarray(self.dataset.tokens),
                               labels=jnp.asarray(self.dataset.labels),
                               train_idx=jnp.asarray(self.train_idx),
@@ -70,12 +77,24 @@ class Experiment:
             k: (sharding.shard_seeds if k in train_lib.PER_SEED else sharding.replicate)(v, self.mesh)
             for k, v in fields.items() if v is not None})
 
-    def init_fn(self):
-        return train_lib.make_init(self.scfg, self.n_tasks, self.batching, self.mesh)
+    def init_inputs(self) -> dict[str, np.ndarray]:
+        """What `make_init` takes: every member's seed and traced grid values."""
+        out = {"seed": np.asarray(self.seeds, np.int32)}
+        out.update({axis: np.asarray(self.members.values[axis], np.float32)
+                    for axis in grid_lib.TRACED if axis in self.members.axes})
+        return out
+
+    def init_state(self) -> train_lib.TrainState:
+        """Every member's initial state, sharded over the mesh."""
+        init = train_lib.make_init(self.scfg, self.n_tasks, self.batching, self.mesh)
+        return init(sharding.shard_seeds(jax.tree.map(jnp.asarray, self.init_inputs()),
+                                         self.mesh))
 
     def abstract_state(self):
         """Shapes, dtypes and this process's seed sharding of the stacked state."""
-        shapes = jax.eval_shape(self.init_fn(), jax.ShapeDtypeStruct((len(self.seeds),), jnp.int32))
+        init = train_lib.make_init(self.scfg, self.n_tasks, self.batching, self.mesh)
+        shapes = jax.eval_shape(init, jax.tree.map(
+            lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype), self.init_inputs()))
         return ckpt_lib.abstract_like(shapes, NamedSharding(self.mesh, P("seed")))
 
 
@@ -116,10 +135,21 @@ def build(cfg: ml_collections.ConfigDict, source_d_vocab: int | None = None) -> 
                            f"train.eval_every={cfg.train.eval_every}")
     dataset = data_lib.make_dataset(tasks, cfg.p, variant=cfg.model.variant,
                                     split_mode=cfg.split.mode, symmetric=cfg.split.symmetric)
-    seeds, split_seeds = config_lib.seeds(cfg), config_lib.split_seeds(cfg)
-    train_idx, test_idx = data_lib.make_splits(dataset, cfg.train_fraction, split_seeds,
-                                               cfg.split.mode)
+    members = grid_lib.members(cfg, config_lib.seeds(cfg))
+    seeds = members.seeds
+    split_seeds = config_lib.split_seeds(cfg, seeds)
+    train_mask = test_mask = None
+    if "train_fraction" in members.axes:  # padded splits, masked
+        splits = [data_lib.split_indices(len(dataset.operands), r, s, cfg.split.mode)
+                  for r, s in zip(grid_lib.fractions(cfg, members), split_seeds)]
+        train_idx, train_mask = grid_lib.pad([tr for tr, _ in splits])
+        test_idx, test_mask = grid_lib.pad([te for _, te in splits])
+    else:
+        train_idx, test_idx = data_lib.make_splits(dataset, cfg.train_fraction, split_seeds,
+                                                   cfg.split.mode)
     mcfg = config_lib.model_config(cfg, dataset.vocab.d_vocab, dataset.n_ctx)
+    if "weight_scale" in members.axes:  # a unit-scale init, scaled per member (init_state)
+        mcfg = dataclasses.replace(mcfg, weight_scale=1.0)
     frozen = None
     source_d_vocab = _source_d_vocab(cfg, source_d_vocab)  # also checks the source's p, model
     if cfg.transfer.freeze:
@@ -128,7 +158,8 @@ def build(cfg: ml_collections.ConfigDict, source_d_vocab: int | None = None) -> 
             shapes, transfer.parse_groups(cfg.transfer.freeze, "transfer.freeze"),
             transfer.parse_groups(cfg.transfer.load, "transfer.load"), source_d_vocab)
     scfg = train_lib.StepConfig(
-        mcfg=mcfg, tx=make_optimizer(cfg.optim, frozen),
+        mcfg=mcfg, tx=make_optimizer(cfg.optim, frozen, traced=bool(
+            {"lr", "weight_decay"} & set(members.axes))),
         loss_dtype=numerics.loss_dtype(cfg.numerics.loss_dtype),
         batch_size=cfg.optim.batch_size, acc_threshold=cfg.train.acc_threshold,
         probe=_probe_spec(cfg, tasks))
@@ -137,4 +168,5 @@ def build(cfg: ml_collections.ConfigDict, source_d_vocab: int | None = None) -> 
         batching = "map" if jax.default_backend() == "cpu" else "vmap"
     return Experiment(cfg=cfg, dataset=dataset, seeds=seeds, split_seeds=split_seeds,
                       train_idx=train_idx, test_idx=test_idx, scfg=scfg,
-                      mesh=sharding.seed_mesh(len(seeds)), batching=batching)
+                      mesh=sharding.seed_mesh(len(seeds)), batching=batching, members=members,
+                      train_mask=train_mask, test_mask=test_mask)

@@ -12,6 +12,9 @@ Per run, from its history.npz and summary.json:
                           first) at one checkpoint (--step, default the latest); transformers
                           with p >= 5 only (it reads the checkpoint)
 
+    <run>-grid.png        for a grid run (`--grid`): the median grok step over the first two
+                          grid axes (or the one), each cell with the fraction of seeds grokked
+
 Across the runs given (one is fine):
 
     grok-steps.png        the grok step of every seed, one column per run, labelled by task and r
@@ -41,9 +44,17 @@ def _read(run: pathlib.Path) -> dict:
             "summary": rundir.read_json(run / "summary.json")}
 
 
-def title(cfg: dict, n_seeds: int) -> str:
-    return (f"task {cfg['task']}, p={cfg['p']}, r={cfg['train_fraction']}, "
-            f"{n_seeds} seed{'s' * (n_seeds != 1)}")
+def title(cfg: dict, n_seeds: int, grid: dict | None = None) -> str:
+    """'task add, p=97, r=0.3, 4 seeds'; for a grid run (summary['grid']), its axes instead of
+    the values they replace, and the seeds per setting."""
+    if not grid:
+        return (f"task {cfg['task']}, p={cfg['p']}, r={cfg['train_fraction']}, "
+                f"{n_seeds} seed{'s' * (n_seeds != 1)}")
+    axes = grid["axes"]
+    per = n_seeds // max(len(grid["cells"]), 1)
+    r = "" if "train_fraction" in axes else f", r={cfg['train_fraction']}"
+    return (f"task {cfg['task']}, p={cfg['p']}{r}, grid {' x '.join(axes)} "
+            f"({len(grid['cells'])} settings x {per} seed{'s' * (per != 1)})")
 
 
 def event_marks(summary: dict) -> list[tuple[int, str, str]]:
@@ -82,9 +93,20 @@ def _spectra(run: dict, seed: int | None, step: int | None, out: pathlib.Path,
     i = exp.seeds.index(seed) if seed is not None else 0
     params = jax.tree.map(lambda x: np.asarray(x)[i], jax.device_get(state.params))
     path = out / f"{prefix}-spectra-seed{exp.seeds[i]}-step{meta['step']}.png"
-    plots.spectra(params, cfg["p"], f"{title(cfg, len(exp.seeds))}; seed {exp.seeds[i]}, step "
+    plots.spectra(params, cfg["p"], f"{run['title']}; seed {exp.seeds[i]}, step "
                   f"{meta['step']}", path, multiplicative=tasks.is_prime(cfg["p"]))
     return path
+
+
+def _grid(summary: dict, name: str, path: pathlib.Path) -> None:
+    from grokjax import grid as grid_lib, plots  # pylint: disable=import-outside-toplevel
+    axes = list(summary["grid"]["axes"])
+    x_axis, y_axis = axes[0], (axes[1] if len(axes) > 1 else None)
+    xs, ys, med, frac = grid_lib.heatmap(summary, x_axis, y_axis)
+    pooled = [a for a in axes[2:]]
+    extra = f"; pooled over {', '.join(pooled)}" if pooled else ""
+    plots.grid_heatmap(xs, ys, med, frac, x_axis, y_axis or "", f"{name}: median grok step"
+                       f"{extra}", path)
 
 
 def write(runs: list[str | pathlib.Path], out: str | pathlib.Path | None = None,
@@ -101,13 +123,17 @@ def write(runs: list[str | pathlib.Path], out: str | pathlib.Path | None = None,
     written = []
     for run in loaded:
         prefix, summary = run["dir"].name, run["summary"]
-        name = title(run["cfg"], summary["n_seeds"])
+        name = run["title"] = title(run["cfg"], summary["n_seeds"], summary.get("grid"))
         marks = event_marks(summary)
         written.append(out / f"{prefix}-curves.png")
-        plots.grokking_curves(run["history"], f"{name}: grokking curves (median, min-max band, seeds thin)", written[-1], marks)
+        plots.grokking_curves(run["history"], f"{name}: grokking curves (median, min-max band, "
+                              "seeds thin)", written[-1], marks)
         written.append(out / f"{prefix}-measures.png")
         plots.measure_curves(run["history"], f"{name}: progress measures (median, min-max band, "
                              "seeds thin)", written[-1], marks)
+        if "grid" in summary:
+            written.append(out / f"{prefix}-grid.png")
+            _grid(summary, name, written[-1])
         if spectra:
             path = _spectra(run, seed, step, out, prefix)
             if path is not None:
@@ -116,7 +142,7 @@ def write(runs: list[str | pathlib.Path], out: str | pathlib.Path | None = None,
               for label, r in zip(_labels(loaded), loaded)]
     n_seeds = sum(r["summary"]["n_seeds"] for r in loaded)
     written.append(out / "grok-steps.png")
-    heading = (title(loaded[0]["cfg"], n_seeds) if len(loaded) == 1
+    heading = (loaded[0]["title"] if len(loaded) == 1
                else f"{len(loaded)} runs, {n_seeds} seeds")
     plots.grok_steps(groups, f"{heading}: grok step of every seed", written[-1])
     return written

@@ -26,11 +26,38 @@ def freeze(mask: Any) -> optax.GradientTransformation:
     return optax.GradientTransformation(lambda params: optax.EmptyState(), update)
 
 
-def make_optimizer(ocfg: ml_collections.ConfigDict, frozen: Any = None) -> optax.GradientTransformation:
+def make_optimizer(ocfg: ml_collections.ConfigDict, frozen: Any = None,
+                   traced: bool = False) -> optax.GradientTransformation:
+    """AdamW with ocfg's values; `traced`: the learning rate and weight decay live in the
+    optimiser state (optax.inject_hyperparams, float32), so that every member of a grid can
+    have its own (`set_hyperparams`), and the warm-up scales the whole update instead."""
     base, warmup = ocfg.lr, ocfg.warmup_steps
+    if traced:
+        tx = optax.inject_hyperparams(optax.adamw, hyperparam_dtype=jnp.float32)(
+            learning_rate=base, b1=ocfg.b1, b2=ocfg.b2, eps=ocfg.eps,
+            weight_decay=ocfg.weight_decay)
+        if warmup > 0:  # lr_t (g + wd p) = min(t / warmup, 1) * (lr (g + wd p))
+            tx = optax.chain(tx, optax.scale_by_schedule(
+                lambda count: jnp.asarray(jnp.minimum(count / warmup, 1.0), jnp.float32)))
+        return tx if frozen is None else optax.chain(tx, freeze(frozen))
 
     def warmup_lr(count):  # float32, so that x64 mode never promotes the params
         return jnp.asarray(base * jnp.minimum(count / warmup, 1.0), jnp.float32)
 
     tx = optax.adamw(warmup_lr if warmup > 0 else base, b1=ocfg.b1, b2=ocfg.b2, eps=ocfg.eps, weight_decay=ocfg.weight_decay)
     return tx if frozen is None else optax.chain(tx, freeze(frozen))
+
+
+def set_hyperparams(opt_state: Any, values: dict[str, jax.Array]) -> Any:
+    """The optimiser state with these injected hyperparameters ('learning_rate',
+    'weight_decay') replaced; see make_optimizer(traced=True)."""
+    def injected(s):
+        return hasattr(s, "hyperparams") and hasattr(s, "_replace")
+
+    def fix(s):
+        if not injected(s):
+            return s
+        return s._replace(hyperparams={**s.hyperparams, **{
+            k: jnp.asarray(v, s.hyperparams[k].dtype) for k, v in values.items()}})
+
+    return jax.tree.map(fix, opt_state, is_leaf=injected)

@@ -78,6 +78,9 @@ class SpectrumCanvas:
                 lines.axes.draw_artist(lines)
         return np.asarray(canvas.buffer_rgba())[..., :3].copy()
 
+    def close(self) -> None:
+        plt.close(self.fig)
+
 
 def spectra(params_one_seed: dict, p: int, title: str, path: pathlib.Path,
             multiplicative: bool) -> None:
@@ -259,6 +262,38 @@ def grok_steps(groups: list[dict], title: str, path: pathlib.Path) -> None:
     ax.set_ylabel("grok step (first step with test accuracy >= threshold; log scale)")
     ax.set_title(title)
     _legend(ax)
+    fig.tight_layout()
+    fig.savefig(path, dpi=DPI)
+    plt.close(fig)
+
+
+HEATMAP_SIZE = (7.5, 5.5)
+
+
+def grid_heatmap(xs: list, ys: list, median: np.ndarray, fraction: np.ndarray, x_label: str,
+                 y_label: str, title: str, path: pathlib.Path) -> None:
+    """The median grok step over two grid axes (colour, log scale), each cell annotated with
+    it and the fraction of its seeds that grokked; cells where none grokked are grey."""
+    import matplotlib.colors as mcolors  # pylint: disable=import-outside-toplevel
+    fig, ax = plt.subplots(figsize=HEATMAP_SIZE)
+    finite = median[np.isfinite(median)]
+    norm = (mcolors.LogNorm(vmin=max(finite.min(), 1), vmax=max(finite.max(), 2))
+            if finite.size else None)
+    cmap = plt.get_cmap("viridis").with_extremes(bad="lightgrey")
+    im = ax.imshow(np.ma.masked_invalid(median), origin="lower", aspect="auto", cmap=cmap,
+                   norm=norm)
+    for iy in range(len(ys)):
+        for ix in range(len(xs)):
+            m = median[iy, ix]
+            text = (f"{m:.0f}" if np.isfinite(m) else "never") + f"\n{fraction[iy, ix]:.0%}"
+            ax.text(ix, iy, text, ha="center", va="center", fontsize=8,
+                    color="white" if np.isfinite(m) else "black")
+    ax.set_xticks(range(len(xs)), [f"{x:g}" for x in xs])
+    ax.set_yticks(range(len(ys)), [f"{y:g}" for y in ys])
+    ax.set_xlabel(x_label)
+    ax.set_ylabel(y_label)
+    ax.set_title(title, fontsize=10)
+    fig.colorbar(im, ax=ax, label="median grok step over seeds (log scale)")
     fig.tight_layout()
     fig.savefig(path, dpi=DPI)
     plt.close(fig)

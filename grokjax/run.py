@@ -19,7 +19,6 @@ import pathlib
 import time
 
 import jax
-import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
@@ -64,6 +63,7 @@ def run_info(exp: Experiment, loss_dtype: str) -> dict:
                      "matmul_precision": exp.cfg.numerics.matmul_precision},
         "batching": exp.batching,
         "mesh_devices": int(exp.mesh.size),
+        **({"grid": exp.members.describe()} if exp.members.axes else {}),
         **rundir.environment(),
     }
 
@@ -83,7 +83,8 @@ def _stack(chunks: list[dict]) -> dict[str, np.ndarray]:
 
 def _write_outputs(exp: Experiment, workdir: pathlib.Path, history: dict, **timing) -> dict:
     rundir.write_npz(workdir / "history.npz", history)
-    summary = {**summarize(exp.cfg, exp.seeds, exp.split_seeds, exp.dataset.task_names, history),
+    summary = {**summarize(exp.cfg, exp.seeds, exp.split_seeds, exp.dataset.task_names, history,
+                           exp.members),
                **timing}
     rundir.write_json(workdir / "summary.json", summary)
     return summary
@@ -103,7 +104,7 @@ def _start(exp: Experiment, workdir: pathlib.Path, loss_dtype: str):
     workdir.mkdir(parents=True, exist_ok=True)
     rundir.write_json(workdir / "config.json", exp.cfg.to_dict())
     info = run_info(exp, loss_dtype)
-    state = exp.init_fn()(sharding.shard_seeds(jnp.asarray(exp.seeds, jnp.int32), exp.mesh))
+    state = exp.init_state()
     if exp.cfg.transfer.from_run:
         source, source_step = load_source_params(exp)
         groups = transfer.parse_groups(exp.cfg.transfer.load, "transfer.load")
@@ -124,9 +125,12 @@ def _known_source_d_vocab(run_dir: pathlib.Path) -> int | None:
 
 
 def _splits(exp: Experiment) -> dict[str, np.ndarray]:
-    return {"seeds": np.asarray(exp.seeds), "split_seeds": np.asarray(exp.split_seeds),
-            "operands": exp.dataset.operands, "train_idx": exp.train_idx,
-            "test_idx": exp.test_idx}
+    out = {"seeds": np.asarray(exp.seeds), "split_seeds": np.asarray(exp.split_seeds),
+           "operands": exp.dataset.operands, "train_idx": exp.train_idx,
+           "test_idx": exp.test_idx}
+    if exp.train_mask is not None:  # padded splits: the masks mark each member's own inputs
+        out.update(train_mask=exp.train_mask, test_mask=exp.test_mask)
+    return out
 
 
 def _meta(exp: Experiment, step: int, final: bool) -> dict:
@@ -143,7 +147,7 @@ def train(cfg: ml_collections.ConfigDict, workdir: str | pathlib.Path, *,
     ccfg = cfg.checkpoint
     checkpoints = ckpt_lib.Checkpoints(workdir, keep=ccfg.keep, pin=tuple(ccfg.pin),
                                        async_save=ccfg.async_save)
-    board = (tblog.Board(workdir, cfg, exp.seeds, exp.dataset.task_names)
+    board = (tblog.Board(workdir, cfg, exp.members, exp.dataset.task_names)
              if cfg.tensorboard.enabled else None)
     try:
         return _train(exp, workdir, loss_dtype, checkpoints, board, progress, progress_interval)

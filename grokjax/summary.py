@@ -46,9 +46,12 @@ def phases(history: dict, i: int) -> dict:
     return out
 
 
-def summarize(cfg, seeds: list[int], split_seeds: list[int], task_names, history: dict) -> dict:
+def summarize(cfg, seeds: list[int], split_seeds: list[int], task_names, history: dict,
+              members=None) -> dict:
     """Per seed: the final metrics (per task for mixtures), memorisation and grok steps, and the
-    best test accuracy (mean over tasks); plus counts over seeds and the grok-step range."""
+    best test accuracy (mean over tasks); plus counts over seeds and the grok-step range. For a
+    grid (`members`, grokjax.grid.Members), each entry also has its `hparams`, and `grid` lists
+    every setting with its seeds grokked and median grok step."""
     names = list(task_names)
     final = {k: v[:, -1] for k, v in history.items() if k not in ("step", "probe/step")}
     mem, grok = final["mem_step"], final["grok_step"]  # [S, T+1]; the last entry: all tasks
@@ -66,6 +69,8 @@ def summarize(cfg, seeds: list[int], split_seeds: list[int], task_names, history
                 entry[f"{split}_{metric}"] = float(values.sum() if metric == "loss"
                                                    else values.mean())
         entry["l2_norm"] = float(final["norm/total"][i])
+        if members is not None and members.axes:
+            entry["hparams"] = members.hparams(i)
         if "probe/ffd/W_E" in final:
             entry["probes"] = _final_probes(final, i)
         entry["phases"] = phases(history, i)
@@ -88,16 +93,34 @@ def summarize(cfg, seeds: list[int], split_seeds: list[int], task_names, history
         "grok_step_max": max(grok_steps) if grok_steps else None,
         "best_test_acc_median": float(np.median([e["best_test_acc"] for e in per_seed])),
         "seeds": per_seed,
+        **({"grid": _grid_cells(per_seed, members)} if members is not None and members.axes
+           else {}),
     }
+
+
+def _grid_cells(per_seed: list[dict], members) -> dict:
+    cells: dict[tuple, list[dict]] = {}
+    for e in per_seed:
+        cells.setdefault(tuple(e["hparams"].values()), []).append(e)
+    rows = []
+    for values, entries in cells.items():
+        done = [e["grok_step"] for e in entries if e["grok_step"] >= 0]
+        rows.append({**dict(zip(members.axes, values)), "seeds": len(entries),
+                     "grokked": len(done),
+                     "grok_step_median": float(np.median(done)) if done else None,
+                     "test_acc_median": float(np.median([e["test_acc"] for e in entries]))})
+    return {"axes": {a: list(v) for a, v in members.axes.items()}, "cells": rows}
 
 
 def seed_table(summary: dict) -> list[str]:
     """The per-seed table of a summary, as text lines (train's end, `grokjax inspect`)."""
-    lines = [f"{'seed':>6} {'train acc':>10} {'test acc':>10} {'test loss':>11} "
-             f"{'memorised':>10} {'grokked':>8}"]
+    axes = list(summary.get("grid", {}).get("axes", {}))
+    lines = ["".join(f"{a:>15}" for a in axes) + f"{'seed':>6} {'train acc':>10} "
+             f"{'test acc':>10} {'test loss':>11} {'memorised':>10} {'grokked':>8}"]
     for e in summary["seeds"]:
         mem = e["memorisation_step"] if e["memorisation_step"] >= 0 else "-"
         grok = e["grok_step"] if e["grok_step"] >= 0 else "-"
-        lines.append(f"{e['seed']:>6} {e['train_acc']:>10.4f} {e['test_acc']:>10.4f} "
+        lines.append("".join(f"{e['hparams'][a]:>15g}" for a in axes)
+                     + f"{e['seed']:>6} {e['train_acc']:>10.4f} {e['test_acc']:>10.4f} "
                      f"{e['test_loss']:>11.3e} {mem:>10} {grok:>8}")
     return lines

@@ -1,7 +1,8 @@
 """TensorBoard event files of a run, written with tensorboardX from the host records.
 
     RUN/tb/seed_000, seed_001, ...   one TensorBoard run per seed (the first
-                                     `tensorboard.seed_runs`), so the seeds overlay in a chart
+                                     `tensorboard.seed_runs`), so the seeds overlay in a chart;
+                                     for a grid, per member: lr=0.001,...,seed_000
     RUN/tb/aggregate                 over all seeds: the mean under the same tags, the min and max
                                      under TAG/min and TAG/max, and a custom-scalars layout that
                                      draws the mean inside its min-max band
@@ -41,6 +42,7 @@ from tensorboardX import summary as tbx_summary
 from tensorboardX.proto.summary_pb2 import Summary
 
 from grokjax import config as config_lib
+from grokjax import grid as grid_lib
 from grokjax import model
 
 AGGREGATE = "aggregate"
@@ -49,10 +51,6 @@ _BAND_CHARTS = {"accuracy": ("train/acc", "test/acc"), "loss": ("train/loss", "t
 # Final metrics in the HPARAMS tab: summary.json's per-seed key for each.
 _HPARAM_METRICS = ("grok_step", "memorisation_step", "best_test_acc", "test_acc", "train_acc",
                    "test_loss", "train_loss", "l2_norm")
-
-
-def seed_run_name(seed: int) -> str:
-    return f"seed_{seed:03d}"
 
 
 def point_scalars(host: dict[str, np.ndarray], task_names: list[str]) -> dict[str, np.ndarray]:
@@ -93,12 +91,14 @@ class Board:
     """The event writers of one run. `open(step)` at the step the loop starts from; then
     `write(host)` per chunk of records, `histograms` at checkpoints, `finish(summary)`."""
 
-    def __init__(self, workdir: pathlib.Path, cfg: ml_collections.ConfigDict, seeds: list[int],
+    def __init__(self, workdir: pathlib.Path, cfg: ml_collections.ConfigDict, members,
                  task_names: list[str]):
+        """members: the run's grokjax.grid.Members (its seeds, or grid settings x seeds)."""
         self.root = pathlib.Path(workdir) / "tb"
-        self.cfg, self.seeds, self.task_names = cfg, list(seeds), list(task_names)
-        n_runs = len(seeds) if cfg.tensorboard.seed_runs < 0 else cfg.tensorboard.seed_runs
-        self.seed_idx = list(range(min(len(seeds), n_runs)))
+        self.cfg, self.members, self.task_names = cfg, members, list(task_names)
+        self.seeds, self.names = list(members.seeds), members.names()
+        n_runs = len(self.seeds) if cfg.tensorboard.seed_runs < 0 else cfg.tensorboard.seed_runs
+        self.seed_idx = list(range(min(len(self.seeds), n_runs)))
         self.detail_idx = self.seed_idx[:cfg.tensorboard.detail_seeds]
         self.writers: dict[int, SummaryWriter] = {}
         self.aggregate: SummaryWriter | None = None
@@ -107,8 +107,8 @@ class Board:
 
     def open(self, step: int) -> None:
         purge = step if step > 0 else None
-        self.writers = {i: SummaryWriter(str(self.root / seed_run_name(self.seeds[i])),
-                                         purge_step=purge, flush_secs=60)
+        self.writers = {i: SummaryWriter(str(self.root / self.names[i]), purge_step=purge,
+                                         flush_secs=60)
                         for i in self.seed_idx}
         self.aggregate = SummaryWriter(str(self.root / AGGREGATE), purge_step=purge,
                                        flush_secs=60)
@@ -191,7 +191,8 @@ class Board:
             entry = summary["seeds"][i]
             metrics = {f"hparam/{k}": float(entry[k]) for k in _HPARAM_METRICS}
             metrics["hparam/grokked_fraction"] = float(entry["grok_step"] >= 0)
-            self._hparams(writer, {**hp, "seed": str(self.seeds[i])}, metrics, step)
+            member = {grid_lib.AXES[a]: v for a, v in self.members.hparams(i).items()}
+            self._hparams(writer, {**hp, **member, "seed": str(self.seeds[i])}, metrics, step)
         seeds = summary["seeds"]
         grokked = [e["grok_step"] for e in seeds if e["grok_step"] >= 0]
         agg = {f"hparam/{k}": float(np.median([e[k] for e in seeds])) for k in _HPARAM_METRICS}
@@ -215,3 +216,6 @@ class Board:
             if writer is not None:
                 writer.close()
         self.writers, self.aggregate = {}, None
+        if self._canvas is not None:
+            self._canvas.close()
+            self._canvas = None

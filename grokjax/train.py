@@ -30,7 +30,7 @@ import optax
 from flax import struct
 from jax.sharding import Mesh, PartitionSpec as P
 
-from grokjax import model, probes
+from grokjax import model, optim, probes
 from grokjax.model import ModelConfig, Params
 
 Metrics = dict[str, jax.Array]
@@ -58,14 +58,18 @@ class Data:
     grid_tokens: jax.Array | None = None  # int32 [p*p, C]
     grid_labels: jax.Array | None = None  # int32 [p, p]
     grid_train: jax.Array | None = None  # bool [p, p]   (per seed)
+    # With a grid over the train fraction: the splits are padded, and these mark the real part.
+    train_mask: jax.Array | None = None  # float32 [n_train]   (per seed)
+    test_mask: jax.Array | None = None  # float32 [n_test]     (per seed)
 
 
 # How `Data` meets the seed axis: the tables are shared, the indices carry the seed axis.
-PER_SEED = ("train_idx", "test_idx", "grid_train")
+PER_SEED = ("train_idx", "test_idx", "grid_train", "train_mask", "test_mask")
 DATA_AXES = Data(tokens=None, labels=None, train_idx=0, test_idx=0, grid_tokens=None,
-                 grid_labels=None, grid_train=0)
+                 grid_labels=None, grid_train=0, train_mask=0, test_mask=0)
 DATA_SPECS = Data(tokens=P(), labels=P(), train_idx=P("seed"), test_idx=P("seed"),
-                  grid_tokens=P(), grid_labels=P(), grid_train=P("seed"))
+                  grid_tokens=P(), grid_labels=P(), grid_train=P("seed"),
+                  train_mask=P("seed"), test_mask=P("seed"))
 
 
 @struct.dataclass
@@ -80,27 +84,50 @@ class StepConfig:
     probe: probes.ProbeSpec | None = struct.field(pytree_node=False, default=None)
 
 
-def init_state(key: jax.Array, scfg: StepConfig, n_tasks: int) -> TrainState:
-    """One seed's state. The params come from `key`, so a seed inits alike alone or in a batch."""
+def init_state(key: jax.Array, scfg: StepConfig, n_tasks: int,
+               hparams: dict[str, jax.Array] | None = None) -> TrainState:
+    """One seed's state. The params come from `key`, so a seed inits alike alone or in a batch.
+    `hparams` (a grid member's traced values): 'weight_scale' multiplies the params of a
+    unit-scale init; 'lr' and 'weight_decay' go into the optimiser state."""
+    hparams = hparams or {}
     k_params, k_rng = jax.random.split(key)
     params = model.init(k_params, scfg.mcfg)
+    if "weight_scale" in hparams:
+        params = jax.tree.map(lambda w: w * hparams["weight_scale"].astype(w.dtype), params)
+    opt_state = scfg.tx.init(params)
+    injected = {name: hparams[axis] for axis, name in (("lr", "learning_rate"),
+                                                       ("weight_decay", "weight_decay"))
+                if axis in hparams}
+    if injected:
+        opt_state = optim.set_hyperparams(opt_state, injected)
     never = jnp.full((n_tasks + 1,), -1, jnp.int32)
-    return TrainState(params=params, opt_state=scfg.tx.init(params), step=jnp.int32(0),
+    return TrainState(params=params, opt_state=opt_state, step=jnp.int32(0),
                       rng=jax.random.key_data(k_rng), mem_step=never, grok_step=never)
 
 
-def task_metrics(params: Params, tokens_TxBxC, labels_TxB, scfg: StepConfig):
+def _mean(x_TxB: jax.Array, mask_B: jax.Array | None) -> jax.Array:
+    """The mean over the batch axis, over the unmasked entries only where a mask is given."""
+    if mask_B is None:
+        return x_TxB.mean(axis=-1)
+    mask = mask_B.astype(x_TxB.dtype)
+    return (x_TxB * mask[None]).sum(axis=-1) / mask.sum()
+
+
+def task_metrics(params: Params, tokens_TxBxC, labels_TxB, scfg: StepConfig,
+                 mask_B: jax.Array | None = None):
     """(summed loss, per-task metrics) of params on a [T, B] batch: loss, accuracy and the
-    probability of the correct label, over all d_vocab logits."""
+    probability of the correct label, over all d_vocab logits; averaged over the entries that
+    `mask_B` marks (a padded split), or over all."""
     T, B, C = tokens_TxBxC.shape
     logits_TxBxV = model.apply(params, tokens_TxBxC.reshape(T * B, C), scfg.mcfg).reshape(T, B, -1)
     logp_TxBxV = jax.nn.log_softmax(logits_TxBxV.astype(scfg.loss_dtype), axis=-1)
     nll_TxB = -jnp.take_along_axis(logp_TxBxV, labels_TxB[..., None], axis=-1)[..., 0]
-    loss_T = nll_TxB.mean(axis=-1)
+    loss_T = _mean(nll_TxB, mask_B)
+    correct_TxB = (jnp.argmax(logits_TxBxV, axis=-1) == labels_TxB).astype(jnp.float32)
     metrics = {
         "loss": loss_T.astype(jnp.float32),
-        "acc": (jnp.argmax(logits_TxBxV, axis=-1) == labels_TxB).mean(axis=-1, dtype=jnp.float32),
-        "prob": jnp.exp(-nll_TxB).mean(axis=-1).astype(jnp.float32),
+        "acc": _mean(correct_TxB, mask_B),
+        "prob": _mean(jnp.exp(-nll_TxB), mask_B).astype(jnp.float32),
     }
     return loss_T.sum(), metrics
 
@@ -113,15 +140,16 @@ def train_step(state: TrainState, data: Data, scfg: StepConfig) -> tuple[TrainSt
         idx = idx[jax.random.permutation(key, idx.shape[0])[: scfg.batch_size]]
     tokens, labels = data.tokens[:, idx], data.labels[:, idx]
     grad_fn = jax.value_and_grad(task_metrics, has_aux=True)
-    (_, metrics), grads = grad_fn(state.params, tokens, labels, scfg)
+    (_, metrics), grads = grad_fn(state.params, tokens, labels, scfg, data.train_mask)
     updates, opt_state = scfg.tx.update(grads, state.opt_state, state.params)
     params = optax.apply_updates(state.params, updates)
     return state.replace(params=params, opt_state=opt_state, step=state.step + 1), metrics
 
 
 def evaluate(params: Params, data: Data, scfg: StepConfig, split: str = "test") -> Metrics:
-    idx = data.test_idx if split == "test" else data.train_idx
-    return task_metrics(params, data.tokens[:, idx], data.labels[:, idx], scfg)[1]
+    idx, mask = ((data.test_idx, data.test_mask) if split == "test"
+                 else (data.train_idx, data.train_mask))
+    return task_metrics(params, data.tokens[:, idx], data.labels[:, idx], scfg, mask)[1]
 
 
 def param_norms(params: Params) -> Metrics:
@@ -252,7 +280,9 @@ def make_final(scfg: StepConfig, batching: str = "vmap", mesh: Mesh | None = Non
 
 
 def make_init(scfg: StepConfig, n_tasks: int, batching: str = "vmap", mesh: Mesh | None = None):
-    """Every seed's state from int seeds [S]."""
-    def init_one(seed):
-        return init_state(jax.random.key(seed), scfg, n_tasks)
+    """Every seed's state from {'seed': int32 [S]} and, for a grid, its traced values
+    ('lr', 'weight_decay', 'weight_scale': float32 [S])."""
+    def init_one(member):
+        hparams = {k: v for k, v in member.items() if k != "seed"}
+        return init_state(jax.random.key(member["seed"]), scfg, n_tasks, hparams)
     return jax.jit(over_seeds(init_one, batching, mesh, data_arg=False))

@@ -14,7 +14,7 @@ def setup(cfg):
     exp = run.build(cfg)
     data = exp.data()
     states = train_lib.make_init(exp.scfg, exp.n_tasks, exp.batching)(
-        jnp.asarray(exp.seeds, jnp.int32))
+        {"seed": jnp.asarray(exp.seeds, jnp.int32)})
     return exp, data, states
 
 

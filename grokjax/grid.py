@@ -1,0 +1,101 @@
+"""Hyperparameter grids in one program: the members of a run's leading axis.
+
+Without a grid, a run's leading axis holds its seeds. With one (`grid.lr`, `grid.weight_decay`,
+`grid.train_fraction`, `grid.weight_scale`: tuples of values; empty = not gridded), it holds
+every combination of the gridded values with every seed, the seed varying fastest:
+
+    grokjax train configs/quick.py --seeds 3 --grid train_fraction=0.3,0.5,0.7 --grid weight_decay=0.3,1,3
+    -> 3 x 3 x 3 = 27 members, one compiled program: an r x weight-decay phase diagram
+
+A member is trained exactly as a run of its own values would be, except in how they enter the
+program: the learning rate and weight decay are traced values in the optimiser state
+(`optax.inject_hyperparams`), the init scale multiplies the params after a unit-scale init, and
+each member's split is padded to the longest one with a mask, so that the loss and the metrics
+average over its own inputs only. Within a train fraction the splits are nested: a seed's
+r = 0.3 train set is the start of its r = 0.5 one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+
+import ml_collections
+import numpy as np
+
+# grid axis -> the config key it replaces
+AXES = {"lr": "optim.lr", "weight_decay": "optim.weight_decay",
+        "train_fraction": "train_fraction", "weight_scale": "model.weight_scale"}
+TRACED = ("lr", "weight_decay", "weight_scale")  # enter the program as per-member values
+
+
+@dataclasses.dataclass(frozen=True)
+class Members:
+    seeds: list[int]  # per member
+    axes: dict[str, tuple[float, ...]]  # the gridded axes and their values, in grid order
+    values: dict[str, list[float]]  # per gridded axis, each member's value
+
+    def __len__(self) -> int:
+        return len(self.seeds)
+
+    def hparams(self, i: int) -> dict[str, float]:
+        return {axis: self.values[axis][i] for axis in self.axes}
+
+    def names(self) -> list[str]:
+        """Unique member names: 'seed_003', or 'lr=0.001,weight_decay=1,seed_003'."""
+        return [",".join([f"{a}={v:g}" for a, v in self.hparams(i).items()]
+                         + [f"seed_{s:03d}"]) for i, s in enumerate(self.seeds)]
+
+    def describe(self) -> dict:
+        return {"axes": {a: list(v) for a, v in self.axes.items()},
+                "members": [{"seed": s, **self.hparams(i)} for i, s in enumerate(self.seeds)]}
+
+
+def axes(cfg: ml_collections.ConfigDict) -> dict[str, tuple[float, ...]]:
+    return {a: tuple(float(v) for v in cfg.grid[a]) for a in AXES if len(cfg.grid[a])}
+
+
+def members(cfg: ml_collections.ConfigDict, seeds: list[int]) -> Members:
+    grid = axes(cfg)
+    combos = list(itertools.product(*grid.values(), seeds))
+    return Members(seeds=[int(c[-1]) for c in combos], axes=grid,
+                   values={a: [float(c[j]) for c in combos] for j, a in enumerate(grid)})
+
+
+def fractions(cfg: ml_collections.ConfigDict, m: Members) -> list[float]:
+    """Each member's train fraction."""
+    return m.values.get("train_fraction", [float(cfg.train_fraction)] * len(m))
+
+
+def pad(rows: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Rows of different lengths -> (indices [M, longest], mask [M, longest] float32); padding
+    repeats the row's first index and is masked out."""
+    n = max(len(r) for r in rows)
+    idx = np.stack([np.concatenate([r, np.full(n - len(r), r[0], r.dtype)]) for r in rows])
+    mask = np.stack([np.arange(n) < len(r) for r in rows]).astype(np.float32)
+    return idx, mask
+
+
+def heatmap(summary: dict, x_axis: str, y_axis: str | None = None
+            ) -> tuple[list, list, np.ndarray, np.ndarray]:
+    """(x values, y values, median grok step [y, x] (nan where no member grokked), grokked
+    fraction [y, x]) over the members of a grid run's summary, other axes and seeds pooled;
+    without `y_axis`, one row."""
+    entries = summary["seeds"]
+
+    def value(e, axis):
+        return e["hparams"][axis] if axis else 0.0
+
+    xs = sorted({value(e, x_axis) for e in entries})
+    ys = sorted({value(e, y_axis) for e in entries})
+    med = np.full((len(ys), len(xs)), np.nan)
+    frac = np.zeros((len(ys), len(xs)))
+    for iy, y in enumerate(ys):
+        for ix, x in enumerate(xs):
+            cell = [e["grok_step"] for e in entries
+                    if value(e, x_axis) == x and value(e, y_axis) == y]
+            done = [g for g in cell if g >= 0]
+            frac[iy, ix] = len(done) / len(cell) if cell else 0.0
+            if done:
+                med[iy, ix] = float(np.median(done))
+    return xs, ys, med, frac
