@@ -313,14 +313,14 @@ def main() -> None:
     peak = matmul_rate()
     result["matmul_gflops_per_second"] = round(peak, 1)
     print(f"machine: dense float32 matmul {peak:.0f} GFLOP/s", flush=True)
-    if "throughput" in only:
-        result["throughput"] = section_throughput(cfg, args.seeds, peak, args.eval_seeds,
-                                                  args.budget)
-        result["memory"] = section_memory(result["throughput"])
     if "reference" in only:
         result["reference"] = section_reference(args.reference_steps)
     if "e2e" in only:
         result["e2e"] = section_e2e(args.config, 16, args.e2e_steps)
+    if "throughput" in only:
+        result["throughput"] = section_throughput(cfg, args.seeds, peak, args.eval_seeds,
+                                                  args.budget)
+        result["memory"] = section_memory(result["throughput"])
     if "scaling" in only:
         result["scaling"] = section_scaling(cfg, args.budget)
     ref = result.get("reference", {}).get("steps_per_second")

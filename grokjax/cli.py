@@ -71,6 +71,9 @@ def _print_summary(summary: dict, workdir: pathlib.Path) -> None:
 
 def cmd_train(args) -> None:
     cfg = _load(args)
+    if args.distributed:  # before anything touches JAX's backends
+        from grokjax import sharding
+        sharding.initialize_distributed(args.coordinator, args.num_processes, args.process_id)
     from grokjax import run  # imports jax: after the cheap argument checks
     workdir = pathlib.Path(args.workdir) if args.workdir else _default_workdir(args.config)
     summary = run.train(cfg, workdir, progress=not args.no_progress)
@@ -130,6 +133,13 @@ def parser() -> argparse.ArgumentParser:
                    "seed (lr, weight_decay, train_fraction, weight_scale; repeatable: a grid)")
     t.add_argument("--workdir", help="run directory (default runs/<config>-<time>)")
     t.add_argument("--no-progress", action="store_true", help="no progress bar or lines")
+    t.add_argument("--distributed", action="store_true",
+                   help="one of several processes (hosts) of one run: jax.distributed.initialize"
+                   "() (finds SLURM, TPU pod and Open MPI settings itself)")
+    t.add_argument("--coordinator", metavar="HOST:PORT",
+                   help="with --distributed where nothing provides it: process 0's address")
+    t.add_argument("--num-processes", type=int, help="with --coordinator: how many processes")
+    t.add_argument("--process-id", type=int, help="with --coordinator: this process's index")
     t.add_argument("--init-from", metavar="RUN[@STEP]",
                    help="start from another run's checkpoint (default: its latest)")
     t.add_argument("--load", metavar="GROUPS",

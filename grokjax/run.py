@@ -44,7 +44,7 @@ def load_source_params(exp: Experiment) -> tuple[dict, int]:
     checkpoints = ckpt_lib.Checkpoints(src_dir, read_only=True)
     step, state, _, _ = checkpoints.restore_latest_good(src_exp.abstract_state(), step,
                                                          quarantine=False)
-    params = jax.tree.map(lambda x: np.asarray(x)[np.asarray(indices)], state.params)
+    params = jax.tree.map(lambda x: x[np.asarray(indices)], sharding.to_host(state.params))
     return params, step
 
 
@@ -148,7 +148,7 @@ def train(cfg: ml_collections.ConfigDict, workdir: str | pathlib.Path, *,
     checkpoints = ckpt_lib.Checkpoints(workdir, keep=ccfg.keep, pin=tuple(ccfg.pin),
                                        async_save=ccfg.async_save)
     board = (tblog.Board(workdir, cfg, exp.members, exp.dataset.task_names)
-             if cfg.tensorboard.enabled else None)
+             if cfg.tensorboard.enabled and sharding.is_primary() else None)
     try:
         return _train(exp, workdir, loss_dtype, checkpoints, board, progress, progress_interval)
     finally:
@@ -162,10 +162,12 @@ def _train(exp, workdir, loss_dtype, checkpoints, board, progress, progress_inte
     chunks: list[dict] = []
 
     def save(step, state, history, final):
-        if board is not None:  # the events so far are on disk before the checkpoint is
-            n = len(board.detail_idx)
-            board.histograms(step, jax.device_get(jax.tree.map(lambda x: x[:n], state.params)))
-            board.flush()
+        n = cfg.tensorboard.detail_seeds if cfg.tensorboard.enabled else 0
+        if n:  # every process takes part in the gather; the primary writes the histograms
+            params = sharding.to_host(jax.tree.map(lambda x: x[:n], state.params))
+            if board is not None:  # the events so far are on disk before the checkpoint is
+                board.histograms(step, params)
+                board.flush()
         checkpoints.save(step, state, history, _splits(exp), _meta(exp, step, final))
 
     if checkpoints.steps():
@@ -175,7 +177,7 @@ def _train(exp, workdir, loss_dtype, checkpoints, board, progress, progress_inte
             raise GrokjaxError(f"{workdir} holds a run with another config ({'; '.join(changes)});"
                                " resume it with its own config, or choose another --workdir")
         step, state, history, meta = checkpoints.restore_latest_good(exp.abstract_state())
-        all_grokked = bool((np.asarray(state.grok_step)[:, -1] >= 0).all())
+        all_grokked = bool((sharding.to_host(state.grok_step)[:, -1] >= 0).all())
         if meta["final"] and (step >= tcfg.steps or (tcfg.stop_when_grokked and all_grokked)):
             print(f"{workdir} is complete at step {step}; nothing to do", flush=True)
             summary_file = workdir / "summary.json"
@@ -200,11 +202,12 @@ def _train(exp, workdir, loss_dtype, checkpoints, board, progress, progress_inte
 
     data = exp.place(exp.data())
     programs: dict[int, object] = {}
-    bar = Progress(tcfg.steps, start=step, enabled=progress, interval=progress_interval)
+    bar = Progress(tcfg.steps, start=step, enabled=progress and sharding.is_primary(),
+                   interval=progress_interval)
 
     def read(records) -> bool:
         """Brings a chunk's records to the host, reports them; True once every seed grokked."""
-        host = jax.device_get(records)
+        host = sharding.to_host(records)
         for k in SHARED_STEPS:
             if k in host:
                 host[k] = host[k][0]  # the same for every seed
@@ -240,7 +243,7 @@ def _train(exp, workdir, loss_dtype, checkpoints, board, progress, progress_inte
     if pending is not None:
         read(pending)
     state, final = train_lib.make_final(exp.scfg, exp.batching, exp.mesh)(state, data)
-    final = jax.device_get(final)
+    final = sharding.to_host(final)
     chunks.append({k: (v[:1] if k in SHARED_STEPS else v[:, None]) for k, v in final.items()})
     if board is not None:
         board.write(chunks[-1])

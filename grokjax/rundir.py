@@ -8,7 +8,8 @@
     summary.json   per seed: final metrics, memorisation and grok steps (per task and overall)
 
 Everything is JSON or numpy's npz (loaded with allow_pickle=False): nothing executes on load.
-Files are written to a temporary name and renamed, so a crash never leaves half a file.
+Files are written to a temporary name and renamed, so a crash never leaves half a file. In a
+multi-host run only the primary process writes them.
 """
 
 from __future__ import annotations
@@ -45,6 +46,8 @@ def environment() -> dict[str, Any]:
 
 
 def _atomic_write(path: pathlib.Path, write) -> None:
+    if jax.process_index() != 0:  # a multi-host run: the primary process writes the files
+        return
     tmp = path.with_name(path.name + ".tmp")
     with open(tmp, "wb") as f:
         write(f)

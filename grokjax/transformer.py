@@ -13,7 +13,10 @@ E d_head, F d_mlp, V d_vocab, Q/K query/key positions.
 
 Without hooks or a cache, the last block computes attention queries and the MLP at the readout
 position only: the logits never read the other positions, so the result is the same and the
-work is a third.
+work is a third. A one-layer model goes further (`_attention_from_tables`): its attention input
+is a token's embedding (plus its position's), so queries, keys and values are per-vocabulary
+tables and the scores one [V, C, V, H] table, gathered per example; the same function, with
+a much cheaper backward pass (tests check both against the plain path).
 """
 
 from __future__ import annotations
@@ -82,6 +85,24 @@ def _attention(p, x_BxCxD, hp: HookPoints, name: str, prec, queries_at_last: boo
     return jnp.einsum("bqhe,hed->bqd", z_BxQxHxE, p["W_O"], precision=prec)
 
 
+def _attention_from_tables(p, rows_PxVxD, tokens_BxC, prec):
+    """The attention output at the readout position [B, 1, D] of a first layer whose input at
+    position c is rows_PxVxD[c or 0, token]: the query of the last token against the keys of all
+    C (causality masks nothing for the last query), from per-vocabulary tables."""
+    B, C = tokens_BxC.shape
+    E = p["W_Q"].shape[-1]
+    pos_C = jnp.arange(C) if rows_PxVxD.shape[0] > 1 else jnp.zeros((C,), jnp.int32)
+    q_VxHxE = jnp.einsum("vd,hde->vhe", rows_PxVxD[pos_C[-1]], p["W_Q"], precision=prec)
+    k_PxVxHxE = jnp.einsum("pvd,hde->pvhe", rows_PxVxD, p["W_K"], precision=prec)
+    v_PxVxHxE = jnp.einsum("pvd,hde->pvhe", rows_PxVxD, p["W_V"], precision=prec)
+    scores_VxPxVxH = jnp.einsum("ahe,pbhe->apbh", q_VxHxE, k_PxVxHxE,
+                                precision=prec) / math.sqrt(E)
+    scores_BxCxH = scores_VxPxVxH[tokens_BxC[:, -1:], pos_C[None], tokens_BxC]
+    pattern_BxCxH = jax.nn.softmax(scores_BxCxH, axis=1)
+    z_BxHxE = (pattern_BxCxH[..., None] * v_PxVxHxE[pos_C[None], tokens_BxC]).sum(axis=1)
+    return jnp.einsum("bhe,hed->bd", z_BxHxE, p["W_O"], precision=prec)[:, None]
+
+
 def _mlp(p, x_BxQxD, hp: HookPoints, name: str, act, prec):
     pre_BxQxF = jnp.einsum("bqd,df->bqf", x_BxQxD, p["W_in"], precision=prec)
     if "b_in" in p:
@@ -105,14 +126,26 @@ def apply(params: Params, tokens_BxC: jax.Array, cfg: ModelConfig, *, hooks, cac
         p, name = params["blocks"][str(layer)], f"blocks.{layer}"
         last_only = layer == cfg.num_layers - 1 and not hp.active
         x_BxCxD = hp(f"{name}.hook_resid_pre", x_BxCxD)
-        attn_BxQxD = hp(f"{name}.hook_attn_out",
-                        _attention(p["attn"], x_BxCxD, hp, f"{name}.attn", prec, last_only))
+        if last_only and layer == 0:  # the input is a table lookup: attend from tables
+            rows_PxVxD = _input_rows(params, tokens_BxC)
+            attn_BxQxD = _attention_from_tables(p["attn"], rows_PxVxD, tokens_BxC, prec)
+        else:
+            attn_BxQxD = hp(f"{name}.hook_attn_out",
+                            _attention(p["attn"], x_BxCxD, hp, f"{name}.attn", prec, last_only))
         x_BxQxD = x_BxCxD[:, -1:] if last_only else x_BxCxD
         x_BxQxD = hp(f"{name}.hook_resid_mid", x_BxQxD + attn_BxQxD)
         mlp_BxQxD = hp(f"{name}.hook_mlp_out", _mlp(p["mlp"], x_BxQxD, hp, f"{name}.mlp", act, prec))
         x_BxCxD = hp(f"{name}.hook_resid_post", x_BxQxD + mlp_BxQxD)
     logits_BxV = jnp.einsum("bd,dv->bv", x_BxCxD[:, -1], params["unembed"]["W_U"], precision=prec)
     return (logits_BxV, hp.cache) if hp.names != frozenset() else logits_BxV
+
+
+def _input_rows(params: Params, tokens_BxC) -> jax.Array:
+    """The first layer's possible inputs: [1, V, D] embeddings, or [C, V, D] with positions."""
+    W_E = params["embed"]["W_E"]
+    if "pos_embed" not in params:
+        return W_E[None]
+    return W_E[None] + params["pos_embed"]["W_pos"][: tokens_BxC.shape[1], None]
 
 
 def hook_names(cfg: ModelConfig) -> tuple[str, ...]:
