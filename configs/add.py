@@ -6,8 +6,8 @@ Furuta et al. (TMLR 2024), paper.md section 1: 1 layer, d_model 128, 4 heads of 
 ReLU, no LayerNorm/biases/positional embedding; AdamW lr 1e-3, weight decay 1, betas (0.9, 0.98);
 full batch; each seed its own split of the 97^2 pairs; 10,000 steps. Expect train accuracy
 100% by step ~110 and test accuracy reaching 99% (grokking) a few thousand steps later for every
-seed. Measured on a 2-core CPU (4 seeds): memorised at steps 110-112, grokked at 4200, 4880,
-5160 and 6720 (median 5020); ~24 seed-steps/s, so the 4-seed run takes ~28 minutes.
+seed. Measured on a 2-core CPU (4 seeds): memorised at steps 110-112, grokked at 4280, 4730,
+4690 and 6590 (median 4710); ~35-40 seed-steps/s, so the 4-seed run takes ~20 minutes.
 """
 
 from grokjax.config import base_config
