@@ -10,7 +10,9 @@
   is already complete just reports its summary;
 * the loop dispatches one compiled chunk after another, reading the previous chunk's records
   while the next one runs, and checkpoints every `checkpoint.save_every` steps; checkpoints
-  fall between chunks, so a resumed run replays exactly the chunks an uninterrupted one runs.
+  fall between chunks, so a resumed run replays exactly the chunks an uninterrupted one runs;
+* the records it reads also go to TensorBoard (`grokjax.tblog`), the weights' histograms at
+  each checkpoint, the hparams with the final summary.
 """
 
 from __future__ import annotations
