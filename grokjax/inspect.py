@@ -10,9 +10,11 @@ from __future__ import annotations
 import pathlib
 
 
+from grokjax import grid as grid_lib
 from grokjax import rundir
 from grokjax.checkpoint import Checkpoints
 from grokjax.config import from_saved
+from grokjax.config import seeds as config_seeds
 from grokjax.errors import GrokjaxError
 from grokjax.summary import seed_table, summarize
 
@@ -36,6 +38,10 @@ def describe(run: str | pathlib.Path) -> str:
         f"seeds        {info.get('seeds', '?')}",
         f"checkpoints  {', '.join(map(str, steps)) if steps else 'none'}",
     ]
+    if "grid" in info:
+        axes = info["grid"]["axes"]
+        lines.append(f"grid         {' x '.join(f'{a} {tuple(v)}' for a, v in axes.items())}: "
+                     f"{len(info['grid']['members'])} members (their values replace those above)")
     if cfg.get("transfer", {}).get("from_run"):
         t = cfg["transfer"]
         lines.append(f"transfer     from {t['from_run']}: load {t['load'] or '-'}, freeze "
@@ -47,8 +53,10 @@ def describe(run: str | pathlib.Path) -> str:
     elif steps and info:
         history = Checkpoints(run, read_only=True).read_history(steps[-1])
         if len(history["step"]):
-            summary = summarize(from_saved(cfg), info["seeds"], info["split_seeds"],
-                                [t["name"] for t in info["tasks"]], history)
+            resolved = from_saved(cfg)
+            members = grid_lib.members(resolved, config_seeds(resolved))
+            summary = summarize(resolved, info["seeds"], info["split_seeds"],
+                                [t["name"] for t in info["tasks"]], history, members)
         title = (f"unfinished, at step {steps[-1]} (its latest checkpoint; `grokjax train` on it "
                  "again resumes it)")
     if title:
