@@ -10,9 +10,10 @@ benchmarks/results/speed-<backend>.json and printed as markdown tables:
 * machine: the dense float32 matmul rate (2048 x 2048, jitted), the peak a step could reach;
 * throughput: seed-steps/s of the training program (probes off: see benchmarks/README.md for
   their cost) at each `--seeds`, with the test set evaluated every 10 steps (the default) and
-  every step (as the reference does), compile time apart; useful FLOPs per seed-step counted from the standard dense formulation of the model
-  (every position, as the reference computes it) and from XLA's cost analysis of the program
-  grokjax runs, each as a rate and as a fraction of the matmul rate;
+  every step (as the reference does), compile time apart; FLOPs per seed-step counted from the
+  dense formulation of what the logits depend on ("useful"), from the reference's formulation
+  (every layer at every position), and from XLA's cost analysis of the step grokjax runs
+  ("executed"), each as a rate and as a fraction of the matmul rate;
 * memory: bytes per seed of the compiled chunk (XLA's memory analysis at two seed counts) and
   the largest seed count that fits in this device's memory;
 * reference: the PyTorch reference loop (benchmarks/torch_reference.py: one seed, eager, float64
@@ -99,32 +100,27 @@ def executed_flops(exp) -> dict:
                                one)}
 
 
-def _set(cfg, **values):
+def with_overrides(cfg, *overrides: str):
+    """A copy of `cfg` with 'dotted.key=value' overrides."""
     cfg = config_lib.from_saved(cfg.to_dict())
-    with cfg.unlocked():
-        for key, value in values.items():
-            node = cfg
-            *parents, leaf = key.split(".")
-            for part in parents:
-                node = node[part]
-            node[leaf] = value
+    config_lib.apply_overrides(cfg, list(overrides))
     return cfg
 
 
 def measure(cfg, n_seeds: int, steps: int, repeats: int = 2) -> dict:
-    """Steady-state time of a chunk of `steps` steps for `n_seeds` seeds, compile apart, and
-    XLA's cost and memory analysis of that program."""
-    cfg = _set(cfg, seeds=n_seeds, seed_list=(), **{"probe.every": 0})
-    exp = run_lib.build(cfg)
+    """Steady-state time of a chunk of `steps` steps for `n_seeds` seeds of `cfg` (as
+    `grokjax train` builds it: same program, sharding and batching), compile apart, and XLA's
+    cost and memory analysis of that program."""
+    exp = run_lib.build(with_overrides(cfg, f"seeds={n_seeds}", "seed_list=()"))
     data = exp.place(exp.data())
     state = exp.init_state()
     eval_every = cfg.train.eval_every
     program = train_lib.make_program(exp.scfg, steps // eval_every, eval_every, exp.batching,
                                      exp.mesh)
     t0 = time.perf_counter()
-    compiled = program.lower(state, data).compile()
+    program = program.lower(state, data).compile()  # runs below reuse this executable
     compile_s = time.perf_counter() - t0
-    mem = compiled.memory_analysis()
+    mem = program.memory_analysis()
     state, records = program(state, data)  # first run (warm caches)
     jax.block_until_ready(records)
     times = []
@@ -157,7 +153,8 @@ def section_throughput(cfg, seeds, peak, eval_seeds, budget) -> list[dict]:
     rows = []
     for eval_every in (10, 1):
         for n in seeds if eval_every == 10 else [s for s in seeds if s in eval_seeds]:
-            c = _set(cfg, **{"train.eval_every": eval_every, "train.chunk_steps": 1000})
+            c = with_overrides(cfg, f"train.eval_every={eval_every}", "train.chunk_steps=1000",
+                               "probe.every=0")
             row = measure(c, n, _steps_for(n, eval_every, budget))
             sps = row["seed_steps_per_second"]
             for name, counts in (
@@ -247,7 +244,8 @@ def section_scaling(cfg, budget) -> list[dict]:
                 + [("train_fraction", v) for v in (0.3, 0.5, 0.7)]
                 + [("model.num_layers", v) for v in (1, 2)])
     for key, value in variants:
-        row = measure(_set(cfg, **{key: value}), 4, _steps_for(4, 10, budget / 4))
+        row = measure(with_overrides(cfg, f"{key}={value}", "probe.every=0"), 4,
+                      _steps_for(4, 10, budget / 4))
         row.update(varied=key, value=value)
         rows.append(row)
         print(f"  {key}={value}: {1e3 * row['seconds_per_step']:.1f} ms per step (4 seeds)",
