@@ -87,8 +87,7 @@ class Experiment:
     def init_state(self) -> train_lib.TrainState:
         """Every member's initial state, sharded over the mesh."""
         init = train_lib.make_init(self.scfg, self.n_tasks, self.batching, self.mesh)
-        return init(sharding.shard_seeds(jax.tree.map(jnp.asarray, self.init_inputs()),
-                                         self.mesh))
+        return init(sharding.shard_seeds(self.init_inputs(), self.mesh))
 
     def abstract_state(self):
         """Shapes, dtypes and this process's seed sharding of the stacked state."""

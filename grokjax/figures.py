@@ -103,8 +103,7 @@ def _grid(summary: dict, name: str, path: pathlib.Path) -> None:
     axes = list(summary["grid"]["axes"])
     x_axis, y_axis = axes[0], (axes[1] if len(axes) > 1 else None)
     xs, ys, med, frac = grid_lib.heatmap(summary, x_axis, y_axis)
-    pooled = [a for a in axes[2:]]
-    extra = f"; pooled over {', '.join(pooled)}" if pooled else ""
+    extra = f"; pooled over {', '.join(axes[2:])}" if axes[2:] else ""
     plots.grid_heatmap(xs, ys, med, frac, x_axis, y_axis or "", f"{name}: median grok step"
                        f"{extra}", path)
 

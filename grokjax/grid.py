@@ -23,6 +23,8 @@ import itertools
 import ml_collections
 import numpy as np
 
+from grokjax.summary import grok_stats
+
 # grid axis -> the config key it replaces
 AXES = {"lr": "optim.lr", "weight_decay": "optim.weight_decay",
         "train_fraction": "train_fraction", "weight_scale": "model.weight_scale"}
@@ -92,10 +94,9 @@ def heatmap(summary: dict, x_axis: str, y_axis: str | None = None
     frac = np.zeros((len(ys), len(xs)))
     for iy, y in enumerate(ys):
         for ix, x in enumerate(xs):
-            cell = [e["grok_step"] for e in entries
-                    if value(e, x_axis) == x and value(e, y_axis) == y]
-            done = [g for g in cell if g >= 0]
-            frac[iy, ix] = len(done) / len(cell) if cell else 0.0
-            if done:
-                med[iy, ix] = float(np.median(done))
+            stats = grok_stats([e for e in entries
+                                if value(e, x_axis) == x and value(e, y_axis) == y])
+            frac[iy, ix] = stats["grokked"] / max(stats["seeds"], 1)
+            if stats["grok_step_median"] is not None:
+                med[iy, ix] = stats["grok_step_median"]
     return xs, ys, med, frac

@@ -32,19 +32,18 @@ def make_optimizer(ocfg: ml_collections.ConfigDict, frozen: Any = None,
     optimiser state (optax.inject_hyperparams, float32), so that every member of a grid can
     have its own (`set_hyperparams`), and the warm-up scales the whole update instead."""
     base, warmup = ocfg.lr, ocfg.warmup_steps
+    adamw = dict(b1=ocfg.b1, b2=ocfg.b2, eps=ocfg.eps, weight_decay=ocfg.weight_decay)
+
+    def ramp(count, scale=1.0):  # scale * min(t / warmup, 1), float32: x64 never promotes params
+        return jnp.asarray(scale * jnp.minimum(count / warmup, 1.0), jnp.float32)
+
     if traced:
         tx = optax.inject_hyperparams(optax.adamw, hyperparam_dtype=jnp.float32)(
-            learning_rate=base, b1=ocfg.b1, b2=ocfg.b2, eps=ocfg.eps,
-            weight_decay=ocfg.weight_decay)
+            learning_rate=base, **adamw)
         if warmup > 0:  # lr_t (g + wd p) = min(t / warmup, 1) * (lr (g + wd p))
-            tx = optax.chain(tx, optax.scale_by_schedule(
-                lambda count: jnp.asarray(jnp.minimum(count / warmup, 1.0), jnp.float32)))
-        return tx if frozen is None else optax.chain(tx, freeze(frozen))
-
-    def warmup_lr(count):  # float32, so that x64 mode never promotes the params
-        return jnp.asarray(base * jnp.minimum(count / warmup, 1.0), jnp.float32)
-
-    tx = optax.adamw(warmup_lr if warmup > 0 else base, b1=ocfg.b1, b2=ocfg.b2, eps=ocfg.eps, weight_decay=ocfg.weight_decay)
+            tx = optax.chain(tx, optax.scale_by_schedule(ramp))
+    else:
+        tx = optax.adamw((lambda count: ramp(count, base)) if warmup > 0 else base, **adamw)
     return tx if frozen is None else optax.chain(tx, freeze(frozen))
 
 

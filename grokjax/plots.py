@@ -20,6 +20,17 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from grokjax import fourier, probes  # noqa: E402
+from grokjax.summary import over_tasks  # noqa: E402
+
+DPI = 100
+CURVES_SIZE = (13, 5)  # inches, at DPI
+MEASURES_SIZE = (13, 9)
+HEATMAP_SIZE = (7.5, 5.5)
+
+
+def grok_steps_size(n_groups: int) -> tuple[float, float]:
+    return max(6.0, 1.1 * n_groups + 2), 5.0
+
 
 _PHASE_STYLE = {"memorisation_end": ("memorised", "tab:gray"),
                 "circuit_formation_end": ("circuit formed", "tab:purple"),
@@ -115,7 +126,7 @@ def spectra(params_one_seed: dict, p: int, title: str, path: pathlib.Path,
             row += 1
     fig.suptitle(title)
     fig.tight_layout(rect=(0, 0, 1, 0.98))
-    fig.savefig(path, dpi=100)
+    fig.savefig(path, dpi=DPI)
     plt.close(fig)
 
 
@@ -145,25 +156,14 @@ def seed_lines(ax, x: np.ndarray, values: np.ndarray, color: str, label: str,
 
 
 def _per_seed(history: dict, key: str) -> np.ndarray:
-    """[S, P]: a metric summed (loss) or averaged over the tasks of a mixture."""
+    """[S, P]: a metric, for all tasks together if it is per task."""
     v = history[key]
-    if v.ndim == 3:
-        v = v.sum(-1) if key.endswith("loss") else v.mean(-1)
-    return v
+    return over_tasks(key, v) if v.ndim == 3 else v
 
 
 def _legend(ax) -> None:
     if ax.get_legend_handles_labels()[0]:
         ax.legend(loc="best", fontsize=8)
-
-
-CURVES_SIZE = (13, 5)  # inches, at DPI
-MEASURES_SIZE = (13, 9)
-DPI = 100
-
-
-def grok_steps_size(n_groups: int) -> tuple[float, float]:
-    return max(6.0, 1.1 * n_groups + 2), 5.0
 
 
 def grokking_curves(history: dict, title: str, path: pathlib.Path,
@@ -215,9 +215,9 @@ def measure_curves(history: dict, title: str, path: pathlib.Path,
                 seed_lines(ax, x, _per_seed(history, key), f"C{j}", label, highlight)
         if name.startswith("weight norm") and "probe/gini/W_E" in history:
             twin = ax.twinx()
-            for j, key in enumerate(("probe/gini/W_E", "probe/gini/W_L")):
-                seed_lines(twin, steps, history[key], f"C{j + 2}", key[len("probe/"):].replace(
-                    "gini/", "Gini(") + ")", highlight)
+            for j, name_ in enumerate(("W_E", "W_L")):
+                seed_lines(twin, steps, history[f"probe/gini/{name_}"], f"C{j + 2}",
+                           f"Gini({name_})", highlight)
             twin.set_ylabel("Gini coefficient")
             twin.legend(loc="lower right", fontsize=8)
         if not ax.lines:
@@ -265,9 +265,6 @@ def grok_steps(groups: list[dict], title: str, path: pathlib.Path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=DPI)
     plt.close(fig)
-
-
-HEATMAP_SIZE = (7.5, 5.5)
 
 
 def grid_heatmap(xs: list, ys: list, median: np.ndarray, fraction: np.ndarray, x_label: str,

@@ -19,7 +19,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from grokjax import fourier, probes, rundir, summary
+from grokjax import figures, fourier, probes, rundir, summary
 from grokjax.errors import GrokjaxError
 from grokjax.run import load_state
 
@@ -106,15 +106,14 @@ def write(run: str | pathlib.Path, step: int | None = None, seed: int | None = N
     out.mkdir(parents=True, exist_ok=True)
     tag = f"step{rep['step']}"
     rundir.write_json(out / f"report-{tag}.json", rep)
-    cfg = rundir.read_json(run / "config.json")
-    title = (f"{cfg['task']}, p={cfg['p']}, r={cfg['train_fraction']}, {len(seeds)} seeds; "
-             f"step {rep['step']}")
+    name = figures.title(rundir.read_json(run / "config.json"), len(seeds),
+                         rundir.read_json(run / "summary.json", default={}).get("grid"))
     one = jax.tree.map(lambda x: np.asarray(x)[i], arrays["params"])
-    plots.spectra(one, rep["p"], f"{title}; seed {seeds[i]}", out / f"spectra-{tag}-seed{seeds[i]}.png",
-                  multiplicative=bool(arrays["log"]))
+    plots.spectra(one, rep["p"], f"{name}; step {rep['step']}; seed {seeds[i]}",
+                  out / f"spectra-{tag}-seed{seeds[i]}.png", multiplicative=bool(arrays["log"]))
     history = arrays["history"]
     if history is not None and "probe/step" in history:
-        plots.measure_curves(history, f"{title.rsplit(';', 1)[0]}; seed {seeds[i]} bold",
+        plots.measure_curves(history, f"{name}; seed {seeds[i]} bold",
                              out / f"curves-seed{seeds[i]}.png",
                              plots.phase_marks(rep["seeds"][i].get("phases")), highlight=i)
     return out

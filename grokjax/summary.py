@@ -9,13 +9,28 @@ from __future__ import annotations
 
 import numpy as np
 
-_PROBE_SCALARS = ("ffd/W_E", "fcr/W_E", "gini/W_E", "ffd/W_L", "fcr/W_L", "gini/W_L",
-                  "log/ffd/W_E", "log/fcr/W_E", "log/ffd/W_L", "log/fcr/W_L", "sum_sq_weights",
-                  "restricted_loss", "excluded_loss", "neurons_explained")
+def over_tasks(key: str, values: np.ndarray) -> np.ndarray:
+    """A per-task metric [..., T] for all tasks together: losses summed (as the reference logs
+    them), accuracies and probabilities averaged."""
+    return values.sum(-1) if key.endswith("loss") else values.mean(-1)
 
 
-def _final_probes(final: dict, i: int) -> dict:
-    out = {k: float(final[f"probe/{k}"][i]) for k in _PROBE_SCALARS if f"probe/{k}" in final}
+def scalar_probes(history: dict) -> list[str]:
+    """The probes with one value per seed and probe point ([S, P_probe]): FFD, FCR, Gini, the
+    restricted and excluded loss, ... (not the spectra or key-frequency masks)."""
+    return [k for k, v in history.items()
+            if k.startswith("probe/") and k != "probe/step" and v.ndim == 2]
+
+
+def grok_stats(entries: list[dict]) -> dict:
+    """Seeds, seeds grokked and their median grok step (None if none) of summary entries."""
+    done = [e["grok_step"] for e in entries if e["grok_step"] >= 0]
+    return {"seeds": len(entries), "grokked": len(done),
+            "grok_step_median": float(np.median(done)) if done else None}
+
+
+def _final_probes(history: dict, final: dict, i: int) -> dict:
+    out = {k[len("probe/"):]: float(final[k][i]) for k in scalar_probes(history)}
     if "probe/key_freqs" in final:
         out["key_freqs"] = [int(k) + 1 for k in np.flatnonzero(final["probe/key_freqs"][i])]
     return out
@@ -65,14 +80,13 @@ def summarize(cfg, seeds: list[int], split_seeds: list[int], task_names, history
                  "best_test_acc_step": int(history["step"][best])}
         for split in ("train", "test"):
             for metric in ("loss", "acc", "prob"):
-                values = final[f"{split}/{metric}"][i]
-                entry[f"{split}_{metric}"] = float(values.sum() if metric == "loss"
-                                                   else values.mean())
+                key = f"{split}/{metric}"
+                entry[f"{split}_{metric}"] = float(over_tasks(key, final[key][i]))
         entry["l2_norm"] = float(final["norm/total"][i])
         if members is not None and members.axes:
             entry["hparams"] = members.hparams(i)
         if "probe/ffd/W_E" in final:
-            entry["probes"] = _final_probes(final, i)
+            entry["probes"] = _final_probes(history, final, i)
         entry["phases"] = phases(history, i)
         if len(names) > 1:
             entry["tasks"] = {
@@ -82,13 +96,14 @@ def summarize(cfg, seeds: list[int], split_seeds: list[int], task_names, history
                 for t, name in enumerate(names)}
         per_seed.append(entry)
     grok_steps = [e["grok_step"] for e in per_seed if e["grok_step"] >= 0]
+    stats = grok_stats(per_seed)
     return {
         "task": cfg.task, "p": cfg.p, "train_fraction": cfg.train_fraction,
         "steps": int(history["step"][-1]),
-        "n_seeds": len(seeds),
+        "n_seeds": stats["seeds"],
         "memorised": sum(e["memorisation_step"] >= 0 for e in per_seed),
-        "grokked": len(grok_steps),
-        "grok_step_median": float(np.median(grok_steps)) if grok_steps else None,
+        "grokked": stats["grokked"],
+        "grok_step_median": stats["grok_step_median"],
         "grok_step_min": min(grok_steps) if grok_steps else None,
         "grok_step_max": max(grok_steps) if grok_steps else None,
         "best_test_acc_median": float(np.median([e["best_test_acc"] for e in per_seed])),
@@ -102,13 +117,9 @@ def _grid_cells(per_seed: list[dict], members) -> dict:
     cells: dict[tuple, list[dict]] = {}
     for e in per_seed:
         cells.setdefault(tuple(e["hparams"].values()), []).append(e)
-    rows = []
-    for values, entries in cells.items():
-        done = [e["grok_step"] for e in entries if e["grok_step"] >= 0]
-        rows.append({**dict(zip(members.axes, values)), "seeds": len(entries),
-                     "grokked": len(done),
-                     "grok_step_median": float(np.median(done)) if done else None,
-                     "test_acc_median": float(np.median([e["test_acc"] for e in entries]))})
+    rows = [{**dict(zip(members.axes, values)), **grok_stats(entries),
+             "test_acc_median": float(np.median([e["test_acc"] for e in entries]))}
+            for values, entries in cells.items()]
     return {"axes": {a: list(v) for a, v in members.axes.items()}, "cells": rows}
 
 

@@ -44,6 +44,7 @@ from tensorboardX.proto.summary_pb2 import Summary
 from grokjax import config as config_lib
 from grokjax import grid as grid_lib
 from grokjax import model
+from grokjax import summary as summary_lib
 
 AGGREGATE = "aggregate"
 _BAND_CHARTS = {"accuracy": ("train/acc", "test/acc"), "loss": ("train/loss", "test/loss"),
@@ -58,7 +59,7 @@ def point_scalars(host: dict[str, np.ndarray], task_names: list[str]) -> dict[st
     out = {}
     for key, v in host.items():
         if key.startswith(("train/", "test/")):  # [S, P, T]
-            out[key] = v.sum(-1) if key.endswith("/loss") else v.mean(-1)
+            out[key] = summary_lib.over_tasks(key, v)
             if len(task_names) > 1:
                 out.update({f"{key}/{t}": v[..., i] for i, t in enumerate(task_names)})
         elif key.startswith("norm/"):
@@ -74,8 +75,7 @@ def point_scalars(host: dict[str, np.ndarray], task_names: list[str]) -> dict[st
 
 def probe_scalars(host: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Tag -> [S, P_probe]: every scalar probe, and the number of key frequencies."""
-    out = {k: v for k, v in host.items()
-           if k.startswith("probe/") and k != "probe/step" and v.ndim == 2}
+    out = {k: host[k] for k in summary_lib.scalar_probes(host)}
     if "probe/key_freqs" in host:
         out["probe/n_key_freqs"] = host["probe/key_freqs"].sum(-1).astype(np.float32)
     return out
@@ -194,10 +194,10 @@ class Board:
             member = {grid_lib.AXES[a]: v for a, v in self.members.hparams(i).items()}
             self._hparams(writer, {**hp, **member, "seed": str(self.seeds[i])}, metrics, step)
         seeds = summary["seeds"]
-        grokked = [e["grok_step"] for e in seeds if e["grok_step"] >= 0]
+        stats = summary_lib.grok_stats(seeds)
         agg = {f"hparam/{k}": float(np.median([e[k] for e in seeds])) for k in _HPARAM_METRICS}
-        agg["hparam/grok_step"] = float(np.median(grokked)) if grokked else -1.0
-        agg["hparam/grokked_fraction"] = len(grokked) / len(seeds)
+        agg["hparam/grok_step"] = (stats["grok_step_median"] if stats["grokked"] else -1.0)
+        agg["hparam/grokked_fraction"] = stats["grokked"] / stats["seeds"]
         self._hparams(self.aggregate, {**hp, "seed": "all"}, agg, step)
 
     @staticmethod

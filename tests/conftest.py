@@ -36,6 +36,14 @@ def tiny():
     return tiny_config()
 
 
+def png_size(path):
+    """(width, height) of a PNG file, checking that it is one and not empty."""
+    import struct
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000, path
+    return struct.unpack(">II", data[16:24])
+
+
 def tb_events(logdir):
     """TensorBoard's own reader over one TensorBoard run directory, everything loaded."""
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator

@@ -5,8 +5,8 @@ import json
 import numpy as np
 import pytest
 
-from grokjax import cli, config, rundir, run
-from tests.conftest import TINY, tiny_config
+from grokjax import cli, config, plots, rundir, run
+from tests.conftest import TINY, png_size, tiny_config
 
 
 def _train(workdir, **overrides):
@@ -73,8 +73,8 @@ def test_the_grid_and_each_members_split_are_recorded(grid_run):
 def test_plot_draws_the_heatmap_of_a_grid(grid_run, tmp_path, capsys):
     workdir, _ = grid_run
     assert cli.main(["plot", str(workdir), "--out", str(tmp_path), "--no-spectra"]) == 0
-    data = (tmp_path / "run-grid.png").read_bytes()
-    assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000
+    assert png_size(tmp_path / "run-grid.png") == tuple(int(x * plots.DPI)
+                                                        for x in plots.HEATMAP_SIZE)
 
 
 @pytest.mark.parametrize("args,message", [

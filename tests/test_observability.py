@@ -2,14 +2,13 @@
 the figures of `grokjax plot`, and the progress a run prints."""
 
 import json
-import struct
 
 import numpy as np
 import pytest
 from tensorboard.plugins.hparams import plugin_data_pb2
 
 from grokjax import cli, plots, rundir
-from tests.conftest import TINY, tb_events
+from tests.conftest import TINY, png_size, tb_events
 
 
 @pytest.fixture(scope="module")
@@ -111,22 +110,16 @@ def _series(events, tag):
     return np.array([p.step for p in points]), np.array([p.value for p in points])
 
 
-def _png_size(path):
-    data = path.read_bytes()
-    assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000
-    return struct.unpack(">II", data[16:24])
-
-
 def test_plot_draws_the_figures_of_a_run_at_their_size(run, capsys):
     assert cli.main(["plot", str(run)]) == 0
     out = run / "plots"
     assert f"wrote {out / 'tiny-curves.png'}" in capsys.readouterr().out
     dpi = plots.DPI
-    assert _png_size(out / "tiny-curves.png") == tuple(int(x * dpi) for x in plots.CURVES_SIZE)
-    assert _png_size(out / "tiny-measures.png") == tuple(int(x * dpi) for x in plots.MEASURES_SIZE)
-    assert _png_size(out / "grok-steps.png") == tuple(int(x * dpi)
+    assert png_size(out / "tiny-curves.png") == tuple(int(x * dpi) for x in plots.CURVES_SIZE)
+    assert png_size(out / "tiny-measures.png") == tuple(int(x * dpi) for x in plots.MEASURES_SIZE)
+    assert png_size(out / "grok-steps.png") == tuple(int(x * dpi)
                                                       for x in plots.grok_steps_size(1))
-    width, height = _png_size(out / "tiny-spectra-seed0-step20.png")
+    width, height = png_size(out / "tiny-spectra-seed0-step20.png")
     assert width >= 1000 and height >= 800
 
 
@@ -139,7 +132,7 @@ def test_plot_of_several_runs_puts_their_grok_steps_side_by_side(run, tmp_path, 
     names = sorted(p.name for p in out.iterdir())
     assert names == ["grok-steps.png", "sub-curves.png", "sub-measures.png", "tiny-curves.png",
                      "tiny-measures.png"]
-    assert _png_size(out / "grok-steps.png") == tuple(int(x * plots.DPI)
+    assert png_size(out / "grok-steps.png") == tuple(int(x * plots.DPI)
                                                       for x in plots.grok_steps_size(2))
 
 

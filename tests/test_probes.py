@@ -148,7 +148,7 @@ def test_probes_join_the_history_and_summary_and_grokjax_probe_writes_a_report(t
     from grokjax import cli, rundir
     from tests.conftest import TINY
     import json
-    import struct
+    from tests.conftest import png_size
 
     run = tmp_path / "run"
     assert cli.main(["train", TINY, "--workdir", str(run), "--no-progress"]) == 0
@@ -170,9 +170,7 @@ def test_probes_join_the_history_and_summary_and_grokjax_probe_writes_a_report(t
     both = (history["train/acc"][1, -1, 0] * n_train + history["test/acc"][1, -1, 0] * n_test)
     assert seed["ablation"]["intact_acc"] == pytest.approx(float(both) / 121, abs=1e-5)
     for png in ("spectra-step20-seed1.png", "curves-seed1.png"):
-        data = (run / "probes" / png).read_bytes()
-        assert data[:8] == b"\x89PNG\r\n\x1a\n"
-        width, height = struct.unpack(">II", data[16:24])
+        width, height = png_size(run / "probes" / png)
         assert width >= 1000 and height >= 800
     assert cli.main(["probe", str(run), "--seed", "9"]) == 2
     assert "--seed 9 is not a seed of this run" in capsys.readouterr().err
