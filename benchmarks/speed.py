@@ -52,8 +52,10 @@ sys.path.insert(0, str(REPO))
 from benchmarks import torch_reference  # noqa: E402
 
 
-def matmul_rate(n: int = 2048, repeats: int = 10) -> float:
-    """Dense float32 matmul GFLOP/s (best of `repeats`)."""
+def matmul_rate(n: int | None = None, repeats: int = 10) -> float:
+    """Dense float32 matmul GFLOP/s (best of `repeats`; n = 2048 on CPU, 8192 on accelerators),
+    at full float32 precision."""
+    n = n or (2048 if jax.default_backend() == "cpu" else 8192)
     a = jax.random.normal(jax.random.key(0), (n, n), jnp.float32)
     f = jax.jit(lambda x, y: jnp.dot(x, y, precision="highest"))
     f(a, a).block_until_ready()
@@ -213,9 +215,12 @@ def section_reference(steps: int) -> dict:
         theirs = ref(test_t)[:, -1].numpy()
     ours = np.asarray(model.apply(params, jnp.asarray(test_t.numpy()), exp.scfg.mcfg))
     diff = float(np.abs(ours - theirs).max())
-    row = torch_reference.steps_per_second(steps)
+    device = ("cuda" if jax.default_backend() == "gpu"
+              and torch_reference.default_device() == "cuda" else "cpu")
+    row = torch_reference.steps_per_second(steps, device=device)
     row["max_abs_logit_difference_same_weights"] = diff
-    print(f"  reference: {row['steps_per_second']:.2f} steps/s (one seed, eval every step); "
+    print(f"  reference: {row['steps_per_second']:.2f} steps/s on {device} (one seed, eval every "
+          f"step); "
           f"logits agree to {diff:.1e}", flush=True)
     return row
 
@@ -235,6 +240,24 @@ def section_e2e(config: str, seeds: int, steps: int) -> dict:
            "loop_seed_steps_per_second": summary.get("seed_steps_per_second")}
     print(f"  e2e: {row['seed_steps_per_second']:.1f} seed-steps/s ({wall:.0f} s, compile and "
           "start-up included)", flush=True)
+    return row
+
+
+def section_grok(config: str, seeds: int, max_steps: int) -> dict:
+    """The wall time of a real sweep until every seed has grokked (train.stop_when_grokked)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        cmd = [sys.executable, "-m", "grokjax", "train", config, "--seeds", str(seeds),
+               "--steps", str(max_steps), "--set", "train.stop_when_grokked=true",
+               "--no-progress", "--workdir", f"{tmp}/run"]
+        t0 = time.perf_counter()
+        subprocess.run(cmd, cwd=REPO, check=True, capture_output=True)
+        wall = time.perf_counter() - t0
+        summary = rundir.read_json(pathlib.Path(tmp) / "run" / "summary.json")
+    row = {"command": " ".join(["grokjax", *cmd[3:-3]]), "seeds": seeds,
+           "wall_seconds": round(wall, 1), "steps_run": summary.get("steps"),
+           **{k: summary.get(k) for k in ("memorised", "grokked", "grok_step_median",
+                                          "grok_step_min", "grok_step_max")}}
+    print(f"  grok: {seeds} seeds in {wall:.0f} s: {row}", flush=True)
     return row
 
 
@@ -269,7 +292,13 @@ def table(result: dict) -> str:
                 f"{r['executed_gflops_per_second']:.0f} "
                 f"({100 * r['executed_fraction_of_matmul_rate']:.0f}%) |")
     if ref:
-        lines.append(f"\nPyTorch reference (1 seed, eval every step): {ref:.2f} steps/s")
+        lines.append(f"\nPyTorch reference (1 seed, eval every step, "
+                     f"{result['reference'].get('device', 'cpu')}): {ref:.2f} steps/s")
+    if "grok" in result:
+        g = result["grok"]
+        lines.append(f"\nUntil every seed grokked: `{g['command']}`: {g['wall_seconds']:.0f} s, "
+                     f"{g['steps_run']} steps, grokked {g['grokked']}/{g['seeds']}, grok steps "
+                     f"{g['grok_step_min']}-{g['grok_step_max']} (median {g['grok_step_median']})")
     if "e2e" in result:
         e = result["e2e"]
         x = f", {e['seed_steps_per_second'] / ref:.1f}x the reference" if ref else ""
@@ -298,7 +327,11 @@ def main() -> None:
                     help="seed-steps per timed chunk (steps = budget / seeds, at least 10)")
     ap.add_argument("--reference-steps", type=int, default=20)
     ap.add_argument("--e2e-steps", type=int, default=300)
-    ap.add_argument("--only", default="machine,throughput,reference,e2e,scaling")
+    ap.add_argument("--grok-seeds", type=int, default=64,
+                    help="seeds of the 'grok' section (not run unless --only names it)")
+    ap.add_argument("--grok-max-steps", type=int, default=20_000)
+    ap.add_argument("--only", default="machine,throughput,reference,e2e,scaling",
+                    help="sections, comma-separated; also 'grok': the time for a sweep to grok")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     ap.add_argument("--out", default=None)
     args = ap.parse_args()
@@ -321,6 +354,8 @@ def main() -> None:
         result["memory"] = section_memory(result["throughput"])
     if "scaling" in only:
         result["scaling"] = section_scaling(cfg, args.budget)
+    if "grok" in only:
+        result["grok"] = section_grok(args.config, args.grok_seeds, args.grok_max_steps)
     ref = result.get("reference", {}).get("steps_per_second")
     if ref and "e2e" in result:
         result["e2e_ratio_to_reference"] = round(result["e2e"]["seed_steps_per_second"] / ref, 2)

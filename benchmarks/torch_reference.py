@@ -1,6 +1,7 @@
 """The reference's model and training loop in plain PyTorch: the speed grokjax is compared with.
 
     python benchmarks/torch_reference.py --steps 30        # its steps/s on this machine
+    python benchmarks/torch_reference.py --device cuda     # on the GPU
 
 As frt03/grok_mod_poly runs a config: one seed, full batch, eager; the transformer computed at
 every position in the reference's weight layouts and einsums (`model.py`), logits read at the
@@ -139,27 +140,38 @@ def default_data(p: int = 97, train_fraction: float = 0.3, seed: int = 0):
             as_t(labels[te]).long())
 
 
-def steps_per_second(steps: int, warmup: int = 2, p: int = 97) -> dict:
+def default_device() -> str:
+    """'cuda' where torch sees a GPU, else 'cpu'."""
+    import torch  # pylint: disable=import-outside-toplevel
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def steps_per_second(steps: int, warmup: int = 2, p: int = 97, device: str = "cpu") -> dict:
+    """The reference loop's speed on `device` ('cpu' or 'cuda'; every step syncs through
+    `.item()`, as the reference's logging does)."""
     import torch  # pylint: disable=import-outside-toplevel
     exp, *data = default_data(p)
-    model = build(exp.dataset.vocab.d_vocab)
+    model = build(exp.dataset.vocab.d_vocab).to(device)
+    data = [t.to(device) for t in data]
     train_steps(model, *data, steps=warmup)
     t0 = time.perf_counter()
     train_steps(model, *data, steps=steps)
     seconds = time.perf_counter() - t0
     return {"steps": steps, "seconds": round(seconds, 3), "steps_per_second":
-            round(steps / seconds, 3), "torch": torch.__version__,
-            "torch_threads": torch.get_num_threads()}
+            round(steps / seconds, 3), "torch": torch.__version__, "device": device,
+            "torch_threads": torch.get_num_threads(),
+            **({"gpu": torch.cuda.get_device_name()} if device == "cuda" else {})}
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--steps", type=int, default=30)
+    ap.add_argument("--device", default=None, help="cpu | cuda (default: cuda if torch sees one)")
     args = ap.parse_args()
     if not available():
         print("torch is not installed: nothing to compare (pip install torch)")
         return
-    print(steps_per_second(args.steps))
+    print(steps_per_second(args.steps, device=args.device or default_device()))
 
 
 if __name__ == "__main__":
