@@ -7,6 +7,11 @@
     grokjax probe RUN [--step N] [--seed S] [--out DIR]   probe report: JSON and PNG figures
     grokjax plot RUN [RUN ...] [--out DIR] [--seed S] [--step N] [--no-spectra]
                                                           figures: curves, measures, grok steps
+    grokjax sweep FILE[:ARG] [--backend local|slurm|tpu] [--root DIR] [--dry-run]
+                  [--only PATTERN] [--set key=value ...] [--seeds N] [--seeds-per-task K]
+                  [--jobs N] [--profile TOML] [--partition P ...] [--tpu NAME --zone Z ...]
+                                                          run, submit or print a sweep's runs
+    grokjax collect SWEEP_DIR [--plot] [--out DIR]        one table (CSV, markdown) of a sweep
     grokjax config CONFIG[:ARG] [--set key=value ...]     print the resolved config
     grokjax tasks                                         list the named tasks
 
@@ -23,7 +28,7 @@ import datetime
 import pathlib
 import sys
 
-from grokjax.errors import GrokjaxError
+from grokjax.errors import BUSY_EXIT, GrokjaxError, RunBusy
 
 
 def _load(args):
@@ -78,6 +83,53 @@ def cmd_train(args) -> None:
     workdir = pathlib.Path(args.workdir) if args.workdir else _default_workdir(args.config)
     summary = run.train(cfg, workdir, progress=not args.no_progress)
     _print_summary(summary, workdir)
+
+
+def cmd_sweep(args) -> int:
+    from grokjax import launch, sweep  # pylint: disable=import-outside-toplevel
+    if args.seeds_per_task < 0 or args.jobs < 1:
+        raise GrokjaxError("--seeds-per-task must be >= 0 and --jobs >= 1")
+    path, runs = sweep.load(args.file)
+    name = path.stem.removeprefix("sweep_") + (f"-{args.file.partition(':')[2]}"
+                                               if ":" in args.file else "")
+    root = pathlib.Path(args.root or pathlib.Path("runs") / name)
+    if args.backend != "tpu":
+        root = root.absolute()
+    planned = sweep.plan(runs, root, only=args.only, extra=args.set or [], seeds=args.seeds,
+                         seeds_per_task=args.seeds_per_task)
+    if args.backend == "local":
+        if args.dry_run:
+            for p in planned:
+                print(f"[stage {p.stage}] {sweep.state(p):>8}  {p.shell()}")
+            return 0
+        sweep.write_manifest(root, args.file, planned, {"backend": "local"})
+        done = launch.run_local(planned, root, args.jobs)
+        print(f"{done['finished']} trained, {done['skipped']} skipped, {len(done['failed'])} "
+              f"failed; the table: grokjax collect {root}")
+        return 1 if done["failed"] else 0
+    if args.backend == "slurm":
+        prof = launch.SlurmProfile.load(
+            args.profile, partition=args.partition, account=args.account, time=args.time,
+            gpus_per_task=args.gpus_per_task, cpus_per_task=args.cpus_per_task, mem=args.mem,
+            max_parallel=args.max_parallel, tasks_per_run=args.tasks_per_run)
+        out = launch.submit_slurm(planned, root, name, prof, args.dry_run)
+    else:
+        if not (args.tpu and args.zone):
+            raise GrokjaxError("--backend tpu needs --tpu NAME and --zone ZONE (the TPU VM pod)")
+        tpu = launch.TpuTarget(name=args.tpu, zone=args.zone, project=args.project,
+                               repo_dir=args.tpu_repo, python=args.tpu_python,
+                               setup=args.tpu_setup or "")
+        out = launch.launch_tpu(planned, root, tpu, args.dry_run, args.submit)
+    if not args.dry_run:
+        sweep.write_manifest(root, args.file, planned, {"backend": args.backend, **out})
+        print(f"when it is done: grokjax collect {root}")
+    return 0
+
+
+def cmd_collect(args) -> None:
+    from grokjax import collect  # pylint: disable=import-outside-toplevel
+    for path in collect.write(pathlib.Path(args.root), args.out, args.plot):
+        print(f"wrote {path}")
 
 
 def cmd_inspect(args) -> None:
@@ -164,6 +216,48 @@ def parser() -> argparse.ArgumentParser:
     pl.add_argument("--step", type=int, help="the checkpoint step of the spectra (default: the latest)")
     pl.add_argument("--no-spectra", action="store_true", help="skip the spectra (no checkpoint read)")
     pl.set_defaults(func=cmd_plot)
+    sw = sub.add_parser("sweep", help="run a sweep file's runs here, submit them to SLURM, or "
+                        "start them on a TPU pod; again: skips finished runs, resumes the rest")
+    sw.add_argument("file", help="a sweep file, e.g. experiments/sweep_arithmetic.py[:ARG]")
+    sw.add_argument("--backend", choices=["local", "slurm", "tpu"], default="local")
+    sw.add_argument("--root", help="the sweep's directory (default runs/<sweep name>)")
+    sw.add_argument("--dry-run", action="store_true",
+                    help="print exactly what would run or be submitted; change nothing")
+    sw.add_argument("--only", metavar="PATTERN",
+                    help="only the runs whose name matches this glob (comma-separated globs)")
+    sw.add_argument("--set", action="append", metavar="KEY=VALUE",
+                    help="override a config value in every run (repeatable), e.g. p=31")
+    sw.add_argument("--seeds", type=int, help="seeds per run (instead of the sweep's)")
+    sw.add_argument("--seeds-per-task", type=int, default=0, metavar="K",
+                    help="cut each run into runs of K seeds (one array task each)")
+    sw.add_argument("--jobs", type=int, default=1, help="local: runs at a time")
+    sl = sw.add_argument_group("slurm (options override --profile)")
+    sl.add_argument("--profile", metavar="TOML", help="resources, e.g. configs/slurm_profile.toml")
+    sl.add_argument("--partition")
+    sl.add_argument("--account")
+    sl.add_argument("--time", help="per array task, e.g. 12:00:00")
+    sl.add_argument("--gpus-per-task", type=int)
+    sl.add_argument("--cpus-per-task", type=int)
+    sl.add_argument("--mem", help="e.g. 16G")
+    sl.add_argument("--max-parallel", type=int, help="array tasks running at once")
+    sl.add_argument("--tasks-per-run", type=int,
+                    help="processes per run (> 1: multi-host under srun, --distributed)")
+    tp = sw.add_argument_group("tpu")
+    tp.add_argument("--tpu", metavar="NAME", help="the TPU VM (pod) name")
+    tp.add_argument("--zone")
+    tp.add_argument("--project")
+    tp.add_argument("--tpu-repo", default="~/grokjax", help="grokjax's checkout on the workers")
+    tp.add_argument("--tpu-python", default="python3")
+    tp.add_argument("--tpu-setup", help="shell run first on every worker")
+    tp.add_argument("--submit", action="store_true", help="run the gcloud commands (else: write "
+                    "and print them)")
+    sw.set_defaults(func=cmd_sweep)
+    co = sub.add_parser("collect", help="every run's summary of a sweep in one table: CSV, "
+                        "markdown, and with --plot the grok steps figure")
+    co.add_argument("root", metavar="SWEEP_DIR")
+    co.add_argument("--out", help="output directory (default SWEEP_DIR)")
+    co.add_argument("--plot", action="store_true", help="also draw grok-steps.png (tasks by r)")
+    co.set_defaults(func=cmd_collect)
     i = sub.add_parser("inspect", help="saved steps, seeds, config and results of a run")
     i.add_argument("run", help="a run directory")
     i.set_defaults(func=cmd_inspect)
@@ -177,11 +271,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     logging.getLogger("absl").setLevel(logging.ERROR)  # orbax's info and warnings
     try:
-        args.func(args)
+        return args.func(args) or 0
+    except RunBusy as e:
+        print(f"grokjax: busy: {e}", file=sys.stderr)
+        return BUSY_EXIT
     except GrokjaxError as e:
         print(f"grokjax: error: {e}", file=sys.stderr)
         return 2
-    return 0
 
 
 if __name__ == "__main__":

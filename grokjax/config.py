@@ -121,12 +121,18 @@ def resolve_path(spec: str) -> tuple[pathlib.Path, str | None]:
         + ", ".join(known))
 
 
+def exec_file(path: pathlib.Path):
+    """A Python file (a config or a sweep) run as a module of its own."""
+    module_spec = importlib.util.spec_from_file_location(f"grokjax_file_{path.stem}", path)
+    module = importlib.util.module_from_spec(module_spec)
+    module_spec.loader.exec_module(module)
+    return module
+
+
 def load_config(spec: str, overrides: list[str] = ()) -> ml_collections.ConfigDict:
     """The locked config of a config file (with its ':ARG'), with 'dotted.key=value' overrides."""
     path, arg = resolve_path(spec)
-    module_spec = importlib.util.spec_from_file_location(f"grokjax_config_{path.stem}", path)
-    module = importlib.util.module_from_spec(module_spec)
-    module_spec.loader.exec_module(module)
+    module = exec_file(path)
     if not hasattr(module, "get_config"):
         raise GrokjaxError(f"config file {path} defines no get_config()")
     try:

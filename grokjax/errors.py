@@ -8,3 +8,11 @@ message that names the problem and the fix. The CLI prints it without a tracebac
 
 class GrokjaxError(Exception):
     """A problem with the user's input; the message says what is wrong and how to fix it."""
+
+
+class RunBusy(GrokjaxError):
+    """A run directory that another process is training now (it holds RUN/.lock). The command
+    line exits with BUSY_EXIT, which the sweep launchers read as 'skip: running elsewhere'."""
+
+
+BUSY_EXIT = 3

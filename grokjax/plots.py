@@ -267,12 +267,21 @@ def grok_steps(groups: list[dict], title: str, path: pathlib.Path) -> None:
     plt.close(fig)
 
 
+def heatmap_size(n_rows: int) -> tuple[float, float]:
+    return HEATMAP_SIZE[0], max(HEATMAP_SIZE[1], 0.45 * n_rows + 1.5)
+
+
+def _tick(v) -> str:
+    return v if isinstance(v, str) else f"{v:g}"
+
+
 def grid_heatmap(xs: list, ys: list, median: np.ndarray, fraction: np.ndarray, x_label: str,
                  y_label: str, title: str, path: pathlib.Path) -> None:
-    """The median grok step over two grid axes (colour, log scale), each cell annotated with
-    it and the fraction of its seeds that grokked; cells where none grokked are grey."""
+    """The median grok step over two axes (grid axes, or tasks by r; colour, log scale), each
+    cell annotated with it and the fraction of its seeds that grokked; cells where none
+    grokked are grey, cells without a run are blank."""
     import matplotlib.colors as mcolors  # pylint: disable=import-outside-toplevel
-    fig, ax = plt.subplots(figsize=HEATMAP_SIZE)
+    fig, ax = plt.subplots(figsize=heatmap_size(len(ys)))
     finite = median[np.isfinite(median)]
     norm = (mcolors.LogNorm(vmin=max(finite.min(), 1), vmax=max(finite.max(), 2))
             if finite.size else None)
@@ -282,11 +291,13 @@ def grid_heatmap(xs: list, ys: list, median: np.ndarray, fraction: np.ndarray, x
     for iy in range(len(ys)):
         for ix in range(len(xs)):
             m = median[iy, ix]
+            if np.isnan(fraction[iy, ix]):  # no run there
+                continue
             text = (f"{m:.0f}" if np.isfinite(m) else "never") + f"\n{fraction[iy, ix]:.0%}"
             ax.text(ix, iy, text, ha="center", va="center", fontsize=8,
                     color="white" if np.isfinite(m) else "black")
-    ax.set_xticks(range(len(xs)), [f"{x:g}" for x in xs])
-    ax.set_yticks(range(len(ys)), [f"{y:g}" for y in ys])
+    ax.set_xticks(range(len(xs)), [_tick(x) for x in xs])
+    ax.set_yticks(range(len(ys)), [_tick(y) for y in ys])
     ax.set_xlabel(x_label)
     ax.set_ylabel(y_label)
     ax.set_title(title, fontsize=10)

@@ -146,17 +146,19 @@ def train(cfg: ml_collections.ConfigDict, workdir: str | pathlib.Path, *,
     loss_dtype = numerics.configure(cfg.numerics.loss_dtype)
     workdir = pathlib.Path(workdir)
     exp = build(cfg, _known_source_d_vocab(workdir))
-    ccfg = cfg.checkpoint
-    checkpoints = ckpt_lib.Checkpoints(workdir, keep=ccfg.keep, pin=tuple(ccfg.pin),
-                                       async_save=ccfg.async_save)
-    board = (tblog.Board(workdir, cfg, exp.members, exp.dataset.task_names)
-             if cfg.tensorboard.enabled and sharding.is_primary() else None)
-    try:
-        return _train(exp, workdir, loss_dtype, checkpoints, board, progress, progress_interval)
-    finally:
-        checkpoints.close()  # waits for the last asynchronous save
-        if board is not None:
-            board.close()
+    with rundir.lock(workdir):  # RunBusy if another process trains this run now
+        ccfg = cfg.checkpoint
+        checkpoints = ckpt_lib.Checkpoints(workdir, keep=ccfg.keep, pin=tuple(ccfg.pin),
+                                           async_save=ccfg.async_save)
+        board = (tblog.Board(workdir, cfg, exp.members, exp.dataset.task_names)
+                 if cfg.tensorboard.enabled and sharding.is_primary() else None)
+        try:
+            return _train(exp, workdir, loss_dtype, checkpoints, board, progress,
+                          progress_interval)
+        finally:
+            checkpoints.close()  # waits for the last asynchronous save
+            if board is not None:
+                board.close()
 
 
 def _train(exp, workdir, loss_dtype, checkpoints, board, progress, progress_interval) -> dict:

@@ -6,6 +6,7 @@
     splits.npz     operands [N, arity] and each seed's train_idx [S, n_train] / test_idx [S, n_test]
     history.npz    every metric at every log point: 'step' [P] and e.g. 'test/acc' [S, P, T]
     summary.json   per seed: final metrics, memorisation and grok steps (per task and overall)
+    .lock          held (flock) by the process training the run, so no run is trained twice
 
 Everything is JSON or numpy's npz (loaded with allow_pickle=False): nothing executes on load.
 Files are written to a temporary name and renamed, so a crash never leaves half a file. In a
@@ -14,16 +15,20 @@ multi-host run only the primary process writes them.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import importlib.metadata
 import json
 import os
 import pathlib
 import platform
 import sys
-from typing import Any
+from typing import Any, Iterator
 
 import jax
 import numpy as np
+
+from grokjax.errors import RunBusy
 
 LIBRARIES = ("jax", "jaxlib", "flax", "optax", "orbax-checkpoint", "chex", "numpy",
              "ml_collections", "tensorboardX")
@@ -89,3 +94,42 @@ def write_npz(path: pathlib.Path, arrays: dict[str, np.ndarray]) -> None:
 def read_npz(path: pathlib.Path) -> dict[str, np.ndarray]:
     with np.load(path, allow_pickle=False) as f:
         return {k: f[k] for k in f.files}
+
+
+LOCK = ".lock"
+
+
+@contextlib.contextmanager
+def lock(workdir: pathlib.Path) -> Iterator[None]:
+    """Holds RUN/.lock while a run trains (the primary process of a multi-host run); raises
+    RunBusy at once if another process holds it. The OS drops the lock when a process dies, so
+    a killed run never leaves its directory locked."""
+    if jax.process_index() != 0:
+        yield
+        return
+    workdir.mkdir(parents=True, exist_ok=True)
+    with open(workdir / LOCK, "a") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise RunBusy(f"{workdir} is being trained by another process right now; wait "
+                          "for it to finish (a sweep skips it), or choose another --workdir"
+                          ) from None
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def is_locked(workdir: pathlib.Path) -> bool:
+    """Whether a process is training this run now."""
+    path = workdir / LOCK
+    if not path.exists():
+        return False
+    with open(path, "a") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(f, fcntl.LOCK_UN)
+    return False

@@ -1,23 +1,40 @@
-"""experiments/ scripts run end to end on tiny settings."""
+"""The sweeps in experiments/: each plans its runs (every config and override checked), and
+the transfer sweep runs end to end, pre-training first, on tiny settings."""
 
 import subprocess
 import sys
 
+import pytest
+
+from grokjax import rundir, sweep
+
 TINY_SET = ["p=11", "train_fraction=0.5", "model.d_model=32", "model.num_heads=2",
             "model.d_head=16", "model.d_mlp=64", "train.eval_every=5", "train.chunk_steps=10",
-            "probe.every=10"]
+            "probe.every=10", "train.steps=20", "checkpoint.save_every=10"]
 
 
-def test_transfer_experiment_pretrains_then_transfers(tmp_path):
+@pytest.mark.parametrize("spec, n_runs, n_stages", [
+    ("experiments/sweep_arithmetic.py", 5, 1),
+    ("experiments/sweep_polynomials.py", 36 * 7, 1),
+    ("experiments/sweep_polynomials.py:0.3", 36, 1),
+    ("experiments/sweep_transfer.py", 3 + 2 * 3 * 23, 2),
+    ("experiments/sweep_transfer.py:scratch", 3 + 2 * 3 * 23 + 23, 2),
+    ("experiments/sweep_mixtures.py", 20, 1),
+    ("experiments/sweep_nanda.py", 1, 1),
+])
+def test_every_shipped_sweep_plans_its_runs(tmp_path, spec, n_runs, n_stages):
+    planned = sweep.plan(sweep.load(spec)[1], tmp_path)
+    assert len(planned) == n_runs and len(sweep.stages(planned)) == n_stages
+    assert len({p.workdir for p in planned}) == n_runs
+
+
+def test_the_transfer_sweep_pretrains_then_transfers(tmp_path):
     root = tmp_path / "transfer"
-    cmd = [sys.executable, "experiments/transfer.py", "--root", str(root), "--seeds", "2",
-           "--sources", "add", "--targets", "subtract", "x_x_y", "--modes", "pge", "--scratch",
-           "--steps", "20", "--pretrain-steps", "20", "--set", *TINY_SET]
-    subprocess.run(cmd, check=True, capture_output=True)
-    table = (root / "transfer.md").read_text()
-    for name in ("pretrain/add", "pge-add/subtract", "pge-add/x_x_y", "scratch/x_x_y"):
-        assert f"| {name} | 0/2 |" in table
-        assert (root / name / "summary.json").exists()
-    # Running it again skips every finished run.
-    again = subprocess.run(cmd, check=True, capture_output=True, text=True)
-    assert again.stdout.count("is complete at step") == 5
+    cmd = [sys.executable, "-m", "grokjax", "sweep", "experiments/sweep_transfer.py", "--root",
+           str(root), "--seeds", "2", "--only", "pge-add/x_x_y,pretrain/add",
+           *[a for s in TINY_SET for a in ("--set", s)]]
+    out = subprocess.run(cmd, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.index("pretrain/add: finished") < out.stdout.index("pge-add/x_x_y: finished")
+    run = rundir.read_json(root / "pge-add/x_x_y/run.json")
+    assert run["transfer"]["from_run"] == str(root / "pretrain/add")

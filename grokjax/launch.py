@@ -1,0 +1,258 @@
+"""Where a sweep's runs train: here (local), as SLURM job arrays, or on a TPU VM pod.
+
+Every backend runs the same thing, `python -m grokjax train CONFIG --workdir ROOT/NAME ...`,
+which starts or resumes the run; only the launching differs.
+
+* local: the runs one after another, or `--jobs N` at a time, stage by stage; each run's output
+  goes to ROOT/logs/NAME.log.
+* slurm: one generated sbatch script per stage, ROOT/slurm/stage-K.sbatch, submitted with
+  `sbatch --parsable`; array task i trains run i. Generated scripts rather than submitit: the
+  script is the whole truth of what runs (`--dry-run` prints it; it can be read, kept and
+  resubmitted by hand), nothing is pickled, and the compute nodes need grokjax and nothing
+  else. Resources (partition, account, time, GPUs, CPUs, memory, ...) come from the options or
+  a TOML profile (configs/slurm_profile.toml). Stage k depends on stage k-1 (afterok). Each
+  task is requeued on pre-emption (`--requeue`) and, warned shortly before its time limit
+  (`--signal`), requeues itself: its run resumes from its latest checkpoint. Runs already
+  finished are left out of the array; a sweep already queued is not submitted again.
+* tpu: for a TPU VM pod, one `gcloud compute tpus tpu-vm ssh NAME --worker=all --command
+  '...'` per run, in order, each starting the same `grokjax train ... --distributed` on every
+  worker (jax.distributed.initialize finds the pod's workers itself). Written to
+  ROOT/tpu/launch.sh, printed by `--dry-run`, and run with `--submit` where gcloud is installed.
+  The sweep root must be a filesystem every worker sees (the checkpoints are written by all).
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import dataclasses
+import os
+import pathlib
+import shlex
+import shutil
+import subprocess
+import sys
+import tomllib
+from typing import Callable
+
+from grokjax import sweep as sweep_lib
+from grokjax.errors import BUSY_EXIT, GrokjaxError
+
+Print = Callable[[str], None]
+
+
+# -------------------------------------------------------------------------------------- local
+
+def run_local(planned: list[sweep_lib.Planned], root: pathlib.Path, jobs: int = 1,
+              echo: Print = print) -> dict:
+    """Trains every unfinished run here, stage by stage, `jobs` at a time. Returns counts and
+    the names of failed runs (their logs are in ROOT/logs)."""
+    logs = root / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    done = {"finished": 0, "skipped": 0, "failed": []}
+
+    def one(p: sweep_lib.Planned) -> tuple[str, str]:
+        st = sweep_lib.state(p)
+        if st in ("finished", "running"):
+            return p.name, f"skip ({'finished' if st == 'finished' else 'running elsewhere'})"
+        log = logs / (p.name.replace("/", "__") + ".log")
+        with open(log, "a") as f:
+            rc = subprocess.run(p.command(), stdout=f, stderr=subprocess.STDOUT).returncode
+        if rc == BUSY_EXIT:
+            return p.name, "skip (running elsewhere)"
+        return p.name, ("finished" if rc == 0 else f"FAILED (exit {rc}; see {log})")
+
+    for stage in sweep_lib.stages(planned):
+        with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+            for name, outcome in pool.map(one, stage):
+                echo(f"{name}: {outcome}")
+                if outcome.startswith("skip"):
+                    done["skipped"] += 1
+                elif outcome == "finished":
+                    done["finished"] += 1
+                else:
+                    done["failed"].append(name)
+        if done["failed"]:  # a later stage needs this one's runs
+            break
+    return done
+
+
+# -------------------------------------------------------------------------------------- slurm
+
+@dataclasses.dataclass
+class SlurmProfile:
+    """sbatch resources of one array task (one run). None: the cluster's default."""
+
+    partition: str | None = None
+    account: str | None = None
+    qos: str | None = None
+    time: str = "24:00:00"  # per task; a task near its limit requeues itself and resumes
+    cpus_per_task: int = 2
+    gpus_per_task: int | None = None
+    mem: str | None = None  # e.g. '16G'
+    tasks_per_run: int = 1  # > 1: a multi-process run under srun (--distributed)
+    max_parallel: int | None = None  # array tasks running at once (--array=...%N)
+    signal_seconds: int = 120  # warning before the time limit, to requeue
+    setup: str = ""  # shell lines run first on the node, e.g. 'module load cuda'
+    python: str = sys.executable  # the Python with grokjax, as the nodes see it
+    extra: tuple[str, ...] = ()  # further '#SBATCH' options, e.g. ('--constraint=a100',)
+
+    @classmethod
+    def load(cls, path: str | None, **overrides) -> "SlurmProfile":
+        values = {}
+        if path:
+            try:
+                text = pathlib.Path(path).read_text()
+            except OSError as e:
+                raise GrokjaxError(f"--profile {path}: {e.strerror}; give a TOML file such as "
+                                   "configs/slurm_profile.toml") from None
+            try:
+                values = tomllib.loads(text).get("slurm", {})
+            except tomllib.TOMLDecodeError as e:
+                raise GrokjaxError(f"--profile {path} is not valid TOML: {e}") from None
+        fields = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - fields)
+        if unknown:
+            raise GrokjaxError(f"--profile {path}: unknown [slurm] key(s) {', '.join(unknown)}; "
+                               f"known: {', '.join(sorted(fields))}")
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        if "extra" in values:
+            values["extra"] = tuple(values["extra"])
+        return cls(**values)
+
+
+def sbatch_script(stage: list[sweep_lib.Planned], root: pathlib.Path, job_name: str,
+                  prof: SlurmProfile, cwd: pathlib.Path) -> str:
+    """The sbatch script of one stage: array task i trains run i."""
+    opts = [f"--job-name={job_name}", f"--array=0-{len(stage) - 1}"
+            + (f"%{prof.max_parallel}" if prof.max_parallel else ""),
+            f"--output={root}/slurm/%x-%A_%a.out", "--open-mode=append", f"--time={prof.time}",
+            f"--ntasks={prof.tasks_per_run}", f"--cpus-per-task={prof.cpus_per_task}",
+            "--requeue", f"--signal=B:USR1@{prof.signal_seconds}"]
+    for key in ("partition", "account", "qos", "mem"):
+        if getattr(prof, key):
+            opts.append(f"--{key}={getattr(prof, key)}")
+    if prof.gpus_per_task:
+        opts.append(f"--gpus-per-task={prof.gpus_per_task}")
+    opts += list(prof.extra)
+    distributed = prof.tasks_per_run > 1
+    lines = ["#!/bin/bash", *(f"#SBATCH {o}" for o in opts),
+             f"# Written by grokjax sweep: {len(stage)} run(s), one per array task. Array task i",
+             "# trains (or resumes) run i; running it again resumes it. Exit 3: the run is being",
+             "# trained by another job, nothing to do.",
+             "set -uo pipefail", f"cd {shlex.quote(str(cwd))}"]
+    if prof.setup:
+        lines.append(prof.setup)
+    lines += ["requeue() {",
+              '  echo "grokjax: time limit near; requeueing to resume from the last checkpoint"',
+              '  scontrol requeue "${SLURM_ARRAY_JOB_ID}_${SLURM_ARRAY_TASK_ID}"',
+              "}", "trap requeue USR1", 'case "$SLURM_ARRAY_TASK_ID" in']
+    for i, p in enumerate(stage):
+        cmd = p.command(prof.python) + (["--distributed"] if distributed else [])
+        launch = (["srun", f"--ntasks={prof.tasks_per_run}", "--kill-on-bad-exit=1"]
+                  if distributed else [])
+        lines.append(f"  {i}) {shlex.join(launch + cmd)} & ;;  # {p.name}")
+    lines += ["esac", "pid=$!", 'wait "$pid"; rc=$?',
+              'while kill -0 "$pid" 2>/dev/null; do wait "$pid"; rc=$?; done  # after a trap',
+              f'[ "$rc" -eq {BUSY_EXIT} ] && rc=0', 'exit "$rc"', ""]
+    return "\n".join(lines)
+
+
+def _queued(prefix: str) -> list[str]:
+    """Ids of this user's queued or running jobs whose name starts with `prefix`."""
+    out = subprocess.run(["squeue", "-h", "--me", "-o", "%i %j"], capture_output=True,
+                         text=True)
+    rows = (line.split(maxsplit=1) for line in out.stdout.splitlines() if " " in line)
+    return [i for i, name in rows if name.startswith(prefix)] if out.returncode == 0 else []
+
+
+def submit_slurm(planned: list[sweep_lib.Planned], root: pathlib.Path, sweep_name: str,
+                 prof: SlurmProfile, dry_run: bool, echo: Print = print) -> dict:
+    """Writes (or with dry_run, prints) one sbatch script per stage of the unfinished runs and
+    submits them, each stage after the previous one (afterok)."""
+    todo = [p for p in planned if sweep_lib.state(p) not in ("finished", "running")]
+    echo(f"{len(planned) - len(todo)} of {len(planned)} runs finished or running; "
+         f"{len(todo)} to submit")
+    if not todo:
+        return {"job_ids": [], "runs": []}
+    if not dry_run and shutil.which("sbatch") is None:
+        raise GrokjaxError("sbatch not found: run this on a SLURM login node, use --dry-run to "
+                           "see the scripts, or --backend local")
+    prefix = f"grokjax-{sweep_name}-stage"
+    if not dry_run:
+        busy = _queued(prefix)
+        if busy:
+            raise GrokjaxError(f"this sweep is already queued or running as job(s) "
+                               f"{', '.join(busy)}; wait for them (or scancel them) before "
+                               "submitting it again")
+    job_ids: list[str] = []
+    for k, stage in enumerate(sweep_lib.stages(todo)):
+        script = sbatch_script(stage, root, f"{prefix}{stage[0].stage}", prof, pathlib.Path.cwd())
+        path = root / "slurm" / f"stage-{stage[0].stage}.sbatch"
+        after = f"$JOB{k - 1}" if dry_run else (job_ids[-1] if job_ids else "")
+        cmd = ["sbatch", "--parsable", *([f"--dependency=afterok:{after}"] if k else []),
+               str(path)]
+        if dry_run:
+            echo(f"# ---- {path}\n{script}# ---- submitted with:\nJOB{k}=$({' '.join(cmd)})\n")
+            continue
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(script)
+        out = subprocess.run(cmd, capture_output=True, text=True)
+        if out.returncode != 0:
+            raise GrokjaxError(f"sbatch refused {path}: {out.stderr.strip()}")
+        job_ids.append(out.stdout.strip().split(";")[0])
+        echo(f"stage {k}: {len(stage)} runs submitted as job array {job_ids[-1]} ({path})")
+    return {"job_ids": job_ids, "runs": [p.name for p in todo]}
+
+
+# ---------------------------------------------------------------------------------------- tpu
+
+@dataclasses.dataclass
+class TpuTarget:
+    """The TPU VM pod the runs start on."""
+
+    name: str
+    zone: str
+    project: str | None = None
+    repo_dir: str = "~/grokjax"  # where grokjax is checked out on every worker
+    python: str = "python3"
+    setup: str = ""  # shell run first on every worker, e.g. 'source ~/venv/bin/activate'
+
+
+def tpu_commands(planned: list[sweep_lib.Planned], tpu: TpuTarget) -> list[str]:
+    """One gcloud command per run, in stage order: the same `grokjax train --distributed`
+    on every worker of the pod."""
+    out = []
+    for p in planned:
+        inner = " && ".join(s for s in (f"cd {tpu.repo_dir}", tpu.setup,
+                                         shlex.join(p.command(tpu.python) + ["--distributed"]))
+                            if s)
+        cmd = ["gcloud", "compute", "tpus", "tpu-vm", "ssh", tpu.name, f"--zone={tpu.zone}",
+               *([f"--project={tpu.project}"] if tpu.project else []), "--worker=all",
+               f"--command={inner}"]
+        out.append(shlex.join(cmd))
+    return out
+
+
+def launch_tpu(planned: list[sweep_lib.Planned], root: pathlib.Path, tpu: TpuTarget,
+               dry_run: bool, submit: bool, echo: Print = print) -> dict:
+    """Writes ROOT/tpu/launch.sh (the unfinished runs' commands, in order) and prints it; runs
+    it with submit (needs gcloud)."""
+    todo = [p for p in planned if sweep_lib.state(p) not in ("finished", "running")]
+    lines = ["#!/bin/bash", "# Written by grokjax sweep --backend tpu: one command per run, "
+             "each on every worker of the pod.", "set -euo pipefail",
+             *tpu_commands(todo, tpu), ""]
+    script = "\n".join(lines)
+    echo(script)
+    if dry_run:
+        return {"runs": [p.name for p in todo]}
+    path = root / "tpu" / "launch.sh"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(script)
+    os.chmod(path, 0o755)
+    echo(f"wrote {path}")
+    if submit:
+        if shutil.which("gcloud") is None:
+            raise GrokjaxError(f"gcloud not found: run {path} where the Google Cloud SDK is "
+                               "installed and authorised")
+        subprocess.run(["bash", str(path)], check=True)
+    return {"runs": [p.name for p in todo], "script": str(path)}

@@ -1,0 +1,159 @@
+"""Sweeps: a sweep file's runs trained here, skipped when finished, never trained twice, cut
+into seed pieces and put together again by `grokjax collect`; the SLURM scripts and TPU
+commands they become, as text; and bad input. (A real SLURM cluster: tests/test_slurm.py.)"""
+
+import csv
+import shlex
+import subprocess
+import sys
+
+import pytest
+
+from grokjax import collect, launch, rundir, sweep
+from grokjax.errors import BUSY_EXIT, GrokjaxError
+from tests.conftest import TINY, png_size
+
+SWEEP = "tests/tiny_sweep.py"
+
+
+def grokjax(*args, **kw):
+    return subprocess.run([sys.executable, "-m", "grokjax", *args], capture_output=True,
+                          text=True, **kw)
+
+
+def test_a_local_sweep_trains_every_run_skips_them_again_and_collects_one_table(tmp_path):
+    root = tmp_path / "sweep"
+    first = grokjax("sweep", SWEEP, "--root", str(root), "--seeds-per-task", "1")
+    assert first.returncode == 0, first.stderr
+    pieces = ["add/r0.5/seeds-0-0", "add/r0.5/seeds-1-1", "subtract/r0.5/seeds-0-0",
+              "subtract/r0.5/seeds-1-1"]
+    for name in pieces:
+        assert f"{name}: finished" in first.stdout
+        assert (root / name / "summary.json").exists()
+    manifest = rundir.read_json(root / "sweep.json")
+    assert [r["name"] for r in manifest["runs"]] == pieces
+    assert manifest["runs"][0]["group"] == "add/r0.5"
+
+    again = grokjax("sweep", SWEEP, "--root", str(root), "--seeds-per-task", "1")
+    assert again.returncode == 0 and again.stdout.count("skip (finished)") == 4
+
+    out = grokjax("collect", str(root), "--plot")
+    assert out.returncode == 0, out.stderr
+    with open(root / "results.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert [(r["run"], r["task"], r["p"], r["r"], r["seeds"], r["status"]) for r in rows] == [
+        ("add/r0.5", "add", "11", "0.5", "2", "finished"),
+        ("subtract/r0.5", "subtract", "11", "0.5", "2", "finished")]
+    with open(root / "seeds.csv") as f:
+        seeds = list(csv.DictReader(f))
+    assert [(s["run"], s["seed"]) for s in seeds] == [
+        ("add/r0.5", "0"), ("add/r0.5", "1"), ("subtract/r0.5", "0"), ("subtract/r0.5", "1")]
+    summary = rundir.read_json(root / "add/r0.5/seeds-1-1/summary.json")
+    assert seeds[1]["grok_step"] == str(summary["seeds"][0]["grok_step"])
+    assert "| add/r0.5 | add | 11 | 0.5 | " in (root / "results.md").read_text()
+    assert png_size(root / "grok-steps.png")[0] > 0
+
+
+def test_a_run_being_trained_is_never_trained_twice(tmp_path):
+    workdir = tmp_path / "run"
+    with rundir.lock(workdir):
+        assert rundir.is_locked(workdir)
+        out = grokjax("train", TINY, "--workdir", str(workdir), "--no-progress")
+        assert out.returncode == BUSY_EXIT
+        assert "being trained by another process" in out.stderr
+        planned = sweep.plan(sweep.load(SWEEP)[1], tmp_path)
+        assert sweep.state(sweep.Planned(**{**planned[0].__dict__, "workdir": workdir})) == \
+            "running"
+    assert not rundir.is_locked(workdir)
+    assert not (workdir / "checkpoints").exists()
+
+
+def test_a_killed_trainer_leaves_no_lock(tmp_path):
+    workdir = tmp_path / "run"
+    code = ("import pathlib, os; from grokjax import rundir\n"
+            f"with rundir.lock(pathlib.Path({str(workdir)!r})): os._exit(9)")
+    assert subprocess.run([sys.executable, "-c", code]).returncode == 9
+    assert not rundir.is_locked(workdir)
+
+
+def _planned(tmp_path, arg="staged"):
+    return sweep.plan(sweep.load(f"{SWEEP}:{arg}")[1], tmp_path / "root")
+
+
+def test_slurm_scripts_hold_one_run_per_array_task_and_stages_wait(tmp_path, capsys):
+    profile = tmp_path / "cluster.toml"
+    profile.write_text('[slurm]\npartition = "gpu"\naccount = "grok"\ngpus_per_task = 1\n'
+                       'time = "02:00:00"\nmax_parallel = 8\nsetup = "module load cuda"\n'
+                       'extra = ["--constraint=h100"]\n')
+    prof = launch.SlurmProfile.load(str(profile), time="04:00:00")  # options beat the profile
+    launch.submit_slurm(_planned(tmp_path), tmp_path / "root", "tiny", prof, dry_run=True)
+    text = capsys.readouterr().out
+    stage0, stage1 = text.split("# ---- " + str(tmp_path / "root/slurm/stage-1.sbatch"))
+    for opt in ("--job-name=grokjax-tiny-stage0", "--array=0-1%8", "--partition=gpu",
+                "--account=grok", "--gpus-per-task=1", "--time=04:00:00", "--requeue",
+                "--signal=B:USR1@120", "--constraint=h100"):
+        assert f"#SBATCH {opt}\n" in stage0
+    assert "module load cuda\n" in stage0 and "trap requeue USR1" in stage0
+    lines = [line for line in stage0.splitlines() if line.startswith(("  0)", "  1)"))]
+    argv = shlex.split(lines[1].split(")", 1)[1].split(" & ;;")[0])
+    assert argv[1:4] == ["-m", "grokjax", "train"] and "subtract/r0.5" in argv[argv.index("--workdir") + 1]
+    assert "JOB0=$(sbatch --parsable " in stage0
+    assert "--array=0-0%8" in stage1 and "--dependency=afterok:$JOB0" in stage1
+    assert "transfer.from_run=" + str(tmp_path / "root/add/r0.5") in stage1
+    assert not (tmp_path / "root").exists()  # a dry run writes nothing
+
+
+def test_a_multi_process_run_starts_under_srun_with_distributed(tmp_path):
+    prof = launch.SlurmProfile(tasks_per_run=2)
+    script = launch.sbatch_script(_planned(tmp_path, "")[:1], tmp_path, "x", prof, tmp_path)
+    assert "#SBATCH --ntasks=2" in script
+    assert "  0) srun --ntasks=2 --kill-on-bad-exit=1 " in script and " --distributed & ;;" in script
+
+
+def test_tpu_commands_start_the_same_distributed_run_on_every_worker(tmp_path):
+    out = grokjax("sweep", f"{SWEEP}:staged", "--backend", "tpu", "--root", "/mnt/shared/tiny",
+                  "--tpu", "grok-pod", "--zone", "us-central2-b", "--project", "lab",
+                  "--tpu-setup", "source ~/venv/bin/activate", "--dry-run")
+    assert out.returncode == 0, out.stderr
+    cmds = [shlex.split(line) for line in out.stdout.splitlines() if line.startswith("gcloud")]
+    assert len(cmds) == 3  # in stage order: add, subtract, then the transfer run
+    head = ["gcloud", "compute", "tpus", "tpu-vm", "ssh", "grok-pod", "--zone=us-central2-b",
+            "--project=lab", "--worker=all"]
+    assert all(c[:9] == head for c in cmds)
+    inner = cmds[2][9].removeprefix("--command=").split(" && ")
+    assert inner[:2] == ["cd ~/grokjax", "source ~/venv/bin/activate"]
+    argv = shlex.split(inner[2])
+    assert argv[:4] == ["python3", "-m", "grokjax", "train"] and argv[-1] == "--distributed"
+    assert argv[argv.index("--workdir") + 1] == "/mnt/shared/tiny/pge-add/x_x_y"
+    missing = grokjax("sweep", SWEEP, "--backend", "tpu", "--dry-run")
+    assert missing.returncode == 2 and "--tpu NAME and --zone" in missing.stderr
+
+
+@pytest.mark.parametrize("body, message", [
+    ("x = 1", "defines no get_runs()"),
+    ("from grokjax.sweep import Run\ndef get_runs(arg=None):\n"
+     "    return [Run('a', 'tests/tiny.py'), Run('a', 'tests/tiny.py')]", "names runs twice: a"),
+    ("from grokjax.sweep import Run\ndef get_runs(arg=None):\n"
+     "    return [Run('../a', 'tests/tiny.py')]", "relative path inside the sweep root"),
+])
+def test_bad_sweep_files_are_one_clear_error(tmp_path, body, message):
+    path = tmp_path / "sweep_bad.py"
+    path.write_text(body + "\n")
+    with pytest.raises(GrokjaxError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        sweep.load(str(path))
+
+
+def test_bad_runs_and_options_are_named_before_anything_runs(tmp_path):
+    runs = sweep.load(SWEEP)[1]
+    with pytest.raises(GrokjaxError, match="--only 'mul\\*' matches none"):
+        sweep.plan(runs, tmp_path, only="mul*")
+    with pytest.raises(GrokjaxError, match="sweep run 'add/r0.5': unknown config key"):
+        sweep.plan(runs, tmp_path, extra=["train.stepz=3"])
+    with pytest.raises(GrokjaxError, match="not found"):
+        sweep.load("experiments/sweep_nothing.py")
+    bad = tmp_path / "p.toml"
+    bad.write_text("[slurm]\ngpus = 2\n")
+    with pytest.raises(GrokjaxError, match="unknown \\[slurm\\] key\\(s\\) gpus"):
+        launch.SlurmProfile.load(str(bad))
+    with pytest.raises(GrokjaxError, match="no finished run"):
+        collect.write(tmp_path)
