@@ -4,6 +4,10 @@ lets jax.distributed.initialize() find the coordinator, process count and id in 
 environment, and the results are those of one process with four devices (as in
 tests/test_multihost.py, which joins the processes by hand).
 
+Sweeps through the same SLURM: `grokjax sweep --backend slurm` submits a two-stage sweep as
+job arrays (the second after the first), refuses to submit it again while it is queued, and
+`grokjax collect` tables it; a task warned of its time limit requeues itself and resumes.
+
 Needs a running SLURM (deselected by default):
     bash tests/slurm/local_cluster.sh start
     python -m pytest -m slurm tests/test_slurm.py
@@ -14,6 +18,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
 
@@ -94,3 +99,72 @@ def test_two_processes_under_srun_train_as_one_process_does(tmp_path):
             np.testing.assert_allclose(two[key], one[key], rtol=1e-5, atol=1e-7, err_msg=key)
     assert sorted(p.name for p in (tmp_path / "two" / "checkpoints").iterdir()
                   if p.name.isdigit()) == ["0", "10", "20"]
+
+
+def _grokjax(*args, env=None, timeout=120):
+    return subprocess.run([sys.executable, "-m", "grokjax", *args], cwd=ROOT, capture_output=True,
+                          text=True, env=env or _without_slurm(dict(os.environ)), timeout=timeout)
+
+
+def _wait_for(job_ids: list[str], timeout: float = 300) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        out = subprocess.run(["squeue", "-h", "-j", ",".join(job_ids), "-o", "%i %T"],
+                             capture_output=True, text=True).stdout
+        if not out.strip():
+            return
+        time.sleep(1)
+    subprocess.run(["scancel", *job_ids], capture_output=True)
+    pytest.fail(f"jobs {job_ids} did not finish within {timeout} s: {out}")
+
+
+SLURM_OPTS = ["--backend", "slurm", "--cpus-per-task", "1", "--time", "10"]
+
+
+def test_a_sweep_submitted_to_slurm_runs_its_stages_in_order_and_collects(tmp_path):
+    root = tmp_path / "sweep"
+    first = _grokjax("sweep", "tests/tiny_sweep.py:staged", "--root", str(root), *SLURM_OPTS)
+    assert first.returncode == 0, first.stderr
+    jobs = rundir.read_json(root / "sweep.json")["submissions"][-1]["job_ids"]
+    assert len(jobs) == 2  # stage 0 (add, subtract) and stage 1 (PG-E from add), afterok
+    twice = _grokjax("sweep", "tests/tiny_sweep.py:staged", "--root", str(root), *SLURM_OPTS)
+    assert twice.returncode == 2 and "already queued or running" in twice.stderr
+    _wait_for(jobs)
+    out = _grokjax("collect", str(root))
+    assert out.returncode == 0, out.stderr
+    for row in ("| add/r0.5 | add | 11 | 0.5 | 0/2 |", "| subtract/r0.5 | subtract | 11 | 0.5 |",
+                "| pge-add/x_x_y | x_x_y | 11 | 0.5 | 0/2 |"):
+        assert row in out.stdout
+    assert out.stdout.count("| finished |") == 3
+    source = rundir.read_json(root / "pge-add/x_x_y/run.json")["transfer"]
+    assert source["from_run"] == str(root / "add/r0.5") and source["source_step"] == 20
+    again = _grokjax("sweep", "tests/tiny_sweep.py:staged", "--root", str(root), *SLURM_OPTS)
+    assert again.returncode == 0 and "3 of 3 runs finished or running; 0 to submit" in again.stdout
+
+
+def test_a_task_warned_of_its_time_limit_requeues_itself_and_resumes_exactly(tmp_path):
+    """The USR1 that --signal sends before the time limit (here sent by hand): the task
+    requeues itself, SLURM starts it again, and the run resumes from its last checkpoint; its
+    history equals an uninterrupted run's."""
+    root, steps = tmp_path / "sweep", ["--set", "train.steps=400", "--set", "train.chunk_steps=10"]
+    sub = _grokjax("sweep", "tests/tiny_sweep.py", "--root", str(root), "--only", "add/*",
+                   *steps, *SLURM_OPTS)
+    assert sub.returncode == 0, sub.stderr
+    job = rundir.read_json(root / "sweep.json")["submissions"][-1]["job_ids"][0]
+    ckpts = root / "add/r0.5/checkpoints"
+    deadline = time.monotonic() + 120
+    while not (ckpts.is_dir() and any(p.name.isdigit() and int(p.name) >= 20
+                                      for p in ckpts.iterdir())):
+        assert time.monotonic() < deadline, "the run never reached its step-20 checkpoint"
+        time.sleep(0.2)
+    subprocess.run(["scancel", "--batch", "--signal=USR1", f"{job}_0"], check=True)
+    _wait_for([job], timeout=300)
+    log = "".join(p.read_text() for p in (root / "slurm").glob("*.out"))
+    assert "requeueing to resume from the last checkpoint" in log
+    assert "resuming" in log and "from step" in log
+    straight = tmp_path / "straight"
+    _grokjax("train", "tests/tiny.py", "--workdir", str(straight), "--no-progress", "--seeds", "2",
+             "--set", "task=add", "--set", "checkpoint.save_every=10", *steps, timeout=300)
+    a, b = (rundir.read_npz(d / "history.npz") for d in (root / "add/r0.5", straight))
+    for key in b:
+        np.testing.assert_array_equal(a[key], b[key], err_msg=key)
