@@ -1,7 +1,6 @@
 """grokjax against the PyTorch reference and against the machine, in one run.
 
     python benchmarks/speed.py                          # this CPU: everything below
-    python benchmarks/speed.py --seeds 1 16 256 1024 4096 --e2e-steps 2000   # an accelerator
     python benchmarks/speed.py --only throughput,reference
 
 Sections (all of the default config: add, p = 97, r = 0.3, full batch), written to
@@ -23,7 +22,14 @@ benchmarks/results/speed-<backend>.json and printed as markdown tables:
   real default run (probes, TensorBoard, checkpoints), wall time including start-up and
   compilation, against the reference: the headline ratio;
 * scaling: time per step at 4 seeds as p (59, 97, 113, 211), r (0.3, 0.5, 0.7) and num_layers
-  (1, 2) change.
+  (1, 2) change;
+* grok (only when --only names it): the wall time of `grokjax train CONFIG --seeds
+  --grok-seeds` (64) until every seed has grokked, the issue's "time for the default 64-seed
+  sweep to grok" on an accelerator.
+
+On a GPU the reference runs on the GPU too (torch with CUDA), e.g.
+    python benchmarks/speed.py --seeds 1 4 16 64 256 1024 4096 --budget 10000 --e2e-steps 2000
+    python benchmarks/speed.py --only grok
 """
 
 from __future__ import annotations

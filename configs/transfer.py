@@ -3,7 +3,7 @@
     grokjax train configs/arithmetic.py:add --seeds 3 --workdir runs/pretrain/add
     grokjax train configs/transfer.py:pge,add,x_x_y --seeds 3 --workdir runs/pge-add/x_x_y
     grokjax train configs/transfer.py:pgt,multiply,xy_y --seeds 3
-    python experiments/transfer.py --seeds 3        # pre-training, then every downstream run
+    grokjax sweep experiments/sweep_transfer.py     # pre-training, then every downstream run
 
 ARG is MODE,SOURCE,TARGET. MODE 'pge' (pre-grokked embedding) loads and freezes the source's
 embedding; 'pgt' (pre-grokked transformer) loads and freezes its transformer blocks and trains

@@ -87,7 +87,9 @@ class SlurmProfile:
     qos: str | None = None
     time: str = "24:00:00"  # per task; a task near its limit requeues itself and resumes
     cpus_per_task: int = 2
-    gpus_per_task: int | None = None
+    gpus_per_task: int | None = None  # a one-process run's GPUs
+    gpus_per_node: int | None = None  # a multi-process run: one process per GPU, as JAX on
+                                      # SLURM gives process i the node's GPU SLURM_LOCALID
     mem: str | None = None  # e.g. '16G'
     tasks_per_run: int = 1  # > 1: a multi-process run under srun (--distributed)
     max_parallel: int | None = None  # array tasks running at once (--array=...%N)
@@ -133,6 +135,8 @@ def sbatch_script(stage: list[sweep_lib.Planned], root: pathlib.Path, job_name: 
             opts.append(f"--{key}={getattr(prof, key)}")
     if prof.gpus_per_task:
         opts.append(f"--gpus-per-task={prof.gpus_per_task}")
+    if prof.gpus_per_node:
+        opts.append(f"--gpus-per-node={prof.gpus_per_node}")
     opts += list(prof.extra)
     distributed = prof.tasks_per_run > 1
     lines = ["#!/bin/bash", *(f"#SBATCH {o}" for o in opts),

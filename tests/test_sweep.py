@@ -3,6 +3,7 @@ into seed pieces and put together again by `grokjax collect`; the SLURM scripts 
 commands they become, as text; and bad input. (A real SLURM cluster: tests/test_slurm.py.)"""
 
 import csv
+import dataclasses
 import shlex
 import subprocess
 import sys
@@ -23,7 +24,7 @@ def grokjax(*args, **kw):
 
 def test_a_local_sweep_trains_every_run_skips_them_again_and_collects_one_table(tmp_path):
     root = tmp_path / "sweep"
-    first = grokjax("sweep", SWEEP, "--root", str(root), "--seeds-per-task", "1")
+    first = grokjax("sweep", SWEEP, "--root", str(root), "--seeds-per-task", "1", "--jobs", "2")
     assert first.returncode == 0, first.stderr
     pieces = ["add/r0.5/seeds-0-0", "add/r0.5/seeds-1-1", "subtract/r0.5/seeds-0-0",
               "subtract/r0.5/seeds-1-1"]
@@ -62,8 +63,7 @@ def test_a_run_being_trained_is_never_trained_twice(tmp_path):
         assert out.returncode == BUSY_EXIT
         assert "being trained by another process" in out.stderr
         planned = sweep.plan(sweep.load(SWEEP)[1], tmp_path)
-        assert sweep.state(sweep.Planned(**{**planned[0].__dict__, "workdir": workdir})) == \
-            "running"
+        assert sweep.state(dataclasses.replace(planned[0], workdir=workdir)) == "running"
     assert not rundir.is_locked(workdir)
     assert not (workdir / "checkpoints").exists()
 
