@@ -294,8 +294,9 @@ def grid_heatmap(xs: list, ys: list, median: np.ndarray, fraction: np.ndarray, x
             if np.isnan(fraction[iy, ix]):  # no run there
                 continue
             text = (f"{m:.0f}" if np.isfinite(m) else "never") + f"\n{fraction[iy, ix]:.0%}"
+            r, g, b, _ = im.cmap(im.norm(m)) if np.isfinite(m) else (1, 1, 1, 1)
             ax.text(ix, iy, text, ha="center", va="center", fontsize=8,
-                    color="white" if np.isfinite(m) else "black")
+                    color="white" if 0.3 * r + 0.6 * g + 0.1 * b < 0.55 else "black")
     ax.set_xticks(range(len(xs)), [_tick(x) for x in xs])
     ax.set_yticks(range(len(ys)), [_tick(y) for y in ys])
     ax.set_xlabel(x_label)
