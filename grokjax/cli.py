@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import logging
 import datetime
+import os
 import pathlib
 import sys
 
@@ -95,40 +96,47 @@ def cmd_sweep(args) -> int:
     root = pathlib.Path(args.root or pathlib.Path("runs") / name)
     if args.backend != "tpu":
         root = root.absolute()
-    planned = sweep.plan(runs, root, only=args.only, extra=args.set or [], seeds=args.seeds,
-                         seeds_per_task=args.seeds_per_task)
+    everything = sweep.plan(runs, root, extra=args.set or [], seeds=args.seeds,
+                            seeds_per_task=args.seeds_per_task)
+    planned = sweep.select(everything, args.only)
     if args.backend == "local":
         if args.dry_run:
             for p in planned:
                 print(f"[stage {p.stage}] {sweep.state(p):>8}  {p.shell()}")
             return 0
         sweep.write_manifest(root, args.file, planned, {"backend": "local"})
-        done = launch.run_local(planned, root, args.jobs)
+        done = launch.run_local(everything, planned, root, args.jobs)
         print(f"{done['finished']} trained, {done['skipped']} skipped, {len(done['failed'])} "
-              f"failed; the table: grokjax collect {root}")
+              f"failed or not started; the table: grokjax collect {root}")
         return 1 if done["failed"] else 0
     if args.backend == "slurm":
         prof = launch.SlurmProfile.load(
             args.profile, partition=args.partition, account=args.account, time=args.time,
             gpus_per_task=args.gpus_per_task, cpus_per_task=args.cpus_per_task, mem=args.mem,
             max_parallel=args.max_parallel, tasks_per_run=args.tasks_per_run)
-        out = launch.submit_slurm(planned, root, name, prof, args.dry_run)
+        if not args.dry_run:
+            sweep.write_manifest(root, args.file, planned, {"backend": "slurm"})
+        out = launch.submit_slurm(everything, planned, root, name, prof, args.dry_run)
     else:
         if not (args.tpu and args.zone):
             raise GrokjaxError("--backend tpu needs --tpu NAME and --zone ZONE (the TPU VM pod)")
+        sweep.check_order(everything, planned)  # the pod's runs are not visible here
         tpu = launch.TpuTarget(name=args.tpu, zone=args.zone, project=args.project,
                                repo_dir=args.tpu_repo, python=args.tpu_python,
                                setup=args.tpu_setup or "")
         out = launch.launch_tpu(planned, root, tpu, args.dry_run, args.submit)
-    if not args.dry_run:
-        sweep.write_manifest(root, args.file, planned, {"backend": args.backend, **out})
+        if not args.dry_run:
+            sweep.write_manifest(root, args.file, planned, {"backend": "tpu", **out})
+    if not args.dry_run and out["runs"]:
         print(f"when it is done: grokjax collect {root}")
     return 0
 
 
 def cmd_collect(args) -> None:
     from grokjax import collect  # pylint: disable=import-outside-toplevel
-    for path in collect.write(pathlib.Path(args.root), args.out, args.plot):
+    table, written = collect.write(pathlib.Path(args.root), args.out, args.plot)
+    print(table, end="")
+    for path in written:
         print(f"wrote {path}")
 
 
@@ -272,6 +280,9 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("absl").setLevel(logging.ERROR)  # orbax's info and warnings
     try:
         return args.func(args) or 0
+    except BrokenPipeError:  # e.g. `grokjax sweep ... --dry-run | head`
+        sys.stdout = open(os.devnull, "w")  # pylint: disable=consider-using-with
+        return 0
     except RunBusy as e:
         print(f"grokjax: busy: {e}", file=sys.stderr)
         return BUSY_EXIT

@@ -13,7 +13,7 @@ and order and for runs that have not finished) and writes:
                        with the fraction of its seeds that grokked
 
 A run cut into seed pieces (`--seeds-per-task`) is one row again. A run that has not finished
-is listed with its status (running, partial at step N, not started), so nothing is missed.
+is listed with its status (running, partial (step N), new), so nothing is missed.
 """
 
 from __future__ import annotations
@@ -23,12 +23,11 @@ import io
 import pathlib
 import re
 
-import numpy as np
 
 from grokjax import rundir
 from grokjax import sweep as sweep_lib
 from grokjax.errors import GrokjaxError
-from grokjax.summary import grok_stats
+from grokjax.summary import grok_matrix, grok_stats
 
 COLUMNS = ("run", "task", "p", "r", "setting", "seeds", "memorised", "grokked",
            "grok_step_median", "grok_step_min", "grok_step_max", "best_test_acc_median",
@@ -38,24 +37,14 @@ SEED_COLUMNS = ("run", "task", "p", "r", "setting", "seed", "memorisation_step",
 
 
 def _entries(root: pathlib.Path) -> list[dict]:
-    """(group, directory) of every run: from the manifest, else every summary.json below."""
+    """Every run: its group, directory and what it targets, from the manifest; without one,
+    every summary.json below ROOT (seed pieces 'NAME/seeds-A-B' grouped as NAME)."""
     manifest = rundir.read_json(root / sweep_lib.MANIFEST, None)
     if manifest is not None:
-        return [{"group": r["group"], "dir": root / r["workdir"]} for r in manifest["runs"]]
+        return [{**r, "dir": root / r["workdir"]} for r in manifest["runs"]]
     found = sorted(p.parent for p in root.rglob("summary.json"))
-    return [{"group": str(d.relative_to(root)) if d != root else root.name, "dir": d}
-            for d in found]
-
-
-def _status(workdir: pathlib.Path) -> tuple[str, dict | None]:
-    summary = rundir.read_json(workdir / "summary.json", None)
-    if rundir.is_locked(workdir):
-        return "running", summary
-    if summary is not None:
-        return "finished", summary
-    ckpts = workdir / "checkpoints"
-    steps = sorted(int(c.name) for c in ckpts.iterdir() if c.name.isdigit()) if ckpts.is_dir() else []
-    return (f"partial (step {steps[-1]})" if steps else "not started"), None
+    return [{"group": re.sub(r"/seeds-[0-9_-]+$", "", str(d.relative_to(root))) if d != root
+             else root.name, "dir": d} for d in found]
 
 
 def _setting(hparams: dict | None) -> tuple[float | None, str]:
@@ -76,51 +65,35 @@ def rows(root: pathlib.Path) -> tuple[list[dict], list[dict]]:
         groups.setdefault(e["group"], []).append(e)
     out, per_seed = [], []
     for group, pieces in groups.items():
-        statuses, cells, meta = [], {}, {}
+        statuses, cells = [], {}
+        meta = {k: pieces[0].get(k) for k in ("task", "p", "r")}
+        steps = 0
         for piece in pieces:
-            status, summary = _status(piece["dir"])
+            status = sweep_lib.run_state(piece["dir"], piece.get("target_steps"),
+                                         piece.get("stop_when_grokked", False))
             statuses.append(status)
-            if summary is None:
+            summary = rundir.read_json(piece["dir"] / "summary.json", None)
+            if status != "finished" or summary is None:
                 continue
-            meta = {"task": summary["task"], "p": summary["p"], "r": summary["train_fraction"],
-                    "steps": max(meta.get("steps", 0), summary["steps"])}
+            meta = {"task": summary["task"], "p": summary["p"], "r": summary["train_fraction"]}
+            steps = max(steps, summary["steps"])
             for s in summary["seeds"]:
                 r, setting = _setting(s.get("hparams"))
                 key = (meta["r"] if r is None else r, setting)
                 cells.setdefault(key, []).append(s)
-                per_seed.append({"run": group, "task": meta["task"], "p": meta["p"],
-                                 "r": key[0], "setting": setting, "seed": s["seed"],
-                                 "memorisation_step": s["memorisation_step"],
-                                 "grok_step": s["grok_step"],
-                                 "best_test_acc": round(s["best_test_acc"], 4),
-                                 "test_acc": round(s["test_acc"], 4),
-                                 "train_acc": round(s["train_acc"], 4)})
-        finished = sum(s == "finished" for s in statuses)
-        status = ("finished" if finished == len(statuses) else statuses[0] if len(statuses) == 1
+                per_seed.append({"run": group, **meta, "r": key[0], "setting": setting,
+                                 **{k: s[k] for k in ("seed", "memorisation_step", "grok_step")},
+                                 **{k: round(s[k], 4)
+                                    for k in ("best_test_acc", "test_acc", "train_acc")}})
+        finished = statuses.count("finished")
+        status = (statuses[0] if len(statuses) == 1 else "finished" if finished == len(statuses)
                   else f"{finished}/{len(statuses)} pieces finished")
         if not cells:
-            task = _configured_task(pieces[0]["dir"])
-            out.append({"run": group, **task, "status": status})
-            continue
+            out.append({"run": group, **meta, "status": status})
         for (r, setting), seeds in cells.items():
-            stats = grok_stats(seeds)
-            done = [s["grok_step"] for s in seeds if s["grok_step"] >= 0]
-            out.append({
-                "run": group, "task": meta["task"], "p": meta["p"], "r": r, "setting": setting,
-                "seeds": stats["seeds"],
-                "memorised": sum(s["memorisation_step"] >= 0 for s in seeds),
-                "grokked": stats["grokked"], "grok_step_median": stats["grok_step_median"],
-                "grok_step_min": min(done) if done else None,
-                "grok_step_max": max(done) if done else None,
-                "best_test_acc_median": round(float(np.median(
-                    [s["best_test_acc"] for s in seeds])), 4),
-                "steps": meta["steps"], "status": status})
+            out.append({"run": group, **meta, "r": r, "setting": setting, **grok_stats(seeds),
+                        "steps": steps, "status": status})
     return out, per_seed
-
-
-def _configured_task(workdir: pathlib.Path) -> dict:
-    cfg = rundir.read_json(workdir / "config.json", None)
-    return ({"task": cfg["task"], "p": cfg["p"], "r": cfg["train_fraction"]} if cfg else {})
 
 
 def markdown(table: list[dict]) -> str:
@@ -131,7 +104,7 @@ def markdown(table: list[dict]) -> str:
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in table:
         if "seeds" not in r:
-            cells = [r["run"], r.get("task", "?"), r.get("p", ""), r.get("r", ""),
+            cells = [r["run"], r.get("task") or "?", r.get("p") or "", r.get("r") or "",
                      *([""] if grid else []), "-", "-", "-", "-", r["status"]]
         else:
             med = "-" if r["grok_step_median"] is None else f"{r['grok_step_median']:.0f}"
@@ -166,22 +139,16 @@ def plot(per_seed: list[dict], title: str, path: pathlib.Path) -> None:
     cells: dict[tuple[str, float], list[dict]] = {}
     for s in per_seed:
         cells.setdefault((_row_label(s["run"], s["setting"]), s["r"]), []).append(s)
-    ys = list(dict.fromkeys(label for label, _ in cells))
+    ys = list(dict.fromkeys(label for label, _ in cells))[::-1]  # the first run at the top
     xs = sorted({r for _, r in cells})
-    med = np.full((len(ys), len(xs)), np.nan)
-    frac = np.full((len(ys), len(xs)), np.nan)
-    for (label, r), seeds in cells.items():
-        y, x = ys.index(label), xs.index(r)
-        stats = grok_stats(seeds)
-        frac[y, x] = stats["grokked"] / stats["seeds"]
-        med[y, x] = stats["grok_step_median"] if stats["grokked"] else np.inf
-    # the sweep's first run at the top
-    plots.grid_heatmap(xs, ys[::-1], med[::-1], frac[::-1], "train fraction r", "run", title,
-                       path)
+    med, frac = grok_matrix(cells, ys, xs)
+    plots.grid_heatmap(xs, ys, med, frac, "train fraction r", "run", title, path)
 
 
 def write(root: pathlib.Path, out: str | pathlib.Path | None = None, draw: bool = False
-          ) -> list[pathlib.Path]:
+          ) -> tuple[str, list[pathlib.Path]]:
+    """Writes the tables (and with `draw` the figure); returns the markdown table and the
+    paths written."""
     if not root.is_dir():
         raise GrokjaxError(f"{root} is not a directory; give a sweep's root, e.g. runs/arithmetic")
     table, per_seed = rows(root)
@@ -193,9 +160,7 @@ def write(root: pathlib.Path, out: str | pathlib.Path | None = None, draw: bool 
     for name, text in files.items():
         (out / name).write_text(text)
         written.append(out / name)
-    print(files["results.md"], end="")
     if draw and per_seed:
         written.append(out / "grok-steps.png")
-        n = sum(r.get("seeds", 0) for r in table)
-        plot(per_seed, f"{root.name}: median grok step ({n} seeds)", written[-1])
-    return written
+        plot(per_seed, f"{root.name}: median grok step ({len(per_seed)} seeds)", written[-1])
+    return files["results.md"], written

@@ -23,7 +23,7 @@ import itertools
 import ml_collections
 import numpy as np
 
-from grokjax.summary import grok_stats
+from grokjax.summary import grok_matrix
 
 # grid axis -> the config key it replaces
 AXES = {"lr": "optim.lr", "weight_decay": "optim.weight_decay",
@@ -81,8 +81,8 @@ def pad(rows: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
 def heatmap(summary: dict, x_axis: str, y_axis: str | None = None
             ) -> tuple[list, list, np.ndarray, np.ndarray]:
     """(x values, y values, median grok step [y, x] (nan where no member grokked), grokked
-    fraction [y, x]) over the members of a grid run's summary, other axes and seeds pooled;
-    without `y_axis`, one row."""
+    fraction [y, x]) over the members of a grid run's summary (summary.grok_matrix), other
+    axes and seeds pooled; without `y_axis`, one row."""
     entries = summary["seeds"]
 
     def value(e, axis):
@@ -90,13 +90,8 @@ def heatmap(summary: dict, x_axis: str, y_axis: str | None = None
 
     xs = sorted({value(e, x_axis) for e in entries})
     ys = sorted({value(e, y_axis) for e in entries})
-    med = np.full((len(ys), len(xs)), np.nan)
-    frac = np.zeros((len(ys), len(xs)))
-    for iy, y in enumerate(ys):
-        for ix, x in enumerate(xs):
-            stats = grok_stats([e for e in entries
-                                if value(e, x_axis) == x and value(e, y_axis) == y])
-            frac[iy, ix] = stats["grokked"] / max(stats["seeds"], 1)
-            if stats["grok_step_median"] is not None:
-                med[iy, ix] = stats["grok_step_median"]
+    cells: dict[tuple, list[dict]] = {}
+    for e in entries:
+        cells.setdefault((value(e, y_axis), value(e, x_axis)), []).append(e)
+    med, frac = grok_matrix(cells, ys, xs)
     return xs, ys, med, frac

@@ -5,20 +5,26 @@ which starts or resumes the run; only the launching differs.
 
 * local: the runs one after another, or `--jobs N` at a time, stage by stage; each run's output
   goes to ROOT/logs/NAME.log.
+
+No backend starts a stage while an earlier stage has runs that are neither finished nor part of
+the same launch (left out by --only, or trained by another process).
 * slurm: one generated sbatch script per stage, ROOT/slurm/stage-K.sbatch, submitted with
   `sbatch --parsable`; array task i trains run i. Generated scripts rather than submitit: the
   script is the whole truth of what runs (`--dry-run` prints it; it can be read, kept and
   resubmitted by hand), nothing is pickled, and the compute nodes need grokjax and nothing
   else. Resources (partition, account, time, GPUs, CPUs, memory, ...) come from the options or
-  a TOML profile (configs/slurm_profile.toml). Stage k depends on stage k-1 (afterok). Each
+  a TOML profile (configs/slurm_profile.toml). Stage k depends on stage k-1 (afterok; a stage
+  whose predecessor failed is cancelled, not left pending). Each
   task is requeued on pre-emption (`--requeue`) and, warned shortly before its time limit
   (`--signal`), requeues itself: its run resumes from its latest checkpoint. Runs already
-  finished are left out of the array; a sweep already queued is not submitted again.
+  finished are left out of the array; a sweep whose jobs (ROOT/sweep.json) are still queued is
+  not submitted again.
 * tpu: for a TPU VM pod, one `gcloud compute tpus tpu-vm ssh NAME --worker=all --command
   '...'` per run, in order, each starting the same `grokjax train ... --distributed` on every
   worker (jax.distributed.initialize finds the pod's workers itself). Written to
   ROOT/tpu/launch.sh, printed by `--dry-run`, and run with `--submit` where gcloud is installed.
-  The sweep root must be a filesystem every worker sees (the checkpoints are written by all).
+  The sweep root must be a filesystem every worker sees (the checkpoints are written by all);
+  finished runs are skipped there by `grokjax train` itself.
 """
 
 from __future__ import annotations
@@ -42,12 +48,16 @@ Print = Callable[[str], None]
 
 # -------------------------------------------------------------------------------------- local
 
-def run_local(planned: list[sweep_lib.Planned], root: pathlib.Path, jobs: int = 1,
-              echo: Print = print) -> dict:
-    """Trains every unfinished run here, stage by stage, `jobs` at a time. Returns counts and
-    the names of failed runs (their logs are in ROOT/logs)."""
+def run_local(everything: list[sweep_lib.Planned], todo: list[sweep_lib.Planned],
+              root: pathlib.Path, jobs: int = 1, echo: Print = print) -> dict:
+    """Trains the runs of `todo` that are not finished here, stage by stage, `jobs` at a time;
+    a stage starts only once every earlier run of the sweep (`everything`) has finished.
+    Returns counts and the names of failed runs (their logs are in ROOT/logs)."""
+    sweep_lib.check_order(everything, todo)
     logs = root / "logs"
     logs.mkdir(parents=True, exist_ok=True)
+    # several runs at once on one GPU: each takes the memory it needs, not 75% of it
+    env = dict(os.environ, **({"XLA_PYTHON_CLIENT_PREALLOCATE": "false"} if jobs > 1 else {}))
     done = {"finished": 0, "skipped": 0, "failed": []}
 
     def one(p: sweep_lib.Planned) -> tuple[str, str]:
@@ -56,12 +66,19 @@ def run_local(planned: list[sweep_lib.Planned], root: pathlib.Path, jobs: int = 
             return p.name, f"skip ({'finished' if st == 'finished' else 'running elsewhere'})"
         log = logs / (p.name.replace("/", "__") + ".log")
         with open(log, "a") as f:
-            rc = subprocess.run(p.command(), stdout=f, stderr=subprocess.STDOUT).returncode
+            rc = subprocess.run(p.command(), stdout=f, stderr=subprocess.STDOUT,
+                                env=env).returncode
         if rc == BUSY_EXIT:
             return p.name, "skip (running elsewhere)"
         return p.name, ("finished" if rc == 0 else f"FAILED (exit {rc}; see {log})")
 
-    for stage in sweep_lib.stages(planned):
+    for stage in sweep_lib.stages(todo):
+        waiting = sweep_lib.blockers(everything, [], stage[0].stage)
+        if waiting:  # e.g. an earlier run that another process is still training
+            echo(f"stage {stage[0].stage} not started: it needs {', '.join(waiting[:5])} "
+                 "finished first; run the sweep again once they are")
+            done["failed"] += [p.name for p in stage]
+            break
         with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
             for name, outcome in pool.map(one, stage):
                 echo(f"{name}: {outcome}")
@@ -141,12 +158,12 @@ def sbatch_script(stage: list[sweep_lib.Planned], root: pathlib.Path, job_name: 
     distributed = prof.tasks_per_run > 1
     lines = ["#!/bin/bash", *(f"#SBATCH {o}" for o in opts),
              f"# Written by grokjax sweep: {len(stage)} run(s), one per array task. Array task i",
-             "# trains (or resumes) run i; running it again resumes it. Exit 3: the run is being",
-             "# trained by another job, nothing to do.",
-             "set -uo pipefail", f"cd {shlex.quote(str(cwd))}"]
+             "# trains (or resumes) run i; running it again resumes it. Exit 3: the run was",
+             "# being trained by another process, so nothing was done (and no later stage starts).",
+             "set -o pipefail", f"cd {shlex.quote(str(cwd))}"]
     if prof.setup:
         lines.append(prof.setup)
-    lines += ["requeue() {",
+    lines += ["set -u", "requeue() {",
               '  echo "grokjax: time limit near; requeueing to resume from the last checkpoint"',
               '  scontrol requeue "${SLURM_ARRAY_JOB_ID}_${SLURM_ARRAY_TASK_ID}"',
               "}", "trap requeue USR1", 'case "$SLURM_ARRAY_TASK_ID" in']
@@ -156,44 +173,51 @@ def sbatch_script(stage: list[sweep_lib.Planned], root: pathlib.Path, job_name: 
                   if distributed else [])
         lines.append(f"  {i}) {shlex.join(launch + cmd)} & ;;  # {p.name}")
     lines += ["esac", "pid=$!", 'wait "$pid"; rc=$?',
-              'while kill -0 "$pid" 2>/dev/null; do wait "$pid"; rc=$?; done  # after a trap',
-              f'[ "$rc" -eq {BUSY_EXIT} ] && rc=0', 'exit "$rc"', ""]
+              '# a trap ends the wait early (rc > 128): wait on for the run itself',
+              'while [ "$rc" -gt 128 ] && kill -0 "$pid" 2>/dev/null; do wait "$pid"; rc=$?; done',
+              'exit "$rc"', ""]
     return "\n".join(lines)
 
 
-def _queued(prefix: str) -> list[str]:
-    """Ids of this user's queued or running jobs whose name starts with `prefix`."""
-    out = subprocess.run(["squeue", "-h", "--me", "-o", "%i %j"], capture_output=True,
-                         text=True)
-    rows = (line.split(maxsplit=1) for line in out.stdout.splitlines() if " " in line)
-    return [i for i, name in rows if name.startswith(prefix)] if out.returncode == 0 else []
+def _still_queued(job_ids: list[str]) -> list[str]:
+    """Those of `job_ids` (array job ids) that this user still has queued or running."""
+    out = subprocess.run(["squeue", "-h", "--me", "-o", "%F"], capture_output=True, text=True)
+    if out.returncode != 0:
+        raise GrokjaxError(f"squeue failed ({out.stderr.strip()}); cannot tell whether this "
+                           "sweep is still queued")
+    return sorted(set(job_ids) & set(out.stdout.split()))
 
 
-def submit_slurm(planned: list[sweep_lib.Planned], root: pathlib.Path, sweep_name: str,
-                 prof: SlurmProfile, dry_run: bool, echo: Print = print) -> dict:
-    """Writes (or with dry_run, prints) one sbatch script per stage of the unfinished runs and
-    submits them, each stage after the previous one (afterok)."""
+def submit_slurm(everything: list[sweep_lib.Planned], planned: list[sweep_lib.Planned],
+                 root: pathlib.Path, sweep_name: str, prof: SlurmProfile, dry_run: bool,
+                 echo: Print = print) -> dict:
+    """Writes (or with dry_run, prints) one sbatch script per stage of the unfinished runs of
+    `planned` and submits them, each stage after the previous one (afterok), recording each
+    job id in ROOT/sweep.json as soon as it exists. Refuses while jobs of this sweep are still
+    queued, and stages whose earlier runs are neither finished nor submitted now."""
     todo = [p for p in planned if sweep_lib.state(p) not in ("finished", "running")]
     echo(f"{len(planned) - len(todo)} of {len(planned)} runs finished or running; "
          f"{len(todo)} to submit")
     if not todo:
         return {"job_ids": [], "runs": []}
-    if not dry_run and shutil.which("sbatch") is None:
-        raise GrokjaxError("sbatch not found: run this on a SLURM login node, use --dry-run to "
-                           "see the scripts, or --backend local")
-    prefix = f"grokjax-{sweep_name}-stage"
+    sweep_lib.check_order(everything, todo)
     if not dry_run:
-        busy = _queued(prefix)
+        if shutil.which("sbatch") is None:
+            raise GrokjaxError("sbatch not found: run this on a SLURM login node, use --dry-run "
+                               "to see the scripts, or --backend local")
+        busy = _still_queued(sweep_lib.submitted_jobs(root))
         if busy:
             raise GrokjaxError(f"this sweep is already queued or running as job(s) "
                                f"{', '.join(busy)}; wait for them (or scancel them) before "
                                "submitting it again")
     job_ids: list[str] = []
     for k, stage in enumerate(sweep_lib.stages(todo)):
-        script = sbatch_script(stage, root, f"{prefix}{stage[0].stage}", prof, pathlib.Path.cwd())
+        name = f"grokjax-{sweep_name}-stage{stage[0].stage}"
+        script = sbatch_script(stage, root, name, prof, pathlib.Path.cwd())
         path = root / "slurm" / f"stage-{stage[0].stage}.sbatch"
         after = f"$JOB{k - 1}" if dry_run else (job_ids[-1] if job_ids else "")
-        cmd = ["sbatch", "--parsable", *([f"--dependency=afterok:{after}"] if k else []),
+        cmd = ["sbatch", "--parsable",
+               *([f"--dependency=afterok:{after}", "--kill-on-invalid-dep=yes"] if k else []),
                str(path)]
         if dry_run:
             echo(f"# ---- {path}\n{script}# ---- submitted with:\nJOB{k}=$({' '.join(cmd)})\n")
@@ -204,7 +228,9 @@ def submit_slurm(planned: list[sweep_lib.Planned], root: pathlib.Path, sweep_nam
         if out.returncode != 0:
             raise GrokjaxError(f"sbatch refused {path}: {out.stderr.strip()}")
         job_ids.append(out.stdout.strip().split(";")[0])
-        echo(f"stage {k}: {len(stage)} runs submitted as job array {job_ids[-1]} ({path})")
+        sweep_lib.record_job(root, job_ids[-1])
+        echo(f"stage {stage[0].stage}: {len(stage)} runs submitted as job array {job_ids[-1]} "
+             f"({path})")
     return {"job_ids": job_ids, "runs": [p.name for p in todo]}
 
 
@@ -233,15 +259,18 @@ def tpu_commands(planned: list[sweep_lib.Planned], tpu: TpuTarget) -> list[str]:
         cmd = ["gcloud", "compute", "tpus", "tpu-vm", "ssh", tpu.name, f"--zone={tpu.zone}",
                *([f"--project={tpu.project}"] if tpu.project else []), "--worker=all",
                f"--command={inner}"]
-        out.append(shlex.join(cmd))
+        out.append(shlex.join(cmd) + f" || [ $? -eq {BUSY_EXIT} ]")
     return out
 
 
 def launch_tpu(planned: list[sweep_lib.Planned], root: pathlib.Path, tpu: TpuTarget,
                dry_run: bool, submit: bool, echo: Print = print) -> dict:
-    """Writes ROOT/tpu/launch.sh (the unfinished runs' commands, in order) and prints it; runs
-    it with submit (needs gcloud)."""
-    todo = [p for p in planned if sweep_lib.state(p) not in ("finished", "running")]
+    """Writes ROOT/tpu/launch.sh (every run's command, in stage order) and prints it; runs it
+    with submit (needs gcloud). The runs' directories live on the pod's shared filesystem,
+    which this machine usually does not see: finished runs are skipped there, by `grokjax
+    train` itself (it returns at once on a finished run; exit 3, a run trained elsewhere, lets
+    the script go on)."""
+    todo = planned
     lines = ["#!/bin/bash", "# Written by grokjax sweep --backend tpu: one command per run, "
              "each on every worker of the pod.", "set -euo pipefail",
              *tpu_commands(todo, tpu), ""]
@@ -258,5 +287,8 @@ def launch_tpu(planned: list[sweep_lib.Planned], root: pathlib.Path, tpu: TpuTar
         if shutil.which("gcloud") is None:
             raise GrokjaxError(f"gcloud not found: run {path} where the Google Cloud SDK is "
                                "installed and authorised")
-        subprocess.run(["bash", str(path)], check=True)
+        rc = subprocess.run(["bash", str(path)]).returncode
+        if rc:
+            raise GrokjaxError(f"{path} failed (exit {rc}); fix the cause and run the sweep "
+                               "again: finished runs return at once")
     return {"runs": [p.name for p in todo], "script": str(path)}

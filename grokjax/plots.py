@@ -279,7 +279,7 @@ def grid_heatmap(xs: list, ys: list, median: np.ndarray, fraction: np.ndarray, x
                  y_label: str, title: str, path: pathlib.Path) -> None:
     """The median grok step over two axes (grid axes, or tasks by r; colour, log scale), each
     cell annotated with it and the fraction of its seeds that grokked; cells where none
-    grokked are grey, cells without a run are blank."""
+    grokked are grey, cells without a run grey and without text."""
     import matplotlib.colors as mcolors  # pylint: disable=import-outside-toplevel
     fig, ax = plt.subplots(figsize=heatmap_size(len(ys)))
     finite = median[np.isfinite(median)]

@@ -23,6 +23,7 @@ import os
 import pathlib
 import platform
 import sys
+import time
 from typing import Any, Iterator
 
 import jax
@@ -100,21 +101,46 @@ LOCK = ".lock"
 
 
 @contextlib.contextmanager
-def lock(workdir: pathlib.Path) -> Iterator[None]:
-    """Holds RUN/.lock while a run trains (the primary process of a multi-host run); raises
-    RunBusy at once if another process holds it. The OS drops the lock when a process dies, so
-    a killed run never leaves its directory locked."""
-    if jax.process_index() != 0:
-        yield
+def lock(workdir: pathlib.Path, patience: float = 2.0) -> Iterator[None]:
+    """Holds RUN/.lock while a run trains; raises RunBusy if another process holds it for
+    `patience` seconds (a status check takes it for an instant). In a multi-host run the
+    primary process takes it and tells the others, which raise RunBusy with it. The OS drops
+    the lock when a process dies, so a killed run never leaves its directory locked."""
+    if jax.process_count() > 1:
+        from jax.experimental import multihost_utils  # pylint: disable=import-outside-toplevel
+        with contextlib.ExitStack() as stack:
+            got = np.int32(1)
+            if jax.process_index() == 0:
+                try:
+                    stack.enter_context(_flock(workdir, patience))
+                except RunBusy:
+                    got = np.int32(0)
+            if not int(multihost_utils.broadcast_one_to_all(got)):
+                raise RunBusy(_busy(workdir))
+            yield
         return
+    with _flock(workdir, patience):
+        yield
+
+
+def _busy(workdir: pathlib.Path) -> str:
+    return (f"{workdir} is being trained by another process right now; wait for it to finish "
+            "(a sweep skips it), or choose another --workdir")
+
+
+@contextlib.contextmanager
+def _flock(workdir: pathlib.Path, patience: float) -> Iterator[None]:
     workdir.mkdir(parents=True, exist_ok=True)
     with open(workdir / LOCK, "a") as f:
-        try:
-            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise RunBusy(f"{workdir} is being trained by another process right now; wait "
-                          "for it to finish (a sweep skips it), or choose another --workdir"
-                          ) from None
+        deadline = time.monotonic() + patience
+        while True:
+            try:
+                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise RunBusy(_busy(workdir)) from None
+                time.sleep(0.1)
         try:
             yield
         finally:
@@ -122,11 +148,12 @@ def lock(workdir: pathlib.Path) -> Iterator[None]:
 
 
 def is_locked(workdir: pathlib.Path) -> bool:
-    """Whether a process is training this run now."""
-    path = workdir / LOCK
-    if not path.exists():
+    """Whether a process is training this run now (reads only: a read-only tree works)."""
+    try:
+        f = open(workdir / LOCK)  # pylint: disable=consider-using-with
+    except FileNotFoundError:
         return False
-    with open(path, "a") as f:
+    with f:
         try:
             fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -23,10 +23,33 @@ def scalar_probes(history: dict) -> list[str]:
 
 
 def grok_stats(entries: list[dict]) -> dict:
-    """Seeds, seeds grokked and their median grok step (None if none) of summary entries."""
+    """Over summary entries (seeds): how many, how many memorised and grokked, the median, min
+    and max grok step of those that grokked (None if none), and the median best test
+    accuracy."""
     done = [e["grok_step"] for e in entries if e["grok_step"] >= 0]
-    return {"seeds": len(entries), "grokked": len(done),
-            "grok_step_median": float(np.median(done)) if done else None}
+    return {"seeds": len(entries),
+            "memorised": sum(e["memorisation_step"] >= 0 for e in entries),
+            "grokked": len(done),
+            "grok_step_median": float(np.median(done)) if done else None,
+            "grok_step_min": min(done) if done else None,
+            "grok_step_max": max(done) if done else None,
+            "best_test_acc_median": float(np.median([e["best_test_acc"] for e in entries]))
+            if entries else None}
+
+
+def grok_matrix(cells: dict[tuple, list[dict]], ys: list, xs: list
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """Summary entries grouped by (y, x) as two [y, x] arrays: the median grok step (nan where
+    no seed grokked) and the fraction of seeds that grokked (nan where there is no seed)."""
+    med = np.full((len(ys), len(xs)), np.nan)
+    frac = np.full((len(ys), len(xs)), np.nan)
+    for (y, x), entries in cells.items():
+        stats = grok_stats(entries)
+        if stats["seeds"]:
+            frac[ys.index(y), xs.index(x)] = stats["grokked"] / stats["seeds"]
+        if stats["grok_step_median"] is not None:
+            med[ys.index(y), xs.index(x)] = stats["grok_step_median"]
+    return med, frac
 
 
 def _final_probes(history: dict, final: dict, i: int) -> dict:
@@ -95,18 +118,12 @@ def summarize(cfg, seeds: list[int], split_seeds: list[int], task_names, history
                           for s in ("train", "test") for m in ("loss", "acc", "prob")}}
                 for t, name in enumerate(names)}
         per_seed.append(entry)
-    grok_steps = [e["grok_step"] for e in per_seed if e["grok_step"] >= 0]
     stats = grok_stats(per_seed)
     return {
         "task": cfg.task, "p": cfg.p, "train_fraction": cfg.train_fraction,
         "steps": int(history["step"][-1]),
-        "n_seeds": stats["seeds"],
-        "memorised": sum(e["memorisation_step"] >= 0 for e in per_seed),
-        "grokked": stats["grokked"],
-        "grok_step_median": stats["grok_step_median"],
-        "grok_step_min": min(grok_steps) if grok_steps else None,
-        "grok_step_max": max(grok_steps) if grok_steps else None,
-        "best_test_acc_median": float(np.median([e["best_test_acc"] for e in per_seed])),
+        "n_seeds": stats.pop("seeds"),
+        **stats,
         "seeds": per_seed,
         **({"grid": _grid_cells(per_seed, members)} if members is not None and members.axes
            else {}),
@@ -117,7 +134,9 @@ def _grid_cells(per_seed: list[dict], members) -> dict:
     cells: dict[tuple, list[dict]] = {}
     for e in per_seed:
         cells.setdefault(tuple(e["hparams"].values()), []).append(e)
-    rows = [{**dict(zip(members.axes, values)), **grok_stats(entries),
+    rows = [{**dict(zip(members.axes, values)),
+             **{k: v for k, v in grok_stats(entries).items()
+                if k in ("seeds", "grokked", "grok_step_median")},
              "test_acc_median": float(np.median([e["test_acc"] for e in entries]))}
             for values, entries in cells.items()]
     return {"axes": {a: list(v) for a, v in members.axes.items()}, "cells": rows}

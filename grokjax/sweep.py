@@ -11,9 +11,11 @@ A sweep file (experiments/sweep_*.py) defines `get_runs(arg=None) -> list[Run]`:
 
 Each run is an ordinary run directory, ROOT/NAME. A run's `stage` orders it: every run of
 stage k starts after all runs of stage k-1 finished (transfer: pre-training, then the downstream
-runs, whose overrides name `{root}/pretrain/add`). `--seeds-per-task K` cuts each run into runs
-of K seeds each (ROOT/NAME/seeds-A-B): a seed gives the same result alone or in a batch, and
-`grokjax collect` puts the pieces together again.
+runs, whose overrides name `{root}/pretrain/add`); a launch refuses to start a stage while an
+earlier one has runs that are neither finished nor part of it. `--seeds-per-task K` cuts each
+run into runs of K seeds each (ROOT/NAME/seeds-A-B): a seed's training is the same alone or in
+a batch (with train.stop_when_grokked a piece stops once its own seeds grokked), and `grokjax
+collect` puts the pieces together again.
 
 The launchers (grokjax/launch.py) only ever run `grokjax train` on these directories, which
 resumes a run from its checkpoint; a run being trained holds a lock (grokjax/run.py), so a
@@ -69,6 +71,9 @@ class Planned:
     train_args: tuple[str, ...]
     target_steps: int
     stop_when_grokked: bool
+    task: str = ""
+    p: int = 0
+    r: float = 0.0
 
     def command(self, python: str = sys.executable) -> list[str]:
         return [python, "-m", "grokjax", "train", *self.train_args]
@@ -110,19 +115,13 @@ def load(spec: str) -> tuple[pathlib.Path, list[Run]]:
     return path, runs
 
 
-def plan(runs: list[Run], root: pathlib.Path, *, only: str | None = None,
-         extra: Sequence[str] = (), seeds: int | None = None,
-         seeds_per_task: int = 0) -> list[Planned]:
+def plan(runs: list[Run], root: pathlib.Path, *, extra: Sequence[str] = (),
+         seeds: int | None = None, seeds_per_task: int = 0) -> list[Planned]:
     """Every run as `grokjax train` arguments, checked now (unknown keys, tasks that do not
-    suit p, ...) rather than on a compute node. `only`: a glob on run names ('x2_*',
-    'pge-add/*'; comma-separated for several); `extra` overrides and `seeds` apply to all."""
-    patterns = [p.strip() for p in only.split(",")] if only else []
-    chosen = [r for r in runs if not patterns or any(fnmatch.fnmatch(r.name, p) for p in patterns)]
-    if not chosen:
-        raise GrokjaxError(f"--only {only!r} matches none of the sweep's {len(runs)} runs "
-                           f"(e.g. {runs[0].name!r})")
+    suit p, ...) rather than on a compute node; `extra` overrides and `seeds` apply to all.
+    With `seeds_per_task`, runs are cut into pieces of that many seeds."""
     planned = []
-    for run in chosen:
+    for run in runs:
         overrides = [*run.overrides(root), *extra]
         if seeds is not None:
             overrides += [f"seeds={seeds}", "seed_list=()"]
@@ -142,7 +141,7 @@ def plan(runs: list[Run], root: pathlib.Path, *, only: str | None = None,
                    for i in range(0, len(all_seeds), seeds_per_task)]
                   if seeds_per_task and len(all_seeds) > seeds_per_task else [None])
         for chunk in chunks:
-            name = run.name if chunk is None else f"{run.name}/seeds-{chunk[0]}-{chunk[-1]}"
+            name = run.name if chunk is None else f"{run.name}/{_piece_name(chunk)}"
             args = [run.config, "--workdir", str(root / name), "--no-progress"]
             args += [a for o in overrides for a in ("--set", o)]
             if chunk is not None:
@@ -150,8 +149,57 @@ def plan(runs: list[Run], root: pathlib.Path, *, only: str | None = None,
             planned.append(Planned(group=run.name, name=name, workdir=root / name,
                                    stage=run.stage, train_args=tuple(args),
                                    target_steps=cfg.train.steps,
-                                   stop_when_grokked=bool(cfg.train.stop_when_grokked)))
+                                   stop_when_grokked=bool(cfg.train.stop_when_grokked),
+                                   task=cfg.task, p=cfg.p, r=cfg.train_fraction))
+    _check_pieces(planned, root)
     return sorted(planned, key=lambda p: p.stage)
+
+
+def _piece_name(chunk: list[int]) -> str:
+    """'seeds-0-15' for a contiguous range of seeds, else 'seeds-3_5_9'."""
+    if chunk == list(range(chunk[0], chunk[-1] + 1)):
+        return f"seeds-{chunk[0]}-{chunk[-1]}"
+    return "seeds-" + "_".join(map(str, chunk))
+
+
+def _check_pieces(planned: list[Planned], root: pathlib.Path) -> None:
+    """Refuses seed pieces that would lose or repeat work: a run cut into pieces that a later
+    stage starts from (its directory would hold no run), and a run whose directory already
+    holds it cut otherwise (whole, or into other pieces)."""
+    split = {p.group for p in planned if p.name != p.group}
+    for p in planned:
+        for group in split:
+            if any(arg == f"transfer.from_run={root / group}" for arg in p.train_args):
+                raise GrokjaxError(f"--seeds-per-task would cut {group!r} into pieces, but "
+                                   f"{p.name!r} starts from it; leave it whole (drop "
+                                   "--seeds-per-task, or --only the runs without a successor)")
+    for group in {p.group for p in planned}:
+        names = {p.name for p in planned if p.group == group}
+        here = root / group
+        if not here.is_dir():
+            continue
+        whole = (here / "config.json").exists()
+        pieces = {f"{group}/{d.name}" for d in here.iterdir()
+                  if d.is_dir() and d.name.startswith("seeds-") and (d / "config.json").exists()}
+        if (whole and names != {group}) or (pieces and not pieces <= names):
+            had = "whole" if whole else ", ".join(sorted(pieces))
+            raise GrokjaxError(f"{here} already holds {group!r} as {had}; rerun the sweep with "
+                               "the same --seeds and --seeds-per-task as before, or another "
+                               "--root")
+
+
+def select(planned: list[Planned], only: str | None) -> list[Planned]:
+    """The runs whose name (or group) matches one of the comma-separated globs of `only`
+    ('x2_*', 'pge-add/*'); all without it."""
+    if not only:
+        return planned
+    patterns = [p.strip() for p in only.split(",")]
+    chosen = [p for p in planned
+              if any(fnmatch.fnmatch(p.group, g) or fnmatch.fnmatch(p.name, g) for g in patterns)]
+    if not chosen:
+        raise GrokjaxError(f"--only {only!r} matches none of the sweep's {len(planned)} runs "
+                           f"(e.g. {planned[0].group!r})")
+    return chosen
 
 
 def stages(planned: list[Planned]) -> list[list[Planned]]:
@@ -162,32 +210,77 @@ def stages(planned: list[Planned]) -> list[list[Planned]]:
     return [out[k] for k in sorted(out)]
 
 
-def state(p: Planned) -> str:
-    """'finished', 'running' (locked by a live process), 'partial' (has checkpoints) or 'new'."""
-    if rundir.is_locked(p.workdir):
+def blockers(everything: list[Planned], todo: list[Planned], stage: int) -> list[str]:
+    """Runs of the whole sweep in stages before `stage` that are neither finished nor in
+    `todo` (which will run them first): a later stage must not start from them."""
+    todo_names = {p.name for p in todo}
+    return [p.name for p in everything
+            if p.stage < stage and p.name not in todo_names and state(p) != "finished"]
+
+
+def check_order(everything: list[Planned], todo: list[Planned]) -> None:
+    """Refuses to start a stage while runs of an earlier stage are unfinished and not part of
+    this launch (running elsewhere, or left out by --only)."""
+    for stage in sorted({p.stage for p in todo if p.stage > 0}):
+        waiting = blockers(everything, todo, stage)
+        if waiting:
+            raise GrokjaxError(
+                f"stage {stage} starts from earlier runs that are not finished: "
+                f"{', '.join(waiting[:5])}{' ...' if len(waiting) > 5 else ''}; let them "
+                "finish first, or include them (--only)")
+
+
+def run_state(workdir: pathlib.Path, target_steps: int | None = None,
+              stop_when_grokked: bool = False) -> str:
+    """'running' (a live process holds its lock), 'finished' (its summary reached the target
+    steps, or every seed grokked under stop_when_grokked; any summary when no target is
+    known), 'partial (step N)' (checkpoints, no finished summary) or 'new'."""
+    if rundir.is_locked(workdir):
         return "running"
-    summary = rundir.read_json(p.workdir / "summary.json", None)
-    if summary is not None and (summary["steps"] >= p.target_steps or (
-            p.stop_when_grokked and summary["grokked"] == summary["n_seeds"])):
+    summary = rundir.read_json(workdir / "summary.json", None)
+    if summary is not None and (target_steps is None or summary["steps"] >= target_steps or (
+            stop_when_grokked and summary["grokked"] == summary["n_seeds"])):
         return "finished"
-    ckpts = p.workdir / "checkpoints"
-    if ckpts.is_dir() and any(c.name.isdigit() for c in ckpts.iterdir()):
-        return "partial"
-    return "new"
+    ckpts = workdir / "checkpoints"
+    steps = sorted(int(c.name) for c in ckpts.iterdir() if c.name.isdigit()) if ckpts.is_dir() else []
+    return f"partial (step {steps[-1]})" if steps else "new"
+
+
+def state(p: Planned) -> str:
+    """A planned run's state: 'finished', 'running', 'partial (step N)' or 'new'."""
+    return run_state(p.workdir, p.target_steps, p.stop_when_grokked)
 
 
 def write_manifest(root: pathlib.Path, sweep_spec: str, planned: list[Planned],
                    submission: dict) -> None:
-    """ROOT/sweep.json: the sweep file, its runs (group, directory, stage, command) and every
-    submission so far (backend, time, runs, job ids). `grokjax collect` reads it."""
+    """ROOT/sweep.json: the sweep file, its runs (group, directory, stage, target, task, p, r,
+    command) and every submission so far (backend, time, runs, job ids). A run's group
+    replaces the group's earlier entries. `grokjax collect` reads it."""
     root.mkdir(parents=True, exist_ok=True)
     old = rundir.read_json(root / MANIFEST, {})
-    known = {r["name"]: r for r in old.get("runs", [])}
+    groups = {p.group for p in planned}
+    known = {r["name"]: r for r in old.get("runs", []) if r["group"] not in groups}
     for p in planned:
         known[p.name] = {"name": p.name, "group": p.group, "stage": p.stage,
                          "workdir": str(p.workdir.relative_to(root)),
+                         "target_steps": p.target_steps,
+                         "stop_when_grokked": p.stop_when_grokked,
+                         "task": p.task, "p": p.p, "r": p.r,
                          "command": ["grokjax", "train", *p.train_args]}
     submission = {"time": datetime.datetime.now().isoformat(timespec="seconds"), **submission}
     rundir.write_json(root / MANIFEST, {
         "sweep": sweep_spec, "argv": sys.argv, "runs": list(known.values()),
         "submissions": [*old.get("submissions", []), submission]})
+
+
+def record_job(root: pathlib.Path, job_id: str) -> None:
+    """Adds a submitted job's id to the manifest's last submission, as soon as it exists."""
+    manifest = rundir.read_json(root / MANIFEST)
+    manifest["submissions"][-1].setdefault("job_ids", []).append(job_id)
+    rundir.write_json(root / MANIFEST, manifest)
+
+
+def submitted_jobs(root: pathlib.Path) -> list[str]:
+    """Every job id the manifest records."""
+    manifest = rundir.read_json(root / MANIFEST, {})
+    return [j for s in manifest.get("submissions", []) for j in s.get("job_ids", [])]

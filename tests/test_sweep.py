@@ -39,6 +39,7 @@ def test_a_local_sweep_trains_every_run_skips_them_again_and_collects_one_table(
 
     out = grokjax("collect", str(root), "--plot")
     assert out.returncode == 0, out.stderr
+    collect_rows_before = collect.rows(root)[0]
     with open(root / "results.csv") as f:
         rows = list(csv.DictReader(f))
     assert [(r["run"], r["task"], r["p"], r["r"], r["seeds"], r["status"]) for r in rows] == [
@@ -51,6 +52,8 @@ def test_a_local_sweep_trains_every_run_skips_them_again_and_collects_one_table(
     assert seeds[1]["best_test_acc"] == str(round(summary["seeds"][0]["best_test_acc"], 4))
     assert "| add/r0.5 | add | 11 | 0.5 | " in (root / "results.md").read_text()
     assert png_size(root / "grok-steps.png")[0] > 0
+    (root / "sweep.json").unlink()  # without the manifest the pieces are still one run
+    assert collect.rows(root)[0] == collect_rows_before
 
 
 def test_collect_lists_runs_that_have_not_finished(tmp_path):
@@ -60,9 +63,9 @@ def test_collect_lists_runs_that_have_not_finished(tmp_path):
     (root / "subtract/r0.5/checkpoints/10").mkdir(parents=True)
     table, per_seed = collect.rows(root)
     assert [(r["run"], r["status"]) for r in table] == [
-        ("add/r0.5", "not started"), ("subtract/r0.5", "partial (step 10)")]
+        ("add/r0.5", "new"), ("subtract/r0.5", "partial (step 10)")]
     assert per_seed == []
-    assert "| subtract/r0.5 | ? |  |  | - | - | - | - | partial (step 10) |" in \
+    assert "| subtract/r0.5 | subtract | 11 | 0.5 | - | - | - | - | partial (step 10) |" in \
         collect.markdown(table)
 
 
@@ -97,19 +100,23 @@ def test_slurm_scripts_hold_one_run_per_array_task_and_stages_wait(tmp_path, cap
                        'time = "02:00:00"\nmax_parallel = 8\nsetup = "module load cuda"\n'
                        'extra = ["--constraint=h100"]\n')
     prof = launch.SlurmProfile.load(str(profile), time="04:00:00")  # options beat the profile
-    launch.submit_slurm(_planned(tmp_path), tmp_path / "root", "tiny", prof, dry_run=True)
+    planned = _planned(tmp_path)
+    launch.submit_slurm(planned, planned, tmp_path / "root", "tiny", prof, dry_run=True)
     text = capsys.readouterr().out
     stage0, stage1 = text.split("# ---- " + str(tmp_path / "root/slurm/stage-1.sbatch"))
     for opt in ("--job-name=grokjax-tiny-stage0", "--array=0-1%8", "--partition=gpu",
                 "--account=grok", "--gpus-per-task=1", "--time=04:00:00", "--requeue",
                 "--signal=B:USR1@120", "--constraint=h100"):
         assert f"#SBATCH {opt}\n" in stage0
-    assert "module load cuda\n" in stage0 and "trap requeue USR1" in stage0
+    assert "set -o pipefail\ncd " in stage0 and "module load cuda\nset -u\n" in stage0
+    assert "trap requeue USR1" in stage0
     lines = [line for line in stage0.splitlines() if line.startswith(("  0)", "  1)"))]
     argv = shlex.split(lines[1].split(")", 1)[1].split(" & ;;")[0])
     assert argv[1:4] == ["-m", "grokjax", "train"] and "subtract/r0.5" in argv[argv.index("--workdir") + 1]
     assert "JOB0=$(sbatch --parsable " in stage0
-    assert "--array=0-0%8" in stage1 and "--dependency=afterok:$JOB0" in stage1
+    assert 'exit "$rc"' in stage0 and "-eq 3" not in stage0  # busy (3) fails the task
+    assert "--array=0-0%8" in stage1
+    assert "--dependency=afterok:$JOB0 --kill-on-invalid-dep=yes" in stage1
     assert "transfer.from_run=" + str(tmp_path / "root/add/r0.5") in stage1
     assert not (tmp_path / "root").exists()  # a dry run writes nothing
 
@@ -157,7 +164,7 @@ def test_bad_sweep_files_are_one_clear_error(tmp_path, body, message):
 def test_bad_runs_and_options_are_named_before_anything_runs(tmp_path):
     runs = sweep.load(SWEEP)[1]
     with pytest.raises(GrokjaxError, match="--only 'mul\\*' matches none"):
-        sweep.plan(runs, tmp_path, only="mul*")
+        sweep.select(sweep.plan(runs, tmp_path), "mul*")
     with pytest.raises(GrokjaxError, match="sweep run 'add/r0.5': unknown config key"):
         sweep.plan(runs, tmp_path, extra=["train.stepz=3"])
     with pytest.raises(GrokjaxError, match="not found"):
@@ -168,3 +175,33 @@ def test_bad_runs_and_options_are_named_before_anything_runs(tmp_path):
         launch.SlurmProfile.load(str(bad))
     with pytest.raises(GrokjaxError, match="no finished run"):
         collect.write(tmp_path)
+    with pytest.raises(GrokjaxError, match="starts from it; leave it whole"):
+        sweep.plan(sweep.load(f"{SWEEP}:staged")[1], tmp_path, seeds_per_task=1)
+
+
+def test_a_stage_never_starts_before_the_runs_it_needs(tmp_path, capsys):
+    everything = _planned(tmp_path)
+    later = sweep.select(everything, "pge-*")
+    with pytest.raises(GrokjaxError, match="stage 1 starts from earlier runs that are not "
+                       "finished: add/r0.5, subtract/r0.5"):
+        launch.submit_slurm(everything, later, tmp_path / "root", "tiny", launch.SlurmProfile(),
+                            dry_run=True)
+    with pytest.raises(GrokjaxError, match="not finished: add/r0.5"):
+        launch.run_local(everything, later, tmp_path / "root")
+    source = tmp_path / "root/add/r0.5"
+    with rundir.lock(source):  # being trained elsewhere: still not a start for stage 1
+        with pytest.raises(GrokjaxError, match="not finished: add/r0.5"):
+            sweep.check_order(everything, [p for p in everything if p.name != "add/r0.5"])
+
+
+def test_a_run_is_not_cut_into_other_pieces_than_before(tmp_path):
+    runs, root = sweep.load(SWEEP)[1], tmp_path / "root"
+    (root / "add/r0.5/seeds-0-0").mkdir(parents=True)
+    (root / "add/r0.5/seeds-0-0/config.json").write_text("{}")
+    assert len(sweep.plan(runs, root, seeds_per_task=1)) == 4
+    with pytest.raises(GrokjaxError, match="already holds 'add/r0.5' as add/r0.5/seeds-0-0"):
+        sweep.plan(runs, root)
+    (root / "subtract/r0.5").mkdir(parents=True)
+    (root / "subtract/r0.5/config.json").write_text("{}")
+    with pytest.raises(GrokjaxError, match="already holds 'subtract/r0.5' as whole"):
+        sweep.plan(runs, root, seeds_per_task=1)

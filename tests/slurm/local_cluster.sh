@@ -97,6 +97,10 @@ start_munge() {
     cannot "munged does not answer (see /var/log/munge/munged.log)"
 }
 
+ours() {  # the SLURM here is this script's (no slurm.conf, or the one it wrote)
+    [ ! -f "$CONF" ] || head -n1 "$CONF" | grep -q "^# Written by tests/slurm/local_cluster.sh"
+}
+
 write_conf() {
     local cpus mem_mb
     cpus=$(nproc)
@@ -171,6 +175,7 @@ wait_idle() {  # since: when slurmd was started (0: it was running already)
 }
 
 cmd_start() {
+    ours || cannot "$CONF was not written by this script: this machine has a SLURM of its own; use it"
     if node_up && [ -f "$CONF" ]; then
         sinfo
         return 0
@@ -205,6 +210,7 @@ stop_one() {  # name pidfile
 }
 
 cmd_stop() {
+    ours || { echo "local_cluster: $CONF is not this script's; not stopping that SLURM" >&2; exit 1; }
     stop_one slurmd /run/slurmd.pid
     stop_one slurmctld /run/slurmctld.pid
     stop_one munged /run/munge/munged.pid
