@@ -101,6 +101,7 @@ def cmd_sweep(args) -> int:
     planned = sweep.select(everything, args.only)
     if args.backend == "local":
         if args.dry_run:
+            sweep.check_order(everything, planned)
             for p in planned:
                 print(f"[stage {p.stage}] {sweep.state(p):>8}  {p.shell()}")
             return 0

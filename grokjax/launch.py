@@ -6,8 +6,8 @@ which starts or resumes the run; only the launching differs.
 * local: the runs one after another, or `--jobs N` at a time, stage by stage; each run's output
   goes to ROOT/logs/NAME.log.
 
-No backend starts a stage while an earlier stage has runs that are neither finished nor part of
-the same launch (left out by --only, or trained by another process).
+No backend starts a run while the earlier runs it needs (sweep.Planned.needs) are neither
+finished nor part of the same launch (left out by --only, or trained by another process).
 * slurm: one generated sbatch script per stage, ROOT/slurm/stage-K.sbatch, submitted with
   `sbatch --parsable`; array task i trains run i. Generated scripts rather than submitit: the
   script is the whole truth of what runs (`--dry-run` prints it; it can be read, kept and
@@ -73,7 +73,7 @@ def run_local(everything: list[sweep_lib.Planned], todo: list[sweep_lib.Planned]
         return p.name, ("finished" if rc == 0 else f"FAILED (exit {rc}; see {log})")
 
     for stage in sweep_lib.stages(todo):
-        waiting = sweep_lib.blockers(everything, [], stage[0].stage)
+        waiting = sweep_lib.blockers(everything, [], stage)
         if waiting:  # e.g. an earlier run that another process is still training
             echo(f"stage {stage[0].stage} not started: it needs {', '.join(waiting[:5])} "
                  "finished first; run the sweep again once they are")

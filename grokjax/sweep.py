@@ -10,9 +10,10 @@ A sweep file (experiments/sweep_*.py) defines `get_runs(arg=None) -> list[Run]`:
                     seeds=3) for task in ("x2_y2", "x_x_y") for r in (0.3, 0.5)]
 
 Each run is an ordinary run directory, ROOT/NAME. A run's `stage` orders it: every run of
-stage k starts after all runs of stage k-1 finished (transfer: pre-training, then the downstream
-runs, whose overrides name `{root}/pretrain/add`); a launch refuses to start a stage while an
-earlier one has runs that are neither finished nor part of it. `--seeds-per-task K` cuts each
+stage k starts after the runs of stage k-1 (transfer: pre-training, then the downstream runs,
+whose overrides name `{root}/pretrain/add`). A run needs the earlier runs its overrides name by
+directory, or else every earlier run; a launch refuses to start a run whose needs are neither
+finished nor part of it. `--seeds-per-task K` cuts each
 run into runs of K seeds each (ROOT/NAME/seeds-A-B): a seed's training is the same alone or in
 a batch (with train.stop_when_grokked a piece stops once its own seeds grokked), and `grokjax
 collect` puts the pieces together again.
@@ -74,6 +75,7 @@ class Planned:
     task: str = ""
     p: int = 0
     r: float = 0.0
+    needs: tuple[str, ...] = ()  # the runs (groups) that must have finished before it starts
 
     def command(self, python: str = sys.executable) -> list[str]:
         return [python, "-m", "grokjax", "train", *self.train_args]
@@ -122,6 +124,7 @@ def plan(runs: list[Run], root: pathlib.Path, *, extra: Sequence[str] = (),
     With `seeds_per_task`, runs are cut into pieces of that many seeds."""
     planned = []
     for run in runs:
+        needs = _needs(run, runs, root)
         overrides = [*run.overrides(root), *extra]
         if seeds is not None:
             overrides += [f"seeds={seeds}", "seed_list=()"]
@@ -150,9 +153,19 @@ def plan(runs: list[Run], root: pathlib.Path, *, extra: Sequence[str] = (),
                                    stage=run.stage, train_args=tuple(args),
                                    target_steps=cfg.train.steps,
                                    stop_when_grokked=bool(cfg.train.stop_when_grokked),
-                                   task=cfg.task, p=cfg.p, r=cfg.train_fraction))
+                                   task=cfg.task, p=cfg.p, r=cfg.train_fraction,
+                                   needs=needs))
     _check_pieces(planned, root)
     return sorted(planned, key=lambda p: p.stage)
+
+
+def _needs(run: Run, runs: list[Run], root: pathlib.Path) -> tuple[str, ...]:
+    """The earlier runs a run starts from: those an override names by their directory
+    ('{root}/pretrain/add'), else every run of an earlier stage."""
+    values = {o.partition("=")[2] for o in run.overrides(root)}
+    earlier = [r.name for r in runs if r.stage < run.stage]
+    named = tuple(n for n in earlier if str(root / n) in values)
+    return named or tuple(earlier)
 
 
 def _piece_name(chunk: list[int]) -> str:
@@ -210,24 +223,24 @@ def stages(planned: list[Planned]) -> list[list[Planned]]:
     return [out[k] for k in sorted(out)]
 
 
-def blockers(everything: list[Planned], todo: list[Planned], stage: int) -> list[str]:
-    """Runs of the whole sweep in stages before `stage` that are neither finished nor in
-    `todo` (which will run them first): a later stage must not start from them."""
+def blockers(everything: list[Planned], todo: list[Planned], runs: list[Planned]) -> list[str]:
+    """The runs that `runs` start from (their `needs`) that are neither finished nor in
+    `todo`, which will run them first."""
     todo_names = {p.name for p in todo}
+    needed = {g for p in runs for g in p.needs}
     return [p.name for p in everything
-            if p.stage < stage and p.name not in todo_names and state(p) != "finished"]
+            if p.group in needed and p.name not in todo_names and state(p) != "finished"]
 
 
 def check_order(everything: list[Planned], todo: list[Planned]) -> None:
-    """Refuses to start a stage while runs of an earlier stage are unfinished and not part of
-    this launch (running elsewhere, or left out by --only)."""
-    for stage in sorted({p.stage for p in todo if p.stage > 0}):
-        waiting = blockers(everything, todo, stage)
-        if waiting:
-            raise GrokjaxError(
-                f"stage {stage} starts from earlier runs that are not finished: "
-                f"{', '.join(waiting[:5])}{' ...' if len(waiting) > 5 else ''}; let them "
-                "finish first, or include them (--only)")
+    """Refuses to launch runs whose earlier runs are neither finished nor part of this launch
+    (running elsewhere, or left out by --only)."""
+    waiting = blockers(everything, todo, todo)
+    if waiting:
+        raise GrokjaxError(
+            f"runs of this launch start from earlier runs that are not finished: "
+            f"{', '.join(waiting[:5])}{' ...' if len(waiting) > 5 else ''}; let them finish "
+            "first, or include them (--only)")
 
 
 def run_state(workdir: pathlib.Path, target_steps: int | None = None,

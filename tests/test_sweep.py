@@ -182,16 +182,17 @@ def test_bad_runs_and_options_are_named_before_anything_runs(tmp_path):
 def test_a_stage_never_starts_before_the_runs_it_needs(tmp_path, capsys):
     everything = _planned(tmp_path)
     later = sweep.select(everything, "pge-*")
-    with pytest.raises(GrokjaxError, match="stage 1 starts from earlier runs that are not "
-                       "finished: add/r0.5, subtract/r0.5"):
+    assert later[0].needs == ("add/r0.5",)  # named by its transfer.from_run, not subtract
+    with pytest.raises(GrokjaxError, match="start from earlier runs that are not finished: "
+                       "add/r0.5; let them finish"):
         launch.submit_slurm(everything, later, tmp_path / "root", "tiny", launch.SlurmProfile(),
                             dry_run=True)
     with pytest.raises(GrokjaxError, match="not finished: add/r0.5"):
         launch.run_local(everything, later, tmp_path / "root")
-    source = tmp_path / "root/add/r0.5"
-    with rundir.lock(source):  # being trained elsewhere: still not a start for stage 1
+    sweep.check_order(everything, sweep.select(everything, "add/*,pge-*"))  # both: fine
+    with rundir.lock(tmp_path / "root/add/r0.5"):  # trained elsewhere: not a start for it
         with pytest.raises(GrokjaxError, match="not finished: add/r0.5"):
-            sweep.check_order(everything, [p for p in everything if p.name != "add/r0.5"])
+            sweep.check_order(everything, later)
 
 
 def test_a_run_is_not_cut_into_other_pieces_than_before(tmp_path):
