@@ -231,17 +231,23 @@ def section_reference(steps: int) -> dict:
     return row
 
 
-def section_e2e(config: str, seeds: int, steps: int) -> dict:
+def _train_cli(*args: str) -> tuple[str, float, dict]:
+    """`grokjax train ARGS` in a subprocess, as a user runs it, with a cold compilation cache:
+    (the command as shown, its wall time, its summary)."""
     with tempfile.TemporaryDirectory() as tmp:
-        cmd = [sys.executable, "-m", "grokjax", "train", config, "--seeds", str(seeds),
-               "--steps", str(steps), "--no-progress", "--workdir", f"{tmp}/run"]
+        cmd = [sys.executable, "-m", "grokjax", "train", *args, "--no-progress",
+               "--workdir", f"{tmp}/run"]
         env = {k: v for k, v in os.environ.items() if k != "JAX_COMPILATION_CACHE_DIR"}
         t0 = time.perf_counter()
         subprocess.run(cmd, cwd=REPO, check=True, capture_output=True, env=env)
         wall = time.perf_counter() - t0
         summary = rundir.read_json(pathlib.Path(tmp) / "run" / "summary.json")
-    row = {"command": " ".join(["grokjax", *cmd[3:-2]]), "seeds": seeds, "steps": steps,
-           "wall_seconds": round(wall, 2),
+    return " ".join(["grokjax", "train", *args]), wall, summary
+
+
+def section_e2e(config: str, seeds: int, steps: int) -> dict:
+    command, wall, summary = _train_cli(config, "--seeds", str(seeds), "--steps", str(steps))
+    row = {"command": command, "seeds": seeds, "steps": steps, "wall_seconds": round(wall, 2),
            "seed_steps_per_second": round(seeds * steps / wall, 2),
            "loop_seed_steps_per_second": summary.get("seed_steps_per_second")}
     print(f"  e2e: {row['seed_steps_per_second']:.1f} seed-steps/s ({wall:.0f} s, compile and "
@@ -251,16 +257,10 @@ def section_e2e(config: str, seeds: int, steps: int) -> dict:
 
 def section_grok(config: str, seeds: int, max_steps: int) -> dict:
     """The wall time of a real sweep until every seed has grokked (train.stop_when_grokked)."""
-    with tempfile.TemporaryDirectory() as tmp:
-        cmd = [sys.executable, "-m", "grokjax", "train", config, "--seeds", str(seeds),
-               "--steps", str(max_steps), "--set", "train.stop_when_grokked=true",
-               "--no-progress", "--workdir", f"{tmp}/run"]
-        t0 = time.perf_counter()
-        subprocess.run(cmd, cwd=REPO, check=True, capture_output=True)
-        wall = time.perf_counter() - t0
-        summary = rundir.read_json(pathlib.Path(tmp) / "run" / "summary.json")
-    row = {"command": " ".join(["grokjax", *cmd[3:-3]]), "seeds": seeds,
-           "wall_seconds": round(wall, 1), "steps_run": summary.get("steps"),
+    command, wall, summary = _train_cli(config, "--seeds", str(seeds), "--steps",
+                                        str(max_steps), "--set", "train.stop_when_grokked=true")
+    row = {"command": command, "seeds": seeds, "wall_seconds": round(wall, 1),
+           "steps_run": summary.get("steps"),
            **{k: summary.get(k) for k in ("memorised", "grokked", "grok_step_median",
                                           "grok_step_min", "grok_step_max")}}
     print(f"  grok: {seeds} seeds in {wall:.0f} s: {row}", flush=True)
