@@ -51,3 +51,28 @@ def tb_events(logdir):
                                                           "histograms": 0, "tensors": 0})
     events.Reload()
     return events
+
+
+def assert_same_history(a, b):
+    """Two runs' histories (history.npz as dicts) agree: the same keys, steps and event steps
+    exactly, every metric to float rounding (XLA's CPU backend orders reductions differently
+    for different device layouts)."""
+    import numpy as np
+    assert set(a) == set(b)
+    for key in b:
+        if key in ("step", "probe/step", "mem_step", "grok_step"):
+            np.testing.assert_array_equal(a[key], b[key], err_msg=key)
+        else:
+            np.testing.assert_allclose(a[key], b[key], rtol=1e-5, atol=1e-7, err_msg=key)
+
+
+def assert_two_processes_ran_as_one(two, one, out=""):
+    """A run of two processes with two devices each (directory `two`) equals the run of one
+    process with four (`one`), checkpoints included."""
+    import json
+    from grokjax import rundir
+    info = json.loads((two / "run.json").read_text())
+    assert info["process_count"] == 2 and info["mesh_devices"] == 4, out
+    assert_same_history(rundir.read_npz(two / "history.npz"), rundir.read_npz(one / "history.npz"))
+    assert sorted(p.name for p in (two / "checkpoints").iterdir()
+                  if p.name.isdigit()) == ["0", "10", "20"]
