@@ -53,7 +53,6 @@ def run_local(everything: list[sweep_lib.Planned], todo: list[sweep_lib.Planned]
     """Trains the runs of `todo` that are not finished here, stage by stage, `jobs` at a time;
     a stage starts only once every earlier run of the sweep (`everything`) has finished.
     Returns counts and the names of failed runs (their logs are in ROOT/logs)."""
-    sweep_lib.check_order(everything, todo)
     logs = root / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     # several runs at once on one GPU: each takes the memory it needs, not 75% of it
@@ -73,12 +72,9 @@ def run_local(everything: list[sweep_lib.Planned], todo: list[sweep_lib.Planned]
         return p.name, ("finished" if rc == 0 else f"FAILED (exit {rc}; see {log})")
 
     for stage in sweep_lib.stages(todo):
-        waiting = sweep_lib.blockers(everything, [], stage)
-        if waiting:  # e.g. an earlier run that another process is still training
-            echo(f"stage {stage[0].stage} not started: it needs {', '.join(waiting[:5])} "
-                 "finished first; run the sweep again once they are")
-            done["failed"] += [p.name for p in stage]
-            break
+        # what this stage and the later ones need is finished by now, or still to come (an
+        # earlier run skipped as trained elsewhere is neither: stop, naming it)
+        sweep_lib.check_order(everything, [p for p in todo if p.stage >= stage[0].stage])
         with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
             for name, outcome in pool.map(one, stage):
                 echo(f"{name}: {outcome}")
@@ -270,14 +266,13 @@ def launch_tpu(planned: list[sweep_lib.Planned], root: pathlib.Path, tpu: TpuTar
     which this machine usually does not see: finished runs are skipped there, by `grokjax
     train` itself (it returns at once on a finished run; exit 3, a run trained elsewhere, lets
     the script go on)."""
-    todo = planned
     lines = ["#!/bin/bash", "# Written by grokjax sweep --backend tpu: one command per run, "
              "each on every worker of the pod.", "set -euo pipefail",
-             *tpu_commands(todo, tpu), ""]
+             *tpu_commands(planned, tpu), ""]
     script = "\n".join(lines)
     echo(script)
     if dry_run:
-        return {"runs": [p.name for p in todo]}
+        return {"runs": [p.name for p in planned]}
     path = root / "tpu" / "launch.sh"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(script)
@@ -291,4 +286,4 @@ def launch_tpu(planned: list[sweep_lib.Planned], root: pathlib.Path, tpu: TpuTar
         if rc:
             raise GrokjaxError(f"{path} failed (exit {rc}); fix the cause and run the sweep "
                                "again: finished runs return at once")
-    return {"runs": [p.name for p in todo], "script": str(path)}
+    return {"runs": [p.name for p in planned], "script": str(path)}

@@ -223,19 +223,13 @@ def stages(planned: list[Planned]) -> list[list[Planned]]:
     return [out[k] for k in sorted(out)]
 
 
-def blockers(everything: list[Planned], todo: list[Planned], runs: list[Planned]) -> list[str]:
-    """The runs that `runs` start from (their `needs`) that are neither finished nor in
-    `todo`, which will run them first."""
-    todo_names = {p.name for p in todo}
-    needed = {g for p in runs for g in p.needs}
-    return [p.name for p in everything
-            if p.group in needed and p.name not in todo_names and state(p) != "finished"]
-
-
 def check_order(everything: list[Planned], todo: list[Planned]) -> None:
-    """Refuses to launch runs whose earlier runs are neither finished nor part of this launch
-    (running elsewhere, or left out by --only)."""
-    waiting = blockers(everything, todo, todo)
+    """Refuses to launch `todo` while runs it needs (`needs`) are neither finished nor part of
+    it (running elsewhere, or left out by --only), naming them."""
+    names = {p.name for p in todo}
+    needed = {g for p in todo for g in p.needs}
+    waiting = [p.name for p in everything
+               if p.group in needed and p.name not in names and state(p) != "finished"]
     if waiting:
         raise GrokjaxError(
             f"runs of this launch start from earlier runs that are not finished: "
