@@ -134,9 +134,7 @@ def _grid_cells(per_seed: list[dict], members) -> dict:
     cells: dict[tuple, list[dict]] = {}
     for e in per_seed:
         cells.setdefault(tuple(e["hparams"].values()), []).append(e)
-    rows = [{**dict(zip(members.axes, values)),
-             **{k: v for k, v in grok_stats(entries).items()
-                if k in ("seeds", "grokked", "grok_step_median")},
+    rows = [{**dict(zip(members.axes, values)), **grok_stats(entries),
              "test_acc_median": float(np.median([e["test_acc"] for e in entries]))}
             for values, entries in cells.items()]
     return {"axes": {a: list(v) for a, v in members.axes.items()}, "cells": rows}
