@@ -121,11 +121,10 @@ def cmd_sweep(args) -> int:
     else:
         if not (args.tpu and args.zone):
             raise GrokjaxError("--backend tpu needs --tpu NAME and --zone ZONE (the TPU VM pod)")
-        sweep.check_order(everything, planned)  # the pod's runs are not visible here
         tpu = launch.TpuTarget(name=args.tpu, zone=args.zone, project=args.project,
                                repo_dir=args.tpu_repo, python=args.tpu_python,
                                setup=args.tpu_setup or "")
-        out = launch.launch_tpu(planned, root, tpu, args.dry_run, args.submit)
+        out = launch.launch_tpu(everything, planned, root, tpu, args.dry_run, args.submit)
         if not args.dry_run:
             sweep.write_manifest(root, args.file, planned, {"backend": "tpu", **out})
     if not args.dry_run and out["runs"]:

@@ -259,13 +259,15 @@ def tpu_commands(planned: list[sweep_lib.Planned], tpu: TpuTarget) -> list[str]:
     return out
 
 
-def launch_tpu(planned: list[sweep_lib.Planned], root: pathlib.Path, tpu: TpuTarget,
-               dry_run: bool, submit: bool, echo: Print = print) -> dict:
+def launch_tpu(everything: list[sweep_lib.Planned], planned: list[sweep_lib.Planned],
+               root: pathlib.Path, tpu: TpuTarget, dry_run: bool, submit: bool,
+               echo: Print = print) -> dict:
     """Writes ROOT/tpu/launch.sh (every run's command, in stage order) and prints it; runs it
     with submit (needs gcloud). The runs' directories live on the pod's shared filesystem,
     which this machine usually does not see: finished runs are skipped there, by `grokjax
     train` itself (it returns at once on a finished run; exit 3, a run trained elsewhere, lets
     the script go on)."""
+    sweep_lib.check_order(everything, planned)
     lines = ["#!/bin/bash", "# Written by grokjax sweep --backend tpu: one command per run, "
              "each on every worker of the pod.", "set -euo pipefail",
              *tpu_commands(planned, tpu), ""]
