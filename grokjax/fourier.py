@@ -88,9 +88,20 @@ def freq_norms(w: jax.Array, axis: int = 0, method: str = "basis") -> tuple[jax.
 
 def components_2d(m: jax.Array) -> jax.Array:
     """F M F^T over the first two axes of m [n, n, ...] (the (a, b) grid)."""
+    return jnp.swapaxes(components_2d_swapped(m), 0, 1)
+
+
+def components_2d_swapped(m: jax.Array) -> jax.Array:
+    """`components_2d` with its first two axes swapped, [j, i, ...], for uses symmetric in them
+    (a probe's block energies): two plain matmuls over the leading axis with one transpose
+    between them. XLA's CPU backend runs a transform over the second axis as a batch of small
+    matmuls, and the final transpose back at the cost of both matmuls (on a probe's
+    [97, 97, 512] activations: 14 ms, instead of 33 for the einsum and 35 for both)."""
     b = basis(m.shape[0])
     hi = jax.lax.Precision.HIGHEST
-    return jnp.einsum("ia,jb,ab...->ij...", b, b, m, precision=hi)
+    n = m.shape[0]
+    over_a = jnp.dot(b, m.reshape(n, -1), precision=hi).reshape(m.shape)  # [i, b, ...]
+    return jnp.dot(b, jnp.swapaxes(over_a, 0, 1).reshape(n, -1), precision=hi).reshape(m.shape)
 
 
 # ----------------------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ import math
 import jax
 import jax.numpy as jnp
 
+from grokjax.linear import linear
 from grokjax.model import HookPoints, ModelConfig, Params
 from grokjax.transformer import _activation
 
@@ -40,13 +41,13 @@ def apply(params: Params, tokens_BxC: jax.Array, cfg: ModelConfig, *, hooks, cac
     prec = jax.lax.Precision[cfg.precision.upper()]
     act = _activation(cfg.act)
     x_BxCxM = hp("hook_embed", params["embed"]["W_E"][tokens_BxC])
-    x_BxCxD = jnp.einsum("bcm,md->bcd", x_BxCxM, params["in_proj"]["W"], precision=prec)
+    x_BxCxD = linear(x_BxCxM, params["in_proj"]["W"], prec)
     x_BxD = hp("hook_hidden", act(hp("hook_pre", x_BxCxD.sum(axis=1))))
     for i in range(cfg.num_layers):
-        x_BxD = jnp.einsum("bd,de->be", x_BxD, params["blocks"][str(i)]["W"], precision=prec)
+        x_BxD = linear(x_BxD, params["blocks"][str(i)]["W"], prec)
         x_BxD = hp(f"blocks.{i}.hook_post", act(x_BxD))
-    out_BxM = hp("hook_out", jnp.einsum("bd,dm->bm", x_BxD, params["out_proj"]["W"], precision=prec))
-    logits_BxV = jnp.einsum("bm,mv->bv", out_BxM, params["unembed"]["W_U"], precision=prec)
+    out_BxM = hp("hook_out", linear(x_BxD, params["out_proj"]["W"], prec))
+    logits_BxV = linear(out_BxM, params["unembed"]["W_U"], prec)
     return (logits_BxV, hp.cache) if hp.names != frozenset() else logits_BxV
 
 

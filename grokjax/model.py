@@ -13,6 +13,7 @@ import dataclasses
 from typing import Any, Callable, Iterable
 
 import jax
+import jax.numpy as jnp
 from flax import traverse_util
 
 Params = dict[str, Any]
@@ -65,9 +66,30 @@ def apply(params: Params, tokens: jax.Array, cfg: ModelConfig, *, hooks: Hooks |
     return _impl(cfg).apply(params, tokens, cfg, hooks=hooks or {}, cache=cache)
 
 
+def logits_and_neurons(params: Params, tokens: jax.Array, cfg: ModelConfig):
+    """(logits [B, d_vocab], the last block's MLP activations `hook_post` at the readout
+    position [B, d_mlp]) of the transformer, in one pass as cheap as the plain forward."""
+    if cfg.arch != "transformer":
+        raise ValueError(f"logits_and_neurons needs the transformer, not arch={cfg.arch!r}")
+    return _impl(cfg).logits_and_neurons(params, tokens, cfg)
+
+
 def run_with_cache(params: Params, tokens: jax.Array, cfg: ModelConfig, **kw):
     """TransformerLens' `run_with_cache`: (logits, every activation by hook name)."""
     return apply(params, tokens, cfg, cache=kw.pop("names", True), **kw)
+
+
+def predicts(logits: jax.Array, labels: jax.Array) -> jax.Array:
+    """Whether the prediction, argmax over the last axis (the first largest logit), is the label.
+
+    The same test as `jnp.argmax(logits, -1) == labels`, from a max and a min instead of an
+    argmax: XLA's CPU argmax is a paired (value, index) reduction that does not vectorise, ~12x
+    slower on a [2822, 102] batch (0.7 ms, 3% of a train step). A NaN logit is never a correct
+    prediction here (argmax would pick it)."""
+    top = logits.max(axis=-1, keepdims=True)
+    index = jnp.arange(logits.shape[-1], dtype=jnp.int32)
+    first_top = jnp.min(jnp.where(logits == top, index, logits.shape[-1]), axis=-1)
+    return first_top == labels
 
 
 def hook_names(cfg: ModelConfig) -> tuple[str, ...]:

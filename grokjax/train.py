@@ -123,7 +123,7 @@ def task_metrics(params: Params, tokens_TxBxC, labels_TxB, scfg: StepConfig,
     logp_TxBxV = jax.nn.log_softmax(logits_TxBxV.astype(scfg.loss_dtype), axis=-1)
     nll_TxB = -jnp.take_along_axis(logp_TxBxV, labels_TxB[..., None], axis=-1)[..., 0]
     loss_T = _mean(nll_TxB, mask_B)
-    correct_TxB = (jnp.argmax(logits_TxBxV, axis=-1) == labels_TxB).astype(jnp.float32)
+    correct_TxB = model.predicts(logits_TxBxV, labels_TxB).astype(jnp.float32)
     metrics = {
         "loss": loss_T.astype(jnp.float32),
         "acc": _mean(correct_TxB, mask_B),

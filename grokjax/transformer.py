@@ -26,6 +26,7 @@ import math
 import jax
 import jax.numpy as jnp
 
+from grokjax.linear import linear
 from grokjax.model import HookPoints, ModelConfig, Params
 
 _MASKED = -1e10  # the reference's masked score, set before the 1/sqrt(d_head) scaling
@@ -82,7 +83,8 @@ def _attention(p, x_BxCxD, hp: HookPoints, name: str, prec, queries_at_last: boo
     pattern_BxHxQxK = hp(f"{name}.hook_pattern", jax.nn.softmax(scores_BxHxQxK, axis=-1))
     z_BxQxHxE = hp(f"{name}.hook_z",
                    jnp.einsum("bhqk,bkhe->bqhe", pattern_BxHxQxK, v_BxKxHxE, precision=prec))
-    return jnp.einsum("bqhe,hed->bqd", z_BxQxHxE, p["W_O"], precision=prec)
+    B, Q, H, E = z_BxQxHxE.shape
+    return linear(z_BxQxHxE.reshape(B, Q, H * E), p["W_O"].reshape(H * E, -1), prec)
 
 
 def _attention_from_tables(p, rows_PxVxD, tokens_BxC, prec):
@@ -100,22 +102,37 @@ def _attention_from_tables(p, rows_PxVxD, tokens_BxC, prec):
     scores_BxCxH = scores_VxPxVxH[tokens_BxC[:, -1:], pos_C[None], tokens_BxC]
     pattern_BxCxH = jax.nn.softmax(scores_BxCxH, axis=1)
     z_BxHxE = (pattern_BxCxH[..., None] * v_PxVxHxE[pos_C[None], tokens_BxC]).sum(axis=1)
-    return jnp.einsum("bhe,hed->bd", z_BxHxE, p["W_O"], precision=prec)[:, None]
+    H = z_BxHxE.shape[1]
+    return linear(z_BxHxE.reshape(B, H * E), p["W_O"].reshape(H * E, -1), prec)[:, None]
 
 
 def _mlp(p, x_BxQxD, hp: HookPoints, name: str, act, prec):
-    pre_BxQxF = jnp.einsum("bqd,df->bqf", x_BxQxD, p["W_in"], precision=prec)
+    """(MLP output, its hidden activations hook_post)."""
+    pre_BxQxF = linear(x_BxQxD, p["W_in"], prec)
     if "b_in" in p:
         pre_BxQxF = pre_BxQxF + p["b_in"][None, None]
     post_BxQxF = hp(f"{name}.hook_post", act(hp(f"{name}.hook_pre", pre_BxQxF)))
-    out_BxQxD = jnp.einsum("bqf,fd->bqd", post_BxQxF, p["W_out"], precision=prec)
+    out_BxQxD = linear(post_BxQxF, p["W_out"], prec)
     if "b_out" in p:
         out_BxQxD = out_BxQxD + p["b_out"][None, None]
-    return out_BxQxD
+    return out_BxQxD, post_BxQxF
 
 
 def apply(params: Params, tokens_BxC: jax.Array, cfg: ModelConfig, *, hooks, cache):
     hp = HookPoints(hooks, cache)
+    logits_BxV, _ = _forward(params, tokens_BxC, cfg, hp)
+    return (logits_BxV, hp.cache) if hp.names != frozenset() else logits_BxV
+
+
+def logits_and_neurons(params: Params, tokens_BxC: jax.Array, cfg: ModelConfig):
+    """(logits [B, V], the last block's MLP activations at the readout position [B, d_mlp]),
+    by the readout-only path: what a probe of the whole input grid reads, at a third of the
+    cost of caching hook_post at every position."""
+    return _forward(params, tokens_BxC, cfg, HookPoints({}, False))
+
+
+def _forward(params: Params, tokens_BxC: jax.Array, cfg: ModelConfig, hp: HookPoints):
+    """(logits, the last block's hook_post at the readout position)."""
     prec = jax.lax.Precision[cfg.precision.upper()]
     act = _activation(cfg.act)
     x_BxCxD = hp("hook_embed", params["embed"]["W_E"][tokens_BxC])
@@ -134,10 +151,10 @@ def apply(params: Params, tokens_BxC: jax.Array, cfg: ModelConfig, *, hooks, cac
                             _attention(p["attn"], x_BxCxD, hp, f"{name}.attn", prec, last_only))
         x_BxQxD = x_BxCxD[:, -1:] if last_only else x_BxCxD
         x_BxQxD = hp(f"{name}.hook_resid_mid", x_BxQxD + attn_BxQxD)
-        mlp_BxQxD = hp(f"{name}.hook_mlp_out", _mlp(p["mlp"], x_BxQxD, hp, f"{name}.mlp", act, prec))
-        x_BxCxD = hp(f"{name}.hook_resid_post", x_BxQxD + mlp_BxQxD)
-    logits_BxV = jnp.einsum("bd,dv->bv", x_BxCxD[:, -1], params["unembed"]["W_U"], precision=prec)
-    return (logits_BxV, hp.cache) if hp.names != frozenset() else logits_BxV
+        mlp_BxQxD, post_BxQxF = _mlp(p["mlp"], x_BxQxD, hp, f"{name}.mlp", act, prec)
+        x_BxCxD = hp(f"{name}.hook_resid_post", x_BxQxD + hp(f"{name}.hook_mlp_out", mlp_BxQxD))
+    logits_BxV = linear(x_BxCxD[:, -1], params["unembed"]["W_U"], prec)
+    return logits_BxV, post_BxQxF[:, -1]
 
 
 def _input_rows(params: Params, tokens_BxC) -> jax.Array:

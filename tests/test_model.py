@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from grokjax import model
+from grokjax.linear import linear
 from grokjax.model import ModelConfig
 
 CFG = ModelConfig(d_vocab=16, n_ctx=3, d_model=32, num_heads=2, d_head=16, d_mlp=64)
@@ -57,6 +58,11 @@ def test_readout_fast_path_equals_the_full_forward(cfg):
     assert plain.shape == (3, cfg.d_vocab)
     np.testing.assert_allclose(plain, full, rtol=1e-5, atol=1e-6)
     assert set(cache) == set(model.hook_names(cfg))
+    # A probe's one pass: the logits and the last MLP's activations at the readout position.
+    logits, neurons = model.logits_and_neurons(params, tokens, cfg)
+    np.testing.assert_allclose(logits, full, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(neurons, cache[f"blocks.{cfg.num_layers - 1}.mlp.hook_post"][:, -1],
+                               rtol=1e-5, atol=1e-6)
 
 
 def test_cache_shapes():
@@ -159,6 +165,29 @@ def test_mlp_model():
     # The positions are summed: the MLP model is blind to operand order.
     swapped = model.apply(params, TOKENS[:, ::-1], cfg)
     np.testing.assert_allclose(logits, swapped, rtol=1e-5)
+
+
+@pytest.mark.parametrize("shape", [(50, 8, 24), (50, 24, 8), (5, 10, 8, 24)])
+def test_linear_is_x_at_w_with_the_same_gradients(shape):
+    """The models' matmul (its CPU backward pass written out as plain matmuls) computes x @ W
+    and the gradients that automatic differentiation of jnp.dot gives, for a leading batch of
+    any rank and either operand the smaller one."""
+    *lead, i, o = shape
+    kx, kw = jax.random.split(jax.random.key(0))
+    x = jax.random.normal(kx, (*lead, i))
+    w = jax.random.normal(kw, (i, o))
+    prec = jax.lax.Precision.HIGHEST
+
+    def loss(f, x, w):
+        return jnp.sum(jnp.sin(f(x, w, precision=prec)))
+
+    np.testing.assert_allclose(linear(x, w, prec), jnp.dot(x, w, precision=prec), rtol=1e-6)
+    ours = jax.grad(functools.partial(loss, lambda x, w, precision: linear(x, w, precision)),
+                    argnums=(0, 1))(x, w)
+    plain = jax.grad(functools.partial(loss, jnp.dot), argnums=(0, 1))(x, w)
+    for a, b in zip(ours, plain):
+        assert a.shape == b.shape
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("variant", ["furuta", "nanda"])

@@ -185,6 +185,21 @@ def test_activation_norms_peak_at_the_neurons_frequencies():
     assert float(norms[3]) > float(norms[1])
 
 
+@pytest.mark.parametrize("n", [13, 12])
+def test_block_energy_is_that_of_the_full_2d_transform(n):
+    """Each frequency's 3x3 block of F M F^T (M centred), and each neuron's total energy, as
+    the full 2D transform gives them, for odd and even n (the log basis has n = p - 1)."""
+    acts = jax.random.normal(jax.random.key(3), (n, n, 5)) + 2.0
+    centred = acts - acts.mean(axis=(0, 1), keepdims=True)
+    energy = np.asarray(fourier.components_2d(centred), np.float64) ** 2
+    K = fourier.n_freqs(n)
+    expected = np.stack([energy[np.ix_([0, 2 * k - 1, 2 * k], [0, 2 * k - 1, 2 * k])].sum((0, 1))
+                         for k in range(1, K + 1)])
+    block, total = probes.block_energy(acts)
+    np.testing.assert_allclose(block, expected, rtol=1e-4)
+    np.testing.assert_allclose(total, energy.sum(axis=(0, 1)), rtol=1e-4)
+
+
 def test_the_printed_reading_is_an_option_of_spectrum():
     w = synthetic(11, [("sin", 2, 1.0, 0)])
     mu, nu = probes.spectrum(w, 11, reading="half")
