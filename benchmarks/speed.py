@@ -18,9 +18,9 @@ benchmarks/results/speed-<backend>.json and printed as markdown tables:
 * reference: the PyTorch reference loop (benchmarks/torch_reference.py: one seed, eager, float64
   loss, evaluation every step), after checking that it computes grokjax's logits from the same
   weights; skipped when torch is not installed;
-* e2e: `grokjax train configs/add.py --seeds 16 --steps N` through the CLI in a subprocess, a
-  real default run (probes, TensorBoard, checkpoints), wall time including start-up and
-  compilation, against the reference: the headline ratio;
+* e2e: `grokjax train configs/add.py --seeds 16 --steps N` (N = 1000 by default: one chunk)
+  through the CLI in a subprocess, a real default run (probes, TensorBoard, checkpoints), wall
+  time including start-up and compilation, against the reference: the headline ratio;
 * scaling: time per step at 4 seeds as p (59, 97, 113, 211), r (0.3, 0.5, 0.7) and num_layers
   (1, 2) change;
 * grok (only when --only names it): the wall time of `grokjax train CONFIG --seeds
@@ -332,7 +332,8 @@ def main() -> None:
     ap.add_argument("--budget", type=float, default=640.0,
                     help="seed-steps per timed chunk (steps = budget / seeds, at least 10)")
     ap.add_argument("--reference-steps", type=int, default=20)
-    ap.add_argument("--e2e-steps", type=int, default=300)
+    ap.add_argument("--e2e-steps", type=int, default=1000,
+                    help="steps of the end-to-end run (default: one chunk, train.chunk_steps)")
     ap.add_argument("--grok-seeds", type=int, default=64,
                     help="seeds of the 'grok' section (not run unless --only names it)")
     ap.add_argument("--grok-max-steps", type=int, default=20_000)

@@ -7,8 +7,9 @@ MLP's [2822, 512] activations: 0.6 ms, and the matmul runs at ~100 instead of ~1
 the 2-core benchmark machine). Here the smaller of x and dy is transposed explicitly, and an
 optimisation barrier keeps XLA from folding the transpose back into the matmul, so each of the
 three matmuls of a layer is a plain one: the MLP's forward and backward passes take 12.5 ms
-instead of 15 (benchmarks/README.md). The values are those of `jnp.dot`: the same products,
-summed in the same order per output element (tests/test_model.py compares gradients).
+instead of 15 (benchmarks/README.md). The gradients are those of `jnp.dot` up to float
+rounding (tests/test_model.py compares them), and deterministic: a seed computes the same
+alone or in a batch.
 
 On other backends (GPU, TPU) it is `jnp.dot` itself: their matmuls take transposed operands as
 they are, and a barrier would only stop fusions.
