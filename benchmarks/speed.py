@@ -18,7 +18,7 @@ benchmarks/results/speed-<backend>.json and printed as markdown tables:
 * reference: the PyTorch reference loop (benchmarks/torch_reference.py: one seed, eager, float64
   loss, evaluation every step), after checking that it computes grokjax's logits from the same
   weights; skipped when torch is not installed;
-* e2e: `grokjax train configs/add.py --seeds 16 --steps N` (N = 1000 by default: one chunk)
+* e2e: `grokjax train configs/add.py --seeds 16 --steps N` (N: one chunk by default, 1000)
   through the CLI in a subprocess, a real default run (probes, TensorBoard, checkpoints), wall
   time including start-up and compilation, against the reference: the headline ratio;
 * scaling: time per step at 4 seeds as p (59, 97, 113, 211), r (0.3, 0.5, 0.7) and num_layers
@@ -226,8 +226,7 @@ def section_reference(steps: int) -> dict:
     row = torch_reference.steps_per_second(steps, device=device)
     row["max_abs_logit_difference_same_weights"] = diff
     print(f"  reference: {row['steps_per_second']:.2f} steps/s on {device} (one seed, eval every "
-          f"step); "
-          f"logits agree to {diff:.1e}", flush=True)
+          f"step); logits agree to {diff:.1e}", flush=True)
     return row
 
 
@@ -332,7 +331,7 @@ def main() -> None:
     ap.add_argument("--budget", type=float, default=640.0,
                     help="seed-steps per timed chunk (steps = budget / seeds, at least 10)")
     ap.add_argument("--reference-steps", type=int, default=20)
-    ap.add_argument("--e2e-steps", type=int, default=1000,
+    ap.add_argument("--e2e-steps", type=int, default=None,
                     help="steps of the end-to-end run (default: one chunk, train.chunk_steps)")
     ap.add_argument("--grok-seeds", type=int, default=64,
                     help="seeds of the 'grok' section (not run unless --only names it)")
@@ -354,7 +353,7 @@ def main() -> None:
     if "reference" in only:
         result["reference"] = section_reference(args.reference_steps)
     if "e2e" in only:
-        result["e2e"] = section_e2e(args.config, 16, args.e2e_steps)
+        result["e2e"] = section_e2e(args.config, 16, args.e2e_steps or cfg.train.chunk_steps)
     if "throughput" in only:
         result["throughput"] = section_throughput(cfg, args.seeds, peak, args.eval_seeds,
                                                   args.budget)

@@ -38,6 +38,7 @@ from orbax.checkpoint import checkpoint_managers as policies
 from grokjax.errors import GrokjaxError
 
 ITEMS = ("state", "history", "splits", "meta")
+DIRECTORY = "checkpoints"  # RUN/checkpoints/<step>/
 
 
 class Checkpoints:
@@ -46,7 +47,7 @@ class Checkpoints:
     def __init__(self, run_dir: str | pathlib.Path, *, keep: int = 3, pin: tuple[int, ...] = (),
                  async_save: bool = True, read_only: bool = False):
         self.run_dir = pathlib.Path(run_dir).resolve()
-        self.directory = self.run_dir / "checkpoints"
+        self.directory = self.run_dir / DIRECTORY
         if read_only and not self.directory.is_dir():
             raise GrokjaxError(f"{self.run_dir} has no checkpoints/ directory: is it a grokjax run?")
         keep_policy = policies.AnyPreservationPolicy(
@@ -131,6 +132,16 @@ class Checkpoints:
     def close(self) -> None:
         self.manager.wait_until_finished()
         self.manager.close()
+
+
+def saved_steps(run_dir: str | pathlib.Path) -> list[int]:
+    """The steps saved in a run directory, read from the step directories' names alone: no
+    orbax manager, so cheap enough to ask of every run of a sweep. A save in progress (orbax's
+    temporary name) is not counted."""
+    directory = pathlib.Path(run_dir) / DIRECTORY
+    if not directory.is_dir():
+        return []
+    return sorted(int(d.name) for d in directory.iterdir() if d.name.isdigit())
 
 
 def _unpack_history(item: dict) -> dict[str, np.ndarray]:

@@ -99,13 +99,16 @@ def cmd_sweep(args) -> int:
     everything = sweep.plan(runs, root, extra=args.set or [], seeds=args.seeds,
                             seeds_per_task=args.seeds_per_task)
     planned = sweep.select(everything, args.only)
+    if args.backend == "local" and args.dry_run:
+        sweep.check_order(everything, planned)
+        for p in planned:
+            print(f"[stage {p.stage}] {sweep.state(p):>8}  {p.shell()}")
+        return 0
+    if args.backend == "tpu" and not (args.tpu and args.zone):
+        raise GrokjaxError("--backend tpu needs --tpu NAME and --zone ZONE (the TPU VM pod)")
+    if not args.dry_run:
+        sweep.write_manifest(root, args.file, planned, {"backend": args.backend})
     if args.backend == "local":
-        if args.dry_run:
-            sweep.check_order(everything, planned)
-            for p in planned:
-                print(f"[stage {p.stage}] {sweep.state(p):>8}  {p.shell()}")
-            return 0
-        sweep.write_manifest(root, args.file, planned, {"backend": "local"})
         done = launch.run_local(everything, planned, root, args.jobs)
         print(f"{done['finished']} trained, {done['skipped']} skipped, {len(done['failed'])} "
               f"failed or not started; the table: grokjax collect {root}")
@@ -115,18 +118,12 @@ def cmd_sweep(args) -> int:
             args.profile, partition=args.partition, account=args.account, time=args.time,
             gpus_per_task=args.gpus_per_task, cpus_per_task=args.cpus_per_task, mem=args.mem,
             max_parallel=args.max_parallel, tasks_per_run=args.tasks_per_run)
-        if not args.dry_run:
-            sweep.write_manifest(root, args.file, planned, {"backend": "slurm"})
         out = launch.submit_slurm(everything, planned, root, name, prof, args.dry_run)
     else:
-        if not (args.tpu and args.zone):
-            raise GrokjaxError("--backend tpu needs --tpu NAME and --zone ZONE (the TPU VM pod)")
         tpu = launch.TpuTarget(name=args.tpu, zone=args.zone, project=args.project,
                                repo_dir=args.tpu_repo, python=args.tpu_python,
                                setup=args.tpu_setup or "")
         out = launch.launch_tpu(everything, planned, root, tpu, args.dry_run, args.submit)
-        if not args.dry_run:
-            sweep.write_manifest(root, args.file, planned, {"backend": "tpu", **out})
     if not args.dry_run and out["runs"]:
         print(f"when it is done: grokjax collect {root}")
     return 0

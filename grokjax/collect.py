@@ -23,7 +23,6 @@ import io
 import pathlib
 import re
 
-
 from grokjax import rundir
 from grokjax import sweep as sweep_lib
 from grokjax.errors import GrokjaxError

@@ -3,11 +3,11 @@
 Every backend runs the same thing, `python -m grokjax train CONFIG --workdir ROOT/NAME ...`,
 which starts or resumes the run; only the launching differs.
 
-* local: the runs one after another, or `--jobs N` at a time, stage by stage; each run's output
-  goes to ROOT/logs/NAME.log.
-
 No backend starts a run while the earlier runs it needs (sweep.Planned.needs) are neither
 finished nor part of the same launch (left out by --only, or trained by another process).
+
+* local: the runs one after another, or `--jobs N` at a time, stage by stage; each run's output
+  goes to ROOT/logs/NAME.log.
 * slurm: one generated sbatch script per stage, ROOT/slurm/stage-K.sbatch, submitted with
   `sbatch --parsable`; array task i trains run i. Generated scripts rather than submitit: the
   script is the whole truth of what runs (`--dry-run` prints it; it can be read, kept and

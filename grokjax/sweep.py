@@ -33,6 +33,7 @@ import shlex
 import sys
 from typing import Any, Mapping, Sequence
 
+from grokjax import checkpoint as ckpt_lib
 from grokjax import config as config_lib
 from grokjax import rundir
 from grokjax.errors import GrokjaxError
@@ -248,8 +249,7 @@ def run_state(workdir: pathlib.Path, target_steps: int | None = None,
     if summary is not None and (target_steps is None or summary["steps"] >= target_steps or (
             stop_when_grokked and summary["grokked"] == summary["n_seeds"])):
         return "finished"
-    ckpts = workdir / "checkpoints"
-    steps = sorted(int(c.name) for c in ckpts.iterdir() if c.name.isdigit()) if ckpts.is_dir() else []
+    steps = ckpt_lib.saved_steps(workdir)
     return f"partial (step {steps[-1]})" if steps else "new"
 
 

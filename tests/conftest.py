@@ -71,8 +71,8 @@ def assert_two_processes_ran_as_one(two, one, out=""):
     process with four (`one`), checkpoints included."""
     import json
     from grokjax import rundir
+    from grokjax.checkpoint import saved_steps
     info = json.loads((two / "run.json").read_text())
     assert info["process_count"] == 2 and info["mesh_devices"] == 4, out
     assert_same_history(rundir.read_npz(two / "history.npz"), rundir.read_npz(one / "history.npz"))
-    assert sorted(p.name for p in (two / "checkpoints").iterdir()
-                  if p.name.isdigit()) == ["0", "10", "20"]
+    assert saved_steps(two) == [0, 10, 20]
