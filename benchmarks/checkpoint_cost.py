@@ -5,7 +5,7 @@
 
 Builds the run's real stacked state (params and AdamW moments of every seed, after one probe
 interval of training) and a metric history
-of `--log-points` points, then saves it `--repeats` times through grokjax.checkpoint (orbax):
+of `--log-points` points, then saves it `--repeats` times through grokjax.store.checkpoint (orbax):
 the time `save` blocks the training loop (asynchronous saving), the time until the checkpoint is
 complete on disk, the time to restore it, and its size on disk. Writes
 benchmarks/results/checkpoint-<backend>.json.
@@ -23,11 +23,12 @@ import time
 import jax
 import numpy as np
 
-from grokjax import checkpoint as ckpt_lib
+from grokjax.store import checkpoint as ckpt_lib
 from grokjax import config as config_lib
-from grokjax import numerics, rundir
+from grokjax import numerics
+from grokjax.store import rundir
 from grokjax import run as run_lib
-from grokjax import train as train_lib
+from grokjax import program
 
 
 def measure(cfg, n_seeds: int, log_points: int, repeats: int) -> dict:
@@ -39,9 +40,9 @@ def measure(cfg, n_seeds: int, log_points: int, repeats: int) -> dict:
     # (compressible) zeros of step 0.
     eval_every = cfg.train.eval_every
     steps = cfg.probe.every or eval_every
-    program = train_lib.make_program(exp.scfg, steps // eval_every, eval_every, exp.batching,
-                                     exp.mesh)
-    state, _ = program(state, exp.data())
+    chunk = program.make_program(exp.scfg, steps // eval_every, eval_every, exp.batching,
+                                 exp.mesh)
+    state, _ = chunk(state, exp.data())
     jax.block_until_ready(state)
     names = ["train/loss", "train/acc", "train/prob", "test/loss", "test/acc", "test/prob"]
     history = {"step": np.arange(log_points, dtype=np.int32),
@@ -63,7 +64,7 @@ def measure(cfg, n_seeds: int, log_points: int, repeats: int) -> dict:
         abstract = exp.abstract_state()
         for i in range(repeats):
             t0 = time.perf_counter()
-            jax.block_until_ready(checkpoints.restore(i + 1, abstract)[0])
+            jax.block_until_ready(checkpoints.restore(i + 1, abstract).state)
             restore.append(time.perf_counter() - t0)
         checkpoints.close()
     n_params = sum(x.size for x in jax.tree.leaves(state.params)) // n_seeds

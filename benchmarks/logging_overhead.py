@@ -28,7 +28,7 @@ os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
 import jax  # noqa: E402
 
 from grokjax import config as config_lib  # noqa: E402
-from grokjax import rundir  # noqa: E402
+from grokjax.store import rundir  # noqa: E402
 from grokjax import run as run_lib  # noqa: E402
 
 

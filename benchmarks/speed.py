@@ -49,9 +49,10 @@ import jax.numpy as jnp
 import numpy as np
 
 from grokjax import config as config_lib
-from grokjax import numerics, rundir
+from grokjax import numerics
+from grokjax.store import rundir
 from grokjax import run as run_lib
-from grokjax import train as train_lib
+from grokjax import program
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -95,16 +96,16 @@ def executed_flops(exp) -> dict:
     (the chunk's own analysis counts a scan body once)."""
     data = exp.data()
     one = data.replace(train_idx=data.train_idx[0], test_idx=data.test_idx[0],
-                       grid_train=None if data.grid_train is None else data.grid_train[0])
-    state = train_lib.init_state(jax.random.key(0), exp.scfg, exp.n_tasks)
+                       table_train=None if data.table_train is None else data.table_train[0])
+    state = program.init_state(jax.random.key(0), exp.scfg, exp.n_tasks)
 
     def flops(fn, *args):
         cost = jax.jit(fn).lower(*args).compile().cost_analysis()
         cost = cost[0] if isinstance(cost, (list, tuple)) else cost
         return float(cost.get("flops", 0.0)) if cost else 0.0
 
-    return {"train_step": flops(lambda s, d: train_lib.train_step(s, d, exp.scfg), state, one),
-            "test_eval": flops(lambda s, d: train_lib.evaluate(s.params, d, exp.scfg), state,
+    return {"train_step": flops(lambda s, d: program.train_step(s, d, exp.scfg), state, one),
+            "test_eval": flops(lambda s, d: program.evaluate(s.params, d, exp.scfg), state,
                                one)}
 
 
@@ -123,18 +124,18 @@ def measure(cfg, n_seeds: int, steps: int, repeats: int = 2) -> dict:
     data = exp.place(exp.data())
     state = exp.init_state()
     eval_every = cfg.train.eval_every
-    program = train_lib.make_program(exp.scfg, steps // eval_every, eval_every, exp.batching,
-                                     exp.mesh)
+    jitted = program.make_program(exp.scfg, steps // eval_every, eval_every, exp.batching,
+                                  exp.mesh)
     t0 = time.perf_counter()
-    program = program.lower(state, data).compile()  # runs below reuse this executable
+    chunk = jitted.lower(state, data).compile()  # runs below reuse this executable
     compile_s = time.perf_counter() - t0
-    mem = program.memory_analysis()
-    state, records = program(state, data)  # first run (warm caches)
+    mem = chunk.memory_analysis()
+    state, records = chunk(state, data)  # first run (warm caches)
     jax.block_until_ready(records)
     times = []
     for _ in range(repeats):
         t0 = time.perf_counter()
-        state, records = program(state, data)
+        state, records = chunk(state, data)
         jax.block_until_ready(records)
         times.append(time.perf_counter() - t0)
     best = min(times)
@@ -212,14 +213,14 @@ def section_reference(steps: int) -> dict:
         print("  torch is not installed: the reference comparison is skipped", flush=True)
         return {"skipped": "torch is not installed"}
     import torch  # pylint: disable=import-outside-toplevel
-    from grokjax import model  # pylint: disable=import-outside-toplevel
+    from grokjax import models  # pylint: disable=import-outside-toplevel
     exp, train_t, train_y, test_t, test_y = torch_reference.default_data()
-    params = model.init(jax.random.key(0), exp.scfg.mcfg)
+    params = models.init(jax.random.key(0), exp.scfg.mcfg)
     ref = torch_reference.build(exp.dataset.vocab.d_vocab)
     torch_reference.from_grokjax(ref, params)
     with torch.no_grad():
         theirs = ref(test_t)[:, -1].numpy()
-    ours = np.asarray(model.apply(params, jnp.asarray(test_t.numpy()), exp.scfg.mcfg))
+    ours = np.asarray(models.apply(params, jnp.asarray(test_t.numpy()), exp.scfg.mcfg))
     diff = float(np.abs(ours - theirs).max())
     device = ("cuda" if jax.default_backend() == "gpu"
               and torch_reference.default_device() == "cuda" else "cpu")

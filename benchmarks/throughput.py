@@ -24,7 +24,8 @@ import jax
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
 from benchmarks.speed import measure  # noqa: E402
 from grokjax import config as config_lib  # noqa: E402
-from grokjax import numerics, rundir  # noqa: E402
+from grokjax import numerics  # noqa: E402
+from grokjax.store import rundir  # noqa: E402
 
 
 def main() -> None:

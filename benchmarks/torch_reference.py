@@ -4,7 +4,7 @@
     python benchmarks/torch_reference.py --device cuda     # on the GPU
 
 As frt03/grok_mod_poly runs a config: one seed, full batch, eager; the transformer computed at
-every position in the reference's weight layouts and einsums (`model.py`), logits read at the
+every position in the reference's weight layouts and einsums (`models.py`), logits read at the
 last; AdamW(lr 1e-3, weight decay 1, betas (0.9, 0.98)); the loss on logits cast to float64
 (`cross_entropy_high_precision`); and at every step, as it logs to wandb each epoch, the train
 and test loss, accuracy and correct-label probability and the weight norms, read with `.item()`.
@@ -73,7 +73,7 @@ def build(d_vocab: int, d_model: int = 128, num_heads: int = 4, d_head: int = 32
 def from_grokjax(model, params_one_seed: dict) -> None:
     """Copies one seed of grokjax params (TransformerLens layouts) into the reference layouts."""
     import torch  # pylint: disable=import-outside-toplevel
-    from grokjax.model import param_names  # pylint: disable=import-outside-toplevel
+    from grokjax.models import param_names  # pylint: disable=import-outside-toplevel
     p = {k: np.asarray(v, np.float32) for k, v in param_names(params_one_seed).items()}
     layouts = {
         "W_E": p["embed.W_E"].T,

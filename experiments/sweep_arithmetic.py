@@ -17,7 +17,7 @@ steps: README, Measured). One GPU: not measured here (no GPU was lent to this pr
 sessions).
 """
 
-from grokjax.sweep import Run
+from grokjax.launch.sweep import Run
 
 TASKS = ("add", "subtract", "multiply", "division", "multiply_non_zero")
 

@@ -14,7 +14,7 @@ tasks costs about T times a single task's step (~40/T seed-steps/s at r = 0.3): 
 One GPU: not measured here (no GPU was lent).
 """
 
-from grokjax.sweep import Run
+from grokjax.launch.sweep import Run
 
 MIXTURES = {"add+sub": "add,subtract", "add+mul": "add,multiply",
             "sub+mul": "subtract,multiply", "add+sub+mul": "add,subtract,multiply",

@@ -13,7 +13,7 @@ Omnigrok). Time, 2-core CPU: the padded grid costs about 7 runs at r = 0.8 (~90 
 step at p = 113): ~20 hours, a cluster or GPU run. One GPU: not measured here (no GPU was lent).
 """
 
-from grokjax.sweep import Run
+from grokjax.launch.sweep import Run
 
 
 def get_runs(arg=None):

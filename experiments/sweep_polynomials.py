@@ -16,7 +16,7 @@ r = 0.9 (from the measured rates: ~40 seed-steps/s at r = 0.3, ~19 at r = 0.7): 
 CPU, so this is a cluster sweep. One GPU: not measured here (no GPU was lent).
 """
 
-from grokjax.sweep import Run
+from grokjax.launch.sweep import Run
 from grokjax.tasks import TASKS
 
 R_VALUES = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)

@@ -18,7 +18,7 @@ per downstream run that never groks: days to weeks, a cluster sweep; one downstr
 2 seeds is about an hour. One GPU: not measured here (no GPU was lent).
 """
 
-from grokjax.sweep import Run
+from grokjax.launch.sweep import Run
 from grokjax.tasks import TRANSFER_SOURCES, TRANSFER_TARGETS
 
 

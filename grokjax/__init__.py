@@ -1,12 +1,24 @@
 """grokjax: grokking experiments on modular arithmetic and polynomials, many seeds as one JAX program.
 
-Modules, from the bottom up: `tasks` (label formulas), `data` (tokens and splits), `model`
-(`init` / `apply` / `run_with_cache`, with `transformer` and `mlp` behind it), `optim`, `train`
-(the pure step and the many-seed program), `sharding`, `numerics`, `checkpoint`, `transfer`,
-`experiment` (a config built into data, splits and programs), `run` (a whole run: start or
-resume, loop), `summary`, `rundir`, `inspect`, `fourier` and `probes` (what a model learned),
-`probe_report` and `plots`, `progress` and `cli` (the `grokjax` command). `config` holds every
-config field with its default.
+The layout, from the bottom up; a module imports only from its own layer or those above it in
+this list (tests/test_layout.py reads every import and checks it):
+
+    errors, modular, numerics   leaves: the error type, arithmetic mod p, the loss dtype and
+                                the cross entropy
+    store/          what a run keeps on disk: run-directory files and lock, orbax checkpoints
+    models/         init / apply / run_with_cache: the transformer, the MLP, their matmul
+    probes/         what a model learned, from its weights: Fourier tools and measures
+    core            tasks, data (tokens and splits), config/ (defaults, files, overrides,
+                    validation, resume policy), optim, transfer, sharding, grid (members),
+                    program (the pure step and the many-member program), experiment (a config
+                    built), summary
+    monitor/        what a run shows while it trains: progress line, TensorBoard
+    run             a whole run: start or resume, loop, finish; `load_state`
+    launch/         sweep files and the local, SLURM and TPU backends
+    report/         what finished runs show: plot, probe, inspect, collect, and their figures
+    cli             the `grokjax` command; the only importer of the command modules
+
+A member is one entry of a run's leading axis: a seed, or a grid setting times a seed.
 """
 
 __version__ = "0.1.0"

@@ -1,4 +1,6 @@
-"""The `grokjax` command. Thin: it parses arguments and calls the library.
+"""The `grokjax` command. Thin: it parses arguments and calls the library (the commands live in
+grokjax.run, grokjax.report and grokjax.launch.command; imported per command, so that
+`grokjax tasks` or a mistyped option never waits for JAX).
 
     grokjax train CONFIG[:ARG] [--seeds N | --seed-list 0,3,7] [--steps N] [--workdir DIR]
                   [--set key=value ...] [--no-progress] [--grid AXIS=V1,V2,... ...]
@@ -34,20 +36,20 @@ from grokjax.errors import BUSY_EXIT, GrokjaxError, RunBusy
 
 def _load(args):
     from grokjax import config as config_lib
+    from grokjax.grid import AXES
     overrides = list(args.set or [])
     if getattr(args, "seeds", None) is not None:
-        overrides += [f"seeds={args.seeds}", "seed_list=()"]
+        overrides += config_lib.seed_overrides(args.seeds)
     if getattr(args, "seed_list", None):
-        overrides.append(f"seed_list=({args.seed_list},)")
+        overrides += config_lib.seed_overrides(args.seed_list)
     if getattr(args, "steps", None) is not None:
         overrides.append(f"train.steps={args.steps}")
     for item in getattr(args, "grid", None) or []:
         axis, sep, values = item.partition("=")
-        from grokjax.grid import AXES  # pylint: disable=import-outside-toplevel
         if not sep or axis.strip() not in AXES:
             raise GrokjaxError(f"--grid {item!r}: give AXIS=V1,V2,... with AXIS one of "
                                f"{', '.join(AXES)}, e.g. --grid weight_decay=0.3,1,3")
-        overrides.append(f"grid.{axis.strip()}=({values},)")
+        overrides.append(config_lib.grid_override(axis.strip(), values))
     for flag, key in (("init_from", "transfer.from_run"), ("load", "transfer.load"),
                       ("freeze", "transfer.freeze"), ("source_seed", "transfer.source_seed")):
         if getattr(args, flag, None) is not None:
@@ -63,9 +65,10 @@ def _default_workdir(spec: str) -> pathlib.Path:
 
 
 def _print_summary(summary: dict, workdir: pathlib.Path) -> None:
-    from grokjax.summary import seed_table
+    from grokjax.summary import n_members, seed_table
     print("\n" + "\n".join(seed_table(summary)))
-    print(f"\ngrokked {summary['grokked']}/{summary['n_seeds']} seeds"
+    what = "members" if "grid" in summary else "seeds"
+    print(f"\ngrokked {summary['grokked']}/{n_members(summary)} {what}"
           + (f", median grok step {summary['grok_step_median']:.0f}"
              if summary["grok_step_median"] is not None else "")
           + (f"; {summary['seed_steps_per_second']:.0f} seed-steps/s"
@@ -87,50 +90,22 @@ def cmd_train(args) -> None:
 
 
 def cmd_sweep(args) -> int:
-    from grokjax import launch, sweep  # pylint: disable=import-outside-toplevel
-    if args.seeds_per_task < 0 or args.jobs < 1:
-        raise GrokjaxError("--seeds-per-task must be >= 0 and --jobs >= 1")
-    path, runs = sweep.load(args.file)
-    name = path.stem.removeprefix("sweep_") + (f"-{args.file.partition(':')[2]}"
-                                               if ":" in args.file else "")
-    root = pathlib.Path(args.root or pathlib.Path("runs") / name)
-    if args.backend != "tpu":
-        root = root.absolute()
-    everything = sweep.plan(runs, root, extra=args.set or [], seeds=args.seeds,
-                            seeds_per_task=args.seeds_per_task)
-    planned = sweep.select(everything, args.only)
-    if args.backend == "local" and args.dry_run:
-        sweep.check_order(everything, planned)
-        for p in planned:
-            print(f"[stage {p.stage}] {sweep.state(p):>8}  {p.shell()}")
-        return 0
-    if args.backend == "tpu" and not (args.tpu and args.zone):
-        raise GrokjaxError("--backend tpu needs --tpu NAME and --zone ZONE (the TPU VM pod)")
-    if not args.dry_run:
-        sweep.write_manifest(root, args.file, planned, {"backend": args.backend})
-    if args.backend == "local":
-        done = launch.run_local(everything, planned, root, args.jobs)
-        print(f"{done['finished']} trained, {done['skipped']} skipped, {len(done['failed'])} "
-              f"failed or not started; the table: grokjax collect {root}")
-        return 1 if done["failed"] else 0
-    if args.backend == "slurm":
-        prof = launch.SlurmProfile.load(
-            args.profile, partition=args.partition, account=args.account, time=args.time,
-            gpus_per_task=args.gpus_per_task, cpus_per_task=args.cpus_per_task, mem=args.mem,
-            max_parallel=args.max_parallel, tasks_per_run=args.tasks_per_run)
-        out = launch.submit_slurm(everything, planned, root, name, prof, args.dry_run)
-    else:
-        tpu = launch.TpuTarget(name=args.tpu, zone=args.zone, project=args.project,
-                               repo_dir=args.tpu_repo, python=args.tpu_python,
-                               setup=args.tpu_setup or "")
-        out = launch.launch_tpu(everything, planned, root, tpu, args.dry_run, args.submit)
-    if not args.dry_run and out["runs"]:
-        print(f"when it is done: grokjax collect {root}")
-    return 0
+    from grokjax.launch import command
+    return command.run(
+        args.file, backend=args.backend, root=args.root, dry_run=args.dry_run, only=args.only,
+        extra=args.set or [], seeds=args.seeds, seeds_per_task=args.seeds_per_task,
+        jobs=args.jobs, submit=args.submit,
+        slurm_options=dict(profile=args.profile, partition=args.partition, account=args.account,
+                           time=args.time, gpus_per_task=args.gpus_per_task,
+                           cpus_per_task=args.cpus_per_task, mem=args.mem,
+                           max_parallel=args.max_parallel, tasks_per_run=args.tasks_per_run),
+        tpu_options=dict(name=args.tpu, zone=args.zone, project=args.project,
+                         repo_dir=args.tpu_repo, python=args.tpu_python,
+                         setup=args.tpu_setup or ""))
 
 
 def cmd_collect(args) -> None:
-    from grokjax import collect  # pylint: disable=import-outside-toplevel
+    from grokjax.report import collect
     table, written = collect.write(pathlib.Path(args.root), args.out, args.plot)
     print(table, end="")
     for path in written:
@@ -138,19 +113,19 @@ def cmd_collect(args) -> None:
 
 
 def cmd_inspect(args) -> None:
-    from grokjax import inspect as inspect_lib
-    print(inspect_lib.describe(args.run))
+    from grokjax.report import describe
+    print(describe.describe(args.run))
 
 
 def cmd_probe(args) -> None:
-    from grokjax import probe_report
-    out = probe_report.write(args.run, args.step, args.seed, args.out)
+    from grokjax.report import probe
+    out = probe.write(args.run, args.step, args.seed, args.out)
     print(f"wrote {out}")
 
 
 def cmd_plot(args) -> None:
-    from grokjax import figures
-    for path in figures.write(args.runs, args.out, args.seed, args.step, not args.no_spectra):
+    from grokjax.report import plot
+    for path in plot.write(args.runs, args.out, args.seed, args.step, not args.no_spectra):
         print(f"wrote {path}")
 
 

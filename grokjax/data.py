@@ -96,6 +96,12 @@ class Dataset:
         return tuple(t.name for t in self.tasks)
 
 
+def all_operands(p: int, arity: int) -> np.ndarray:
+    """Every operand tuple over 0..p-1, the first operand slowest: [p**arity, arity]. For two
+    operands this is the probes' (a, b) table, row a * p + b."""
+    return np.array(list(itertools.product(range(p), repeat=arity)), dtype=np.int64)
+
+
 def tokenize(operands: np.ndarray, op_token: int, vocab: Vocab) -> np.ndarray:
     """(N, arity) operands -> (N, n_ctx) tokens in the layout of the module docstring."""
     n, arity = operands.shape
@@ -143,7 +149,7 @@ def make_dataset(tasks: tuple[Task, ...], p: int, *, variant: str = "furuta",
         num = p + len(OPERATORS) if variant == "furuta" else p
         operands = _reference_operands(tasks, num, symmetric)
     else:
-        operands = np.array(list(itertools.product(range(p), repeat=arity)), dtype=np.int64)
+        operands = all_operands(p, arity)
         operands = operands[_in_domain(operands, tasks, symmetric)]
     tokens = np.stack([tokenize(operands, op, vocab) for op in vocab.op_tokens])
     labels = np.stack([t.labels(operands, p) for t in tasks])

@@ -23,8 +23,6 @@ import itertools
 import ml_collections
 import numpy as np
 
-from grokjax.summary import grok_matrix
-
 # grid axis -> the config key it replaces
 AXES = {"lr": "optim.lr", "weight_decay": "optim.weight_decay",
         "train_fraction": "train_fraction", "weight_scale": "model.weight_scale"}
@@ -76,22 +74,3 @@ def pad(rows: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     idx = np.stack([np.concatenate([r, np.full(n - len(r), r[0], r.dtype)]) for r in rows])
     mask = np.stack([np.arange(n) < len(r) for r in rows]).astype(np.float32)
     return idx, mask
-
-
-def heatmap(summary: dict, x_axis: str, y_axis: str | None = None
-            ) -> tuple[list, list, np.ndarray, np.ndarray]:
-    """(x values, y values, median grok step [y, x] (nan where no member grokked), grokked
-    fraction [y, x]) over the members of a grid run's summary (summary.grok_matrix), other
-    axes and seeds pooled; without `y_axis`, one row."""
-    entries = summary["seeds"]
-
-    def value(e, axis):
-        return e["hparams"][axis] if axis else 0.0
-
-    xs = sorted({value(e, x_axis) for e in entries})
-    ys = sorted({value(e, y_axis) for e in entries})
-    cells: dict[tuple, list[dict]] = {}
-    for e in entries:
-        cells.setdefault((value(e, y_axis), value(e, x_axis)), []).append(e)
-    med, frac = grok_matrix(cells, ys, xs)
-    return xs, ys, med, frac

@@ -1,4 +1,4 @@
-"""Numerical settings of a run: the loss dtype and the matmul precision.
+"""Numerical settings of a run: the loss dtype and the matmul precision; the cross entropy.
 
 Grokking runs push train losses to 1e-7 and below, where float32 log-softmax rounds the correct
 class's probability to exactly 1; the gradient of those examples vanishes and the loss spikes
@@ -29,3 +29,10 @@ def loss_dtype(requested: str):
     if requested == "float64" and jax.config.jax_enable_x64:
         return jnp.float64
     return jnp.float32
+
+
+def nll(logits: jax.Array, labels: jax.Array, dtype) -> jax.Array:
+    """The cross entropy of each example, -log softmax(logits)[label], computed in `dtype`
+    (see `loss_dtype`): the one definition behind the train loss and the probes' losses."""
+    logp = jax.nn.log_softmax(logits.astype(dtype), axis=-1)
+    return -jnp.take_along_axis(logp, labels[..., None], axis=-1)[..., 0]

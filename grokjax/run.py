@@ -11,8 +11,11 @@
 * the loop dispatches one compiled chunk after another, reading the previous chunk's records
   while the next one runs, and checkpoints every `checkpoint.save_every` steps; checkpoints
   fall between chunks, so a resumed run replays exactly the chunks an uninterrupted one runs;
-* the records it reads also go to TensorBoard (`grokjax.tblog`), the weights' histograms at
-  each checkpoint, the hparams with the final summary.
+* the records it reads also go to TensorBoard (`grokjax.monitor.tensorboard`) and the progress
+  line, the weights' histograms at each checkpoint, the hparams with the final summary.
+
+It is split as it runs: `_resume` (or `_start`), `_loop` (with the read-ahead rule stated once,
+in `_needed_now`), `_finish`.
 """
 
 from __future__ import annotations
@@ -24,36 +27,38 @@ import jax
 import ml_collections
 import numpy as np
 
-from grokjax import checkpoint as ckpt_lib
 from grokjax import config as config_lib
-from grokjax import model, numerics, rundir, sharding, tblog, transfer
-from grokjax import train as train_lib
+from grokjax import models, numerics, program, sharding, transfer
 from grokjax.errors import GrokjaxError
 from grokjax.experiment import Experiment, build  # noqa: F401  (re-exported: run.build)
-from grokjax.progress import Progress
+from grokjax.monitor import tensorboard
+from grokjax.monitor.progress import Progress
+from grokjax.store import checkpoint as ckpt_lib
+from grokjax.store import rundir
 from grokjax.summary import summarize
 
 
 def load_source_params(exp: Experiment) -> tuple[dict, int]:
-    """The params of the transfer source, one per target seed (stacked), and the source step."""
+    """The params of the transfer source, one per target member (stacked), and the source
+    step."""
     cfg = exp.cfg
     src_dir, step = transfer.parse_source(cfg.transfer.from_run)
     src_cfg = config_lib.from_saved(transfer.source_config(src_dir))
     with src_cfg.unlocked():
         src_cfg.transfer.from_run, src_cfg.transfer.load = "", ""  # its own source: not needed
     src_exp = build(src_cfg)
-    indices = transfer.select_seeds(src_exp.seeds, exp.seeds, cfg.transfer.source_seed)
+    indices = transfer.select_seeds(src_exp.member_seeds, exp.member_seeds,
+                                    cfg.transfer.source_seed)
     checkpoints = ckpt_lib.Checkpoints(src_dir, read_only=True)
-    step, state, _, _ = checkpoints.restore_latest_good(src_exp.abstract_state(), step,
-                                                         quarantine=False)
-    params = jax.tree.map(lambda x: x[np.asarray(indices)], sharding.to_host(state.params))
-    return params, step
+    saved = checkpoints.restore_latest_good(src_exp.abstract_state(), step, quarantine=False)
+    params = jax.tree.map(lambda x: x[np.asarray(indices)], sharding.to_host(saved.state.params))
+    return params, saved.step
 
 
 def run_info(exp: Experiment, loss_dtype: str) -> dict:
     ds = exp.dataset
     return {
-        "seeds": exp.seeds,
+        "seeds": exp.member_seeds,
         "split_seeds": exp.split_seeds,
         "tasks": [{"name": t.name, "formula": t.formula, "arity": t.arity,
                    "op_token": int(op)} for t, op in zip(ds.tasks, ds.vocab.op_tokens)],
@@ -85,8 +90,8 @@ def _stack(chunks: list[dict]) -> dict[str, np.ndarray]:
 
 def _write_outputs(exp: Experiment, workdir: pathlib.Path, history: dict, **timing) -> dict:
     rundir.write_npz(workdir / "history.npz", history)
-    summary = {**summarize(exp.cfg, exp.seeds, exp.split_seeds, exp.dataset.task_names, history,
-                           exp.members),
+    summary = {**summarize(exp.cfg, exp.member_seeds, exp.split_seeds, exp.dataset.task_names,
+                           history, exp.members),
                **timing}
     rundir.write_json(workdir / "summary.json", summary)
     return summary
@@ -111,12 +116,13 @@ def _start(exp: Experiment, workdir: pathlib.Path, loss_dtype: str):
         source, source_step = load_source_params(exp)
         groups = transfer.parse_groups(exp.cfg.transfer.load, "transfer.load")
         params = transfer.merge(state.params, source, groups)
-        state = state.replace(params=sharding.shard_seeds(params, exp.mesh))
+        state = state.replace(params=sharding.shard_members(params, exp.mesh))
         info["transfer"] = {"from_run": str(exp.cfg.transfer.from_run), "source_step": source_step,
                             "load": list(groups),
-                            "source_d_vocab": int(model.param_names(source)["embed.W_E"].shape[1])}
+                            "source_d_vocab": int(
+                                models.param_names(source)["embed.W_E"].shape[1])}
     rundir.write_json(workdir / "run.json", info)
-    rundir.write_npz(workdir / "splits.npz", _splits(exp))
+    rundir.write_npz(workdir / "splits.npz", exp.splits())
     return state
 
 
@@ -126,23 +132,15 @@ def _known_source_d_vocab(run_dir: pathlib.Path) -> int | None:
         "source_d_vocab")
 
 
-def _splits(exp: Experiment) -> dict[str, np.ndarray]:
-    out = {"seeds": np.asarray(exp.seeds), "split_seeds": np.asarray(exp.split_seeds),
-           "operands": exp.dataset.operands, "train_idx": exp.train_idx,
-           "test_idx": exp.test_idx}
-    if exp.train_mask is not None:  # padded splits: the masks mark each member's own inputs
-        out.update(train_mask=exp.train_mask, test_mask=exp.test_mask)
-    return out
-
-
 def _meta(exp: Experiment, step: int, final: bool) -> dict:
-    return {"config": exp.cfg.to_dict(), "seeds": exp.seeds, "split_seeds": exp.split_seeds,
-            "step": step, "final": final, "versions": rundir.versions()}
+    return {"config": exp.cfg.to_dict(), "seeds": exp.member_seeds,
+            "split_seeds": exp.split_seeds, "step": step, "final": final,
+            "versions": rundir.versions()}
 
 
 def train(cfg: ml_collections.ConfigDict, workdir: str | pathlib.Path, *,
           progress: bool = True, progress_interval: float = 30.0) -> dict:
-    """Trains (or resumes) every seed of `cfg` as one program; returns the run's summary."""
+    """Trains (or resumes) every member of `cfg` as one program; returns the run's summary."""
     loss_dtype = numerics.configure(cfg.numerics.loss_dtype)
     workdir = pathlib.Path(workdir)
     exp = build(cfg, _known_source_d_vocab(workdir))
@@ -150,117 +148,184 @@ def train(cfg: ml_collections.ConfigDict, workdir: str | pathlib.Path, *,
         ccfg = cfg.checkpoint
         checkpoints = ckpt_lib.Checkpoints(workdir, keep=ccfg.keep, pin=tuple(ccfg.pin),
                                            async_save=ccfg.async_save)
-        board = (tblog.Board(workdir, cfg, exp.members, exp.dataset.task_names)
+        board = (tensorboard.Board(workdir, cfg, exp.members, exp.dataset.task_names)
                  if cfg.tensorboard.enabled and sharding.is_primary() else None)
         try:
-            return _train(exp, workdir, loss_dtype, checkpoints, board, progress,
-                          progress_interval)
+            if checkpoints.steps():
+                begun = _resume(exp, workdir, checkpoints)
+                if isinstance(begun, dict):  # complete already: its summary
+                    return begun
+            else:
+                begun = (0, _start(exp, workdir, loss_dtype), [])
+            step, state, chunks = begun
+            writer = _Writer(exp, checkpoints, board)
+            records = _Records(exp, chunks, board, Progress(
+                cfg.train.steps, start=step, enabled=progress and sharding.is_primary(),
+                interval=progress_interval))
+            if board is not None:
+                board.open(step)
+            if not chunks and ccfg.save_every:  # a fresh run: its step-0 checkpoint
+                writer.save(0, state, records.history(), False)
+            data, t0 = exp.place(exp.data()), time.perf_counter()
+            end, state = _loop(exp, data, step, state, records, writer)
+            return _finish(exp, data, workdir, end, state, records, writer, end - step, t0)
         finally:
             checkpoints.close()  # waits for the last asynchronous save
             if board is not None:
                 board.close()
 
 
-def _train(exp, workdir, loss_dtype, checkpoints, board, progress, progress_interval) -> dict:
-    cfg, tcfg, ccfg = exp.cfg, exp.cfg.train, exp.cfg.checkpoint
-    chunks: list[dict] = []
+def _resume(exp: Experiment, workdir: pathlib.Path, checkpoints: ckpt_lib.Checkpoints):
+    """A run with checkpoints: (step, state, history so far as its first chunk) from its latest
+    good one, or its summary if it is complete already."""
+    cfg, tcfg = exp.cfg, exp.cfg.train
+    changes = config_lib.result_changes(rundir.read_json(workdir / "config.json"), cfg)
+    if changes:
+        raise GrokjaxError(f"{workdir} holds a run with another config ({'; '.join(changes)});"
+                           " resume it with its own config, or choose another --workdir")
+    saved = checkpoints.restore_latest_good(exp.abstract_state())
+    _check_splits(saved.splits, exp.splits(), workdir, saved.step)
+    step, history = saved.step, saved.history
+    all_grokked = bool((sharding.to_host(saved.state.grok_step)[:, -1] >= 0).all())
+    if saved.meta["final"] and (step >= tcfg.steps or (tcfg.stop_when_grokked and all_grokked)):
+        print(f"{workdir} is complete at step {step}; nothing to do", flush=True)
+        summary_file = workdir / "summary.json"
+        if summary_file.exists() and rundir.read_json(summary_file)["steps"] == step:
+            return rundir.read_json(summary_file)
+        return _write_outputs(exp, workdir, history)  # killed after its final checkpoint
+    rundir.write_json(workdir / "config.json", cfg.to_dict())  # e.g. the new train.steps
+    if step > tcfg.steps:
+        raise GrokjaxError(f"{workdir} is already at step {step}, past train.steps="
+                           f"{tcfg.steps}; give --steps {step} or more")
+    if saved.meta["final"]:  # continuing past a finished run: its final log point is re-recorded
+        history = {k: (v[:-1] if k in SHARED_STEPS else v[:, :-1]) for k, v in history.items()}
+    print(f"resuming {workdir} from step {step}", flush=True)
+    return step, saved.state, [history]
 
-    def save(step, state, history, final):
+
+def _check_splits(saved: dict, now: dict, workdir: pathlib.Path, step: int) -> None:
+    """A resumed run trains on exactly the splits its checkpoint was trained on."""
+    differ = [k for k in now if k not in saved or not np.array_equal(saved[k], now[k])]
+    if differ:
+        raise GrokjaxError(
+            f"{workdir}: this config makes other splits ({', '.join(differ)}) than the "
+            f"checkpoint of step {step} was trained on (another numpy, or an edited task?); "
+            "resume it where it was made, or start a new --workdir")
+
+
+class _Writer:
+    """Saves checkpoints: the TensorBoard events so far and the detail members' weight
+    histograms go to disk first, so a resumed run's events match its checkpoint."""
+
+    def __init__(self, exp: Experiment, checkpoints: ckpt_lib.Checkpoints, board):
+        self.exp, self.checkpoints, self.board = exp, checkpoints, board
+
+    def save(self, step: int, state, history: dict, final: bool) -> None:
+        cfg = self.exp.cfg
         n = cfg.tensorboard.detail_seeds if cfg.tensorboard.enabled else 0
         if n:  # every process takes part in the gather; the primary writes the histograms
             params = sharding.to_host(jax.tree.map(lambda x: x[:n], state.params))
-            if board is not None:  # the events so far are on disk before the checkpoint is
-                board.histograms(step, params)
-                board.flush()
-        checkpoints.save(step, state, history, _splits(exp), _meta(exp, step, final))
+            if self.board is not None:
+                self.board.histograms(step, params)
+                self.board.flush()
+        self.checkpoints.save(step, state, history, self.exp.splits(),
+                              _meta(self.exp, step, final))
 
-    if checkpoints.steps():
-        saved = rundir.read_json(workdir / "config.json")
-        changes = config_lib.result_changes(saved, cfg)
-        if changes:
-            raise GrokjaxError(f"{workdir} holds a run with another config ({'; '.join(changes)});"
-                               " resume it with its own config, or choose another --workdir")
-        step, state, history, meta = checkpoints.restore_latest_good(exp.abstract_state())
-        all_grokked = bool((sharding.to_host(state.grok_step)[:, -1] >= 0).all())
-        if meta["final"] and (step >= tcfg.steps or (tcfg.stop_when_grokked and all_grokked)):
-            print(f"{workdir} is complete at step {step}; nothing to do", flush=True)
-            summary_file = workdir / "summary.json"
-            if summary_file.exists() and rundir.read_json(summary_file)["steps"] == step:
-                return rundir.read_json(summary_file)
-            return _write_outputs(exp, workdir, history)  # killed after its final checkpoint
-        rundir.write_json(workdir / "config.json", cfg.to_dict())  # e.g. the new train.steps
-        if step > tcfg.steps:
-            raise GrokjaxError(f"{workdir} is already at step {step}, past train.steps="
-                               f"{tcfg.steps}; give --steps {step} or more")
-        if meta["final"]:  # continuing past a finished run: its final log point is re-recorded
-            history = {k: (v[:-1] if k in SHARED_STEPS else v[:, :-1]) for k, v in history.items()}
-        chunks.append(history)
-        print(f"resuming {workdir} from step {step}", flush=True)
-    else:
-        step, state = 0, _start(exp, workdir, loss_dtype)
-    fresh = not chunks
-    if board is not None:
-        board.open(step)
-    if fresh and ccfg.save_every:
-        save(0, state, _stack([]), False)
 
-    data = exp.place(exp.data())
-    programs: dict[int, object] = {}
-    bar = Progress(tcfg.steps, start=step, enabled=progress and sharding.is_primary(),
-                   interval=progress_interval)
+class _Records:
+    """The metric history on the host, one chunk of records at a time: each chunk read goes to
+    TensorBoard and the progress line as it arrives."""
 
-    def read(records) -> bool:
-        """Brings a chunk's records to the host, reports them; True once every seed grokked."""
+    def __init__(self, exp: Experiment, chunks: list[dict], board, bar: Progress):
+        self.exp, self.chunks, self.board, self.bar = exp, chunks, board, bar
+
+    def read(self, records) -> bool:
+        """Brings a chunk's records to the host and reports them; True once every member
+        grokked."""
         host = sharding.to_host(records)
         for k in SHARED_STEPS:
             if k in host:
-                host[k] = host[k][0]  # the same for every seed
-        chunks.append(host)
-        if board is not None:
-            board.write(host)
+                host[k] = host[k][0]  # the same for every member
+        self.chunks.append(host)
+        if self.board is not None:
+            self.board.write(host)
         last = {k: v[-1] if k in SHARED_STEPS else v[:, -1] for k, v in host.items()}
-        bar.update(int(last["step"]) + tcfg.eval_every, last["train/acc"].mean(-1),
-                   last["test/acc"].mean(-1), int((last["mem_step"][:, -1] >= 0).sum()),
-                   int((last["grok_step"][:, -1] >= 0).sum()), len(exp.seeds))
+        self.bar.update(int(last["step"]) + self.exp.cfg.train.eval_every,
+                        last["train/acc"].mean(-1), last["test/acc"].mean(-1),
+                        int((last["mem_step"][:, -1] >= 0).sum()),
+                        int((last["grok_step"][:, -1] >= 0).sum()), self.exp.n_members)
         return bool((last["grok_step"][:, -1] >= 0).all())
 
-    pending, t0, steps_run = None, time.perf_counter(), 0
+    def history(self) -> dict[str, np.ndarray]:
+        return _stack(self.chunks)
+
+
+def _needed_now(tcfg, ccfg, step: int) -> bool:
+    """The read-ahead rule. A chunk's records reach the host while the next chunk runs, so the
+    device never waits for the host; except when they are needed before the next dispatch: to
+    decide whether to stop (train.stop_when_grokked), or for the checkpoint saved after this
+    chunk (its history must be whole)."""
+    return tcfg.stop_when_grokked or _saves_at(ccfg, step)
+
+
+def _saves_at(ccfg, step: int) -> bool:
+    return bool(ccfg.save_every) and step % ccfg.save_every == 0
+
+
+def _loop(exp: Experiment, data: program.Data, step: int, state, records: _Records,
+          writer: _Writer):
+    """Dispatches chunk after chunk until train.steps (or every member grokked, with
+    stop_when_grokked); checkpoints between chunks. Returns (the last step, the state)."""
+    tcfg, ccfg = exp.cfg.train, exp.cfg.checkpoint
+    programs: dict[int, object] = {}
+    pending = None  # the previous chunk's records, not yet read
     while step < tcfg.steps:
         # Chunks end on multiples of chunk_steps, so checkpoints (and probes) keep their cadence
         # after a run was extended from a step in between.
         n_steps = min(tcfg.chunk_steps - step % tcfg.chunk_steps, tcfg.steps - step)
         n_blocks = n_steps // tcfg.eval_every
         if n_blocks not in programs:
-            programs[n_blocks] = train_lib.make_program(exp.scfg, n_blocks, tcfg.eval_every,
-                                                        exp.batching, exp.mesh)
-        state, records = programs[n_blocks](state, data)
-        step, steps_run = step + n_steps, steps_run + n_steps
-        if pending is not None:  # read the previous chunk while this one runs
-            read(pending)
-        pending, all_grokked = records, False
-        if tcfg.stop_when_grokked or (ccfg.save_every and step % ccfg.save_every == 0):
-            pending, all_grokked = None, read(records)  # this chunk's records are needed now
+            programs[n_blocks] = program.make_program(exp.scfg, n_blocks, tcfg.eval_every,
+                                                      exp.batching, exp.mesh)
+        state, chunk = programs[n_blocks](state, data)
+        step += n_steps
+        if pending is not None:  # read while this chunk runs
+            records.read(pending)
+            pending = None
+        if not _needed_now(tcfg, ccfg, step):
+            pending = chunk
+            continue
+        all_grokked = records.read(chunk)
         if tcfg.stop_when_grokked and all_grokked:
             break  # (the final checkpoint follows)
-        if ccfg.save_every and step % ccfg.save_every == 0 and step < tcfg.steps:
-            save(step, state, _stack(chunks), False)
+        if _saves_at(ccfg, step) and step < tcfg.steps:
+            writer.save(step, state, records.history(), False)
     if pending is not None:
-        read(pending)
-    state, final = train_lib.make_final(exp.scfg, exp.batching, exp.mesh)(state, data)
+        records.read(pending)
+    return step, state
+
+
+def _finish(exp: Experiment, data: program.Data, workdir: pathlib.Path, step: int, state,
+            records: _Records, writer: _Writer, steps_run: int, t0: float) -> dict:
+    """The final log point (and probes), the final checkpoint, history.npz and summary.json;
+    `steps_run` steps since `t0` give the run's speed."""
+    state, final = program.make_final(exp.scfg, exp.batching, exp.mesh)(state, data)
     final = sharding.to_host(final)
-    chunks.append({k: (v[:1] if k in SHARED_STEPS else v[:, None]) for k, v in final.items()})
-    if board is not None:
-        board.write(chunks[-1])
-    history = _stack(chunks)
-    if step in checkpoints.steps():  # a non-final checkpoint of this step: the final one replaces it
-        checkpoints.manager.delete(step)
-    save(step, state, history, True)
-    bar.close()
+    records.chunks.append({k: (v[:1] if k in SHARED_STEPS else v[:, None])
+                           for k, v in final.items()})
+    if records.board is not None:
+        records.board.write(records.chunks[-1])
+    history = records.history()
+    if step in writer.checkpoints.steps():  # a non-final checkpoint of this step: replaced
+        writer.checkpoints.manager.delete(step)
+    writer.save(step, state, history, True)
+    records.bar.close()
     seconds = time.perf_counter() - t0
     summary = _write_outputs(exp, workdir, history, wall_seconds=round(seconds, 2),
-                             seed_steps_per_second=round(steps_run * len(exp.seeds) / seconds, 1))
-    if board is not None:
-        board.finish(summary)
+                             seed_steps_per_second=round(
+                                 steps_run * exp.n_members / seconds, 1))
+    if records.board is not None:
+        records.board.finish(summary)
     return summary
 
 
@@ -268,12 +333,9 @@ def load_state(run_dir: str | pathlib.Path, step: int | None = None):
     """A run's stacked TrainState at `step` (default: its latest checkpoint), on this machine's
     devices whatever the machine that saved it. Returns (state, meta, experiment)."""
     run_dir = pathlib.Path(run_dir)
-    if not (run_dir / "config.json").is_file():
-        raise GrokjaxError(f"{run_dir} is not a grokjax run directory (no config.json)")
-    cfg = config_lib.from_saved(rundir.read_json(run_dir / "config.json"))
+    cfg = config_lib.from_saved(rundir.read_config(run_dir))
     numerics.configure(cfg.numerics.loss_dtype)
     exp = build(cfg, _known_source_d_vocab(run_dir))
     checkpoints = ckpt_lib.Checkpoints(run_dir, read_only=True)
-    _, state, _, meta = checkpoints.restore_latest_good(exp.abstract_state(), step,
-                                                        quarantine=False)
-    return state, meta, exp
+    saved = checkpoints.restore_latest_good(exp.abstract_state(), step, quarantine=False)
+    return saved.state, saved.meta, exp

@@ -1,16 +1,17 @@
-"""Placing the seed axis on devices.
+"""Placing the member axis on devices.
 
-The stacked state, the per-seed split indices and the records are sharded along their leading
-seed axis over a 1-D `Mesh` named 'seed'; the token tables are replicated. jit then runs each
-device's seeds where they live, with no communication: the seeds are independent. The mesh uses
-the largest number of devices that divides the number of seeds, so every device holds the same
-number of seeds. On CPU, `JAX_NUM_CPU_DEVICES=8` (set before JAX starts) gives eight fake devices.
+A run's leading axis holds its members (its seeds, or every grid setting times every seed). The
+stacked state, the per-member split indices and the records are sharded along it over a 1-D
+`Mesh` whose axis is named `AXIS` ('member'); the token tables are replicated. jit then runs
+each device's members where they live, with no communication: the members are independent. The
+mesh uses the largest number of devices that divides the number of members, so every device
+holds the same number. On CPU, `JAX_NUM_CPU_DEVICES=8` (set before JAX starts) gives eight fake devices.
 
 Several hosts: `grokjax train --distributed` calls `jax.distributed.initialize()` first (which
 finds its coordinator, process count and id on SLURM, TPU pods and Open MPI by itself, or takes
 them from `--coordinator`, `--num-processes`, `--process-id`); every process runs the same
 command, `jax.devices()` is then every device of every host, and the mesh spans them all, each
-host computing the seeds on its own devices. Records reach every host with `to_host` (an
+host computing the members on its own devices. Records reach every host with `to_host` (an
 all-gather); only the primary process (`is_primary`) writes the run directory's files and
 events, while orbax writes each checkpoint together from all of them.
 """
@@ -23,17 +24,19 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
 from grokjax.errors import GrokjaxError
 
+AXIS = "member"  # the mesh axis of the members
 
-def seed_mesh(n_seeds: int, devices=None) -> Mesh:
+
+def member_mesh(n_members: int, devices=None) -> Mesh:
     devices = list(devices if devices is not None else jax.devices())
-    if jax.process_count() > 1:  # every host must hold seeds: use every device
-        if n_seeds % len(devices):
+    if jax.process_count() > 1:  # every host must hold members: use every device
+        if n_members % len(devices):
             raise GrokjaxError(
-                f"{n_seeds} seeds do not split evenly over the {len(devices)} devices of "
-                f"{jax.process_count()} processes; use a multiple of {len(devices)} seeds")
-        return Mesh(np.array(devices), ("seed",))
-    n = max(d for d in range(1, len(devices) + 1) if n_seeds % d == 0)
-    return Mesh(np.array(devices[:n]), ("seed",))
+                f"{n_members} seeds (grid members) do not split evenly over the {len(devices)} "
+                f"devices of {jax.process_count()} processes; use a multiple of {len(devices)}")
+        return Mesh(np.array(devices), (AXIS,))
+    n = max(d for d in range(1, len(devices) + 1) if n_members % d == 0)
+    return Mesh(np.array(devices[:n]), (AXIS,))
 
 
 def initialize_distributed(coordinator: str | None = None, num_processes: int | None = None,
@@ -55,9 +58,9 @@ def to_host(tree):
     return multihost_utils.process_allgather(tree, tiled=True)
 
 
-def shard_seeds(tree, mesh: Mesh):
-    """Puts every leaf's leading (seed) axis across the mesh."""
-    return jax.device_put(tree, NamedSharding(mesh, P("seed")))
+def shard_members(tree, mesh: Mesh):
+    """Puts every leaf's leading (member) axis across the mesh."""
+    return jax.device_put(tree, NamedSharding(mesh, P(AXIS)))
 
 
 def replicate(tree, mesh: Mesh):

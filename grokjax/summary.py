@@ -2,12 +2,20 @@
 
 The history's last log point is the final state, so a summary can be rebuilt from any final
 checkpoint. Event steps come from the `mem_step` / `grok_step` records (per task, and for the
-all tasks together as the last entry); -1 means never.
+all tasks together as the last entry); -1 means never. Its `seeds` list has one entry per
+member (a seed of a grid setting, with its `hparams`), counted by `n_members` (written as
+`n_seeds` before grids had a name for their members: `n_members(summary)` reads both).
 """
 
 from __future__ import annotations
 
 import numpy as np
+
+
+def n_members(summary: dict) -> int:
+    """How many members (seeds, or grid settings x seeds) a summary covers."""
+    return summary["n_members"] if "n_members" in summary else summary["n_seeds"]
+
 
 def over_tasks(key: str, values: np.ndarray) -> np.ndarray:
     """A per-task metric [..., T] for all tasks together: losses summed (as the reference logs
@@ -84,18 +92,18 @@ def phases(history: dict, i: int) -> dict:
     return out
 
 
-def summarize(cfg, seeds: list[int], split_seeds: list[int], task_names, history: dict,
+def summarize(cfg, member_seeds: list[int], split_seeds: list[int], task_names, history: dict,
               members=None) -> dict:
-    """Per seed: the final metrics (per task for mixtures), memorisation and grok steps, and the
-    best test accuracy (mean over tasks); plus counts over seeds and the grok-step range. For a
-    grid (`members`, grokjax.grid.Members), each entry also has its `hparams`, and `grid` lists
-    every setting with its seeds grokked and median grok step."""
+    """Per member: the final metrics (per task for mixtures), memorisation and grok steps, and
+    the best test accuracy (mean over tasks); plus counts over members and the grok-step range.
+    For a grid (`members`, grokjax.grid.Members), each entry also has its `hparams`, and `grid`
+    lists every setting with its seeds grokked and median grok step."""
     names = list(task_names)
     final = {k: v[:, -1] for k, v in history.items() if k not in ("step", "probe/step")}
     mem, grok = final["mem_step"], final["grok_step"]  # [S, T+1]; the last entry: all tasks
     test_acc = history["test/acc"].mean(-1)  # [S, P]
     per_seed = []
-    for i, seed in enumerate(seeds):
+    for i, seed in enumerate(member_seeds):
         best = int(np.argmax(test_acc[i]))
         entry = {"seed": seed, "split_seed": split_seeds[i],
                  "memorisation_step": int(mem[i, -1]), "grok_step": int(grok[i, -1]),
@@ -122,7 +130,7 @@ def summarize(cfg, seeds: list[int], split_seeds: list[int], task_names, history
     return {
         "task": cfg.task, "p": cfg.p, "train_fraction": cfg.train_fraction,
         "steps": int(history["step"][-1]),
-        "n_seeds": stats.pop("seeds"),
+        "n_members": stats.pop("seeds"),
         **stats,
         "seeds": per_seed,
         **({"grid": _grid_cells(per_seed, members)} if members is not None and members.axes

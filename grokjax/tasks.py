@@ -218,10 +218,6 @@ def parse_task_spec(spec: str, *, p: int = 0, rand_seed: int = 0) -> tuple[Task,
     return tasks
 
 
-def is_prime(n: int) -> bool:
-    return n >= 2 and all(n % d for d in range(2, int(n**0.5) + 1))
-
-
 # The downstream tasks of the paper's transfer experiments (Fig. 2, Table 1): every task the
 # reference ships `*_ft_emb` / `*_ft_model` configs for.
 TRANSFER_TARGETS = (

@@ -24,15 +24,15 @@ operators. Freezing without loading gives the paper's random-frozen-embedding co
 
 from __future__ import annotations
 
-import json
 import pathlib
 from typing import Any
 
 import jax.numpy as jnp
 import numpy as np
 
-from grokjax import model
+from grokjax import models
 from grokjax.errors import GrokjaxError
+from grokjax.store import rundir
 
 GROUPS = ("embed", "transformer", "unembed", "full")
 _VOCAB_AXIS = {"embed.W_E": 0, "unembed.W_U": 1}
@@ -58,15 +58,13 @@ def parse_source(spec: str) -> tuple[pathlib.Path, int | None]:
     path, _, step = spec.partition("@")
     if step and not step.isdigit():
         raise GrokjaxError(f"--init-from {spec!r}: the step after '@' must be an integer")
-    run_dir = pathlib.Path(path)
-    if not (run_dir / "config.json").is_file():
-        raise GrokjaxError(f"--init-from {path!r}: no run there (no config.json); give the run "
-                           "directory of a finished grokjax run")
+    run_dir = rundir.require(path, use=f"--init-from {path!r}: no run there; give the run "
+                             "directory of a finished grokjax run")
     return run_dir, int(step) if step else None
 
 
 def source_config(run_dir: pathlib.Path) -> dict:
-    return json.loads((run_dir / "config.json").read_text())
+    return rundir.read_config(run_dir, use="--init-from needs a finished grokjax run")
 
 
 def select_seeds(source_seeds: list[int], target_seeds: list[int], source_seed: int) -> list[int]:
@@ -95,7 +93,7 @@ def check_compatible(src_cfg: dict, cfg) -> None:
 
 def merge(fresh: dict, source: dict, groups: tuple[str, ...]) -> dict:
     """Copies `groups` of the stacked `source` params into the stacked `fresh` ones."""
-    fresh_flat, src_flat = model.param_names(fresh), model.param_names(source)
+    fresh_flat, src_flat = models.param_names(fresh), models.param_names(source)
     out = dict(fresh_flat)
     for name, value in fresh_flat.items():
         if not in_groups(name, groups):
@@ -115,7 +113,7 @@ def merge(fresh: dict, source: dict, groups: tuple[str, ...]) -> dict:
         # The source's vocabulary is a prefix of this one (a mixture's task tokens follow it).
         index = (slice(None),) * (axis + 1) + (slice(0, src.shape[axis + 1]),)
         out[name] = value.at[index].set(src)
-    return model.unflatten(out)
+    return models.unflatten(out)
 
 
 def freeze_mask(shapes: dict, freeze: tuple[str, ...], load: tuple[str, ...],
@@ -124,7 +122,7 @@ def freeze_mask(shapes: dict, freeze: tuple[str, ...], load: tuple[str, ...],
     has more tokens than the source, only the source's tokens are frozen: a mixture's task
     tokens stay trainable."""
     masks = {}
-    for name, shape in model.param_names(shapes).items():
+    for name, shape in models.param_names(shapes).items():
         frozen = in_groups(name, freeze)
         axis = _VOCAB_AXIS.get(name)
         if frozen and axis is not None and in_groups(name, load) and source_d_vocab \
@@ -134,4 +132,4 @@ def freeze_mask(shapes: dict, freeze: tuple[str, ...], load: tuple[str, ...],
             masks[name] = jnp.asarray(mask)
         else:
             masks[name] = frozen
-    return model.unflatten(masks)
+    return models.unflatten(masks)

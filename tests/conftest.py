@@ -70,8 +70,8 @@ def assert_two_processes_ran_as_one(two, one, out=""):
     """A run of two processes with two devices each (directory `two`) equals the run of one
     process with four (`one`), checkpoints included."""
     import json
-    from grokjax import rundir
-    from grokjax.checkpoint import saved_steps
+    from grokjax.store import rundir
+    from grokjax.store.checkpoint import saved_steps
     info = json.loads((two / "run.json").read_text())
     assert info["process_count"] == 2 and info["mesh_devices"] == 4, out
     assert_same_history(rundir.read_npz(two / "history.npz"), rundir.read_npz(one / "history.npz"))

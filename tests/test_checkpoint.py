@@ -11,8 +11,9 @@ import jax
 import numpy as np
 import pytest
 
-from grokjax import cli, model, rundir
-from grokjax.checkpoint import Checkpoints
+from grokjax import cli, models
+from grokjax.store import rundir
+from grokjax.store.checkpoint import Checkpoints
 from grokjax.run import load_state
 from tests.conftest import TINY, tb_events
 
@@ -149,7 +150,7 @@ def source(tmp_path_factory):
 
 
 def flat(params):
-    return model.param_names(params)
+    return models.param_names(params)
 
 
 def test_pg_e_loads_and_freezes_the_embedding(source, tmp_path):
@@ -271,3 +272,16 @@ def test_a_run_written_before_a_config_key_existed_still_resumes(tmp_path):
     rundir.write_json(run / "config.json", saved)
     history = train(run, "--steps", "40", "--set", "checkpoint.save_every=10")
     assert history["step"][-1] == 40
+
+
+def test_a_resumed_run_refuses_a_checkpoint_of_other_splits(tmp_path):
+    """The checkpoint's `splits` item is read back on resume: a run whose config now makes
+    other splits than it was trained on (another numpy's permutation, an edited task) stops
+    with the names of the arrays that differ, before it trains a step."""
+    from grokjax import run as run_lib
+    from grokjax.errors import GrokjaxError
+    saved = {"train_idx": np.array([[0, 1]]), "test_idx": np.array([[2]])}
+    run_lib._check_splits(saved, dict(saved), tmp_path, 10)  # pylint: disable=protected-access
+    other = {"train_idx": np.array([[0, 2]]), "test_idx": np.array([[1]])}
+    with pytest.raises(GrokjaxError, match=r"other splits \(train_idx, test_idx\)"):
+        run_lib._check_splits(saved, other, tmp_path, 10)  # pylint: disable=protected-access

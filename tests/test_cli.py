@@ -6,7 +6,9 @@ import pathlib
 import numpy as np
 import pytest
 
-from grokjax import cli, config, data, rundir
+from grokjax import cli, config, data
+from grokjax.store import rundir
+from grokjax.summary import n_members
 from grokjax.tasks import parse_task_spec
 from tests.conftest import TINY
 
@@ -43,7 +45,8 @@ def test_history_and_summary(finished_run):
     assert history["train/acc"].shape == (2, 5, 2)  # seed, log point, task
     assert history["norm/total"].shape == (2, 5)
     summary = json.loads((finished_run / "summary.json").read_text())
-    assert summary["n_seeds"] == 2 and summary["steps"] == 20
+    assert summary["n_members"] == 2 and summary["steps"] == 20
+    assert n_members({"n_seeds": 3}) == 3  # summaries written before members had a name
     seed = summary["seeds"][1]
     assert seed["seed"] == 5 and set(seed["tasks"]) == {"add", "subtract"}
     np.testing.assert_allclose(seed["test_acc"], history["test/acc"][1, -1].mean(), rtol=1e-6)

@@ -6,7 +6,8 @@ import sys
 
 import pytest
 
-from grokjax import rundir, sweep
+from grokjax.launch import sweep
+from grokjax.store import rundir
 
 TINY_SET = ["p=11", "train_fraction=0.5", "model.d_model=32", "model.num_heads=2",
             "model.d_head=16", "model.d_mlp=64", "train.eval_every=5", "train.chunk_steps=10",

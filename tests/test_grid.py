@@ -5,7 +5,9 @@ import json
 import numpy as np
 import pytest
 
-from grokjax import cli, config, plots, rundir, run
+from grokjax import cli, config, run
+from grokjax.report import draw
+from grokjax.store import rundir
 from tests.conftest import TINY, png_size, tiny_config
 
 
@@ -73,8 +75,8 @@ def test_the_grid_and_each_members_split_are_recorded(grid_run):
 def test_plot_draws_the_heatmap_of_a_grid(grid_run, tmp_path, capsys):
     workdir, _ = grid_run
     assert cli.main(["plot", str(workdir), "--out", str(tmp_path), "--no-spectra"]) == 0
-    assert png_size(tmp_path / "run-grid.png") == tuple(int(x * plots.DPI)
-                                                        for x in plots.HEATMAP_SIZE)
+    assert png_size(tmp_path / "run-grid.png") == tuple(int(x * draw.DPI)
+                                                        for x in draw.HEATMAP_SIZE)
 
 
 @pytest.mark.parametrize("args,message", [

@@ -4,7 +4,8 @@ import json
 
 import numpy as np
 
-from grokjax import cli, rundir
+from grokjax import cli
+from grokjax.store import rundir
 
 
 def test_quick_config_groks_for_most_seeds(tmp_path):

@@ -7,7 +7,9 @@ import numpy as np
 import pytest
 from tensorboard.plugins.hparams import plugin_data_pb2
 
-from grokjax import cli, plots, rundir
+from grokjax import cli
+from grokjax.report import draw
+from grokjax.store import rundir
 from tests.conftest import TINY, png_size, tb_events
 
 
@@ -114,11 +116,11 @@ def test_plot_draws_the_figures_of_a_run_at_their_size(run, capsys):
     assert cli.main(["plot", str(run)]) == 0
     out = run / "plots"
     assert f"wrote {out / 'tiny-curves.png'}" in capsys.readouterr().out
-    dpi = plots.DPI
-    assert png_size(out / "tiny-curves.png") == tuple(int(x * dpi) for x in plots.CURVES_SIZE)
-    assert png_size(out / "tiny-measures.png") == tuple(int(x * dpi) for x in plots.MEASURES_SIZE)
+    dpi = draw.DPI
+    assert png_size(out / "tiny-curves.png") == tuple(int(x * dpi) for x in draw.CURVES_SIZE)
+    assert png_size(out / "tiny-measures.png") == tuple(int(x * dpi) for x in draw.MEASURES_SIZE)
     assert png_size(out / "grok-steps.png") == tuple(int(x * dpi)
-                                                      for x in plots.grok_steps_size(1))
+                                                      for x in draw.grok_steps_size(1))
     width, height = png_size(out / "tiny-spectra-seed0-step20.png")
     assert width >= 1000 and height >= 800
 
@@ -132,8 +134,8 @@ def test_plot_of_several_runs_puts_their_grok_steps_side_by_side(run, tmp_path, 
     names = sorted(p.name for p in out.iterdir())
     assert names == ["grok-steps.png", "sub-curves.png", "sub-measures.png", "tiny-curves.png",
                      "tiny-measures.png"]
-    assert png_size(out / "grok-steps.png") == tuple(int(x * plots.DPI)
-                                                      for x in plots.grok_steps_size(2))
+    assert png_size(out / "grok-steps.png") == tuple(int(x * draw.DPI)
+                                                      for x in draw.grok_steps_size(2))
 
 
 def test_plot_of_something_that_is_not_a_finished_run_is_one_line(tmp_path, capsys):

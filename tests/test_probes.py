@@ -7,8 +7,10 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from grokjax import fourier, model, probes
-from grokjax.model import ModelConfig
+from grokjax import data, modular, models
+from grokjax.errors import GrokjaxError
+from grokjax.models import ModelConfig
+from grokjax.probes import fourier, measures
 
 
 @pytest.mark.parametrize("n", [7, 10, 11, 97])
@@ -40,22 +42,22 @@ def test_synthetic_embedding_gives_the_expected_norms_ffd_fcr():
     mu, nu = fourier.freq_norms(w)
     np.testing.assert_allclose(mu, [0, 3, 0, 1, 0], atol=1e-5)
     np.testing.assert_allclose(nu, [0, 2, 0, 0, 0], atol=1e-5)
-    assert float(probes.ffd(mu, nu, 0.5)) == pytest.approx(2 / 10)  # cos 2 and sin 2 only
-    assert float(probes.ffd(mu, nu, 0.3)) == pytest.approx(3 / 10)  # cos 4 = 1/3 of the max
+    assert float(measures.ffd(mu, nu, 0.5)) == pytest.approx(2 / 10)  # cos 2 and sin 2 only
+    assert float(measures.ffd(mu, nu, 0.3)) == pytest.approx(3 / 10)  # cos 4 = 1/3 of the max
     # k=1,3,5 absent (balanced: 1); k=2: min(3/2, 2/3); k=4: cos only (0).
-    assert float(probes.fcr(mu, nu)) == pytest.approx((1 + 2 / 3 + 1 + 0 + 1) / 5, abs=1e-5)
+    assert float(measures.fcr(mu, nu)) == pytest.approx((1 + 2 / 3 + 1 + 0 + 1) / 5, abs=1e-5)
 
 
 def test_the_printed_half_sum_reading_finds_the_same_peak():
     w = synthetic(11, [("cos", 3, 1.0, 0)])
-    mu, nu = probes.half_sum_norms(w)
+    mu, nu = measures.half_sum_norms(w)
     assert mu.shape == (5,) and int(jnp.argmax(mu)) == 2
 
 
 def test_gini_is_zero_for_flat_and_near_one_for_one_hot():
-    assert float(probes.gini(jnp.ones(40))) == pytest.approx(0.0, abs=1e-6)
+    assert float(measures.gini(jnp.ones(40))) == pytest.approx(0.0, abs=1e-6)
     one_hot = jnp.zeros(40).at[7].set(3.0)
-    assert float(probes.gini(one_hot)) == pytest.approx(1 - 1 / 40, abs=1e-6)
+    assert float(measures.gini(one_hot)) == pytest.approx(1 - 1 / 40, abs=1e-6)
 
 
 def test_key_frequencies_of_neurons_built_from_chosen_frequencies():
@@ -63,11 +65,12 @@ def test_key_frequencies_of_neurons_built_from_chosen_frequencies():
     a, b = np.meshgrid(np.arange(p), np.arange(p), indexing="ij")
     acts = [np.cos(2 * np.pi * k * (a + b) / p + 0.3 * i) for i, k in enumerate(chosen)]
     acts.append(np.random.default_rng(0).normal(size=(p, p)))  # a neuron no frequency explains
-    best, frac = probes.neuron_frequencies(jnp.asarray(np.stack(acts, -1), jnp.float32))
+    block, total = measures.block_energy(jnp.asarray(np.stack(acts, -1), jnp.float32))
+    best, frac = measures.best_frequency(block, total)
     np.testing.assert_array_equal(best[:4], chosen)
     np.testing.assert_allclose(frac[:4], 1.0, atol=1e-5)
     assert float(frac[4]) < 0.5
-    mask, explained = probes.key_frequencies(best, frac, fourier.n_freqs(p), 0.85)
+    mask, explained = measures.key_frequencies(best, frac, fourier.n_freqs(p), 0.85)
     assert [k + 1 for k in np.flatnonzero(mask)] == [2, 5, 6]
     assert float(explained) == pytest.approx(4 / 5)
 
@@ -84,21 +87,21 @@ def test_restricted_and_excluded_loss_of_the_fourier_algorithm():
     logits, labels = fourier_algorithm_logits(p, keys, scale=40.0)
     mask = jnp.zeros(fourier.n_freqs(p), bool).at[jnp.array(keys) - 1].set(True)
     train = jnp.asarray(np.random.default_rng(0).random((p, p)) < 0.3)
-    full = probes._cross_entropy(logits, labels, jnp.ones((p, p)))  # pylint: disable=protected-access
-    restricted = probes.restricted_loss(logits, labels, mask)
-    excluded = probes.excluded_loss(logits, labels, mask, train)
+    full = measures.mean_loss(logits, labels, jnp.ones((p, p)))
+    restricted = measures.restricted_loss(logits, labels, mask)
+    excluded = measures.excluded_loss(logits, labels, mask, train)
     assert float(full) < 1e-6
     assert float(restricted) == pytest.approx(float(full), abs=1e-6)  # nothing else to remove
     assert float(excluded) == pytest.approx(math.log(p), rel=1e-3)  # only a constant is left
     other = jnp.zeros_like(mask).at[0].set(True)  # the wrong frequency
-    assert float(probes.restricted_loss(logits, labels, other)) > 2.0
+    assert float(measures.restricted_loss(logits, labels, other)) > 2.0
 
 
 def test_discrete_log_reindexing_is_a_bijection_that_makes_a_character_sparse():
     p = 23
-    order = fourier.log_order(p)
+    order = modular.log_order(p)
     assert sorted(order.tolist()) == list(range(1, p))
-    g = fourier.primitive_root(p)
+    g = modular.primitive_root(p)
     assert g == 5 and len({pow(g, i, p) for i in range(p - 1)}) == p - 1
     log = {int(x): i for i, x in enumerate(order)}
     j = 3  # a multiplicative character, chi(x) = cos(2 pi j log(x) / (p - 1)), as an embedding
@@ -106,38 +109,71 @@ def test_discrete_log_reindexing_is_a_bijection_that_makes_a_character_sparse():
     for x in range(1, p):
         w[x, 0] = np.cos(2 * np.pi * j * log[x] / (p - 1))
         w[x, 1] = np.sin(2 * np.pi * j * log[x] / (p - 1))
-    mu_a, nu_a = probes.spectrum(jnp.asarray(w), p, "additive")
-    mu_m, nu_m = probes.spectrum(jnp.asarray(w), p, "multiplicative")
+    mu_a, nu_a = measures.spectrum(jnp.asarray(w), p, "additive")
+    mu_m, nu_m = measures.spectrum(jnp.asarray(w), p, "multiplicative")
     assert int(jnp.sum(mu_m > 1e-3) + jnp.sum(nu_m > 1e-3)) == 2  # cos j and sin j: sparse
     assert int(jnp.argmax(mu_m)) == j - 1 and int(jnp.argmax(nu_m)) == j - 1
-    assert float(probes.ffd(mu_m, nu_m)) == pytest.approx(1 / fourier.n_freqs(p - 1))
-    assert float(probes.ffd(mu_a, nu_a)) > 3 * float(probes.ffd(mu_m, nu_m))  # dense additively
+    assert float(measures.ffd(mu_m, nu_m)) == pytest.approx(1 / fourier.n_freqs(p - 1))
+    assert float(measures.ffd(mu_a, nu_a)) > 3 * float(measures.ffd(mu_m, nu_m))  # dense additively
 
 
 def test_discrete_log_needs_a_prime():
-    with pytest.raises(Exception, match="not prime"):
-        fourier.log_order(21)
+    with pytest.raises(GrokjaxError, match="not prime"):
+        modular.log_order(21)
 
 
 def test_probes_run_on_stacked_seeds_and_ablation_tanks_accuracy_only_when_asked():
     p = 11
     cfg = ModelConfig(d_vocab=p + 5, n_ctx=3, d_model=32, num_heads=2, d_head=16, d_mlp=64)
-    params = jax.vmap(lambda k: model.init(k, cfg))(jax.random.split(jax.random.key(0), 3))
-    out = jax.jit(jax.vmap(lambda prm: probes.spectral_measures(prm, p)))(params)
+    params = jax.vmap(lambda k: models.init(k, cfg))(jax.random.split(jax.random.key(0), 3))
+    out = jax.jit(jax.vmap(lambda prm: measures.spectral_measures(prm, p)))(params)
     assert out["ffd/W_E"].shape == (3,) and out["W_L/mu"].shape == (3, 5)
-    tokens = jnp.asarray(probes.grid_tokens(p, p + 1))
+    vocab = data.Vocab(p=p, d_vocab=p + 5, op_tokens=(p + 1,), variant="furuta")
+    tokens = jnp.asarray(data.tokenize(data.all_operands(p, 2), p + 1, vocab))
     labels = jnp.asarray(np.add.outer(np.arange(p), np.arange(p)) % p)
     one = jax.tree.map(lambda x: x[0], params)
-    logits = probes.grid_logits(one, tokens, cfg, p)
-    none = probes.ablate_embedding(one, p, jnp.zeros(5, bool))
-    np.testing.assert_allclose(probes.grid_logits(none, tokens, cfg, p), logits, atol=1e-5)
-    everything = probes.ablate_embedding(one, p, jnp.ones(5, bool))
+    logits = measures.table_logits(one, tokens, cfg, p)
+    none = measures.ablate_embedding(one, p, jnp.zeros(5, bool))
+    np.testing.assert_allclose(measures.table_logits(none, tokens, cfg, p), logits, atol=1e-5)
+    everything = measures.ablate_embedding(one, p, jnp.ones(5, bool))
     rows = everything["embed"]["W_E"][:p]
     np.testing.assert_allclose(rows, jnp.broadcast_to(rows.mean(0), rows.shape), atol=1e-6)
-    acc = probes.ablation_accuracy(one, cfg, tokens, labels, p, jnp.ones(5, bool))
+    acc = measures.ablation_accuracy(one, cfg, tokens, labels, p, jnp.ones(5, bool))
     assert float(acc) <= 2 / p  # every number looks the same: the model is blind
-    measures = probes.nanda_measures(one, cfg, tokens, labels, jnp.ones((p, p), bool), p)
-    assert measures["key_freqs"].shape == (5,) and measures["restricted_loss"] > 0
+    train = jnp.asarray(np.random.default_rng(1).random((p, p)) < 0.5)
+    got = measures.nanda_measures(one, cfg, tokens, labels, train, p, threshold=0.3,
+                                  dtype=jnp.float64)
+    keys = np.asarray(got["key_freqs"])
+    assert keys.shape == (5,) and keys.any()  # a random model: some neuron passes 0.3
+    want_r, want_e = numpy_restricted_and_excluded(np.asarray(logits, np.float64), labels,
+                                                   keys, np.asarray(train))
+    assert float(got["restricted_loss"]) == pytest.approx(want_r, rel=1e-5)
+    assert float(got["excluded_loss"]) == pytest.approx(want_e, rel=1e-5)
+
+
+def numpy_restricted_and_excluded(logits, labels, keys, train):
+    """Nanda's restricted and excluded loss in plain numpy float64, from the definition: the
+    logits' projection onto the constant plus cos/sin w_k (a + b) for the key frequencies k, by
+    least squares on each logit's [p, p] table; excluded: the logits minus that projection
+    (without the constant), on the train inputs."""
+    p = logits.shape[0]
+    a, b = np.meshgrid(np.arange(p), np.arange(p), indexing="ij")
+    k = np.flatnonzero(keys)[:, None, None] + 1  # mask index k - 1 is frequency k
+    w = 2 * np.pi * k / p
+    directions = np.concatenate([np.cos(w * (a + b)), np.sin(w * (a + b))]).reshape(-1, p * p)
+    flat = logits.reshape(p * p, -1)
+    coef, *_ = np.linalg.lstsq(directions.T, flat - flat.mean(0), rcond=None)
+    key_part = (directions.T @ coef).reshape(logits.shape)
+    labels = np.asarray(labels)
+
+    def loss(z, weight):
+        z = z - z.max(-1, keepdims=True)
+        logp = z - np.log(np.exp(z).sum(-1, keepdims=True))
+        nll = -np.take_along_axis(logp, labels[..., None], -1)[..., 0]
+        return float((nll * weight).sum() / weight.sum())
+
+    restricted = logits.mean(axis=(0, 1), keepdims=True) + key_part
+    return loss(restricted, np.ones((p, p))), loss(logits - key_part, train.astype(float))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -145,7 +181,8 @@ def test_probes_run_on_stacked_seeds_and_ablation_tanks_accuracy_only_when_asked
 
 
 def test_probes_join_the_history_and_summary_and_grokjax_probe_writes_a_report(tmp_path, capsys):
-    from grokjax import cli, rundir
+    from grokjax import cli
+    from grokjax.store import rundir
     from tests.conftest import TINY
     import json
     from tests.conftest import png_size
@@ -164,7 +201,13 @@ def test_probes_join_the_history_and_summary_and_grokjax_probe_writes_a_report(t
     assert cli.main(["probe", str(run), "--seed", "1"]) == 0
     report = json.loads((run / "probes" / "report-step20.json").read_text())
     seed = report["seeds"][1]
-    assert seed["seed"] == 1 and 0 <= seed["ffd/W_E"] <= 1 and "ablation" in seed
+    # The report at the last step is the history's final probe point, recomputed from the
+    # checkpoint by another program.
+    assert seed["seed"] == 1
+    for key in ("ffd/W_E", "fcr/W_L", "gini/W_E", "restricted_loss", "excluded_loss"):
+        assert seed[key] == pytest.approx(float(history[f"probe/{key}"][1, -1]), rel=1e-4,
+                                          abs=1e-6), key
+    assert seed["key_freqs"] == [int(k) + 1 for k in np.flatnonzero(history["probe/key_freqs"][1, -1])]
     # The intact grid accuracy is the accuracy on train and test inputs together.
     n_train, n_test = 60, 61  # int(0.5 * 121) and the rest
     both = (history["train/acc"][1, -1, 0] * n_train + history["test/acc"][1, -1, 0] * n_test)
@@ -174,15 +217,6 @@ def test_probes_join_the_history_and_summary_and_grokjax_probe_writes_a_report(t
         assert width >= 1000 and height >= 800
     assert cli.main(["probe", str(run), "--seed", "9"]) == 2
     assert "--seed 9 is not a seed of this run" in capsys.readouterr().err
-
-
-def test_activation_norms_peak_at_the_neurons_frequencies():
-    p = 13
-    a, b = np.meshgrid(np.arange(p), np.arange(p), indexing="ij")
-    acts = np.stack([3 * np.cos(2 * np.pi * 4 * (a + b) / p), np.sin(2 * np.pi * 2 * a / p)], -1)
-    norms = probes.activation_freq_norms(jnp.asarray(acts, jnp.float32))
-    assert norms.shape == (6,) and [int(k) + 1 for k in np.flatnonzero(norms > 1e-3)] == [2, 4]
-    assert float(norms[3]) > float(norms[1])
 
 
 @pytest.mark.parametrize("n", [13, 12])
@@ -195,12 +229,12 @@ def test_block_energy_is_that_of_the_full_2d_transform(n):
     K = fourier.n_freqs(n)
     expected = np.stack([energy[np.ix_([0, 2 * k - 1, 2 * k], [0, 2 * k - 1, 2 * k])].sum((0, 1))
                          for k in range(1, K + 1)])
-    block, total = probes.block_energy(acts)
+    block, total = measures.block_energy(acts)
     np.testing.assert_allclose(block, expected, rtol=1e-4)
     np.testing.assert_allclose(total, energy.sum(axis=(0, 1)), rtol=1e-4)
 
 
 def test_the_printed_reading_is_an_option_of_spectrum():
     w = synthetic(11, [("sin", 2, 1.0, 0)])
-    mu, nu = probes.spectrum(w, 11, reading="half")
+    mu, nu = measures.spectrum(w, 11, reading="half")
     assert int(jnp.argmax(nu)) == 1 and float(jnp.max(mu)) < float(jnp.max(nu))

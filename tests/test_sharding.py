@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from grokjax import rundir
+from grokjax.store import rundir
 from tests.conftest import TINY, assert_same_history
 
 

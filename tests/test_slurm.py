@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from grokjax import rundir
+from grokjax.store import rundir
 from tests.conftest import TINY, assert_two_processes_ran_as_one
 
 pytestmark = pytest.mark.slurm

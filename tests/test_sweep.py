@@ -10,7 +10,9 @@ import sys
 
 import pytest
 
-from grokjax import collect, launch, rundir, sweep
+from grokjax.launch import local, slurm, sweep
+from grokjax.report import collect
+from grokjax.store import rundir
 from grokjax.errors import BUSY_EXIT, GrokjaxError
 from tests.conftest import TINY, png_size
 
@@ -84,7 +86,7 @@ def test_a_run_being_trained_is_never_trained_twice(tmp_path):
 
 def test_a_killed_trainer_leaves_no_lock(tmp_path):
     workdir = tmp_path / "run"
-    code = ("import pathlib, os; from grokjax import rundir\n"
+    code = ("import pathlib, os; from grokjax.store import rundir\n"
             f"with rundir.lock(pathlib.Path({str(workdir)!r})): os._exit(9)")
     assert subprocess.run([sys.executable, "-c", code]).returncode == 9
     assert not rundir.is_locked(workdir)
@@ -99,9 +101,9 @@ def test_slurm_scripts_hold_one_run_per_array_task_and_stages_wait(tmp_path, cap
     profile.write_text('[slurm]\npartition = "gpu"\naccount = "grok"\ngpus_per_task = 1\n'
                        'time = "02:00:00"\nmax_parallel = 8\nsetup = "module load cuda"\n'
                        'extra = ["--constraint=h100"]\n')
-    prof = launch.SlurmProfile.load(str(profile), time="04:00:00")  # options beat the profile
+    prof = slurm.SlurmProfile.load(str(profile), time="04:00:00")  # options beat the profile
     planned = _planned(tmp_path)
-    launch.submit_slurm(planned, planned, tmp_path / "root", "tiny", prof, dry_run=True)
+    slurm.submit_slurm(planned, planned, tmp_path / "root", "tiny", prof, dry_run=True)
     text = capsys.readouterr().out
     stage0, stage1 = text.split("# ---- " + str(tmp_path / "root/slurm/stage-1.sbatch"))
     for opt in ("--job-name=grokjax-tiny-stage0", "--array=0-1%8", "--partition=gpu",
@@ -122,8 +124,8 @@ def test_slurm_scripts_hold_one_run_per_array_task_and_stages_wait(tmp_path, cap
 
 
 def test_a_multi_process_run_starts_under_srun_with_distributed(tmp_path):
-    prof = launch.SlurmProfile(tasks_per_run=2)
-    script = launch.sbatch_script(_planned(tmp_path, "")[:1], tmp_path, "x", prof, tmp_path)
+    prof = slurm.SlurmProfile(tasks_per_run=2)
+    script = slurm.sbatch_script(_planned(tmp_path, "")[:1], tmp_path, "x", prof, tmp_path)
     assert "#SBATCH --ntasks=2" in script
     assert "  0) srun --ntasks=2 --kill-on-bad-exit=1 " in script and " --distributed & ;;" in script
 
@@ -149,9 +151,9 @@ def test_tpu_commands_start_the_same_distributed_run_on_every_worker(tmp_path):
 
 @pytest.mark.parametrize("body, message", [
     ("x = 1", "defines no get_runs()"),
-    ("from grokjax.sweep import Run\ndef get_runs(arg=None):\n"
+    ("from grokjax.launch.sweep import Run\ndef get_runs(arg=None):\n"
      "    return [Run('a', 'tests/tiny.py'), Run('a', 'tests/tiny.py')]", "names runs twice: a"),
-    ("from grokjax.sweep import Run\ndef get_runs(arg=None):\n"
+    ("from grokjax.launch.sweep import Run\ndef get_runs(arg=None):\n"
      "    return [Run('../a', 'tests/tiny.py')]", "relative path inside the sweep root"),
 ])
 def test_bad_sweep_files_are_one_clear_error(tmp_path, body, message):
@@ -172,7 +174,7 @@ def test_bad_runs_and_options_are_named_before_anything_runs(tmp_path):
     bad = tmp_path / "p.toml"
     bad.write_text("[slurm]\ngpus = 2\n")
     with pytest.raises(GrokjaxError, match="unknown \\[slurm\\] key\\(s\\) gpus"):
-        launch.SlurmProfile.load(str(bad))
+        slurm.SlurmProfile.load(str(bad))
     with pytest.raises(GrokjaxError, match="no finished run"):
         collect.write(tmp_path)
     with pytest.raises(GrokjaxError, match="starts from it; leave it whole"):
@@ -185,10 +187,10 @@ def test_a_stage_never_starts_before_the_runs_it_needs(tmp_path, capsys):
     assert later[0].needs == ("add/r0.5",)  # named by its transfer.from_run, not subtract
     with pytest.raises(GrokjaxError, match="start from earlier runs that are not finished: "
                        "add/r0.5; let them finish"):
-        launch.submit_slurm(everything, later, tmp_path / "root", "tiny", launch.SlurmProfile(),
+        slurm.submit_slurm(everything, later, tmp_path / "root", "tiny", slurm.SlurmProfile(),
                             dry_run=True)
     with pytest.raises(GrokjaxError, match="not finished: add/r0.5"):
-        launch.run_local(everything, later, tmp_path / "root")
+        local.run_local(everything, later, tmp_path / "root")
     sweep.check_order(everything, sweep.select(everything, "add/*,pge-*"))  # both: fine
     with rundir.lock(tmp_path / "root/add/r0.5"):  # trained elsewhere: not a start for it
         with pytest.raises(GrokjaxError, match="not finished: add/r0.5"):

@@ -1,20 +1,23 @@
-"""The training step and the many-seed program."""
+"""The training step and the many-member program."""
 
+import functools
+
+import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
 from grokjax import run
-from grokjax import train as train_lib
+from grokjax import program
 from tests.conftest import tiny_config
 
 
 def setup(cfg):
     exp = run.build(cfg)
     data = exp.data()
-    states = train_lib.make_init(exp.scfg, exp.n_tasks, exp.batching)(
-        {"seed": jnp.asarray(exp.seeds, jnp.int32)})
+    states = program.make_init(exp.scfg, exp.n_tasks, exp.batching)(
+        {"seed": jnp.asarray(exp.member_seeds, jnp.int32)})
     return exp, data, states
 
 
@@ -24,17 +27,27 @@ def one_seed(tree, i):
 
 def seed_data(data, i):
     return data.replace(train_idx=data.train_idx[i], test_idx=data.test_idx[i],
-                        grid_train=None if data.grid_train is None else data.grid_train[i])
+                        table_train=None if data.table_train is None else data.table_train[i])
 
 
-def test_step_metrics_are_those_of_the_params_before_the_update(tiny):
-    exp, data, states = setup(tiny)
-    state, d = one_seed(states, 0), seed_data(data, 0)
-    new, metrics = train_lib.train_step(state, d, exp.scfg)
-    before = train_lib.evaluate(state.params, d, exp.scfg, "train")
-    np.testing.assert_allclose(metrics["loss"], before["loss"], rtol=1e-6)
-    assert int(new.step) == 1
-    assert not np.allclose(new.params["embed"]["W_E"], state.params["embed"]["W_E"])
+class TrainStepTest(chex.TestCase):
+    """The step jitted and not: the same function either way (chex's variants)."""
+
+    @chex.variants(with_jit=True, without_jit=True)
+    def test_step_metrics_are_those_of_the_params_before_the_update(self):
+        cfg = tiny_config()
+        exp, data, states = setup(cfg)
+        state, d = one_seed(states, 0), seed_data(data, 0)
+        step = self.variant(lambda s, d: program.train_step(s, d, exp.scfg))
+        new, metrics = step(state, d)
+        before = program.evaluate(state.params, d, exp.scfg, "train")
+        np.testing.assert_allclose(metrics["loss"], before["loss"], rtol=1e-6)
+        assert int(new.step) == 1
+        chex.assert_trees_all_equal_shapes_and_dtypes(new.params, state.params)
+        assert not np.allclose(new.params["embed"]["W_E"], state.params["embed"]["W_E"])
+        # both variants compute the update of the compiled reference to float rounding
+        want, _ = jax.jit(program.train_step, static_argnums=2)(state, d, exp.scfg)
+        chex.assert_trees_all_close(new.params, want.params, rtol=1e-5, atol=1e-7)
 
 
 def test_first_step_is_torch_adamw(tiny):
@@ -42,8 +55,8 @@ def test_first_step_is_torch_adamw(tiny):
     exp, data, states = setup(tiny)
     state, d = one_seed(states, 0), seed_data(data, 0)
     tokens, labels = d.tokens[:, d.train_idx], d.labels[:, d.train_idx]
-    grads = jax.grad(lambda p: train_lib.task_metrics(p, tokens, labels, exp.scfg)[0])(state.params)
-    new, _ = train_lib.train_step(state, d, exp.scfg)
+    grads = jax.grad(lambda p: program.task_metrics(p, tokens, labels, exp.scfg)[0])(state.params)
+    new, _ = program.train_step(state, d, exp.scfg)
     lr, wd, eps = tiny.optim.lr, tiny.optim.weight_decay, tiny.optim.eps
     want = jax.tree.map(lambda p, g: p - lr * (g / (jnp.abs(g) + eps) + wd * p), state.params, grads)
     jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-8), new.params, want)
@@ -54,10 +67,10 @@ def test_loss_is_float64_and_params_stay_float32(tiny):
     assert exp.scfg.loss_dtype == jnp.float64
     assert {x.dtype for x in jax.tree.leaves(states.params)} == {jnp.dtype(jnp.float32)}
     state, d = one_seed(states, 0), seed_data(data, 0)
-    loss, _ = jax.jit(lambda s: train_lib.task_metrics(
+    loss, _ = jax.jit(lambda s: program.task_metrics(
         s.params, d.tokens[:, d.train_idx], d.labels[:, d.train_idx], exp.scfg))(state)
     assert loss.dtype == jnp.float64
-    new, _ = train_lib.train_step(state, d, exp.scfg)
+    new, _ = program.train_step(state, d, exp.scfg)
     assert {x.dtype for x in jax.tree.leaves(new.params)} == {jnp.dtype(jnp.float32)}
 
 
@@ -67,9 +80,9 @@ def test_warmup_starts_at_learning_rate_zero(tiny):
         tiny.optim.weight_decay = 0.0
     exp, data, states = setup(tiny)
     state, d = one_seed(states, 0), seed_data(data, 0)
-    new, _ = train_lib.train_step(state, d, exp.scfg)  # lr = lr * min(0 / 10, 1) = 0
+    new, _ = program.train_step(state, d, exp.scfg)  # lr = lr * min(0 / 10, 1) = 0
     jax.tree.map(np.testing.assert_array_equal, new.params, state.params)
-    newer, _ = train_lib.train_step(new, d, exp.scfg)
+    newer, _ = program.train_step(new, d, exp.scfg)
     assert not np.allclose(newer.params["embed"]["W_E"], state.params["embed"]["W_E"])
 
 
@@ -78,8 +91,8 @@ def test_minibatches_draw_a_different_subset_each_step(tiny):
         tiny.optim.batch_size = 8
     exp, data, states = setup(tiny)
     state, d = one_seed(states, 0), seed_data(data, 0)
-    s1, m1 = train_lib.train_step(state, d, exp.scfg)
-    _, m2 = train_lib.train_step(s1.replace(params=state.params, opt_state=state.opt_state), d,
+    s1, m1 = program.train_step(state, d, exp.scfg)
+    _, m2 = program.train_step(s1.replace(params=state.params, opt_state=state.opt_state), d,
                                  exp.scfg)
     assert float(m1["loss"][0]) != float(m2["loss"][0])  # same params, another minibatch
 
@@ -99,9 +112,9 @@ def test_with_minibatches_memorisation_is_measured_on_the_whole_train_set():
 
 def run_program(cfg, steps=20):
     exp, data, states = setup(cfg)
-    program = train_lib.make_program(exp.scfg, steps // cfg.train.eval_every, cfg.train.eval_every,
-                                     exp.batching)
-    states, records = program(states, data)
+    chunk = program.make_program(exp.scfg, steps // cfg.train.eval_every, cfg.train.eval_every,
+                                 exp.batching)
+    states, records = chunk(states, data)
     return jax.device_get(states), jax.device_get(records)
 
 
@@ -115,10 +128,11 @@ def test_a_seed_gives_the_same_result_alone_and_in_a_batch(batching):
         batch.train.batching = alone.train.batching = batching
     s_batch, r_batch = run_program(batch)
     s_alone, r_alone = run_program(alone)
-    same = np.testing.assert_array_equal if batching == "map" else (
-        lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6))
-    jax.tree.map(lambda a, b: same(a[1], b[0]), s_batch, s_alone)
-    jax.tree.map(lambda a, b: same(a[1], b[0]), r_batch, r_alone)
+    same = chex.assert_trees_all_equal if batching == "map" else functools.partial(
+        chex.assert_trees_all_close, rtol=1e-4, atol=1e-6)
+    member_1 = lambda tree, i: jax.tree.map(lambda x: x[i], tree)  # noqa: E731
+    same(member_1(s_batch, 1), member_1(s_alone, 0))
+    same(member_1(r_batch, 1), member_1(r_alone, 0))
 
 
 def test_records_hold_every_log_point_with_a_task_axis():
@@ -129,7 +143,7 @@ def test_records_hold_every_log_point_with_a_task_axis():
     assert records["step"].shape == (2, 4)
     np.testing.assert_array_equal(records["step"][0], [0, 5, 10, 15])
     assert records["test/acc"].shape == (2, 4, 2)  # seed, log point, task
-    assert records["grok_step"].shape == (2, 4, 3)  # tasks + their mean
+    assert records["grok_step"].shape == (2, 4, 3)  # tasks + all tasks (the worst one)
     assert int(states.step[0]) == 20
 
 
@@ -140,8 +154,27 @@ def test_event_steps():
     states, _ = run_program(cfg)
     np.testing.assert_array_equal(states.mem_step, 0)
     np.testing.assert_array_equal(states.grok_step, 0)
+
+
+def test_the_grok_step_is_the_first_log_point_whose_test_accuracy_reaches_the_threshold():
+    """Derived from the records themselves: the threshold changes the event steps only, never
+    the training, so a threshold read off one run's test accuracy is crossed mid-run."""
+    cfg = tiny_config()
     with cfg.unlocked():
-        cfg.train.acc_threshold = 1.0
-        cfg.train_fraction = 0.3
-    states, records = run_program(cfg)  # 20 steps on add mod 11 never reach 100% test accuracy
-    assert (records["test/acc"] < 1).all() and (states.grok_step == -1).all()
+        cfg.task = "add,subtract"
+    _, records = run_program(cfg)
+    worst = records["test/acc"].min(-1)  # [member, log point]: all tasks reached it
+    threshold = float(np.sort(np.unique(worst))[len(np.unique(worst)) // 2])
+    with cfg.unlocked():
+        cfg.train.acc_threshold = threshold
+    states, again = run_program(cfg)
+    np.testing.assert_array_equal(again["test/acc"], records["test/acc"])
+    for i in range(2):
+        for t in range(2):  # per task, then all tasks together
+            reached = records["test/acc"][i, :, t] >= threshold
+            want = int(records["step"][i][np.argmax(reached)]) if reached.any() else -1
+            assert int(states.grok_step[i, t]) == want, (i, t)
+        reached = worst[i] >= threshold
+        want = int(records["step"][i][np.argmax(reached)]) if reached.any() else -1
+        assert int(states.grok_step[i, -1]) == want
+    assert (states.grok_step[:, -1] > 0).any()  # crossed during the run, not at its start

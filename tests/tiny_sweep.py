@@ -7,7 +7,7 @@ Two runs of the tiny config (tests/tiny.py: p = 11, 20 steps), add and subtract 
 embedding (PG-E). Far too short to grok.
 """
 
-from grokjax.sweep import Run
+from grokjax.launch.sweep import Run
 
 
 def get_runs(arg=None):

@@ -1,4 +1,5 @@
-"""`grokjax inspect RUN`: what a run directory holds, as text.
+"""`grokjax inspect RUN`: what a run directory holds, as text (named `describe`, not `inspect`,
+so that it never shadows the standard library's module).
 
 The saved checkpoint steps, the seeds, the config that matters, and each seed's final metrics
 with its memorisation and grok steps (from summary.json, or from the latest checkpoint's
@@ -9,21 +10,17 @@ from __future__ import annotations
 
 import pathlib
 
-
+from grokjax import config as config_lib
 from grokjax import grid as grid_lib
-from grokjax import rundir
-from grokjax.checkpoint import Checkpoints
-from grokjax.config import from_saved
-from grokjax.config import seeds as config_seeds
-from grokjax.errors import GrokjaxError
-from grokjax.summary import seed_table, summarize
+from grokjax.store import rundir
+from grokjax.store.checkpoint import Checkpoints
+from grokjax.summary import n_members, seed_table, summarize
 
 
 def describe(run: str | pathlib.Path) -> str:
+    """The text `grokjax inspect RUN` prints."""
+    cfg = rundir.read_config(run)
     run = pathlib.Path(run)
-    if not (run / "config.json").is_file():
-        raise GrokjaxError(f"{run} is not a grokjax run directory (no config.json)")
-    cfg = rundir.read_json(run / "config.json")
     info = rundir.read_json(run / "run.json", default={})
     steps = Checkpoints(run, read_only=True).steps() if (run / "checkpoints").is_dir() else []
     m = cfg["model"]
@@ -53,15 +50,16 @@ def describe(run: str | pathlib.Path) -> str:
     elif steps and info:
         history = Checkpoints(run, read_only=True).read_history(steps[-1])
         if len(history["step"]):
-            resolved = from_saved(cfg)
-            members = grid_lib.members(resolved, config_seeds(resolved))
+            resolved = config_lib.from_saved(cfg)
+            members = grid_lib.members(resolved, config_lib.seeds(resolved))
             summary = summarize(resolved, info["seeds"], info["split_seeds"],
                                 [t["name"] for t in info["tasks"]], history, members)
         title = (f"unfinished, at step {steps[-1]} (its latest checkpoint; `grokjax train` on it "
                  "again resumes it)")
     if title:
-        lines += ["", title + (f": grokked {summary['grokked']}/{summary['n_seeds']}, memorised "
-                               f"{summary['memorised']}/{summary['n_seeds']}" if summary else "")]
+        n = n_members(summary) if summary else 0
+        lines += ["", title + (f": grokked {summary['grokked']}/{n}, memorised "
+                               f"{summary['memorised']}/{n}" if summary else "")]
     if summary:
         lines += seed_table(summary)
     if (run / "history.npz").exists():

@@ -1,7 +1,9 @@
 """The model interface: `ModelConfig`, `init(key, cfg) -> params`, `apply(params, tokens, cfg)`.
 
-Two architectures sit behind it: Furuta's (and Nanda's) transformer in `grokjax.transformer` and
-Furuta's MLP in `grokjax.mlp`. Params are plain nested dicts of float32 arrays whose flattened
+Two architectures sit behind it: Furuta's (and Nanda's) transformer in
+`grokjax.models.transformer` and Furuta's MLP in `grokjax.models.mlp`; what they share (the
+config, hook points, activations, flat names) is `grokjax.models.base`, and their matmul is
+`grokjax.models.linear`. Params are plain nested dicts of float32 arrays whose flattened
 names follow TransformerLens (`embed.W_E`, `blocks.0.attn.W_Q`, `unembed.W_U`); see
 `param_names`. Everything here works on one seed; the training program vmaps it over the seed
 axis, so stacked params simply gain a leading axis.
@@ -9,39 +11,20 @@ axis, so stacked params simply gain a leading axis.
 
 from __future__ import annotations
 
-import dataclasses
-from typing import Any, Callable, Iterable
+from typing import Iterable
 
 import jax
 import jax.numpy as jnp
-from flax import traverse_util
 
-Params = dict[str, Any]
-Hooks = dict[str, Callable[[jax.Array], jax.Array]]
+from grokjax.models import mlp, transformer
+from grokjax.models.base import (  # noqa: F401  (the interface's types)
+    Hooks, ModelConfig, Params, param_names, unflatten)
 
-
-@dataclasses.dataclass(frozen=True)
-class ModelConfig:
-    """Static model hyperparameters (hashable, so it can be a static argument of jit)."""
-
-    d_vocab: int
-    n_ctx: int
-    arch: str = "transformer"  # 'transformer' | 'mlp'
-    variant: str = "furuta"  # 'furuta' (no pos-embed, no biases) | 'nanda' (pos-embed, MLP biases)
-    num_layers: int = 1
-    d_model: int = 128
-    num_heads: int = 4
-    d_head: int = 32
-    d_mlp: int = 512
-    act: str = "relu"  # 'relu' | 'gelu' (exact erf GELU, as torch's F.gelu)
-    d_emb: int = 500  # MLP model only: the embedding width
-    weight_scale: float = 1.0  # multiplies every init std (Omnigrok's alpha); 1 = the reference
-    precision: str = "highest"  # matmul precision: 'default' | 'high' | 'highest'
+_ARCHITECTURES = {"transformer": transformer, "mlp": mlp}
 
 
 def _impl(cfg: ModelConfig):
-    from grokjax import mlp, transformer  # pylint: disable=import-outside-toplevel
-    return {"transformer": transformer, "mlp": mlp}[cfg.arch]
+    return _ARCHITECTURES[cfg.arch]
 
 
 def init(key: jax.Array, cfg: ModelConfig) -> Params:
@@ -62,7 +45,7 @@ def apply(params: Params, tokens: jax.Array, cfg: ModelConfig, *, hooks: Hooks |
     names = set(hooks or ()) | (set() if isinstance(cache, bool) else set(cache))
     unknown = sorted(names - set(hook_names(cfg)))
     if unknown:
-        raise ValueError(f"unknown hook names {unknown}; model.hook_names(cfg) lists them")
+        raise ValueError(f"unknown hook names {unknown}; grokjax.models.hook_names(cfg) lists them")
     return _impl(cfg).apply(params, tokens, cfg, hooks=hooks or {}, cache=cache)
 
 
@@ -95,30 +78,3 @@ def predicts(logits: jax.Array, labels: jax.Array) -> jax.Array:
 def hook_names(cfg: ModelConfig) -> tuple[str, ...]:
     """Every hook name the model exposes, in forward order."""
     return _impl(cfg).hook_names(cfg)
-
-
-def param_names(params: Params) -> dict[str, jax.Array]:
-    """Flat {'blocks.0.attn.W_Q': array, ...} view of a params tree."""
-    return traverse_util.flatten_dict(params, sep=".")
-
-
-def unflatten(flat: dict[str, Any]) -> Params:
-    return traverse_util.unflatten_dict(flat, sep=".")
-
-
-class HookPoints:
-    """Applies the user's hooks and records the cache during one forward pass."""
-
-    def __init__(self, hooks: Hooks, cache: bool | Iterable[str]):
-        self.hooks = hooks
-        self.names = None if cache is True else frozenset(cache or ())  # None: keep every name
-        # Whether anything is observed; if not, the model may skip what the readout never uses.
-        self.active = bool(hooks) or self.names is None or bool(self.names)
-        self.cache: dict[str, jax.Array] = {}
-
-    def __call__(self, name: str, x: jax.Array) -> jax.Array:
-        if name in self.hooks:
-            x = self.hooks[name](x)
-        if self.names is None or name in self.names:
-            self.cache[name] = x
-        return x

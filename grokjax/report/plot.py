@@ -29,36 +29,14 @@ import pathlib
 
 import numpy as np
 
-from grokjax import rundir
-from grokjax.errors import GrokjaxError
-
-
-def _read(run: pathlib.Path) -> dict:
-    for name in ("config.json", "history.npz", "summary.json"):
-        if not (run / name).is_file():
-            raise GrokjaxError(f"{run} has no {name}: plot needs a finished grokjax run (train it "
-                               "to its end, or resume it with `grokjax train CONFIG --workdir "
-                               f"{run}`)")
-    return {"dir": run, "cfg": rundir.read_json(run / "config.json"),
-            "history": rundir.read_npz(run / "history.npz"),
-            "summary": rundir.read_json(run / "summary.json")}
-
-
-def title(cfg: dict, n_seeds: int, grid: dict | None = None) -> str:
-    """'task add, p=97, r=0.3, 4 seeds'; for a grid run (summary['grid']), its axes instead of
-    the values they replace, and the seeds per setting."""
-    if not grid:
-        return (f"task {cfg['task']}, p={cfg['p']}, r={cfg['train_fraction']}, "
-                f"{n_seeds} seed{'s' * (n_seeds != 1)}")
-    axes = grid["axes"]
-    per = n_seeds // max(len(grid["cells"]), 1)
-    r = "" if "train_fraction" in axes else f", r={cfg['train_fraction']}"
-    return (f"task {cfg['task']}, p={cfg['p']}{r}, grid {' x '.join(axes)} "
-            f"({len(grid['cells'])} settings x {per} seed{'s' * (per != 1)})")
+from grokjax.modular import is_prime
+from grokjax.report import draw, runs
+from grokjax.run import load_state
+from grokjax.summary import grok_matrix, n_members
 
 
 def event_marks(summary: dict) -> list[tuple[int, str, str]]:
-    """The median memorisation and grok steps over the seeds that reached them."""
+    """The median memorisation and grok steps over the members that reached them."""
     marks = []
     for key, label, color in (("memorisation_step", "memorised (median)", "tab:gray"),
                               ("grok_step", "grokked (median)", "tab:green")):
@@ -69,13 +47,13 @@ def event_marks(summary: dict) -> list[tuple[int, str, str]]:
     return marks
 
 
-def _labels(runs: list[dict]) -> list[str]:
+def _labels(loaded: list[dict]) -> list[str]:
     """Column labels for the grok-step figure: the task and r, plus whatever else differs."""
-    varying = [k for k in ("p", "seeds") if len({str(r["cfg"][k]) for r in runs}) > 1]
+    varying = [k for k in ("p", "seeds") if len({str(r["cfg"][k]) for r in loaded}) > 1]
     names = [f"{r['cfg']['task']}, r={r['cfg']['train_fraction']}"
-             + "".join(f", {k}={r['cfg'][k]}" for k in varying) for r in runs]
+             + "".join(f", {k}={r['cfg'][k]}" for k in varying) for r in loaded]
     if len(set(names)) < len(names):  # same settings: name the runs by their directories
-        names = [f"{n}\n{r['dir'].name}" for n, r in zip(names, runs)]
+        names = [f"{n}\n{r['dir'].name}" for n, r in zip(names, loaded)]
     return names
 
 
@@ -84,36 +62,48 @@ def _spectra(run: dict, seed: int | None, step: int | None, out: pathlib.Path,
     cfg = run["cfg"]
     if cfg["model"]["arch"] != "transformer" or cfg["p"] < 5:
         return None
-    import jax  # pylint: disable=import-outside-toplevel
-    from grokjax import plots, tasks  # pylint: disable=import-outside-toplevel
-    from grokjax.run import load_state  # pylint: disable=import-outside-toplevel
     state, meta, exp = load_state(run["dir"], step)
-    if seed is not None and seed not in exp.seeds:
-        raise GrokjaxError(f"--seed {seed} is not a seed of {run['dir']} ({exp.seeds})")
-    i = exp.seeds.index(seed) if seed is not None else 0
-    params = jax.tree.map(lambda x: np.asarray(x)[i], jax.device_get(state.params))
-    path = out / f"{prefix}-spectra-seed{exp.seeds[i]}-step{meta['step']}.png"
-    plots.spectra(params, cfg["p"], f"{run['title']}; seed {exp.seeds[i]}, step "
-                  f"{meta['step']}", path, multiplicative=tasks.is_prime(cfg["p"]))
+    i, params = runs.member_params(state.params, exp.member_seeds, seed, str(run["dir"]))
+    seed_i = exp.member_seeds[i]
+    path = out / f"{prefix}-spectra-seed{seed_i}-step{meta['step']}.png"
+    draw.spectra(params, cfg["p"], f"{run['title']}; seed {seed_i}, step {meta['step']}", path,
+                 multiplicative=is_prime(cfg["p"]))
     return path
 
 
+def heatmap(summary: dict, x_axis: str, y_axis: str | None = None
+            ) -> tuple[list, list, np.ndarray, np.ndarray]:
+    """(x values, y values, median grok step [y, x] (nan where no member grokked), grokked
+    fraction [y, x]) over the members of a grid run's summary (summary.grok_matrix), other
+    axes and seeds pooled; without `y_axis`, one row."""
+    entries = summary["seeds"]
+
+    def value(e, axis):
+        return e["hparams"][axis] if axis else 0.0
+
+    xs = sorted({value(e, x_axis) for e in entries})
+    ys = sorted({value(e, y_axis) for e in entries})
+    cells: dict[tuple, list[dict]] = {}
+    for e in entries:
+        cells.setdefault((value(e, y_axis), value(e, x_axis)), []).append(e)
+    med, frac = grok_matrix(cells, ys, xs)
+    return xs, ys, med, frac
+
+
 def _grid(summary: dict, name: str, path: pathlib.Path) -> None:
-    from grokjax import grid as grid_lib, plots  # pylint: disable=import-outside-toplevel
     axes = list(summary["grid"]["axes"])
     x_axis, y_axis = axes[0], (axes[1] if len(axes) > 1 else None)
-    xs, ys, med, frac = grid_lib.heatmap(summary, x_axis, y_axis)
+    xs, ys, med, frac = heatmap(summary, x_axis, y_axis)
     extra = f"; pooled over {', '.join(axes[2:])}" if axes[2:] else ""
-    plots.grid_heatmap(xs, ys, med, frac, x_axis, y_axis or "", f"{name}: median grok step"
-                       f"{extra}", path)
+    draw.grid_heatmap(xs, ys, med, frac, x_axis, y_axis or "", f"{name}: median grok step"
+                      f"{extra}", path)
 
 
-def write(runs: list[str | pathlib.Path], out: str | pathlib.Path | None = None,
+def write(run_dirs: list[str | pathlib.Path], out: str | pathlib.Path | None = None,
           seed: int | None = None, step: int | None = None, spectra: bool = True
           ) -> list[pathlib.Path]:
-    """Draws every figure of `runs`; returns the paths written."""
-    from grokjax import plots  # pylint: disable=import-outside-toplevel  (matplotlib)
-    loaded = [_read(pathlib.Path(r)) for r in runs]
+    """Draws every figure of the runs in `run_dirs`; returns the paths written."""
+    loaded = [runs.read_finished(r, "plot") for r in run_dirs]
     if out is None:
         first = loaded[0]["dir"]
         out = first / "plots" if len(loaded) == 1 else first.parent / "plots"
@@ -122,14 +112,14 @@ def write(runs: list[str | pathlib.Path], out: str | pathlib.Path | None = None,
     written = []
     for run in loaded:
         prefix, summary = run["dir"].name, run["summary"]
-        name = run["title"] = title(run["cfg"], summary["n_seeds"], summary.get("grid"))
+        name = run["title"] = runs.title(run["cfg"], n_members(summary), summary.get("grid"))
         marks = event_marks(summary)
         written.append(out / f"{prefix}-curves.png")
-        plots.grokking_curves(run["history"], f"{name}: grokking curves (median, min-max band, "
-                              "seeds thin)", written[-1], marks)
-        written.append(out / f"{prefix}-measures.png")
-        plots.measure_curves(run["history"], f"{name}: progress measures (median, min-max band, "
+        draw.grokking_curves(run["history"], f"{name}: grokking curves (median, min-max band, "
                              "seeds thin)", written[-1], marks)
+        written.append(out / f"{prefix}-measures.png")
+        draw.measure_curves(run["history"], f"{name}: progress measures (median, min-max band, "
+                            "seeds thin)", written[-1], marks)
         if "grid" in summary:
             written.append(out / f"{prefix}-grid.png")
             _grid(summary, name, written[-1])
@@ -139,9 +129,9 @@ def write(runs: list[str | pathlib.Path], out: str | pathlib.Path | None = None,
                 written.append(path)
     groups = [{"label": label, "grok_steps": [e["grok_step"] for e in r["summary"]["seeds"]]}
               for label, r in zip(_labels(loaded), loaded)]
-    n_seeds = sum(r["summary"]["n_seeds"] for r in loaded)
+    n_seeds = sum(n_members(r["summary"]) for r in loaded)
     written.append(out / "grok-steps.png")
     heading = (loaded[0]["title"] if len(loaded) == 1
                else f"{len(loaded)} runs, {n_seeds} seeds")
-    plots.grok_steps(groups, f"{heading}: grok step of every seed", written[-1])
+    draw.grok_steps(groups, f"{heading}: grok step of every seed", written[-1])
     return written

@@ -26,14 +26,10 @@ import math
 import jax
 import jax.numpy as jnp
 
-from grokjax.linear import linear
-from grokjax.model import HookPoints, ModelConfig, Params
+from grokjax.models.base import HookPoints, ModelConfig, Params, activation
+from grokjax.models.linear import linear
 
 _MASKED = -1e10  # the reference's masked score, set before the 1/sqrt(d_head) scaling
-
-
-def _activation(name: str):
-    return {"relu": jax.nn.relu, "gelu": lambda x: jax.nn.gelu(x, approximate=False)}[name]
 
 
 def init(key: jax.Array, cfg: ModelConfig) -> Params:
@@ -121,7 +117,7 @@ def _mlp(p, x_BxQxD, hp: HookPoints, name: str, act, prec):
 def apply(params: Params, tokens_BxC: jax.Array, cfg: ModelConfig, *, hooks, cache):
     hp = HookPoints(hooks, cache)
     logits_BxV, _ = _forward(params, tokens_BxC, cfg, hp)
-    return (logits_BxV, hp.cache) if hp.names != frozenset() else logits_BxV
+    return hp.output(logits_BxV)
 
 
 def logits_and_neurons(params: Params, tokens_BxC: jax.Array, cfg: ModelConfig):
@@ -134,7 +130,7 @@ def logits_and_neurons(params: Params, tokens_BxC: jax.Array, cfg: ModelConfig):
 def _forward(params: Params, tokens_BxC: jax.Array, cfg: ModelConfig, hp: HookPoints):
     """(logits, the last block's hook_post at the readout position)."""
     prec = jax.lax.Precision[cfg.precision.upper()]
-    act = _activation(cfg.act)
+    act = activation(cfg.act)
     x_BxCxD = hp("hook_embed", params["embed"]["W_E"][tokens_BxC])
     if "pos_embed" in params:
         pos_CxD = params["pos_embed"]["W_pos"][: tokens_BxC.shape[1]]

@@ -1,17 +1,19 @@
-"""The training program: one seed's pure `train_step`, and the many-seed program around it.
+"""The training program: one member's pure `train_step`, and the many-member program around it.
 
-    state = init_state(key, scfg, n_tasks)                   # one seed
+A member is one seed of one setting: a run's seeds, or every grid setting times every seed.
+
+    state = init_state(key, scfg, n_tasks)                   # one member
     state, metrics = train_step(state, data, ...)            # one AdamW step, metrics of the
                                                              # params *before* it (as the reference)
     program = make_program(...)                              # jit(vmap(scan(scan(train_step))))
-    states, records = program(states, data)                  # every seed, chunk_steps steps
+    states, records = program(states, data)                  # every member, chunk_steps steps
 
 The program runs `chunk_steps` steps per dispatch: an outer `lax.scan` over log points, each of
 which evaluates the test set, then runs an inner `lax.scan` of `eval_every` train steps. Records
-(metrics at every log point) stay on the device until the host reads the whole chunk. The seed
-axis leads every array of the state, the per-seed split indices and the records; the shared
-token tables carry no seed axis. Under vmap nothing branches on a per-seed value, so no seed
-does another seed's work.
+(metrics at every log point) stay on the device until the host reads the whole chunk. The member
+axis leads every array of the state, the per-member split indices and the records; the shared
+token tables carry no member axis. Under vmap nothing branches on a per-member value, so no
+member does another's work.
 
 Memorisation and grok steps live in the state, per task plus one for all tasks together (the
 last entry, reached when every task has): the first step at which train accuracy (checked every
@@ -30,8 +32,10 @@ import optax
 from flax import struct
 from jax.sharding import Mesh, PartitionSpec as P
 
-from grokjax import model, optim, probes
-from grokjax.model import ModelConfig, Params
+from grokjax import models, numerics, optim
+from grokjax.models import ModelConfig, Params
+from grokjax.probes import measures
+from grokjax.sharding import AXIS
 
 Metrics = dict[str, jax.Array]
 
@@ -48,28 +52,29 @@ class TrainState:
 
 @struct.dataclass
 class Data:
-    """Token tables shared by all seeds, and one seed's split as indices into them. With probes
-    on, also every input of the (a, b) grid, its labels, and which of them the seed trains on."""
+    """Token tables shared by all members, and one member's split as indices into them. With
+    probes on, also the (a, b) table: every input of a two-variable task, its labels, and which
+    of them the member trains on."""
 
     tokens: jax.Array  # int32 [T, N, C]
     labels: jax.Array  # int32 [T, N]
-    train_idx: jax.Array  # int32 [n_train]   (per seed)
-    test_idx: jax.Array  # int32 [n_test]     (per seed)
-    grid_tokens: jax.Array | None = None  # int32 [p*p, C]
-    grid_labels: jax.Array | None = None  # int32 [p, p]
-    grid_train: jax.Array | None = None  # bool [p, p]   (per seed)
+    train_idx: jax.Array  # int32 [n_train]   (per member)
+    test_idx: jax.Array  # int32 [n_test]     (per member)
+    table_tokens: jax.Array | None = None  # int32 [p*p, C]
+    table_labels: jax.Array | None = None  # int32 [p, p]
+    table_train: jax.Array | None = None  # bool [p, p]   (per member)
     # With a grid over the train fraction: the splits are padded, and these mark the real part.
-    train_mask: jax.Array | None = None  # float32 [n_train]   (per seed)
-    test_mask: jax.Array | None = None  # float32 [n_test]     (per seed)
+    train_mask: jax.Array | None = None  # float32 [n_train]   (per member)
+    test_mask: jax.Array | None = None  # float32 [n_test]     (per member)
 
 
-# How `Data` meets the seed axis: the tables are shared, the indices carry the seed axis.
-PER_SEED = ("train_idx", "test_idx", "grid_train", "train_mask", "test_mask")
-DATA_AXES = Data(tokens=None, labels=None, train_idx=0, test_idx=0, grid_tokens=None,
-                 grid_labels=None, grid_train=0, train_mask=0, test_mask=0)
-DATA_SPECS = Data(tokens=P(), labels=P(), train_idx=P("seed"), test_idx=P("seed"),
-                  grid_tokens=P(), grid_labels=P(), grid_train=P("seed"),
-                  train_mask=P("seed"), test_mask=P("seed"))
+# How `Data` meets the member axis: the tables are shared, the indices carry the member axis.
+PER_MEMBER = ("train_idx", "test_idx", "table_train", "train_mask", "test_mask")
+DATA_AXES = Data(tokens=None, labels=None, train_idx=0, test_idx=0, table_tokens=None,
+                 table_labels=None, table_train=0, train_mask=0, test_mask=0)
+DATA_SPECS = Data(tokens=P(), labels=P(), train_idx=P(AXIS), test_idx=P(AXIS),
+                  table_tokens=P(), table_labels=P(), table_train=P(AXIS),
+                  train_mask=P(AXIS), test_mask=P(AXIS))
 
 
 @struct.dataclass
@@ -81,7 +86,7 @@ class StepConfig:
     loss_dtype: Any = struct.field(pytree_node=False)
     batch_size: int = struct.field(pytree_node=False, default=0)
     acc_threshold: float = struct.field(pytree_node=False, default=0.99)
-    probe: probes.ProbeSpec | None = struct.field(pytree_node=False, default=None)
+    probe: measures.ProbeSpec | None = struct.field(pytree_node=False, default=None)
 
 
 def init_state(key: jax.Array, scfg: StepConfig, n_tasks: int,
@@ -91,7 +96,7 @@ def init_state(key: jax.Array, scfg: StepConfig, n_tasks: int,
     unit-scale init; 'lr' and 'weight_decay' go into the optimiser state."""
     hparams = hparams or {}
     k_params, k_rng = jax.random.split(key)
-    params = model.init(k_params, scfg.mcfg)
+    params = models.init(k_params, scfg.mcfg)
     if "weight_scale" in hparams:
         params = jax.tree.map(lambda w: w * hparams["weight_scale"].astype(w.dtype), params)
     opt_state = scfg.tx.init(params)
@@ -119,11 +124,10 @@ def task_metrics(params: Params, tokens_TxBxC, labels_TxB, scfg: StepConfig,
     probability of the correct label, over all d_vocab logits; averaged over the entries that
     `mask_B` marks (a padded split), or over all."""
     T, B, C = tokens_TxBxC.shape
-    logits_TxBxV = model.apply(params, tokens_TxBxC.reshape(T * B, C), scfg.mcfg).reshape(T, B, -1)
-    logp_TxBxV = jax.nn.log_softmax(logits_TxBxV.astype(scfg.loss_dtype), axis=-1)
-    nll_TxB = -jnp.take_along_axis(logp_TxBxV, labels_TxB[..., None], axis=-1)[..., 0]
+    logits_TxBxV = models.apply(params, tokens_TxBxC.reshape(T * B, C), scfg.mcfg).reshape(T, B, -1)
+    nll_TxB = numerics.nll(logits_TxBxV, labels_TxB, scfg.loss_dtype)
     loss_T = _mean(nll_TxB, mask_B)
-    correct_TxB = model.predicts(logits_TxBxV, labels_TxB).astype(jnp.float32)
+    correct_TxB = models.predicts(logits_TxBxV, labels_TxB).astype(jnp.float32)
     metrics = {
         "loss": loss_T.astype(jnp.float32),
         "acc": _mean(correct_TxB, mask_B),
@@ -154,7 +158,7 @@ def evaluate(params: Params, data: Data, scfg: StepConfig, split: str = "test") 
 
 def param_norms(params: Params) -> Metrics:
     """The L2 norm of every matrix ('norm/blocks.0.attn.W_Q', ...) and of all params together."""
-    sq = {k: jnp.sum(jnp.square(v)) for k, v in model.param_names(params).items()}
+    sq = {k: jnp.sum(jnp.square(v)) for k, v in models.param_names(params).items()}
     norms = {f"norm/{k}": jnp.sqrt(v) for k, v in sq.items()}
     norms["norm/total"] = jnp.sqrt(sum(sq.values()))
     return norms
@@ -212,8 +216,8 @@ def final_record(state: TrainState, data: Data, scfg: StepConfig):
 
 def _probe(state: TrainState, data: Data, scfg: StepConfig) -> Metrics:
     return {"probe/step": state.step,
-            **probes.probe_record(state.params, data.grid_tokens, data.grid_labels,
-                                  data.grid_train, scfg.mcfg, scfg.probe)}
+            **measures.probe_record(state.params, data.table_tokens, data.table_labels,
+                                    data.table_train, scfg.mcfg, scfg.probe)}
 
 
 def run_chunk(state: TrainState, data: Data, scfg: StepConfig, n_blocks: int, eval_every: int):
@@ -239,14 +243,15 @@ def run_chunk(state: TrainState, data: Data, scfg: StepConfig, n_blocks: int, ev
     return state, {**records, **probed}
 
 
-def over_seeds(fn, batching: str = "vmap", mesh: Mesh | None = None, data_arg: bool = True):
-    """Lifts fn(state, data) of one seed to the stacked seed axis (fn(seed) when not data_arg).
+def over_members(fn, batching: str = "vmap", mesh: Mesh | None = None, data_arg: bool = True):
+    """Lifts fn(state, data) of one member to the stacked member axis (fn(member) when not
+    data_arg).
 
-    'vmap' batches the seeds into one computation (fast on accelerators). 'map' loops over them
-    with lax.map, so each seed runs exactly the computation it runs alone: bit-identical results
-    whatever the batch (XLA's CPU reductions are ordered differently for different batch shapes,
-    so 'vmap' agrees only to float rounding there). With a mesh of several devices, each device
-    runs its own block of seeds (shard_map): the seeds never communicate.
+    'vmap' batches the members into one computation (fast on accelerators). 'map' loops over
+    them with lax.map, so each member runs exactly the computation it runs alone: bit-identical
+    results whatever the batch (XLA's CPU reductions are ordered differently for different batch
+    shapes, so 'vmap' agrees only to float rounding there). With a mesh of several devices, each
+    device runs its own block of members (shard_map): the members never communicate.
     """
     in_axes = (0, DATA_AXES) if data_arg else (0,)
     if batching == "vmap":
@@ -256,33 +261,33 @@ def over_seeds(fn, batching: str = "vmap", mesh: Mesh | None = None, data_arg: b
             def one(args):
                 s, part = args
                 return fn(s, data.replace(**part))
-            part = {k: getattr(data, k) for k in PER_SEED if getattr(data, k) is not None}
+            part = {k: getattr(data, k) for k in PER_MEMBER if getattr(data, k) is not None}
             return jax.lax.map(one, (state, part))
     else:
-        def per_device(seeds):
-            return jax.lax.map(fn, seeds)
+        def per_device(members):
+            return jax.lax.map(fn, members)
     if mesh is None or mesh.size == 1:
         return per_device
-    specs = (P("seed"), DATA_SPECS) if data_arg else (P("seed"),)
-    return jax.shard_map(per_device, mesh=mesh, in_specs=specs, out_specs=P("seed"),
+    specs = (P(AXIS), DATA_SPECS) if data_arg else (P(AXIS),)
+    return jax.shard_map(per_device, mesh=mesh, in_specs=specs, out_specs=P(AXIS),
                          check_vma=False)
 
 
 def make_program(scfg: StepConfig, n_blocks: int, eval_every: int, batching: str = "vmap",
                  mesh: Mesh | None = None):
-    """The compiled chunk of every seed; the input state is donated."""
+    """The compiled chunk of every member; the input state is donated."""
     chunk = functools.partial(run_chunk, scfg=scfg, n_blocks=n_blocks, eval_every=eval_every)
-    return jax.jit(over_seeds(chunk, batching, mesh), donate_argnums=0)
+    return jax.jit(over_members(chunk, batching, mesh), donate_argnums=0)
 
 
 def make_final(scfg: StepConfig, batching: str = "vmap", mesh: Mesh | None = None):
-    return jax.jit(over_seeds(functools.partial(final_record, scfg=scfg), batching, mesh))
+    return jax.jit(over_members(functools.partial(final_record, scfg=scfg), batching, mesh))
 
 
 def make_init(scfg: StepConfig, n_tasks: int, batching: str = "vmap", mesh: Mesh | None = None):
-    """Every seed's state from {'seed': int32 [S]} and, for a grid, its traced values
-    ('lr', 'weight_decay', 'weight_scale': float32 [S])."""
+    """Every member's state from {'seed': int32 [M]} and, for a grid, its traced values
+    ('lr', 'weight_decay', 'weight_scale': float32 [M])."""
     def init_one(member):
         hparams = {k: v for k, v in member.items() if k != "seed"}
         return init_state(jax.random.key(member["seed"]), scfg, n_tasks, hparams)
-    return jax.jit(over_seeds(init_one, batching, mesh, data_arg=False))
+    return jax.jit(over_members(init_one, batching, mesh, data_arg=False))

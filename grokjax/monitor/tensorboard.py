@@ -43,7 +43,7 @@ from tensorboardX.proto.summary_pb2 import Summary
 
 from grokjax import config as config_lib
 from grokjax import grid as grid_lib
-from grokjax import model
+from grokjax import models
 from grokjax import summary as summary_lib
 
 AGGREGATE = "aggregate"
@@ -159,11 +159,11 @@ class Board:
     def _spectra(self, host: dict, psteps: np.ndarray, walltimes: np.ndarray) -> None:
         if "probe/W_E/mu" not in host or not self.detail_idx:
             return
-        from grokjax import plots  # pylint: disable=import-outside-toplevel  (matplotlib)
+        from grokjax.monitor import spectrum_image  # pylint: disable=import-outside-toplevel
         bases = [("additive", "probe/")] + ([("discrete log", "probe/log/")]
                                             if "probe/log/W_E/mu" in host else [])
         if self._canvas is None:
-            self._canvas = plots.SpectrumCanvas({b: host[f"{prefix}W_E/mu"].shape[-1]
+            self._canvas = spectrum_image.SpectrumCanvas({b: host[f"{prefix}W_E/mu"].shape[-1]
                                                  for b, prefix in bases})
         for i in self.detail_idx:
             for j, step in enumerate(psteps):
@@ -178,7 +178,7 @@ class Board:
 
     def histograms(self, step: int, params: dict) -> None:
         """Histograms of every weight matrix of the detail seeds (host params, seed axis first)."""
-        named = model.param_names(params)
+        named = models.param_names(params)
         for i in self.detail_idx:
             for name, w in named.items():
                 self.writers[i].add_histogram(f"weights/{name}", np.asarray(w[i]), step)

@@ -1,7 +1,7 @@
 """Progress of a training run: a tqdm bar on a terminal, plain lines elsewhere.
 
-Both show the step out of the total, steps per second, the median (over seeds) of the train and
-test accuracy (mean over tasks), how many seeds have memorised and grokked, and the ETA. Without
+Both show the step out of the total, steps per second, the median (over members) of the train
+and test accuracy (mean over tasks), how many members have memorised and grokked, and the ETA. Without
 a terminal (CI, batch jobs) a line is printed at most every `interval` seconds and at the end.
 """
 
@@ -32,10 +32,10 @@ class Progress:
         self.postfix = ""
 
     def update(self, step: int, train_acc: np.ndarray, test_acc: np.ndarray,
-               memorised: int, grokked: int, n_seeds: int) -> None:
-        """Accuracies are per seed (mean over tasks); counts are seeds so far."""
+               memorised: int, grokked: int, n_members: int) -> None:
+        """Accuracies are per member (mean over tasks); counts are members so far."""
         self.postfix = (f"train {np.median(train_acc):.3f} test {np.median(test_acc):.3f} "
-                        f"memorised {memorised}/{n_seeds} grokked {grokked}/{n_seeds}")
+                        f"memorised {memorised}/{n_members} grokked {grokked}/{n_members}")
         if self.bar is not None:
             self.bar.update(step - self.step)
             self.bar.set_postfix_str(self.postfix)

@@ -1,11 +1,12 @@
 """Checkpoints of a run, with orbax's CheckpointManager.
 
-A run keeps its checkpoints in ``RUN/checkpoints/<step>/`` with three items:
+A run keeps its checkpoints in ``RUN/checkpoints/<step>/`` with four items:
 
     state    the stacked TrainState of every seed: params, optimizer state, step, RNG key data
              (uint32, as orbax cannot store typed keys) and the memorisation/grok steps
     history  every metric record up to that step (numpy), so a resumed run's history is whole
-    splits   each seed's train_idx / test_idx and the operands they index (numpy)
+    splits   each member's train_idx / test_idx and the operands they index (numpy); a resumed
+             run checks that its config still makes exactly these splits
     meta     JSON: the resolved config, seeds, split seeds, step, library versions
 
 Saving is asynchronous (the device arrays are copied to the host before `save` returns, so the
@@ -23,6 +24,7 @@ is reported (two failures in a row point at the machine or the code, not at the 
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import pathlib
 import shutil
@@ -39,6 +41,17 @@ from grokjax.errors import GrokjaxError
 
 ITEMS = ("state", "history", "splits", "meta")
 DIRECTORY = "checkpoints"  # RUN/checkpoints/<step>/
+
+
+@dataclasses.dataclass
+class Restored:
+    """One checkpoint, read back."""
+
+    step: int
+    state: Any
+    history: dict[str, np.ndarray]
+    splits: dict[str, np.ndarray]
+    meta: dict
 
 
 class Checkpoints:
@@ -81,21 +94,21 @@ class Checkpoints:
         out = self.manager.restore(step, args=ocp.args.Composite(history=ocp.args.StandardRestore()))
         return _unpack_history(out["history"])
 
-    def read_meta(self, step: int) -> dict:
-        return self.manager.restore(step, args=ocp.args.Composite(meta=ocp.args.JsonRestore()))["meta"]
-
-    def restore(self, step: int, abstract_state: Any) -> tuple[Any, dict[str, np.ndarray], dict]:
-        """(state, history, meta) of `step`; the state takes `abstract_state`'s shardings."""
+    def restore(self, step: int, abstract_state: Any) -> Restored:
+        """Everything saved at `step`; the state takes `abstract_state`'s shardings."""
         out = self.manager.restore(step, args=ocp.args.Composite(
             state=ocp.args.StandardRestore(abstract_state),
             history=ocp.args.StandardRestore(),
+            splits=ocp.args.StandardRestore(),
             meta=ocp.args.JsonRestore()))
-        return out["state"], _unpack_history(out["history"]), out["meta"]
+        return Restored(step=step, state=out["state"], history=_unpack_history(out["history"]),
+                        splits={k: np.asarray(v) for k, v in out["splits"].items()},
+                        meta=out["meta"])
 
     def restore_latest_good(self, abstract_state: Any, step: int | None = None, *,
-                            quarantine: bool = True, log=None):
+                            quarantine: bool = True, log=None) -> Restored:
         """The newest checkpoint (or `step`) that reads; unreadable newer ones are reported and
-        moved aside, never deleted. Returns (step, state, history, meta)."""
+        moved aside, never deleted."""
         log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
         candidates = [s for s in self.steps() if step is None or s == step][::-1]
         if not candidates:
@@ -104,7 +117,7 @@ class Checkpoints:
                                if step is not None else f"{self.run_dir}: no checkpoint found")
         for attempt, s in enumerate(candidates):
             try:
-                return (s, *self.restore(s, abstract_state))
+                return self.restore(s, abstract_state)
             except Exception as e:  # noqa: BLE001  (any read failure: truncated, missing, corrupt)
                 reason = f"{type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else ''}"
                 if not quarantine or attempt > 0:

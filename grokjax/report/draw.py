@@ -5,8 +5,8 @@ chosen seed bold), on a log-scaled step axis: `grokking_curves` (train and test 
 loss) and `measure_curves` (FFD/FCR of W_E and W_L, restricted and excluded loss, the weight norm
 and Gini), with memorisation and grok steps or phases marked. Across seeds and runs:
 `grok_steps` (the grok step of every seed, one column per run). Of one seed's weights:
-`spectra` (W_E and W_L in the Fourier basis, additive and, for a prime p, discrete-log), and
-`SpectrumCanvas` (the per-frequency norms as a small image, redrawn fast for TensorBoard).
+`spectra` (W_E and W_L in the Fourier basis, additive and, for a prime p, discrete-log).
+(TensorBoard's small spectrum image is drawn by grokjax.monitor.spectrum_image.)
 """
 
 from __future__ import annotations
@@ -16,10 +16,11 @@ import pathlib
 import matplotlib
 
 matplotlib.use("Agg")
+import matplotlib.colors as mcolors  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from grokjax import fourier, probes  # noqa: E402
+from grokjax.probes import fourier, measures  # noqa: E402
 from grokjax.summary import over_tasks  # noqa: E402
 
 DPI = 100
@@ -43,61 +44,11 @@ def phase_marks(phases: dict | None) -> list[tuple[int, str, str]]:
             if phases and phases.get(key) is not None]
 
 
-class SpectrumCanvas:
-    """One small reusable figure: the per-frequency norms (cos ||mu_k||, sin ||nu_k||) of W_E and
-    W_L, one column per basis, each panel scaled to its largest norm, for TensorBoard's images
-    at every probe point (TensorBoard shows the run and step). The axes are drawn once; a render
-    only draws the bars onto a copy of them (blitting): a few milliseconds, as text is slow."""
-
-    def __init__(self, bases: dict[str, int]):
-        """bases: name -> its number of frequencies K (e.g. {'additive': 48} for p = 97)."""
-        self.fig, axes = plt.subplots(2, len(bases), figsize=(4.2 * len(bases), 4.4), dpi=80,
-                                      squeeze=False)
-        self.panels = {}
-        for col, (basis, n_freqs) in enumerate(bases.items()):
-            k = np.arange(1, n_freqs + 1, dtype=float)
-            for row, name in enumerate(("W_E", "W_L")):
-                ax = axes[row, col]
-                bars = tuple((ax.vlines(k + dx, 0, 0 * k, lw=2.5, color=c, label=lab,
-                                        animated=True), k + dx)
-                             for dx, c, lab in ((-0.18, "C0", "cos"), (0.18, "C1", "sin")))
-                ax.set_xlim(0, n_freqs + 1)
-                ax.set_ylim(0, 1.35)  # room above the bars for the legend and the text
-                ax.set_title(f"{name}, {basis} basis", fontsize=9)
-                ax.set_xlabel("frequency k", fontsize=8)
-                ax.set_ylabel("norm / largest norm", fontsize=8)
-                ax.tick_params(labelsize=7)
-                ax.legend(fontsize=7, loc="upper right")
-                self.panels[basis, name] = bars
-        self.fig.suptitle("Fourier spectra: norm per frequency / the largest", fontsize=10)
-        self.fig.tight_layout(rect=(0, 0, 1, 0.95))
-        self.fig.canvas.draw()
-        self.background = self.fig.canvas.copy_from_bbox(self.fig.bbox)
-
-    def render(self, spectra: dict) -> np.ndarray:
-        """spectra[(basis, 'W_E' | 'W_L')] = (mu [K], nu [K]) -> an RGB image [H, W, 3] uint8."""
-        canvas = self.fig.canvas
-        canvas.restore_region(self.background)
-        for key, (mu, nu) in spectra.items():
-            bars = self.panels[key]
-            top = float(max(np.max(mu), np.max(nu)))
-            scale = 1.0 / top if top > 0 else 1.0
-            for (lines, x), values in zip(bars, (mu, nu)):
-                height = np.asarray(values, float) * scale
-                lines.set_segments(np.stack([np.stack([x, 0 * x], -1),
-                                             np.stack([x, height], -1)], 1))
-                lines.axes.draw_artist(lines)
-        return np.asarray(canvas.buffer_rgba())[..., :3].copy()
-
-    def close(self) -> None:
-        plt.close(self.fig)
-
-
 def spectra(params_one_seed: dict, p: int, title: str, path: pathlib.Path,
             multiplicative: bool) -> None:
     """W_E's number rows and W_L in the Fourier basis, for one seed."""
-    weights = {"W_E": np.asarray(probes.embedding(params_one_seed, p)),
-               "W_L": np.asarray(probes.neuron_logit_map(params_one_seed, p))}
+    weights = {"W_E": np.asarray(measures.embedding(params_one_seed, p)),
+               "W_L": np.asarray(measures.neuron_logit_map(params_one_seed, p))}
     bases = [("additive", "Z/p")] + ([("multiplicative", "Z/(p-1), discrete-log order")]
                                      if multiplicative else [])
     fig, axes = plt.subplots(2 * len(bases), 2, figsize=(13, 4.2 * 2 * len(bases)),
@@ -120,8 +71,8 @@ def spectra(params_one_seed: dict, p: int, title: str, path: pathlib.Path,
             ax.bar(k + 0.2, nu, width=0.4, label="sin ||nu_k||")
             ax.set_xlabel("frequency k")
             ax.set_ylabel("norm")
-            ax.set_title(f"{name}: FFD {float(probes.ffd(mu, nu)):.2f}, "
-                         f"FCR {float(probes.fcr(mu, nu)):.2f}")
+            ax.set_title(f"{name}: FFD {float(measures.ffd(mu, nu)):.2f}, "
+                         f"FCR {float(measures.fcr(mu, nu)):.2f}")
             ax.legend()
             row += 1
     fig.suptitle(title)
@@ -280,7 +231,6 @@ def grid_heatmap(xs: list, ys: list, median: np.ndarray, fraction: np.ndarray, x
     """The median grok step over two axes (grid axes, or tasks by r; colour, log scale), each
     cell annotated with it and the fraction of its seeds that grokked; cells where none
     grokked are grey, cells without a run grey and without text."""
-    import matplotlib.colors as mcolors  # pylint: disable=import-outside-toplevel
     fig, ax = plt.subplots(figsize=heatmap_size(len(ys)))
     finite = median[np.isfinite(median)]
     norm = (mcolors.LogNorm(vmin=max(finite.min(), 1), vmax=max(finite.max(), 2))

@@ -3,7 +3,7 @@ commands, knows which are finished, and keeps the sweep's manifest.
 
 A sweep file (experiments/sweep_*.py) defines `get_runs(arg=None) -> list[Run]`:
 
-    from grokjax.sweep import Run
+    from grokjax.launch.sweep import Run
 
     def get_runs(arg=None):
         return [Run(f"{task}/r{r}", f"configs/polynomials.py:{task}", {"train_fraction": r},
@@ -18,9 +18,10 @@ run into runs of K seeds each (ROOT/NAME/seeds-A-B): a seed's training is the sa
 a batch (with train.stop_when_grokked a piece stops once its own seeds grokked), and `grokjax
 collect` puts the pieces together again.
 
-The launchers (grokjax/launch.py) only ever run `grokjax train` on these directories, which
-resumes a run from its checkpoint; a run being trained holds a lock (grokjax/run.py), so a
-sweep started twice never trains a run twice, and a finished run is skipped.
+The backends (grokjax.launch.local, .slurm, .tpu) only ever run `grokjax train` on these
+directories, which resumes a run from its checkpoint; a run being trained holds a lock
+(grokjax.store.rundir), so a sweep started twice never trains a run twice, and a finished run
+is skipped.
 """
 
 from __future__ import annotations
@@ -31,14 +32,16 @@ import fnmatch
 import pathlib
 import shlex
 import sys
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
-from grokjax import checkpoint as ckpt_lib
 from grokjax import config as config_lib
-from grokjax import rundir
 from grokjax.errors import GrokjaxError
+from grokjax.store import checkpoint as ckpt_lib
+from grokjax.store import rundir
+from grokjax.summary import n_members
 
 MANIFEST = "sweep.json"
+Print = Callable[[str], None]  # where a launcher's messages go
 
 
 @dataclasses.dataclass(frozen=True)
@@ -95,7 +98,7 @@ def load(spec: str) -> tuple[pathlib.Path, list[Run]]:
                            + (", ".join(here) if here else "experiments/sweep_arithmetic.py"))
     module = config_lib.exec_file(path)
     if not hasattr(module, "get_runs"):
-        raise GrokjaxError(f"sweep file {path} defines no get_runs(); see grokjax/sweep.py")
+        raise GrokjaxError(f"sweep file {path} defines no get_runs(); see grokjax/launch/sweep.py")
     try:
         runs = module.get_runs(arg) if arg else module.get_runs()
     except (KeyError, ValueError, TypeError) as e:
@@ -104,7 +107,7 @@ def load(spec: str) -> tuple[pathlib.Path, list[Run]]:
         raise GrokjaxError(f"sweep {spec!r} lists no runs")
     bad = [r for r in runs if not isinstance(r, Run)]
     if bad:
-        raise GrokjaxError(f"sweep {spec!r}: get_runs() must return grokjax.sweep.Run objects, "
+        raise GrokjaxError(f"sweep {spec!r}: get_runs() must return grokjax.launch.sweep.Run objects, "
                            f"not {type(bad[0]).__name__}")
     names = [r.name for r in runs]
     dup = sorted({n for n in names if names.count(n) > 1})
@@ -126,15 +129,9 @@ def plan(runs: list[Run], root: pathlib.Path, *, extra: Sequence[str] = (),
     planned = []
     for run in runs:
         needs = _needs(run, runs, root)
-        overrides = [*run.overrides(root), *extra]
-        if seeds is not None:
-            overrides += [f"seeds={seeds}", "seed_list=()"]
-        elif isinstance(run.seeds, int):
-            overrides += [f"seeds={run.seeds}", "seed_list=()"]
-        elif run.seeds:
-            overrides.append(f"seed_list=({','.join(map(str, run.seeds))},)")
-        overrides += [f"grid.{axis}=({','.join(map(str, values))},)"
-                      for axis, values in run.grid.items()]
+        overrides = [*run.overrides(root), *extra,
+                     *config_lib.seed_overrides(seeds if seeds is not None else run.seeds or None)]
+        overrides += [config_lib.grid_override(axis, values) for axis, values in run.grid.items()]
         try:
             cfg = config_lib.load_config(run.config, overrides)
             config_lib.validate(cfg)
@@ -149,7 +146,7 @@ def plan(runs: list[Run], root: pathlib.Path, *, extra: Sequence[str] = (),
             args = [run.config, "--workdir", str(root / name), "--no-progress"]
             args += [a for o in overrides for a in ("--set", o)]
             if chunk is not None:
-                args += ["--set", f"seed_list=({','.join(map(str, chunk))},)"]
+                args += [a for o in config_lib.seed_overrides(chunk) for a in ("--set", o)]
             planned.append(Planned(group=run.name, name=name, workdir=root / name,
                                    stage=run.stage, train_args=tuple(args),
                                    target_steps=cfg.train.steps,
@@ -247,7 +244,7 @@ def run_state(workdir: pathlib.Path, target_steps: int | None = None,
         return "running"
     summary = rundir.read_json(workdir / "summary.json", None)
     if summary is not None and (target_steps is None or summary["steps"] >= target_steps or (
-            stop_when_grokked and summary["grokked"] == summary["n_seeds"])):
+            stop_when_grokked and summary["grokked"] == n_members(summary))):
         return "finished"
     steps = ckpt_lib.saved_steps(workdir)
     return f"partial (step {steps[-1]})" if steps else "new"

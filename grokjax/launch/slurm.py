@@ -1,95 +1,31 @@
-"""Where a sweep's runs train: here (local), as SLURM job arrays, or on a TPU VM pod.
+"""The SLURM backend: one generated sbatch script per stage, ROOT/slurm/stage-K.sbatch,
+submitted with `sbatch --parsable`; array task i trains run i.
 
-Every backend runs the same thing, `python -m grokjax train CONFIG --workdir ROOT/NAME ...`,
-which starts or resumes the run; only the launching differs.
-
-No backend starts a run while the earlier runs it needs (sweep.Planned.needs) are neither
-finished nor part of the same launch (left out by --only, or trained by another process).
-
-* local: the runs one after another, or `--jobs N` at a time, stage by stage; each run's output
-  goes to ROOT/logs/NAME.log.
-* slurm: one generated sbatch script per stage, ROOT/slurm/stage-K.sbatch, submitted with
-  `sbatch --parsable`; array task i trains run i. Generated scripts rather than submitit: the
-  script is the whole truth of what runs (`--dry-run` prints it; it can be read, kept and
-  resubmitted by hand), nothing is pickled, and the compute nodes need grokjax and nothing
-  else. Resources (partition, account, time, GPUs, CPUs, memory, ...) come from the options or
-  a TOML profile (configs/slurm_profile.toml). Stage k depends on stage k-1 (afterok; a stage
-  whose predecessor failed is cancelled, not left pending). Each
-  task is requeued on pre-emption (`--requeue`) and, warned shortly before its time limit
-  (`--signal`), requeues itself: its run resumes from its latest checkpoint. Runs already
-  finished are left out of the array; a sweep whose jobs (ROOT/sweep.json) are still queued is
-  not submitted again.
-* tpu: for a TPU VM pod, one `gcloud compute tpus tpu-vm ssh NAME --worker=all --command
-  '...'` per run, in order, each starting the same `grokjax train ... --distributed` on every
-  worker (jax.distributed.initialize finds the pod's workers itself). Written to
-  ROOT/tpu/launch.sh, printed by `--dry-run`, and run with `--submit` where gcloud is installed.
-  The sweep root must be a filesystem every worker sees (the checkpoints are written by all);
-  finished runs are skipped there by `grokjax train` itself.
+Generated scripts rather than submitit: the script is the whole truth of what runs (`--dry-run`
+prints it; it can be read, kept and resubmitted by hand), nothing is pickled, and the compute
+nodes need grokjax and nothing else. Resources (partition, account, time, GPUs, CPUs, memory,
+...) come from the options or a TOML profile (configs/slurm_profile.toml). Stage k depends on
+stage k-1 (afterok; a stage whose predecessor failed is cancelled, not left pending). Each task
+is requeued on pre-emption (`--requeue`) and, warned shortly before its time limit
+(`--signal`), requeues itself: its run resumes from its latest checkpoint. Runs already finished
+are left out of the array; a sweep whose jobs (ROOT/sweep.json) are still queued is not
+submitted again.
 """
 
 from __future__ import annotations
 
-import concurrent.futures
 import dataclasses
-import os
 import pathlib
 import shlex
 import shutil
 import subprocess
 import sys
 import tomllib
-from typing import Callable
 
-from grokjax import sweep as sweep_lib
-from grokjax.errors import BUSY_EXIT, GrokjaxError
+from grokjax.errors import GrokjaxError
+from grokjax.launch import sweep as sweep_lib
+from grokjax.launch.sweep import Print
 
-Print = Callable[[str], None]
-
-
-# -------------------------------------------------------------------------------------- local
-
-def run_local(everything: list[sweep_lib.Planned], todo: list[sweep_lib.Planned],
-              root: pathlib.Path, jobs: int = 1, echo: Print = print) -> dict:
-    """Trains the runs of `todo` that are not finished here, stage by stage, `jobs` at a time;
-    a stage starts only once every earlier run of the sweep (`everything`) has finished.
-    Returns counts and the names of failed runs (their logs are in ROOT/logs)."""
-    logs = root / "logs"
-    logs.mkdir(parents=True, exist_ok=True)
-    # several runs at once on one GPU: each takes the memory it needs, not 75% of it
-    env = dict(os.environ, **({"XLA_PYTHON_CLIENT_PREALLOCATE": "false"} if jobs > 1 else {}))
-    done = {"finished": 0, "skipped": 0, "failed": []}
-
-    def one(p: sweep_lib.Planned) -> tuple[str, str]:
-        st = sweep_lib.state(p)
-        if st in ("finished", "running"):
-            return p.name, f"skip ({'finished' if st == 'finished' else 'running elsewhere'})"
-        log = logs / (p.name.replace("/", "__") + ".log")
-        with open(log, "a") as f:
-            rc = subprocess.run(p.command(), stdout=f, stderr=subprocess.STDOUT,
-                                env=env).returncode
-        if rc == BUSY_EXIT:
-            return p.name, "skip (running elsewhere)"
-        return p.name, ("finished" if rc == 0 else f"FAILED (exit {rc}; see {log})")
-
-    for stage in sweep_lib.stages(todo):
-        # what this stage and the later ones need is finished by now, or still to come (an
-        # earlier run skipped as trained elsewhere is neither: stop, naming it)
-        sweep_lib.check_order(everything, [p for p in todo if p.stage >= stage[0].stage])
-        with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-            for name, outcome in pool.map(one, stage):
-                echo(f"{name}: {outcome}")
-                if outcome.startswith("skip"):
-                    done["skipped"] += 1
-                elif outcome == "finished":
-                    done["finished"] += 1
-                else:
-                    done["failed"].append(name)
-        if done["failed"]:  # a later stage needs this one's runs
-            break
-    return done
-
-
-# -------------------------------------------------------------------------------------- slurm
 
 @dataclasses.dataclass
 class SlurmProfile:
@@ -228,64 +164,3 @@ def submit_slurm(everything: list[sweep_lib.Planned], planned: list[sweep_lib.Pl
         echo(f"stage {stage[0].stage}: {len(stage)} runs submitted as job array {job_ids[-1]} "
              f"({path})")
     return {"job_ids": job_ids, "runs": [p.name for p in todo]}
-
-
-# ---------------------------------------------------------------------------------------- tpu
-
-@dataclasses.dataclass
-class TpuTarget:
-    """The TPU VM pod the runs start on."""
-
-    name: str
-    zone: str
-    project: str | None = None
-    repo_dir: str = "~/grokjax"  # where grokjax is checked out on every worker
-    python: str = "python3"
-    setup: str = ""  # shell run first on every worker, e.g. 'source ~/venv/bin/activate'
-
-
-def tpu_commands(planned: list[sweep_lib.Planned], tpu: TpuTarget) -> list[str]:
-    """One gcloud command per run, in stage order: the same `grokjax train --distributed`
-    on every worker of the pod."""
-    out = []
-    for p in planned:
-        inner = " && ".join(s for s in (f"cd {tpu.repo_dir}", tpu.setup,
-                                         shlex.join(p.command(tpu.python) + ["--distributed"]))
-                            if s)
-        cmd = ["gcloud", "compute", "tpus", "tpu-vm", "ssh", tpu.name, f"--zone={tpu.zone}",
-               *([f"--project={tpu.project}"] if tpu.project else []), "--worker=all",
-               f"--command={inner}"]
-        out.append(shlex.join(cmd) + f" || [ $? -eq {BUSY_EXIT} ]")
-    return out
-
-
-def launch_tpu(everything: list[sweep_lib.Planned], planned: list[sweep_lib.Planned],
-               root: pathlib.Path, tpu: TpuTarget, dry_run: bool, submit: bool,
-               echo: Print = print) -> dict:
-    """Writes ROOT/tpu/launch.sh (every run's command, in stage order) and prints it; runs it
-    with submit (needs gcloud). The runs' directories live on the pod's shared filesystem,
-    which this machine usually does not see: finished runs are skipped there, by `grokjax
-    train` itself (it returns at once on a finished run; exit 3, a run trained elsewhere, lets
-    the script go on)."""
-    sweep_lib.check_order(everything, planned)
-    lines = ["#!/bin/bash", "# Written by grokjax sweep --backend tpu: one command per run, "
-             "each on every worker of the pod.", "set -euo pipefail",
-             *tpu_commands(planned, tpu), ""]
-    script = "\n".join(lines)
-    echo(script)
-    if dry_run:
-        return {"runs": [p.name for p in planned]}
-    path = root / "tpu" / "launch.sh"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(script)
-    os.chmod(path, 0o755)
-    echo(f"wrote {path}")
-    if submit:
-        if shutil.which("gcloud") is None:
-            raise GrokjaxError(f"gcloud not found: run {path} where the Google Cloud SDK is "
-                               "installed and authorised")
-        rc = subprocess.run(["bash", str(path)]).returncode
-        if rc:
-            raise GrokjaxError(f"{path} failed (exit {rc}); fix the cause and run the sweep "
-                               "again: finished runs return at once")
-    return {"runs": [p.name for p in planned], "script": str(path)}

@@ -23,9 +23,10 @@ import io
 import pathlib
 import re
 
-from grokjax import rundir
-from grokjax import sweep as sweep_lib
 from grokjax.errors import GrokjaxError
+from grokjax.launch import sweep as sweep_lib
+from grokjax.report import draw
+from grokjax.store import rundir
 from grokjax.summary import grok_matrix, grok_stats
 
 COLUMNS = ("run", "task", "p", "r", "setting", "seeds", "memorised", "grokked",
@@ -134,14 +135,13 @@ def _row_label(run: str, setting: str) -> str:
 def plot(per_seed: list[dict], title: str, path: pathlib.Path) -> None:
     """Runs (rows, named without their r part) by r (columns): the median grok step, and the
     fraction of seeds that grokked."""
-    from grokjax import plots  # pylint: disable=import-outside-toplevel  (matplotlib)
     cells: dict[tuple[str, float], list[dict]] = {}
     for s in per_seed:
         cells.setdefault((_row_label(s["run"], s["setting"]), s["r"]), []).append(s)
     ys = list(dict.fromkeys(label for label, _ in cells))[::-1]  # the first run at the top
     xs = sorted({r for _, r in cells})
     med, frac = grok_matrix(cells, ys, xs)
-    plots.grid_heatmap(xs, ys, med, frac, "train fraction r", "run", title, path)
+    draw.grid_heatmap(xs, ys, med, frac, "train fraction r", "run", title, path)
 
 
 def write(root: pathlib.Path, out: str | pathlib.Path | None = None, draw: bool = False

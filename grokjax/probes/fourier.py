@@ -9,7 +9,7 @@ with jnp.fft.rfft (a test checks they agree); on TPU use float32 input (no compl
 Multiplication mod a prime p is addition of discrete logarithms: with g a primitive root, the
 nonzero residues g^0, g^1, ..., g^(p-2) re-indexed by their exponent turn x*y into i+j mod p-1,
 so the natural basis of a multiplicative task is the Fourier basis over Z/(p-1) in log order
-(`log_order`).
+(`grokjax.modular.log_order`, used by `to_log_basis`).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from grokjax.errors import GrokjaxError
+from grokjax.modular import log_order
 
 
 @functools.lru_cache(maxsize=None)
@@ -106,31 +106,6 @@ def components_2d_swapped(m: jax.Array) -> jax.Array:
 
 # ----------------------------------------------------------------------------------------------
 # The multiplicative group.
-
-def primitive_root(p: int) -> int:
-    """The smallest primitive root of the prime p."""
-    from grokjax.tasks import is_prime  # pylint: disable=import-outside-toplevel
-    if not is_prime(p):
-        raise GrokjaxError(f"p={p} is not prime: the discrete-log basis needs a prime modulus")
-    if p == 2:
-        return 1
-    phi, factors, n = p - 1, set(), p - 1
-    d = 2
-    while d * d <= n:
-        while n % d == 0:
-            factors.add(d)
-            n //= d
-        d += 1
-    if n > 1:
-        factors.add(n)
-    return next(g for g in range(2, p) if all(pow(g, phi // q, p) != 1 for q in factors))
-
-
-def log_order(p: int) -> np.ndarray:
-    """[p-1] residues g^0, g^1, ..., g^(p-2): index i holds the residue whose log is i."""
-    g = primitive_root(p)
-    return np.array([pow(g, i, p) for i in range(p - 1)], dtype=np.int32)
-
 
 def to_log_basis(w: jax.Array, p: int, axis: int = 0) -> jax.Array:
     """Re-indexes the p number rows of `w` along `axis` by discrete log (dropping 0): the result

@@ -14,9 +14,8 @@ import math
 import jax
 import jax.numpy as jnp
 
-from grokjax.linear import linear
-from grokjax.model import HookPoints, ModelConfig, Params
-from grokjax.transformer import _activation
+from grokjax.models.base import HookPoints, ModelConfig, Params, activation
+from grokjax.models.linear import linear
 
 
 def init(key: jax.Array, cfg: ModelConfig) -> Params:
@@ -39,7 +38,7 @@ def init(key: jax.Array, cfg: ModelConfig) -> Params:
 def apply(params: Params, tokens_BxC: jax.Array, cfg: ModelConfig, *, hooks, cache):
     hp = HookPoints(hooks, cache)
     prec = jax.lax.Precision[cfg.precision.upper()]
-    act = _activation(cfg.act)
+    act = activation(cfg.act)
     x_BxCxM = hp("hook_embed", params["embed"]["W_E"][tokens_BxC])
     x_BxCxD = linear(x_BxCxM, params["in_proj"]["W"], prec)
     x_BxD = hp("hook_hidden", act(hp("hook_pre", x_BxCxD.sum(axis=1))))
@@ -48,7 +47,7 @@ def apply(params: Params, tokens_BxC: jax.Array, cfg: ModelConfig, *, hooks, cac
         x_BxD = hp(f"blocks.{i}.hook_post", act(x_BxD))
     out_BxM = hp("hook_out", linear(x_BxD, params["out_proj"]["W"], prec))
     logits_BxV = linear(out_BxM, params["unembed"]["W_U"], prec)
-    return (logits_BxV, hp.cache) if hp.names != frozenset() else logits_BxV
+    return hp.output(logits_BxV)
 
 
 def hook_names(cfg: ModelConfig) -> tuple[str, ...]:

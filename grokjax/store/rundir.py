@@ -29,7 +29,7 @@ from typing import Any, Iterator
 import jax
 import numpy as np
 
-from grokjax.errors import RunBusy
+from grokjax.errors import GrokjaxError, RunBusy
 
 LIBRARIES = ("jax", "jaxlib", "flax", "optax", "orbax-checkpoint", "chex", "numpy",
              "ml_collections", "tensorboardX")
@@ -78,6 +78,25 @@ def _json_default(x):
 
 
 _NO_DEFAULT = object()
+
+
+def require(run_dir: str | pathlib.Path, names: tuple[str, ...] = ("config.json",),
+            use: str = "") -> pathlib.Path:
+    """`run_dir` as a path, once it holds every file of `names`; else a GrokjaxError naming the
+    first missing one and, in `use`, what needed it. The one check every reader of a run
+    directory makes before it reads."""
+    run_dir = pathlib.Path(run_dir)
+    for name in names:
+        if not (run_dir / name).is_file():
+            what = "grokjax run directory" if name == "config.json" else "finished grokjax run"
+            raise GrokjaxError(f"{run_dir} has no {name}: it is not a {what}"
+                               + (f"; {use}" if use else ""))
+    return run_dir
+
+
+def read_config(run_dir: str | pathlib.Path, use: str = "") -> dict:
+    """A run directory's config.json (see `require`)."""
+    return read_json(require(run_dir, use=use) / "config.json")
 
 
 def read_json(path: pathlib.Path, default: Any = _NO_DEFAULT) -> Any:

@@ -12,12 +12,11 @@ params of a whole run and `jax.jit` compiles it. Definitions (paper.md sections 
   frequency whose mu_k and nu_k are both below 1e-6 of the largest norm is absent and counts
   as balanced (ratio 1): at float32 noise level their ratio is random.
   The paper prints its sums over t = 1..[p/2]; its appendix B code uses the full orthonormal
-  basis over t = 0..p-1, which we follow (`half_sum=False`); `half_sum=True` gives the printed
+  basis over t = 0..p-1, which we follow; `spectrum(..., reading="half")` gives the printed
   reading (sums over t = 1..[p/2] only, an unnormalised, non-orthogonal projection).
 * Gini (Hurley and Rickard): G = 1 - 2 sum_k (c_(k) / ||c||_1) (N - k + 1/2) / N over the
-  ascending sorted vector c. Applied to the 2K norms (mu_1, nu_1, ...) of W_E or W_L
-  (`per="component"`, the default: every basis row but the constant), or to the K per-frequency
-  norms sqrt(mu_k^2 + nu_k^2) (`per="frequency"`).
+  ascending sorted vector c. Applied to the 2K norms (mu_1, nu_1, ...) of W_E or W_L (every
+  basis row but the constant).
 * Key frequencies (Nanda's `calculate_key_freqs`): for each MLP neuron, centre its activations
   over all p^2 inputs, transform them in 2D and find the frequency k whose 3x3 block
   {const, cos k, sin k}^2 explains most of the variance. The key frequencies are those that are
@@ -26,20 +25,22 @@ params of a whole run and `jax.jit` compiles it. Definitions (paper.md sections 
 * Restricted loss: the loss on all p^2 inputs of the logits (number classes) projected onto the
   constant plus the cos and sin of w_k (a + b) for the key frequencies k. Excluded loss: the loss
   on the train inputs after removing those projections. For subtraction the directions are
-  w_k (a - b) (`direction="a-b"`).
+  w_k (a - b) (`direction="a-b"`). Both are computed in the run's loss dtype
+  (`numerics.nll`).
 """
 
 from __future__ import annotations
 
 import dataclasses
-
+from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from grokjax import fourier, model
-from grokjax.model import ModelConfig, Params
+from grokjax import models, modular, numerics
+from grokjax.models import ModelConfig, Params
+from grokjax.probes import fourier
 
 
 # ----------------------------------------------------------------------------------------------
@@ -107,15 +108,7 @@ def spectrum(w: jax.Array, p: int, basis: str = "additive", method: str = "basis
 
 
 # ----------------------------------------------------------------------------------------------
-# Nanda's measures on the full (a, b) grid.
-
-def grid_tokens(p: int, op_token: int, nanda: bool = False) -> np.ndarray:
-    """Tokens of every input (a, b), a-major: [p*p, 3]."""
-    a, b = np.divmod(np.arange(p * p), p)
-    third = np.full(p * p, p) if nanda else b
-    middle = b if nanda else np.full(p * p, op_token)
-    return np.stack([a, middle, third], axis=1).astype(np.int32)
-
+# Nanda's measures on the (a, b) table: every input of a two-variable task.
 
 def block_energy(acts_ppN: jax.Array) -> tuple[jax.Array, jax.Array]:
     """The centred activations' 2D Fourier energy in each frequency's 3x3 block
@@ -132,20 +125,11 @@ def block_energy(acts_ppN: jax.Array) -> tuple[jax.Array, jax.Array]:
     return blocks - mean_term[None], jnp.square(comps).sum(axis=(0, 1)) - mean_term
 
 
-def _best_frequency(block_KxN: jax.Array, total_N: jax.Array) -> tuple[jax.Array, jax.Array]:
+def best_frequency(block_KxN: jax.Array, total_N: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """From `block_energy`: each neuron's best frequency [N] in 1..K and the fraction of its
+    variance that frequency explains [N]."""
     frac = block_KxN / jnp.where(total_N > 0, total_N, 1.0)[None, :]
     return jnp.argmax(frac, axis=0) + 1, jnp.max(frac, axis=0)
-
-
-def neuron_frequencies(acts_ppN: jax.Array) -> tuple[jax.Array, jax.Array]:
-    """(best frequency [N] in 1..K, fraction of the neuron's variance it explains [N])."""
-    return _best_frequency(*block_energy(acts_ppN))
-
-
-def activation_freq_norms(acts_ppN: jax.Array) -> jax.Array:
-    """[K]: for each frequency k, the norm over all neurons of the centred activations' 2D
-    components in k's 3x3 block {const, cos k, sin k}^2."""
-    return jnp.sqrt(block_energy(acts_ppN)[0].sum(axis=-1))
 
 
 def key_frequencies(best: jax.Array, frac: jax.Array, K: int, threshold: float = 0.85):
@@ -157,7 +141,7 @@ def key_frequencies(best: jax.Array, frac: jax.Array, K: int, threshold: float =
 
 
 def directions(n: int, direction: str = "a+b") -> jax.Array:
-    """[2K, n, n]: unit cos and sin of w_k (a + b) (or a - b) over the Z/n grid, k = 1..K."""
+    """[2K, n, n]: unit cos and sin of w_k (a + b) (or a - b) over the Z/n table, k = 1..K."""
     a, b = np.meshgrid(np.arange(n), np.arange(n), indexing="ij")
     s = a + b if direction == "a+b" else a - b
     k = np.arange(1, fourier.n_freqs(n) + 1)[:, None, None]
@@ -165,10 +149,10 @@ def directions(n: int, direction: str = "a+b") -> jax.Array:
     return jnp.asarray(d / np.linalg.norm(d, axis=(1, 2), keepdims=True), jnp.float32)
 
 
-def _cross_entropy(logits: jax.Array, labels: jax.Array, weight: jax.Array) -> jax.Array:
-    logp = jax.nn.log_softmax(logits.astype(jnp.float64 if jax.config.jax_enable_x64
-                                            else jnp.float32), axis=-1)
-    nll = -jnp.take_along_axis(logp, labels[..., None], axis=-1)[..., 0]
+def mean_loss(logits: jax.Array, labels: jax.Array, weight: jax.Array, dtype=jnp.float32
+              ) -> jax.Array:
+    """The weighted mean cross entropy (`numerics.nll`, in `dtype`), as float32."""
+    nll = numerics.nll(logits, labels, dtype)
     return (jnp.sum(nll * weight) / jnp.sum(weight)).astype(jnp.float32)
 
 
@@ -181,15 +165,20 @@ def key_projection(logits_ppC: jax.Array, key_mask: jax.Array, direction: str = 
     return jnp.einsum("k,kab,kc->abc", weights, d, coef, precision=jax.lax.Precision.HIGHEST)
 
 
-def restricted_loss(logits_ppC, labels_pp, key_mask, direction: str = "a+b") -> jax.Array:
+def restricted_loss(logits_ppC, labels_pp, key_mask, direction: str = "a+b",
+                    dtype=jnp.float32) -> jax.Array:
+    """The loss on every input of the logits kept only along the key directions (and the
+    constant)."""
     const = logits_ppC.mean(axis=(0, 1), keepdims=True)
     restricted = const + key_projection(logits_ppC, key_mask, direction)
-    return _cross_entropy(restricted, labels_pp, jnp.ones(labels_pp.shape))
+    return mean_loss(restricted, labels_pp, jnp.ones(labels_pp.shape), dtype)
 
 
-def excluded_loss(logits_ppC, labels_pp, key_mask, train_mask_pp, direction: str = "a+b"):
+def excluded_loss(logits_ppC, labels_pp, key_mask, train_mask_pp, direction: str = "a+b",
+                  dtype=jnp.float32) -> jax.Array:
+    """The loss on the train inputs of the logits without their key directions."""
     excluded = logits_ppC - key_projection(logits_ppC, key_mask, direction)
-    return _cross_entropy(excluded, labels_pp, train_mask_pp.astype(jnp.float32))
+    return mean_loss(excluded, labels_pp, train_mask_pp.astype(jnp.float32), dtype)
 
 
 def sum_of_squares(params: Params) -> jax.Array:
@@ -201,7 +190,7 @@ def ablate_embedding(params: Params, p: int, freq_mask: jax.Array,
     """Params whose W_E number rows lose their components at the masked frequencies (over
     Z/(p-1) in discrete-log order for `basis="multiplicative"`; the number 0 is then kept)."""
     if basis == "multiplicative":
-        order = jnp.asarray(fourier.log_order(p))
+        order = jnp.asarray(modular.log_order(p))
         rows = params["embed"]["W_E"][order]
         sub = ablate_embedding({"embed": {"W_E": rows}}, p - 1, freq_mask)["embed"]["W_E"]
         new_we = params["embed"]["W_E"].at[order].set(sub)
@@ -219,33 +208,44 @@ def ablate_embedding(params: Params, p: int, freq_mask: jax.Array,
     return {**params, "embed": {**params["embed"], "W_E": new_we}}
 
 
-def grid_logits(params: Params, tokens: jax.Array, mcfg: ModelConfig, p: int) -> jax.Array:
-    """Number-class logits on the whole grid: [p, p, p]."""
-    return model.apply(params, tokens, mcfg)[:, :p].reshape(p, p, p)
+def table_logits(params: Params, tokens: jax.Array, mcfg: ModelConfig, p: int) -> jax.Array:
+    """Number-class logits on the whole (a, b) table: [p, p, p]."""
+    return models.apply(params, tokens, mcfg)[:, :p].reshape(p, p, p)
 
 
 def nanda_measures(params: Params, mcfg: ModelConfig, tokens: jax.Array, labels_pp: jax.Array,
                    train_mask_pp: jax.Array, p: int, *, threshold: float = 0.85,
-                   direction: str = "a+b", basis: str = "additive") -> dict[str, jax.Array]:
-    """Key frequencies, the neurons they explain, restricted and excluded loss, on one seed.
+                   direction: str = "a+b", basis: str = "additive", dtype=jnp.float32
+                   ) -> dict[str, jax.Array]:
+    """Key frequencies, the neurons they explain, restricted and excluded loss (in `dtype`),
+    on one seed, from the (a, b) table's tokens [p*p, C] (a-major), labels and train mask.
 
-    With `basis="multiplicative"` the grid is the nonzero (a, b) re-indexed by discrete log, so
+    With `basis="multiplicative"` the table is the nonzero (a, b) re-indexed by discrete log, so
     a * b becomes i + j over Z/(p-1): the frequencies are those of the multiplicative group."""
-    logits, neurons = model.logits_and_neurons(params, tokens, mcfg)  # one pass for both
+    logits, neurons = models.logits_and_neurons(params, tokens, mcfg)  # one pass for both
     acts = neurons.reshape(p, p, -1)
     logits = logits[:, :p].reshape(p, p, p)
     if basis == "multiplicative":
-        order = jnp.asarray(fourier.log_order(p))
+        order = jnp.asarray(modular.log_order(p))
         pick = lambda x: x[order][:, order]  # noqa: E731
         acts, logits, labels_pp, train_mask_pp = map(pick, (acts, logits, labels_pp, train_mask_pp))
     n = acts.shape[0]
     block, total = block_energy(acts)  # one 2D transform serves both
-    best, frac = _best_frequency(block, total)
+    best, frac = best_frequency(block, total)
     key_mask, explained = key_frequencies(best, frac, fourier.n_freqs(n), threshold)
     act_norms = jnp.sqrt(block.sum(axis=-1))
     return {"key_freqs": key_mask, "neurons_explained": explained, "acts/freq_norms": act_norms,
-            "restricted_loss": restricted_loss(logits, labels_pp, key_mask, direction),
-            "excluded_loss": excluded_loss(logits, labels_pp, key_mask, train_mask_pp, direction)}
+            "restricted_loss": restricted_loss(logits, labels_pp, key_mask, direction, dtype),
+            "excluded_loss": excluded_loss(logits, labels_pp, key_mask, train_mask_pp, direction,
+                                           dtype)}
+
+
+def table_measures(params: Params, tokens, labels_pp, train_pp, mcfg: ModelConfig,
+                   spec: "ProbeSpec") -> dict[str, jax.Array]:
+    """`nanda_measures` with a run's probe settings."""
+    return nanda_measures(params, mcfg, tokens, labels_pp, train_pp, spec.p,
+                          threshold=spec.threshold, direction=spec.direction,
+                          basis=spec.table_basis, dtype=spec.loss_dtype)
 
 
 def spectral_measures(params: Params, p: int, *, eta: float = 0.5, basis: str = "additive"
@@ -263,13 +263,9 @@ def spectral_measures(params: Params, p: int, *, eta: float = 0.5, basis: str = 
 
 def ablation_accuracy(params: Params, mcfg: ModelConfig, tokens: jax.Array, labels_pp, p: int,
                       freq_mask: jax.Array, basis: str = "additive") -> jax.Array:
-    """Accuracy on the whole grid after removing the masked frequencies from W_E."""
-    logits = grid_logits(ablate_embedding(params, p, freq_mask, basis), tokens, mcfg, p)
-    return jnp.mean(model.predicts(logits, labels_pp))
-
-
-
-
+    """Accuracy on the whole (a, b) table after removing the masked frequencies from W_E."""
+    logits = table_logits(ablate_embedding(params, p, freq_mask, basis), tokens, mcfg, p)
+    return jnp.mean(models.predicts(logits, labels_pp))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -284,21 +280,20 @@ class ProbeSpec:
     eta: float = 0.5
     threshold: float = 0.85
     multiplicative: bool = False  # also the spectra over Z/(p-1) in discrete-log order
-    grid: bool = False  # Nanda's grid measures (one two-variable task over the full grid)
+    table: bool = False  # Nanda's measures on the (a, b) table (one two-variable task on all of it)
     direction: str = "a+b"
-    grid_basis: str = "additive"  # 'multiplicative' for multiplication: over Z/(p-1) by log
+    table_basis: str = "additive"  # 'multiplicative' for multiplication: over Z/(p-1) by log
+    loss_dtype: Any = jnp.float32  # the restricted and excluded losses' (the run's loss dtype)
 
 
-def probe_record(params: Params, grid_tokens, grid_labels, grid_train, mcfg: ModelConfig,
+def probe_record(params: Params, table_tokens, table_labels, table_train, mcfg: ModelConfig,
                  spec: ProbeSpec) -> dict[str, jax.Array]:
     """Every probe of one seed's params, keyed 'probe/...'."""
     out = {f"probe/{k}": v for k, v in spectral_measures(params, spec.p, eta=spec.eta).items()}
     if spec.multiplicative:
         log = spectral_measures(params, spec.p, eta=spec.eta, basis="multiplicative")
         out.update({f"probe/log/{k}": v for k, v in log.items() if k != "sum_sq_weights"})
-    if spec.grid:
-        grid = nanda_measures(params, mcfg, grid_tokens, grid_labels, grid_train, spec.p,
-                              threshold=spec.threshold, direction=spec.direction,
-                              basis=spec.grid_basis)
-        out.update({f"probe/{k}": v for k, v in grid.items()})
+    if spec.table:
+        out.update({f"probe/{k}": v for k, v in table_measures(
+            params, table_tokens, table_labels, table_train, mcfg, spec).items()})
     return out

@@ -1,0 +1,123 @@
+"""`validate(cfg)`: every value of a config checked before anything is built, each mistake a
+one-line `GrokjaxError` that names the key and the fix; returns the parsed tasks.
+"""
+
+from __future__ import annotations
+
+import ml_collections
+
+from grokjax import transfer
+from grokjax.config.defaults import flatten, seeds
+from grokjax.errors import GrokjaxError
+from grokjax.modular import is_prime
+from grokjax.tasks import Task, parse_task_spec
+
+
+_CHOICES = {
+    "split.mode": ("paper", "reference"),
+    "model.arch": ("transformer", "mlp"),
+    "train.batching": ("auto", "vmap", "map"),
+    "model.variant": ("furuta", "nanda"),
+    "model.act": ("relu", "gelu"),
+    "numerics.loss_dtype": ("float64", "float32"),
+    "numerics.matmul_precision": ("default", "high", "highest"),
+}
+_POSITIVE = ("p", "model.num_layers", "model.d_model", "model.num_heads", "model.d_head",
+             "model.d_mlp", "model.d_emb", "train.steps", "train.eval_every", "train.chunk_steps",
+             "optim.lr", "optim.eps", "model.weight_scale")
+_NON_NEGATIVE = ("optim.weight_decay", "optim.warmup_steps", "optim.batch_size")
+
+
+def validate(cfg: ml_collections.ConfigDict) -> tuple[Task, ...]:
+    """Checks every value; returns the parsed tasks. Raises GrokjaxError naming the fix."""
+    flat = flatten(cfg)
+    for key, choices in _CHOICES.items():
+        if flat[key] not in choices:
+            raise GrokjaxError(f"{key}={flat[key]!r} is not one of {', '.join(choices)}")
+    for key in _POSITIVE:
+        if not flat[key] > 0:
+            raise GrokjaxError(f"{key}={flat[key]} must be positive")
+    for key in _NON_NEGATIVE:
+        if flat[key] < 0:
+            raise GrokjaxError(f"{key}={flat[key]} must not be negative")
+    if not 0.0 < cfg.train_fraction < 1.0:
+        raise GrokjaxError(
+            f"train_fraction={cfg.train_fraction} is outside (0, 1); it is the fraction of all "
+            "inputs used for training, e.g. train_fraction=0.3")
+    if not 0.0 < cfg.train.acc_threshold <= 1.0:
+        raise GrokjaxError(f"train.acc_threshold={cfg.train.acc_threshold} is outside (0, 1]")
+    for key in ("optim.b1", "optim.b2"):
+        if not 0.0 <= flat[key] < 1.0:
+            raise GrokjaxError(f"{key}={flat[key]} is outside [0, 1)")
+    if cfg.train.steps % cfg.train.eval_every:
+        raise GrokjaxError(f"train.steps={cfg.train.steps} must be a multiple of "
+                           f"train.eval_every={cfg.train.eval_every}")
+    if cfg.train.chunk_steps % cfg.train.eval_every:
+        raise GrokjaxError(
+            f"train.chunk_steps={cfg.train.chunk_steps} must be a multiple of "
+            f"train.eval_every={cfg.train.eval_every}")
+    if cfg.checkpoint.save_every < 0 or cfg.checkpoint.save_every % cfg.train.chunk_steps:
+        raise GrokjaxError(
+            f"checkpoint.save_every={cfg.checkpoint.save_every} must be 0 or a multiple of "
+            f"train.chunk_steps={cfg.train.chunk_steps} (checkpoints fall between chunks)")
+    every = cfg.probe.every
+    if every < 0 or (every and (every % cfg.train.eval_every or cfg.train.chunk_steps % every
+                                or cfg.train.steps % every)):
+        raise GrokjaxError(
+            f"probe.every={every} must be 0 or a multiple of train.eval_every="
+            f"{cfg.train.eval_every} that divides train.chunk_steps={cfg.train.chunk_steps} and "
+            f"train.steps={cfg.train.steps}")
+    if not 0.0 < cfg.probe.eta < 1.0 or not 0.0 < cfg.probe.threshold < 1.0:
+        raise GrokjaxError("probe.eta and probe.threshold are fractions in (0, 1)")
+    if cfg.tensorboard.seed_runs < -1 or cfg.tensorboard.detail_seeds < 0:
+        raise GrokjaxError("tensorboard.seed_runs (-1: all) and tensorboard.detail_seeds count "
+                           "seeds; they cannot be negative")
+    if cfg.checkpoint.keep < 1:
+        raise GrokjaxError(f"checkpoint.keep={cfg.checkpoint.keep}: keep at least 1 checkpoint")
+    if bool(cfg.transfer.load) != bool(cfg.transfer.from_run):
+        raise GrokjaxError("transfer.load and transfer.from_run go together: --init-from RUN "
+                           "--load embed (say what to load, and from where)")
+    if cfg.p < 2:
+        raise GrokjaxError(f"p={cfg.p} is too small; the modulus must be at least 2")
+    if cfg.seeds < 1 and not cfg.seed_list:
+        raise GrokjaxError(f"seeds={cfg.seeds}: train at least one seed")
+    if not all(type(s) is int for s in cfg.seed_list):
+        raise GrokjaxError(f"seed_list={tuple(cfg.seed_list)} must hold integers, e.g. (0, 3, 7)")
+    if len(set(seeds(cfg))) != len(seeds(cfg)) or min(seeds(cfg)) < 0:
+        raise GrokjaxError(f"seed_list={tuple(cfg.seed_list)} must hold distinct seeds >= 0")
+    _validate_grid(cfg)
+    if cfg.model.arch == "mlp" and cfg.model.variant != "furuta":
+        raise GrokjaxError("model.arch='mlp' is Furuta's MLP; set model.variant='furuta'")
+    transfer.parse_groups(cfg.transfer.load, "transfer.load")
+    transfer.parse_groups(cfg.transfer.freeze, "transfer.freeze")
+    tasks = parse_task_spec(cfg.task, p=cfg.p, rand_seed=cfg.rand_seed)
+    needs_prime = [t.name for t in tasks if t.requires_prime]
+    if needs_prime and not is_prime(cfg.p):
+        raise GrokjaxError(
+            f"p={cfg.p} is not prime, but {', '.join(needs_prime)} needs a prime modulus "
+            "(inverses and the multiplicative group); use a prime such as 97 or 113")
+    return tasks
+
+
+def _validate_grid(cfg: ml_collections.ConfigDict) -> None:
+    checks = {"lr": (lambda v: v > 0, "positive"), "weight_decay": (lambda v: v >= 0, ">= 0"),
+              "train_fraction": (lambda v: 0 < v < 1, "in (0, 1)"),
+              "weight_scale": (lambda v: v > 0, "positive")}
+    for axis, (ok, what) in checks.items():
+        values = cfg.grid[axis]
+        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+            raise GrokjaxError(f"grid.{axis}={tuple(values)} must hold numbers, e.g. "
+                               f"--grid {axis}=0.3,1,3")
+        if not all(ok(v) for v in values):
+            raise GrokjaxError(f"grid.{axis}={tuple(values)}: every value must be {what}")
+        if len(set(values)) != len(values):
+            raise GrokjaxError(f"grid.{axis}={tuple(values)} repeats a value")
+    gridded = any(len(cfg.grid[a]) for a in checks)
+    if cfg.grid.train_fraction and cfg.optim.batch_size:
+        raise GrokjaxError("grid.train_fraction needs full-batch training (optim.batch_size=0): "
+                           "a minibatch of a padded split would draw padding")
+    if gridded and (cfg.transfer.from_run or cfg.transfer.freeze):
+        raise GrokjaxError("a grid run cannot transfer (transfer.from_run / transfer.freeze); "
+                           "run one transfer per setting instead")
+
+

@@ -1,0 +1,73 @@
+"""What every architecture shares: the static `ModelConfig`, the params type, hook points,
+activations and TransformerLens-style flat parameter names.
+
+The architectures (`transformer`, `mlp`) import from here, never from each other or from the
+interface in `grokjax.models`, so the package has no import cycle.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Callable, Iterable
+
+import jax
+from flax import traverse_util
+
+Params = dict[str, Any]
+Hooks = dict[str, Callable[[jax.Array], jax.Array]]
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelConfig:
+    """Static model hyperparameters (hashable, so it can be a static argument of jit)."""
+
+    d_vocab: int
+    n_ctx: int
+    arch: str = "transformer"  # 'transformer' | 'mlp'
+    variant: str = "furuta"  # 'furuta' (no pos-embed, no biases) | 'nanda' (pos-embed, MLP biases)
+    num_layers: int = 1
+    d_model: int = 128
+    num_heads: int = 4
+    d_head: int = 32
+    d_mlp: int = 512
+    act: str = "relu"  # 'relu' | 'gelu' (exact erf GELU, as torch's F.gelu)
+    d_emb: int = 500  # MLP model only: the embedding width
+    weight_scale: float = 1.0  # multiplies every init std (Omnigrok's alpha); 1 = the reference
+    precision: str = "highest"  # matmul precision: 'default' | 'high' | 'highest'
+
+
+def activation(name: str) -> Callable[[jax.Array], jax.Array]:
+    """'relu' or 'gelu' (the exact erf GELU, as torch's F.gelu)."""
+    return {"relu": jax.nn.relu, "gelu": lambda x: jax.nn.gelu(x, approximate=False)}[name]
+
+
+def param_names(params: Params) -> dict[str, jax.Array]:
+    """Flat {'blocks.0.attn.W_Q': array, ...} view of a params tree."""
+    return traverse_util.flatten_dict(params, sep=".")
+
+
+def unflatten(flat: dict[str, Any]) -> Params:
+    """The params tree of a flat {'blocks.0.attn.W_Q': array, ...} dict."""
+    return traverse_util.unflatten_dict(flat, sep=".")
+
+
+class HookPoints:
+    """Applies the user's hooks and records the cache during one forward pass."""
+
+    def __init__(self, hooks: Hooks, cache: bool | Iterable[str]):
+        self.hooks = hooks
+        self.names = None if cache is True else frozenset(cache or ())  # None: keep every name
+        # Whether anything is observed; if not, the model may skip what the readout never uses.
+        self.active = bool(hooks) or self.names is None or bool(self.names)
+        self.cache: dict[str, jax.Array] = {}
+
+    def __call__(self, name: str, x: jax.Array) -> jax.Array:
+        if name in self.hooks:
+            x = self.hooks[name](x)
+        if self.names is None or name in self.names:
+            self.cache[name] = x
+        return x
+
+    def output(self, logits: jax.Array):
+        """What `apply` returns: the logits, with the cache when one was asked for."""
+        return (logits, self.cache) if self.names != frozenset() else logits

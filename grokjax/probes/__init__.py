@@ -1,0 +1,11 @@
+"""What a model has learned, read from its weights: pure functions of one seed's params.
+
+    fourier    the real Fourier basis over Z/p, its jnp.fft path, the discrete-log basis
+    measures   Furuta's FFD and FCR, the Gini coefficient, Nanda's key frequencies and
+               restricted / excluded loss, the embedding ablation, and what the training
+               program probes every `probe.every` steps (`ProbeSpec`, `probe_record`)
+
+Everything here takes one seed's params and is pure, so `jax.vmap` lifts it to a run's seed
+axis. The probes import only the models and the leaves (`modular`, `numerics`); the training
+program imports them. `grokjax probe RUN` (grokjax.report.probe) is the command.
+"""

@@ -1,0 +1,129 @@
+"""`grokjax probe RUN`: a probe report of a run's checkpoint, as JSON and PNG figures.
+
+For every seed at the chosen step (default: the latest checkpoint): FFD, FCR and Gini of W_E and
+W_L in the additive basis and, for a prime p, in the discrete-log (multiplicative) basis; the key
+frequencies and the fraction of neurons one frequency explains; restricted and excluded loss;
+the sum of squared weights; the phase marks of the run; and the embedding ablation: the accuracy
+on all p^2 inputs intact, without each key frequency, and without all of them (every member and
+every ablation in one compiled program). Figures (for one
+seed, `--seed`, with the other seeds as thin lines where curves are drawn): the Fourier spectra
+of W_E and W_L (heatmap of the components and the per-frequency norms, in both bases), FFD and
+FCR over training, restricted and excluded loss with the train and test loss, the Gini
+coefficients and the weight norm, each with the phase marks.
+"""
+
+from __future__ import annotations
+
+import pathlib
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from grokjax import summary
+from grokjax.errors import GrokjaxError
+from grokjax.probes import fourier, measures
+from grokjax.report import draw, runs
+from grokjax.run import load_state
+from grokjax.store import rundir
+
+_SCALARS = ("ffd/W_E", "fcr/W_E", "gini/W_E", "ffd/W_L", "fcr/W_L", "gini/W_L", "sum_sq_weights")
+_LOG_SCALARS = ("ffd/W_E", "fcr/W_E", "ffd/W_L", "fcr/W_L")
+
+
+def _table(exp):
+    data = exp.data()
+    if data.table_tokens is None:
+        raise GrokjaxError("the table measures need one two-variable task on every (a, b) with "
+                           "probes on; this run's task or split has none (spectra only)")
+    return data
+
+
+def ablations(params, key_freqs, data, spec, mcfg) -> np.ndarray:
+    """[M, K+2] accuracy on the whole (a, b) table of every member: intact, without each
+    frequency k = 1..K of the embedding, and without all its key frequencies; one program over
+    members (vmap) and ablations (lax.map in batches, bounding the memory)."""
+    K = fourier.n_freqs(spec.p - 1 if spec.table_basis == "multiplicative" else spec.p)
+    single = jnp.concatenate([jnp.zeros((1, K), bool), jnp.eye(K, dtype=bool)])
+
+    def member(prm, keys):
+        masks = jnp.concatenate([single, keys[None]])
+        return jax.lax.map(lambda mask: measures.ablation_accuracy(
+            prm, mcfg, data.table_tokens, data.table_labels, spec.p, mask, spec.table_basis),
+            masks, batch_size=8)
+
+    return np.asarray(jax.jit(jax.vmap(member))(params, key_freqs))
+
+
+def report(run: str | pathlib.Path, step: int | None = None) -> tuple[dict, dict]:
+    """(report, arrays for the figures) of `run` at `step`."""
+    run = pathlib.Path(run)
+    state, meta, exp = load_state(run, step)
+    spec = exp.scfg.probe
+    if spec is None:
+        raise GrokjaxError("this run has no probes (a transformer with probe.every > 0 and p >= 5)")
+    params = jax.device_get(state.params)
+    p, mcfg = spec.p, exp.scfg.mcfg
+    spectral = jax.device_get(jax.jit(jax.vmap(
+        lambda prm: measures.spectral_measures(prm, p, eta=spec.eta)))(params))
+    log = (jax.device_get(jax.jit(jax.vmap(lambda prm: measures.spectral_measures(
+        prm, p, eta=spec.eta, basis="multiplicative")))(params)) if spec.multiplicative else {})
+    out = {"run": str(run), "step": int(meta["step"]), "p": p, "task": exp.cfg.task,
+           "grid_basis": spec.table_basis if spec.table else None, "seeds": []}
+    arrays = {"spectral": spectral, "log": log, "params": params}
+    if spec.table:
+        data = _table(exp)
+        table = jax.device_get(jax.jit(jax.vmap(lambda prm, train: measures.table_measures(
+            prm, data.table_tokens, data.table_labels, train, mcfg, spec)))(
+                params, data.table_train))
+        accs = ablations(params, table["key_freqs"], data, spec, mcfg)
+    history = rundir.read_npz(run / "history.npz") if (run / "history.npz").exists() else None
+    for i, seed in enumerate(exp.member_seeds):
+        entry = {"seed": seed, **{key: float(spectral[key][i]) for key in _SCALARS}}
+        if log:
+            entry.update({f"log/{key}": float(log[key][i]) for key in _LOG_SCALARS})
+        if spec.table:
+            entry.update(_table_entry(table, accs[i], i))
+        if history is not None and "mem_step" in history:
+            entry["phases"] = summary.phases(history, i)
+        out["seeds"].append(entry)
+    arrays["history"] = history
+    return out, arrays
+
+
+def _table_entry(table: dict, acc: np.ndarray, i: int) -> dict:
+    """Member i's key frequencies, the neurons they explain, its losses and ablations."""
+    keys = [int(k) + 1 for k in np.flatnonzero(table["key_freqs"][i])]
+    return {
+        "key_freqs": keys, "neurons_explained": float(table["neurons_explained"][i]),
+        "restricted_loss": float(table["restricted_loss"][i]),
+        "excluded_loss": float(table["excluded_loss"][i]),
+        "ablation": {"intact_acc": float(acc[0]),
+                     "without_each_key_freq_acc": {k: float(acc[k]) for k in keys},
+                     "without_all_key_freqs_acc": float(acc[-1]),
+                     "without_one_other_freq_min_acc": float(
+                         min((acc[k] for k in range(1, len(acc) - 1) if k not in keys),
+                             default=float("nan")))}}
+
+
+def write(run: str | pathlib.Path, step: int | None = None, seed: int | None = None,
+          out_dir: str | pathlib.Path | None = None) -> pathlib.Path:
+    """Writes RUN/probes/report-<step>.json and the figures; returns the output directory."""
+    run = pathlib.Path(run)
+    rep, arrays = report(run, step)
+    seeds = [e["seed"] for e in rep["seeds"]]
+    i, one = runs.member_params(arrays["params"], seeds, seed)
+    out = pathlib.Path(out_dir) if out_dir else run / "probes"
+    out.mkdir(parents=True, exist_ok=True)
+    tag = f"step{rep['step']}"
+    rundir.write_json(out / f"report-{tag}.json", rep)
+    name = runs.title(rundir.read_json(run / "config.json"), len(seeds),
+                      rundir.read_json(run / "summary.json", default={}).get("grid"))
+    draw.spectra(one, rep["p"], f"{name}; step {rep['step']}; seed {seeds[i]}",
+                 out / f"spectra-{tag}-seed{seeds[i]}.png", multiplicative=bool(arrays["log"]))
+    history = arrays["history"]
+    if history is not None and "probe/step" in history:
+        draw.measure_curves(history, f"{name}; seed {seeds[i]} bold",
+                            out / f"curves-seed{seeds[i]}.png",
+                            draw.phase_marks(rep["seeds"][i].get("phases")), highlight=i)
+    return out

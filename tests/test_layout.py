@@ -1,0 +1,114 @@
+"""The layout's rules, read from the source: imports run one way, with no cycle (lazy imports
+included), and only the CLI imports the command modules. The layers are those of
+grokjax/__init__.py's docstring; an ast walk over grokjax/ finds every import."""
+
+import ast
+import pathlib
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent / "grokjax"
+
+# Layers from the bottom up: a module may import its own layer and the layers below it.
+LAYERS = [
+    ("leaves", ["grokjax.errors", "grokjax.modular", "grokjax.numerics"]),
+    ("store", ["grokjax.store"]),
+    ("models", ["grokjax.models"]),
+    ("probes", ["grokjax.probes"]),
+    ("core", ["grokjax.tasks", "grokjax.data", "grokjax.config", "grokjax.optim",
+              "grokjax.transfer", "grokjax.sharding", "grokjax.grid", "grokjax.program",
+              "grokjax.experiment", "grokjax.summary"]),
+    ("monitor", ["grokjax.monitor"]),
+    ("run", ["grokjax.run"]),
+    ("launch", ["grokjax.launch"]),
+    ("report", ["grokjax.report"]),
+    ("cli", ["grokjax.cli", "grokjax.__main__", "grokjax"]),
+]
+COMMANDS = {"grokjax.report.plot", "grokjax.report.probe", "grokjax.report.describe",
+            "grokjax.report.collect", "grokjax.launch.command"}
+
+
+def module_name(path: pathlib.Path) -> str:
+    parts = ("grokjax",) + path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def imports(path: pathlib.Path) -> set[str]:
+    """Every grokjax module `path` imports, at the top or inside a function; `from grokjax.x
+    import y` counts as importing grokjax.x.y when that is a module, else grokjax.x."""
+    out = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            out |= {a.name for a in node.names if a.name.startswith("grokjax")}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("grokjax"):
+            for alias in node.names:
+                sub = f"{node.module}.{alias.name}"
+                out.add(sub if sub in MODULES else node.module)
+    return out
+
+
+FILES = sorted(ROOT.rglob("*.py"))
+MODULES = {module_name(f) for f in FILES}
+GRAPH = {module_name(f): imports(f) - {module_name(f)} for f in FILES}
+
+
+def layer(module: str) -> int:
+    best = None
+    for rank, (_, prefixes) in enumerate(LAYERS):
+        for prefix in prefixes:
+            if module == prefix or module.startswith(prefix + "."):
+                if best is None or len(prefix) > best[1]:
+                    best = (rank, len(prefix))
+    assert best is not None, f"{module} is in no layer of tests/test_layout.py"
+    return best[0]
+
+
+def test_every_module_has_a_layer_and_a_docstring():
+    for f in FILES:
+        layer(module_name(f))
+        tree = ast.parse(f.read_text())
+        assert ast.get_docstring(tree), f"{f} has no module docstring"
+
+
+def test_imports_run_one_way():
+    upward = [f"{m} ({LAYERS[layer(m)][0]}) imports {i} ({LAYERS[layer(i)][0]})"
+              for m, deps in GRAPH.items() for i in deps
+              if i in MODULES and layer(i) > layer(m)]
+    assert not upward, "\n".join(upward)
+
+
+def test_leaves_import_only_the_error_type():
+    for m in LAYERS[0][1]:
+        assert GRAPH[m] <= {"grokjax.errors"}, (m, GRAPH[m])
+
+
+def test_no_import_cycle():
+    def visit(node, path, done):
+        if node in path:
+            cycle = path[path.index(node):] + [node]
+            pytest.fail("import cycle: " + " -> ".join(cycle))
+        if node in done:
+            return
+        for dep in sorted(GRAPH.get(node, ())):
+            # A package's __init__ runs before its submodules: `from grokjax.models.base import
+            # X` inside grokjax.models' own submodules is not an edge back to the package.
+            if node.startswith(dep + "."):
+                continue
+            visit(dep, path + [node], done)
+        done.add(node)
+
+    done: set[str] = set()
+    for module in sorted(GRAPH):
+        visit(module, [], done)
+
+
+def test_only_the_cli_imports_the_command_modules():
+    assert COMMANDS <= MODULES
+    for m, deps in GRAPH.items():
+        if m != "grokjax.cli":
+            assert not deps & COMMANDS, f"{m} imports the command module(s) {deps & COMMANDS}"
+
+
+def test_the_walk_sees_lazy_imports():
+    """The CLI imports its commands inside functions: the walk must see them."""
+    assert COMMANDS <= GRAPH["grokjax.cli"]
