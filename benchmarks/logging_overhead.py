@@ -53,7 +53,7 @@ def main() -> None:
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     ap.add_argument("--out", default=None)
     args = ap.parse_args()
-    cfg = config_lib.load_config(args.config, [*args.set, f"seeds={args.seeds}", "seed_list=()"])
+    cfg = config_lib.load_config(args.config, [*args.set, *config_lib.seed_overrides(args.seeds)])
     root = pathlib.Path(tempfile.mkdtemp(prefix="grokjax-logging-"))
     one_run(cfg, True, root)  # warm-up: compiles, fills the cache
     rows = []

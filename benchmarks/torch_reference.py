@@ -4,7 +4,7 @@
     python benchmarks/torch_reference.py --device cuda     # on the GPU
 
 As frt03/grok_mod_poly runs a config: one seed, full batch, eager; the transformer computed at
-every position in the reference's weight layouts and einsums (`models.py`), logits read at the
+every position in the reference's weight layouts and einsums (`model.py`), logits read at the
 last; AdamW(lr 1e-3, weight decay 1, betas (0.9, 0.98)); the loss on logits cast to float64
 (`cross_entropy_high_precision`); and at every step, as it logs to wandb each epoch, the train
 and test loss, accuracy and correct-label probability and the weight norms, read with `.item()`.
@@ -130,7 +130,7 @@ def default_data(p: int = 97, train_fraction: float = 0.3, seed: int = 0):
     from grokjax import config as config_lib  # pylint: disable=import-outside-toplevel
     from grokjax.experiment import build as build_exp  # pylint: disable=import-outside-toplevel
     cfg = config_lib.load_config("configs/add.py", [f"p={p}", f"train_fraction={train_fraction}",
-                                                    f"seed_list=({seed},)"])
+                                                    *config_lib.seed_overrides([seed])])
     exp = build_exp(cfg)
     data = exp.data()
     tokens, labels = np.asarray(data.tokens[0]), np.asarray(data.labels[0])

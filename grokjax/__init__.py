@@ -15,7 +15,7 @@ this list (tests/test_layout.py reads every import and checks it):
     monitor/        what a run shows while it trains: progress line, TensorBoard
     run             a whole run: start or resume, loop, finish; `load_state`
     launch/         sweep files and the local, SLURM and TPU backends
-    report/         what finished runs show: plot, probe, inspect, collect, and their figures
+    report/         what finished runs show: plot, probe, describe (inspect), collect, draw
     cli             the `grokjax` command; the only importer of the command modules
 
 A member is one entry of a run's leading axis: a seed, or a grid setting times a seed.

@@ -58,8 +58,8 @@ def _load(args):
 
 
 def _default_workdir(spec: str) -> pathlib.Path:
-    path, _, arg = spec.partition(":")
-    name = pathlib.Path(path).stem + (f"-{arg}" if arg else "")
+    from grokjax.config import spec_name
+    name = spec_name(spec)
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     return pathlib.Path("runs") / f"{name}-{stamp}"
 

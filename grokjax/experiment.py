@@ -23,6 +23,7 @@ from grokjax import data as data_lib
 from grokjax import grid as grid_lib
 from grokjax import models, numerics, program, sharding, transfer
 from grokjax.models import ModelConfig
+from grokjax.errors import GrokjaxError
 from grokjax.modular import is_prime
 from grokjax.optim import make_optimizer
 from grokjax.probes.measures import ProbeSpec
@@ -44,6 +45,9 @@ class Experiment:
     members: grid_lib.Members  # the leading axis: seeds, or every grid setting x seed
     train_mask: np.ndarray | None = None  # [M, n_train] float32, with a train-fraction grid
     test_mask: np.ndarray | None = None
+    # With a task grid: one dataset per grid task (`dataset` is the first), each member's task.
+    task_datasets: list[data_lib.Dataset] | None = None
+    task_index: np.ndarray | None = None  # [M] int32, into task_datasets
 
     @property
     def n_tasks(self) -> int:
@@ -64,28 +68,37 @@ class Experiment:
         return out
 
     def data(self) -> program.Data:
-        """The program's data, on the host (see `place`)."""
-        table = {}
+        """The program's data, on the host (see `place`). With a task grid, the token and label
+        tables (and the probes' (a, b) table) of every grid task, stacked, and each member's
+        index into them."""
+        datasets = self.task_datasets or [self.dataset]
+        fields = {}
         spec = self.scfg.probe
         if spec is not None and spec.table:
-            p, task, vocab = spec.p, self.dataset.tasks[0], self.dataset.vocab
+            p = spec.p
             operands = data_lib.all_operands(p, 2)  # a-major: row a * p + b
             train = np.zeros((self.n_members, p, p), bool)
             for i, idx in enumerate(self.train_idx):
                 a, b = self.dataset.operands[idx].T
                 inside = (a < p) & (b < p)  # the reference split also has operands p..p+4
                 train[i, a[inside], b[inside]] = True
-            table = dict(
-                table_tokens=jnp.asarray(data_lib.tokenize(operands, vocab.op_tokens[0], vocab)),
-                table_labels=jnp.asarray(task.labels(operands, p).reshape(p, p)),
-                table_train=jnp.asarray(train))
+            tables = [(data_lib.tokenize(operands, d.vocab.op_tokens[0], d.vocab),
+                       d.tasks[0].labels(operands, p).reshape(p, p)) for d in datasets]
+            fields = dict(table_tokens=[t for t, _ in tables], table_labels=[l for _, l in tables],
+                          table_train=jnp.asarray(train))
+        fields["tokens"] = [d.tokens for d in datasets]
+        fields["labels"] = [d.labels for d in datasets]
+        for key in ("tokens", "labels", "table_tokens", "table_labels"):
+            if key in fields:  # one task's table, or every grid task's stacked
+                fields[key] = jnp.asarray(np.stack(fields[key]) if self.task_datasets
+                                          else fields[key][0])
+        if self.task_index is not None:
+            fields["task_index"] = jnp.asarray(self.task_index)
         if self.train_mask is not None:
-            table.update(train_mask=jnp.asarray(self.train_mask),
-                         test_mask=jnp.asarray(self.test_mask))
-        return program.Data(tokens=jnp.asarray(self.dataset.tokens),
-                            labels=jnp.asarray(self.dataset.labels),
-                            train_idx=jnp.asarray(self.train_idx),
-                            test_idx=jnp.asarray(self.test_idx), **table)
+            fields.update(train_mask=jnp.asarray(self.train_mask),
+                          test_mask=jnp.asarray(self.test_mask))
+        return program.Data(train_idx=jnp.asarray(self.train_idx),
+                            test_idx=jnp.asarray(self.test_idx), **fields)
 
     def place(self, data: program.Data) -> program.Data:
         """Per-member fields sharded over the mesh's member axis, shared tables replicated."""
@@ -138,28 +151,39 @@ def _source_d_vocab(cfg: ml_collections.ConfigDict, known: int | None = None) ->
     return data_lib.make_vocab(src_tasks, src["p"], src["model"]["variant"]).d_vocab
 
 
-def _probe_spec(cfg: ml_collections.ConfigDict, tasks) -> ProbeSpec | None:
+def _probe_spec(cfg: ml_collections.ConfigDict, tasks, task_grid: bool) -> ProbeSpec | None:
     """Probes of the transformer: spectra always; Nanda's measures on the (a, b) table for one
     two-variable task defined on every (a, b) (not division or multiply_non_zero, not
-    symmetric inputs)."""
+    symmetric inputs), or for a task grid of such tasks that share their Fourier directions
+    (a + b or a - b) and basis (multiplication's discrete log)."""
     if not cfg.probe.every or cfg.model.arch != "transformer" or cfg.p < 5:
         return None
-    single = (len(tasks) == 1 and tasks[0].arity == 2 and tasks[0].domain == "all"
-              and not cfg.split.symmetric)
+    directions = {"a-b" if t.name == "subtract" else "a+b" for t in tasks}
+    bases = {"multiplicative" if t.name == "multiply" and is_prime(cfg.p) else "additive"
+             for t in tasks}
+    table = ((len(tasks) == 1 or task_grid) and len(directions) == len(bases) == 1
+             and all(t.arity == 2 and t.domain == "all" for t in tasks)
+             and not cfg.split.symmetric)
     return ProbeSpec(
         p=cfg.p, every=cfg.probe.every, eta=cfg.probe.eta, threshold=cfg.probe.threshold,
-        multiplicative=is_prime(cfg.p), table=single,
-        direction="a-b" if tasks[0].name == "subtract" else "a+b",
-        table_basis="multiplicative" if tasks[0].name == "multiply" and is_prime(cfg.p)
-        else "additive", loss_dtype=numerics.loss_dtype(cfg.numerics.loss_dtype))
+        multiplicative=is_prime(cfg.p), table=table, direction=min(directions),
+        table_basis=min(bases), loss_dtype=numerics.loss_dtype(cfg.numerics.loss_dtype))
 
 
 def build(cfg: ml_collections.ConfigDict, source_d_vocab: int | None = None) -> Experiment:
     """Validates `cfg` and builds everything a run needs (host-side; cheap)."""
     tasks = config_lib.validate(cfg)
-    dataset = data_lib.make_dataset(tasks, cfg.p, variant=cfg.model.variant,
-                                    split_mode=cfg.split.mode, symmetric=cfg.split.symmetric)
     members = grid_lib.members(cfg, config_lib.seeds(cfg))
+    task_grid = "task" in members.axes
+    datasets = [data_lib.make_dataset(group, cfg.p, variant=cfg.model.variant,
+                                      split_mode=cfg.split.mode, symmetric=cfg.split.symmetric)
+                for group in ([(t,) for t in tasks] if task_grid else [tasks])]
+    dataset = datasets[0]
+    task_index = None
+    if task_grid:
+        _check_task_grid(datasets)
+        names = [str(t) for t in members.axes["task"]]
+        task_index = np.asarray([names.index(v) for v in members.values["task"]], np.int32)
     split_seeds = config_lib.split_seeds(cfg, members.seeds)
     train_mask = test_mask = None
     if "train_fraction" in members.axes:  # padded splits, masked
@@ -185,11 +209,23 @@ def build(cfg: ml_collections.ConfigDict, source_d_vocab: int | None = None) -> 
             {"lr", "weight_decay"} & set(members.axes))),
         loss_dtype=numerics.loss_dtype(cfg.numerics.loss_dtype),
         batch_size=cfg.optim.batch_size, acc_threshold=cfg.train.acc_threshold,
-        probe=_probe_spec(cfg, tasks))
+        probe=_probe_spec(cfg, tasks, task_grid), constrain_norm=cfg.optim.constrain_norm)
     batching = cfg.train.batching
     if batching == "auto":
         batching = "map" if jax.default_backend() == "cpu" else "vmap"
     return Experiment(cfg=cfg, dataset=dataset, member_seeds=members.seeds,
                       split_seeds=split_seeds, train_idx=train_idx, test_idx=test_idx,
                       scfg=scfg, mesh=sharding.member_mesh(len(members)), batching=batching,
-                      members=members, train_mask=train_mask, test_mask=test_mask)
+                      members=members, train_mask=train_mask, test_mask=test_mask,
+                      task_datasets=datasets if task_grid else None, task_index=task_index)
+
+
+def _check_task_grid(datasets: list[data_lib.Dataset]) -> None:
+    """The tasks of a task grid share their inputs, vocabulary and context."""
+    first = datasets[0]
+    for d in datasets[1:]:
+        if (d.vocab.d_vocab, d.n_ctx) != (first.vocab.d_vocab, first.n_ctx) or not \
+                np.array_equal(d.operands, first.operands):
+            raise GrokjaxError(
+                f"grid.task: {d.task_names[0]} and {first.task_names[0]} do not share their "
+                "inputs and vocabulary; grid tasks of one kind, and run the others separately")

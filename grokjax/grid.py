@@ -1,11 +1,19 @@
 """Hyperparameter grids in one program: the members of a run's leading axis.
 
-Without a grid, a run's leading axis holds its seeds. With one (`grid.lr`, `grid.weight_decay`,
-`grid.train_fraction`, `grid.weight_scale`: tuples of values; empty = not gridded), it holds
-every combination of the gridded values with every seed, the seed varying fastest:
+Without a grid, a run's leading axis holds its seeds. With one (`grid.task`, `grid.lr`,
+`grid.weight_decay`, `grid.train_fraction`, `grid.weight_scale`: tuples of values; empty = not
+gridded), it holds every combination of the gridded values with every seed, the seed varying
+fastest:
 
     grokjax train configs/quick.py --seeds 3 --grid train_fraction=0.3,0.5,0.7 --grid weight_decay=0.3,1,3
     -> 3 x 3 x 3 = 27 members, one compiled program: an r x weight-decay phase diagram
+    grokjax train configs/polynomials.py --seeds 3 --grid task=x_x_y,x2_y2,x2_xy_y2
+    -> 3 tasks x 3 seeds, one program: a row of the paper's Table A.5 per task
+
+The task axis holds single tasks of one arity and one operand domain, so that they share the
+inputs, the vocabulary size and the model; they differ in their labels and operator token. The
+program keeps every task's token and label table once ([K, 1, N, ...]) and each member an index
+into them (`task_index`).
 
 A member is trained exactly as a run of its own values would be, except in how they enter the
 program: the learning rate and weight decay are traced values in the optimiser state
@@ -24,26 +32,32 @@ import ml_collections
 import numpy as np
 
 # grid axis -> the config key it replaces
-AXES = {"lr": "optim.lr", "weight_decay": "optim.weight_decay",
+AXES = {"task": "task", "lr": "optim.lr", "weight_decay": "optim.weight_decay",
         "train_fraction": "train_fraction", "weight_scale": "model.weight_scale"}
 TRACED = ("lr", "weight_decay", "weight_scale")  # enter the program as per-member values
+TEXT = ("task",)  # axes whose values are text, not numbers
+
+
+def value_text(v) -> str:
+    """A grid value as a member name writes it: 'subtract', '0.001'."""
+    return v if isinstance(v, str) else f"{v:g}"
 
 
 @dataclasses.dataclass(frozen=True)
 class Members:
     seeds: list[int]  # per member
-    axes: dict[str, tuple[float, ...]]  # the gridded axes and their values, in grid order
-    values: dict[str, list[float]]  # per gridded axis, each member's value
+    axes: dict[str, tuple]  # the gridded axes and their values (numbers; task names), in order
+    values: dict[str, list]  # per gridded axis, each member's value
 
     def __len__(self) -> int:
         return len(self.seeds)
 
-    def hparams(self, i: int) -> dict[str, float]:
+    def hparams(self, i: int) -> dict:
         return {axis: self.values[axis][i] for axis in self.axes}
 
     def names(self) -> list[str]:
         """Unique member names: 'seed_003', or 'lr=0.001,weight_decay=1,seed_003'."""
-        return [",".join([f"{a}={v:g}" for a, v in self.hparams(i).items()]
+        return [",".join([f"{a}={value_text(v)}" for a, v in self.hparams(i).items()]
                          + [f"seed_{s:03d}"]) for i, s in enumerate(self.seeds)]
 
     def describe(self) -> dict:
@@ -51,15 +65,21 @@ class Members:
                 "members": [{"seed": s, **self.hparams(i)} for i, s in enumerate(self.seeds)]}
 
 
-def axes(cfg: ml_collections.ConfigDict) -> dict[str, tuple[float, ...]]:
-    return {a: tuple(float(v) for v in cfg.grid[a]) for a in AXES if len(cfg.grid[a])}
+def axes(cfg: ml_collections.ConfigDict) -> dict[str, tuple]:
+    return {a: tuple(str(v).strip() if a in TEXT else float(v) for v in cfg.grid[a])
+            for a in AXES if len(cfg.grid[a])}
 
 
 def members(cfg: ml_collections.ConfigDict, seeds: list[int]) -> Members:
     grid = axes(cfg)
     combos = list(itertools.product(*grid.values(), seeds))
     return Members(seeds=[int(c[-1]) for c in combos], axes=grid,
-                   values={a: [float(c[j]) for c in combos] for j, a in enumerate(grid)})
+                   values={a: [c[j] for c in combos] for j, a in enumerate(grid)})
+
+
+def task_specs(cfg: ml_collections.ConfigDict) -> tuple[str, ...]:
+    """The tasks a run trains: the task axis's values, else the config's one task spec."""
+    return axes(cfg).get("task", (cfg.task,))
 
 
 def fractions(cfg: ml_collections.ConfigDict, m: Members) -> list[float]:

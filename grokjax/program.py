@@ -48,6 +48,9 @@ class TrainState:
     rng: jax.Array  # uint32 key data, for minibatches (orbax cannot store typed keys)
     mem_step: jax.Array  # int32 [T+1]
     grok_step: jax.Array  # int32 [T+1]
+    # With optim.constrain_norm: the params' initial L2 norm, which every step restores (None
+    # otherwise, so that a run without it has the state, and checkpoints, it always had).
+    init_norm: jax.Array | None = None  # float32 []
 
 
 @struct.dataclass
@@ -56,25 +59,39 @@ class Data:
     probes on, also the (a, b) table: every input of a two-variable task, its labels, and which
     of them the member trains on."""
 
-    tokens: jax.Array  # int32 [T, N, C]
-    labels: jax.Array  # int32 [T, N]
+    tokens: jax.Array  # int32 [T, N, C]   (a task grid: [K, T, N, C], see task_index)
+    labels: jax.Array  # int32 [T, N]      (a task grid: [K, T, N])
     train_idx: jax.Array  # int32 [n_train]   (per member)
     test_idx: jax.Array  # int32 [n_test]     (per member)
-    table_tokens: jax.Array | None = None  # int32 [p*p, C]
-    table_labels: jax.Array | None = None  # int32 [p, p]
+    table_tokens: jax.Array | None = None  # int32 [p*p, C]   (a task grid: [K, p*p, C])
+    table_labels: jax.Array | None = None  # int32 [p, p]     (a task grid: [K, p, p])
     table_train: jax.Array | None = None  # bool [p, p]   (per member)
     # With a grid over the train fraction: the splits are padded, and these mark the real part.
     train_mask: jax.Array | None = None  # float32 [n_train]   (per member)
     test_mask: jax.Array | None = None  # float32 [n_test]     (per member)
+    # With a task grid: which of the K tasks' tables is the member's.
+    task_index: jax.Array | None = None  # int32 []   (per member)
 
 
 # How `Data` meets the member axis: the tables are shared, the indices carry the member axis.
-PER_MEMBER = ("train_idx", "test_idx", "table_train", "train_mask", "test_mask")
+PER_MEMBER = ("train_idx", "test_idx", "table_train", "train_mask", "test_mask", "task_index")
 DATA_AXES = Data(tokens=None, labels=None, train_idx=0, test_idx=0, table_tokens=None,
-                 table_labels=None, table_train=0, train_mask=0, test_mask=0)
+                 table_labels=None, table_train=0, train_mask=0, test_mask=0, task_index=0)
 DATA_SPECS = Data(tokens=P(), labels=P(), train_idx=P(AXIS), test_idx=P(AXIS),
                   table_tokens=P(), table_labels=P(), table_train=P(AXIS),
-                  train_mask=P(AXIS), test_mask=P(AXIS))
+                  train_mask=P(AXIS), test_mask=P(AXIS), task_index=P(AXIS))
+
+
+def own_tables(data: Data) -> Data:
+    """One member's data with its own task's tables: with a task grid, those at its
+    `task_index` (gathered once per chunk, outside the step loops); else the data as it is."""
+    if data.task_index is None:
+        return data
+    i = data.task_index
+    pick = lambda x: None if x is None else x[i]  # noqa: E731
+    return data.replace(tokens=pick(data.tokens), labels=pick(data.labels),
+                        table_tokens=pick(data.table_tokens),
+                        table_labels=pick(data.table_labels), task_index=None)
 
 
 @struct.dataclass
@@ -87,6 +104,7 @@ class StepConfig:
     batch_size: int = struct.field(pytree_node=False, default=0)
     acc_threshold: float = struct.field(pytree_node=False, default=0.99)
     probe: measures.ProbeSpec | None = struct.field(pytree_node=False, default=None)
+    constrain_norm: bool = struct.field(pytree_node=False, default=False)
 
 
 def init_state(key: jax.Array, scfg: StepConfig, n_tasks: int,
@@ -106,8 +124,10 @@ def init_state(key: jax.Array, scfg: StepConfig, n_tasks: int,
     if injected:
         opt_state = optim.set_hyperparams(opt_state, injected)
     never = jnp.full((n_tasks + 1,), -1, jnp.int32)
+    init_norm = global_norm(params) if scfg.constrain_norm else None
     return TrainState(params=params, opt_state=opt_state, step=jnp.int32(0),
-                      rng=jax.random.key_data(k_rng), mem_step=never, grok_step=never)
+                      rng=jax.random.key_data(k_rng), mem_step=never, grok_step=never,
+                      init_norm=init_norm)
 
 
 def _mean(x_TxB: jax.Array, mask_B: jax.Array | None) -> jax.Array:
@@ -137,7 +157,8 @@ def task_metrics(params: Params, tokens_TxBxC, labels_TxB, scfg: StepConfig,
 
 
 def train_step(state: TrainState, data: Data, scfg: StepConfig) -> tuple[TrainState, Metrics]:
-    """One optimiser step of one seed; metrics are those of the params before the update."""
+    """One optimiser step of one member; metrics are those of the params before the update;
+    with `constrain_norm` the updated params are rescaled to their initial norm."""
     idx = data.train_idx
     if scfg.batch_size and scfg.batch_size < idx.shape[0]:
         key = jax.random.fold_in(jax.random.wrap_key_data(state.rng), state.step)
@@ -147,7 +168,16 @@ def train_step(state: TrainState, data: Data, scfg: StepConfig) -> tuple[TrainSt
     (_, metrics), grads = grad_fn(state.params, tokens, labels, scfg, data.train_mask)
     updates, opt_state = scfg.tx.update(grads, state.opt_state, state.params)
     params = optax.apply_updates(state.params, updates)
+    if scfg.constrain_norm:
+        params = with_norm(params, state.init_norm)
     return state.replace(params=params, opt_state=opt_state, step=state.step + 1), metrics
+
+
+def with_norm(params: Params, norm: jax.Array) -> Params:
+    """The params rescaled to the global L2 norm `norm` (Omnigrok's constrained training:
+    the weight norm held fixed, so only the direction of the weights is learned)."""
+    scale = (norm / global_norm(params)).astype(jnp.float32)
+    return jax.tree.map(lambda w: w * scale, params)
 
 
 def evaluate(params: Params, data: Data, scfg: StepConfig, split: str = "test") -> Metrics:
@@ -158,10 +188,19 @@ def evaluate(params: Params, data: Data, scfg: StepConfig, split: str = "test") 
 
 def param_norms(params: Params) -> Metrics:
     """The L2 norm of every matrix ('norm/blocks.0.attn.W_Q', ...) and of all params together."""
-    sq = {k: jnp.sum(jnp.square(v)) for k, v in models.param_names(params).items()}
+    sq = _squares(params)
     norms = {f"norm/{k}": jnp.sqrt(v) for k, v in sq.items()}
     norms["norm/total"] = jnp.sqrt(sum(sq.values()))
     return norms
+
+
+def global_norm(params: Params) -> jax.Array:
+    """The L2 norm of all params together (history's 'norm/total'), float32."""
+    return jnp.sqrt(sum(_squares(params).values())).astype(jnp.float32)
+
+
+def _squares(params: Params) -> dict[str, jax.Array]:
+    return {k: jnp.sum(jnp.square(v)) for k, v in models.param_names(params).items()}
 
 
 def _with_all(acc_xT: jax.Array) -> jax.Array:
@@ -202,6 +241,7 @@ def log_block(state: TrainState, data: Data, scfg: StepConfig, eval_every: int):
 
 def final_record(state: TrainState, data: Data, scfg: StepConfig):
     """The log point after the last step: full train and test metrics of the final params."""
+    data = own_tables(data)
     train = evaluate(state.params, data, scfg, "train")
     test = evaluate(state.params, data, scfg, "test")
     thr = scfg.acc_threshold
@@ -225,6 +265,7 @@ def run_chunk(state: TrainState, data: Data, scfg: StepConfig, n_blocks: int, ev
 
     With probes, an outer scan runs the probes, then `probe.every / eval_every` log blocks; the
     probe records ('probe/...') are stacked over the probe points."""
+    data = own_tables(data)
     block = functools.partial(log_block, data=data, scfg=scfg, eval_every=eval_every)
     if scfg.probe is None:
         return jax.lax.scan(lambda s, _: block(s), state, None, length=n_blocks)

@@ -3,7 +3,7 @@
 `grokjax.experiment.build(cfg)` (re-exported here) turns a validated config into an
 `Experiment`. `train(cfg, workdir)` runs it:
 
-* a fresh run writes config.json, run.json and splits.npz, inits every seed at once (copying
+* a fresh run writes config.json, run.json and splits.npz, inits every member at once (copying
   params from a source run when transferring) and saves the step-0 checkpoint;
 * a run directory that already has checkpoints is resumed from its latest good one, after
   checking that the config would compute the same thing (`config.result_changes`); a run that
@@ -35,7 +35,7 @@ from grokjax.monitor import tensorboard
 from grokjax.monitor.progress import Progress
 from grokjax.store import checkpoint as ckpt_lib
 from grokjax.store import rundir
-from grokjax.summary import summarize
+from grokjax.summary import SHARED_STEPS, summarize
 
 
 def load_source_params(exp: Experiment) -> tuple[dict, int]:
@@ -60,8 +60,9 @@ def run_info(exp: Experiment, loss_dtype: str) -> dict:
     return {
         "seeds": exp.member_seeds,
         "split_seeds": exp.split_seeds,
-        "tasks": [{"name": t.name, "formula": t.formula, "arity": t.arity,
-                   "op_token": int(op)} for t, op in zip(ds.tasks, ds.vocab.op_tokens)],
+        "tasks": [{"name": t.name, "formula": t.formula, "arity": t.arity, "op_token": int(op)}
+                  for d in (exp.task_datasets or [ds])
+                  for t, op in zip(d.tasks, d.vocab.op_tokens)],
         "vocab": {"d_vocab": ds.vocab.d_vocab, "tokens": ds.vocab.describe()},
         "n_inputs": int(len(ds.operands)),
         "n_train": int(exp.train_idx.shape[1]),
@@ -75,11 +76,8 @@ def run_info(exp: Experiment, loss_dtype: str) -> dict:
     }
 
 
-SHARED_STEPS = ("step", "probe/step")  # the history's point axes, the same for every seed
-
-
 def _stack(chunks: list[dict]) -> dict[str, np.ndarray]:
-    """Concatenates host records ([S, P_chunk, ...]; 'step' and 'probe/step' [P_chunk]) along
+    """Concatenates host records ([M, P_chunk, ...]; 'step' and 'probe/step' [P_chunk]) along
     their point axis."""
     chunks = [c for c in chunks if len(c["step"])]
     if not chunks:
@@ -159,14 +157,15 @@ def train(cfg: ml_collections.ConfigDict, workdir: str | pathlib.Path, *,
                 begun = (0, _start(exp, workdir, loss_dtype), [])
             step, state, chunks = begun
             writer = _Writer(exp, checkpoints, board)
-            records = _Records(exp, chunks, board, Progress(
-                cfg.train.steps, start=step, enabled=progress and sharding.is_primary(),
-                interval=progress_interval))
             if board is not None:
                 board.open(step)
             if not chunks and ccfg.save_every:  # a fresh run: its step-0 checkpoint
-                writer.save(0, state, records.history(), False)
-            data, t0 = exp.place(exp.data()), time.perf_counter()
+                writer.save(0, state, _stack(chunks), False)
+            data = exp.place(exp.data())
+            records = _Records(exp, chunks, board, Progress(
+                cfg.train.steps, start=step, enabled=progress and sharding.is_primary(),
+                interval=progress_interval))
+            t0 = time.perf_counter()
             end, state = _loop(exp, data, step, state, records, writer)
             return _finish(exp, data, workdir, end, state, records, writer, end - step, t0)
         finally:
@@ -184,15 +183,15 @@ def _resume(exp: Experiment, workdir: pathlib.Path, checkpoints: ckpt_lib.Checkp
         raise GrokjaxError(f"{workdir} holds a run with another config ({'; '.join(changes)});"
                            " resume it with its own config, or choose another --workdir")
     saved = checkpoints.restore_latest_good(exp.abstract_state())
-    _check_splits(saved.splits, exp.splits(), workdir, saved.step)
     step, history = saved.step, saved.history
-    all_grokked = bool((sharding.to_host(saved.state.grok_step)[:, -1] >= 0).all())
-    if saved.meta["final"] and (step >= tcfg.steps or (tcfg.stop_when_grokked and all_grokked)):
+    grokked = _all_grokked(sharding.to_host(saved.state.grok_step))
+    if saved.meta["final"] and (step >= tcfg.steps or (tcfg.stop_when_grokked and grokked)):
         print(f"{workdir} is complete at step {step}; nothing to do", flush=True)
         summary_file = workdir / "summary.json"
         if summary_file.exists() and rundir.read_json(summary_file)["steps"] == step:
             return rundir.read_json(summary_file)
         return _write_outputs(exp, workdir, history)  # killed after its final checkpoint
+    _check_splits(saved.splits, exp.splits(), workdir, step)  # before it trains on
     rundir.write_json(workdir / "config.json", cfg.to_dict())  # e.g. the new train.steps
     if step > tcfg.steps:
         raise GrokjaxError(f"{workdir} is already at step {step}, past train.steps="
@@ -254,10 +253,15 @@ class _Records:
                         last["train/acc"].mean(-1), last["test/acc"].mean(-1),
                         int((last["mem_step"][:, -1] >= 0).sum()),
                         int((last["grok_step"][:, -1] >= 0).sum()), self.exp.n_members)
-        return bool((last["grok_step"][:, -1] >= 0).all())
+        return _all_grokked(last["grok_step"])
 
     def history(self) -> dict[str, np.ndarray]:
         return _stack(self.chunks)
+
+
+def _all_grokked(grok_step: np.ndarray) -> bool:
+    """Whether every member has grokked (on every task: the last entry), from [M, T+1]."""
+    return bool((grok_step[:, -1] >= 0).all())
 
 
 def _needed_now(tcfg, ccfg, step: int) -> bool:

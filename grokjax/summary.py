@@ -3,13 +3,18 @@
 The history's last log point is the final state, so a summary can be rebuilt from any final
 checkpoint. Event steps come from the `mem_step` / `grok_step` records (per task, and for the
 all tasks together as the last entry); -1 means never. Its `seeds` list has one entry per
-member (a seed of a grid setting, with its `hparams`), counted by `n_members` (written as
-`n_seeds` before grids had a name for their members: `n_members(summary)` reads both).
+member (a seed of a grid setting, with its `hparams`), counted by `n_members` (and, as files
+written before members had a name hold it, by `n_seeds`: `n_members(summary)` reads either).
 """
 
 from __future__ import annotations
 
 import numpy as np
+
+from grokjax.grid import value_text
+
+
+SHARED_STEPS = ("step", "probe/step")  # the history's point axes, the same for every member
 
 
 def n_members(summary: dict) -> int:
@@ -99,7 +104,7 @@ def summarize(cfg, member_seeds: list[int], split_seeds: list[int], task_names, 
     For a grid (`members`, grokjax.grid.Members), each entry also has its `hparams`, and `grid`
     lists every setting with its seeds grokked and median grok step."""
     names = list(task_names)
-    final = {k: v[:, -1] for k, v in history.items() if k not in ("step", "probe/step")}
+    final = {k: v[:, -1] for k, v in history.items() if k not in SHARED_STEPS}
     mem, grok = final["mem_step"], final["grok_step"]  # [S, T+1]; the last entry: all tasks
     test_acc = history["test/acc"].mean(-1)  # [S, P]
     per_seed = []
@@ -130,7 +135,8 @@ def summarize(cfg, member_seeds: list[int], split_seeds: list[int], task_names, 
     return {
         "task": cfg.task, "p": cfg.p, "train_fraction": cfg.train_fraction,
         "steps": int(history["step"][-1]),
-        "n_members": stats.pop("seeds"),
+        "n_members": stats["seeds"],
+        "n_seeds": stats.pop("seeds"),  # the same count, under the name older files have
         **stats,
         "seeds": per_seed,
         **({"grid": _grid_cells(per_seed, members)} if members is not None and members.axes
@@ -156,7 +162,7 @@ def seed_table(summary: dict) -> list[str]:
     for e in summary["seeds"]:
         mem = e["memorisation_step"] if e["memorisation_step"] >= 0 else "-"
         grok = e["grok_step"] if e["grok_step"] >= 0 else "-"
-        lines.append("".join(f"{e['hparams'][a]:>15g}" for a in axes)
+        lines.append("".join(f"{value_text(e['hparams'][a]):>15}" for a in axes)
                      + f"{e['seed']:>6} {e['train_acc']:>10.4f} {e['test_acc']:>10.4f} "
                      f"{e['test_loss']:>11.3e} {mem:>10} {grok:>8}")
     return lines

@@ -274,14 +274,22 @@ def test_a_run_written_before_a_config_key_existed_still_resumes(tmp_path):
     assert history["step"][-1] == 40
 
 
-def test_a_resumed_run_refuses_a_checkpoint_of_other_splits(tmp_path):
+def test_a_resumed_run_refuses_a_checkpoint_of_other_splits(tmp_path, monkeypatch, capsys):
     """The checkpoint's `splits` item is read back on resume: a run whose config now makes
-    other splits than it was trained on (another numpy's permutation, an edited task) stops
-    with the names of the arrays that differ, before it trains a step."""
-    from grokjax import run as run_lib
-    from grokjax.errors import GrokjaxError
-    saved = {"train_idx": np.array([[0, 1]]), "test_idx": np.array([[2]])}
-    run_lib._check_splits(saved, dict(saved), tmp_path, 10)  # pylint: disable=protected-access
-    other = {"train_idx": np.array([[0, 2]]), "test_idx": np.array([[1]])}
-    with pytest.raises(GrokjaxError, match=r"other splits \(train_idx, test_idx\)"):
-        run_lib._check_splits(saved, other, tmp_path, 10)  # pylint: disable=protected-access
+    other splits than it was trained on (another numpy's permutation, say: simulated here by a
+    split function that reverses the order) stops with the arrays that differ, before it
+    trains a step; its finished state is untouched."""
+    from grokjax import data
+    run = tmp_path / "run"
+    args = ["train", TINY, "--workdir", str(run), "--no-progress", "--steps", "10",
+            "--set", "checkpoint.save_every=10"]
+    assert cli.main(args) == 0
+    before = sorted(p.name for p in (run / "checkpoints").iterdir())
+    capsys.readouterr()
+    real = data.split_indices
+    monkeypatch.setattr(data, "split_indices",
+                        lambda n, *a, **k: tuple(x[::-1].copy() for x in real(n, *a, **k)))
+    assert cli.main(args[:-4] + ["--steps", "20", "--set", "checkpoint.save_every=10"]) == 2
+    err = capsys.readouterr().err
+    assert "makes other splits (train_idx, test_idx) than the checkpoint of step 10" in err, err
+    assert sorted(p.name for p in (run / "checkpoints").iterdir()) == before

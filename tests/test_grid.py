@@ -8,7 +8,7 @@ import pytest
 from grokjax import cli, config, run
 from grokjax.report import draw
 from grokjax.store import rundir
-from tests.conftest import TINY, png_size, tiny_config
+from tests.conftest import TINY, assert_same_history, png_size, tiny_config
 
 
 def _train(workdir, **overrides):
@@ -83,7 +83,12 @@ def test_plot_draws_the_heatmap_of_a_grid(grid_run, tmp_path, capsys):
     (["--grid", "momentum=0.9"], "--grid 'momentum=0.9': give AXIS=V1,V2,... with AXIS one of"),
     (["--grid", "train_fraction=0.5,1.2"], "grid.train_fraction=(0.5, 1.2): every value must be"),
     (["--grid", "lr=0.001,0.001"], "repeats a value"),
-    (["--grid", "lr=fast"], "grid.lr expects tuple"),
+    (["--grid", "lr=fast"], "grid.lr=('fast',) must hold numbers"),
+    (["--grid", "task=add,add_z"], "grid.task mixes tasks of different arity (add, add_z)"),
+    (["--grid", "task=add,division"], "grid.task mixes tasks of different operand domain"),
+    (["--grid", "task=add,adddd"], "unknown task 'adddd'"),
+    (["--grid", "task=add,add"], "names a task twice"),
+    (["--grid", "task=add,multiply", "--set", "p=12"], "p=12 is not prime, but multiply needs"),
     (["--grid", "train_fraction=0.3,0.5", "--set", "optim.batch_size=8"], "needs full-batch"),
 ])
 def test_bad_grid_input_is_one_line(args, message, tmp_path, capsys):
@@ -91,3 +96,43 @@ def test_bad_grid_input_is_one_line(args, message, tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.startswith("grokjax: error: ") and message in err, err
     assert not (tmp_path / "r").exists()
+
+
+@pytest.fixture(scope="module")
+def task_grid(tmp_path_factory):
+    """3 tasks x 2 seeds, trained through the CLI (`--grid task=...`): 6 members."""
+    workdir = tmp_path_factory.mktemp("tasks") / "run"
+    assert cli.main(["train", TINY, "--workdir", str(workdir), "--no-progress", "--grid",
+                     "task=add,x2_y2,x_x_y", "--set", "train.steps=30",
+                     "--set", "checkpoint.save_every=0", "--set", "tensorboard.enabled=false"]) == 0
+    return workdir, rundir.read_npz(workdir / "history.npz")
+
+
+@pytest.mark.parametrize("index,task", [(0, "add"), (2, "x2_y2"), (5, "x_x_y")])
+def test_a_member_of_a_task_grid_trains_as_its_task_alone(task_grid, tmp_path, index, task):
+    """The same metrics, probes (Nanda's table measures included) and event steps, whichever
+    operator token and labels the task has: the training metrics bit for bit on CPU ('map'
+    batching), the final probes to float rounding (XLA fuses the final program differently
+    around the gathered task tables: 1 ulp of a Gini coefficient, measured)."""
+    _, history = task_grid
+    alone = _train(tmp_path / task, task=task, seed_list=f"({index % 2},)")
+    member = {k: v if k in ("step", "probe/step") else v[index:index + 1]
+              for k, v in history.items()}
+    assert_same_history(member, alone)
+    for key in ("train/loss", "test/acc", "norm/total"):
+        np.testing.assert_array_equal(member[key], alone[key], err_msg=key)
+
+
+def test_a_task_grid_is_recorded_per_member(task_grid, capsys):
+    workdir, _ = task_grid
+    summary = json.loads((workdir / "summary.json").read_text())
+    assert [e["hparams"]["task"] for e in summary["seeds"]] == ["add"] * 2 + ["x2_y2"] * 2 + [
+        "x_x_y"] * 2
+    assert [c["task"] for c in summary["grid"]["cells"]] == ["add", "x2_y2", "x_x_y"]
+    info = json.loads((workdir / "run.json").read_text())
+    assert [(t["name"], t["op_token"]) for t in info["tasks"]] == [
+        ("add", 12), ("x2_y2", 11), ("x_x_y", 11)]  # p = 11: '+' is p+1, '=' is p
+    assert cli.main(["inspect", str(workdir)]) == 0
+    out = capsys.readouterr().out
+    assert "grid         task ('add', 'x2_y2', 'x_x_y'): 6 members" in out
+    assert "x2_y2" in out.splitlines()[-4]  # the member table names each member's task

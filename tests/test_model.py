@@ -128,7 +128,7 @@ def test_hooks_cost_nothing_when_absent():
 
 
 def reference_forward(params, tokens):
-    """numpy transcription of frt03/grok_mod_poly models.py (Transformer.forward), in the
+    """numpy transcription of frt03/grok_mod_poly model.py (Transformer.forward), in the
     reference's own weight layouts: W_E (d_model, d_vocab), W_Q (head, d_head, d_model),
     W_O (d_model, head*d_head), W_in (d_mlp, d_model), W_out (d_model, d_mlp), W_U (d_model, V)."""
     p = {k: np.asarray(v, np.float64) for k, v in models.param_names(params).items()}

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from grokjax import run
-from grokjax import program
+from grokjax import models, program
 from tests.conftest import tiny_config
 
 
@@ -45,9 +45,14 @@ class TrainStepTest(chex.TestCase):
         assert int(new.step) == 1
         chex.assert_trees_all_equal_shapes_and_dtypes(new.params, state.params)
         assert not np.allclose(new.params["embed"]["W_E"], state.params["embed"]["W_E"])
-        # both variants compute the update of the compiled reference to float rounding
-        want, _ = jax.jit(program.train_step, static_argnums=2)(state, d, exp.scfg)
-        chex.assert_trees_all_close(new.params, want.params, rtol=1e-5, atol=1e-7)
+        # AdamW's first step, written out: p - lr (g / (|g| + eps) + wd p)
+        tokens, labels = d.tokens[:, d.train_idx], d.labels[:, d.train_idx]
+        grads = jax.grad(lambda p: program.task_metrics(p, tokens, labels, exp.scfg)[0])(
+            state.params)
+        lr, wd, eps = cfg.optim.lr, cfg.optim.weight_decay, cfg.optim.eps
+        want = jax.tree.map(lambda p, g: p - lr * (g / (jnp.abs(g) + eps) + wd * p),
+                            state.params, grads)
+        chex.assert_trees_all_close(new.params, want, rtol=1e-5, atol=1e-8)
 
 
 def test_first_step_is_torch_adamw(tiny):
@@ -178,3 +183,38 @@ def test_the_grok_step_is_the_first_log_point_whose_test_accuracy_reaches_the_th
         want = int(records["step"][i][np.argmax(reached)]) if reached.any() else -1
         assert int(states.grok_step[i, -1]) == want
     assert (states.grok_step[:, -1] > 0).any()  # crossed during the run, not at its start
+
+
+def test_the_norm_constraint_holds_the_weight_norm_at_its_initial_value():
+    """optim.constrain_norm: every step ends with the params rescaled to their initial global
+    norm (Omnigrok), which the unconstrained run leaves behind at once."""
+    free, held = tiny_config(), tiny_config()
+    with free.unlocked(), held.unlocked():
+        free.optim.weight_decay = held.optim.weight_decay = 0.0
+        held.optim.constrain_norm = True
+    exp, data, states = setup(held)
+    init = jax.vmap(lambda k: models.init(k, exp.scfg.mcfg))(
+        jax.vmap(lambda s: jax.random.split(jax.random.key(s))[0])(jnp.arange(2)))
+    want = np.sqrt(sum(np.sum(np.square(np.asarray(x, np.float64)), axis=tuple(range(1, x.ndim)))
+                       for x in jax.tree.leaves(init)))
+    np.testing.assert_allclose(states.init_norm, want, rtol=1e-6)
+    _, records = run_program(held)
+    np.testing.assert_allclose(records["norm/total"], np.broadcast_to(want[:, None], (2, 4)),
+                               rtol=1e-5)
+    _, unheld = run_program(free)
+    assert np.abs(unheld["norm/total"][:, -1] / want - 1).min() > 1e-3
+    # One step: the unconstrained AdamW update, then the rescale, computed here in numpy.
+    exp_free, _, states_free = setup(free)
+    state, d = one_seed(states, 0), seed_data(data, 0)
+    step_free, _ = program.train_step(one_seed(states_free, 0), d, exp_free.scfg)
+    step_held, _ = program.train_step(state, d, exp.scfg)
+    leaves = [np.asarray(x, np.float64) for x in jax.tree.leaves(step_free.params)]
+    scale = want[0] / np.sqrt(sum(np.sum(x ** 2) for x in leaves))
+    for a, b in zip(jax.tree.leaves(step_held.params), leaves):
+        np.testing.assert_allclose(a, b * scale, rtol=1e-5, atol=1e-8)
+
+
+def test_a_run_without_the_norm_constraint_keeps_its_state_tree(tiny):
+    """Checkpoints of runs made before the option restore: no new leaf without it."""
+    _, _, states = setup(tiny)
+    assert states.init_norm is None

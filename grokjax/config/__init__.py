@@ -10,11 +10,12 @@ The model itself only ever sees the frozen `ModelConfig` that `grokjax.experimen
 """
 
 from grokjax.config.defaults import base_config, flatten, seeds, split_seeds, to_json
-from grokjax.config.files import CONFIG_DIR, exec_file, load_config, resolve_path
+from grokjax.config.files import CONFIG_DIR, exec_file, load_config, resolve_path, spec_name
 from grokjax.config.overrides import apply_overrides, grid_override, seed_overrides
 from grokjax.config.resume import RESUMABLE_KEYS, from_saved, result_changes
 from grokjax.config.validation import validate
 
 __all__ = ["base_config", "flatten", "seeds", "split_seeds", "to_json", "CONFIG_DIR",
-           "exec_file", "load_config", "resolve_path", "apply_overrides", "grid_override",
-           "seed_overrides", "RESUMABLE_KEYS", "from_saved", "result_changes", "validate"]
+           "exec_file", "load_config", "resolve_path", "spec_name", "apply_overrides",
+           "grid_override", "seed_overrides", "RESUMABLE_KEYS", "from_saved", "result_changes",
+           "validate"]

@@ -46,6 +46,8 @@ def base_config() -> ml_collections.ConfigDict:
         eps=1e-8,
         warmup_steps=0,  # linear warm-up min(step / warmup_steps, 1) (Nanda: 10)
         batch_size=0,  # 0: full batch; else a random minibatch of this size each step
+        constrain_norm=False,  # rescale the params to their initial L2 norm after every step
+                               # (Omnigrok's constrained training; use with weight_decay=0)
     ))
     c.train = ml_collections.ConfigDict(dict(
         steps=20_000,
@@ -61,6 +63,7 @@ def base_config() -> ml_collections.ConfigDict:
         threshold=0.85,  # a key frequency explains more than this of some neuron's variance
     ))
     c.grid = ml_collections.ConfigDict(dict(  # see grokjax/grid.py; () = not gridded
+        task=(),  # e.g. ('add', 'subtract', 'x2_y2'): replaces task (single tasks of one kind)
         lr=(),  # e.g. (3e-4, 1e-3, 3e-3): replaces optim.lr
         weight_decay=(),  # replaces optim.weight_decay
         train_fraction=(),  # replaces train_fraction

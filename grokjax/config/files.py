@@ -58,3 +58,11 @@ def load_config(spec: str, overrides: list[str] = ()) -> ml_collections.ConfigDi
     return cfg
 
 
+
+
+def spec_name(spec: str) -> str:
+    """The name a run or sweep directory takes from its file spec:
+    'configs/polynomials.py:x2_y2' -> 'polynomials-x2_y2', 'experiments/sweep_transfer.py' ->
+    'transfer'."""
+    path, _, arg = spec.partition(":")
+    return pathlib.Path(path).stem.removeprefix("sweep_") + (f"-{arg}" if arg else "")

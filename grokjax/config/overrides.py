@@ -74,6 +74,16 @@ def seed_overrides(seeds: int | Sequence[int] | str | None) -> list[str]:
 
 
 def grid_override(axis: str, values: Sequence[Any] | str) -> str:
-    """The override of one grid axis: its values as a sequence, or as the text 'V1,V2,...'."""
-    text = values if isinstance(values, str) else ",".join(map(str, values))
-    return f"grid.{axis}=({text},)"
+    """The override of one grid axis: its values as a sequence, or as the text 'V1,V2,...'
+    (task names and polynomials are quoted, numbers written as they are)."""
+    items = values.split(",") if isinstance(values, str) else list(values)
+    return f"grid.{axis}=({','.join(_literal(v) for v in items)},)"
+
+
+def _literal(value: Any) -> str:
+    text = str(value).strip()
+    try:
+        float(text)
+        return text
+    except ValueError:
+        return repr(text)

@@ -29,7 +29,8 @@ _NON_NEGATIVE = ("optim.weight_decay", "optim.warmup_steps", "optim.batch_size")
 
 
 def validate(cfg: ml_collections.ConfigDict) -> tuple[Task, ...]:
-    """Checks every value; returns the parsed tasks. Raises GrokjaxError naming the fix."""
+    """Checks every value; returns the parsed tasks (a mixture's tasks, or with a task grid
+    the grid's tasks, one per setting). Raises GrokjaxError naming the fix."""
     flat = flatten(cfg)
     for key, choices in _CHOICES.items():
         if flat[key] not in choices:
@@ -88,9 +89,13 @@ def validate(cfg: ml_collections.ConfigDict) -> tuple[Task, ...]:
     _validate_grid(cfg)
     if cfg.model.arch == "mlp" and cfg.model.variant != "furuta":
         raise GrokjaxError("model.arch='mlp' is Furuta's MLP; set model.variant='furuta'")
+    if cfg.optim.constrain_norm and cfg.transfer.freeze:
+        raise GrokjaxError("optim.constrain_norm rescales every parameter, frozen ones too; "
+                           "drop --freeze, or train without the norm constraint")
     transfer.parse_groups(cfg.transfer.load, "transfer.load")
     transfer.parse_groups(cfg.transfer.freeze, "transfer.freeze")
-    tasks = parse_task_spec(cfg.task, p=cfg.p, rand_seed=cfg.rand_seed)
+    tasks = (_grid_tasks(cfg) if cfg.grid.task
+             else parse_task_spec(cfg.task, p=cfg.p, rand_seed=cfg.rand_seed))
     needs_prime = [t.name for t in tasks if t.requires_prime]
     if needs_prime and not is_prime(cfg.p):
         raise GrokjaxError(
@@ -112,7 +117,7 @@ def _validate_grid(cfg: ml_collections.ConfigDict) -> None:
             raise GrokjaxError(f"grid.{axis}={tuple(values)}: every value must be {what}")
         if len(set(values)) != len(values):
             raise GrokjaxError(f"grid.{axis}={tuple(values)} repeats a value")
-    gridded = any(len(cfg.grid[a]) for a in checks)
+    gridded = any(len(cfg.grid[a]) for a in (*checks, "task"))
     if cfg.grid.train_fraction and cfg.optim.batch_size:
         raise GrokjaxError("grid.train_fraction needs full-batch training (optim.batch_size=0): "
                            "a minibatch of a padded split would draw padding")
@@ -121,3 +126,24 @@ def _validate_grid(cfg: ml_collections.ConfigDict) -> None:
                            "run one transfer per setting instead")
 
 
+
+
+def _grid_tasks(cfg: ml_collections.ConfigDict) -> tuple[Task, ...]:
+    """The task axis's tasks: single tasks, distinct, of one arity and one operand domain (so
+    that the members share their inputs and model)."""
+    specs = [str(v).strip() for v in cfg.grid.task]
+    mixed = [s for s in specs if "," in s]
+    if mixed:
+        raise GrokjaxError(f"grid.task value {mixed[0]!r} is a mixture; the task axis holds "
+                           "single tasks (train a mixture as a run of its own)")
+    tasks = tuple(parse_task_spec(s, p=cfg.p, rand_seed=cfg.rand_seed)[0] for s in specs)
+    if len({t.name for t in tasks}) != len(tasks):
+        raise GrokjaxError(f"grid.task={tuple(specs)} names a task twice; list each once")
+    for what, key in (("arity", lambda t: t.arity), ("operand domain", lambda t: t.domain)):
+        kinds = {key(t): t.name for t in tasks}
+        if len(kinds) > 1:
+            raise GrokjaxError(
+                f"grid.task mixes tasks of different {what} ({', '.join(kinds.values())}); the "
+                "members of a task grid share their inputs: grid tasks of one kind, and run the "
+                "others separately")
+    return tasks

@@ -10,6 +10,7 @@ from __future__ import annotations
 import pathlib
 from typing import Sequence
 
+from grokjax import config as config_lib
 from grokjax.errors import GrokjaxError
 from grokjax.launch import local, slurm, sweep, tpu
 from grokjax.launch.sweep import Print
@@ -17,9 +18,7 @@ from grokjax.launch.sweep import Print
 
 def default_root(spec: str) -> pathlib.Path:
     """runs/<sweep name>: 'experiments/sweep_transfer.py:scratch' -> runs/transfer-scratch."""
-    path, _, arg = spec.partition(":")
-    return pathlib.Path("runs") / (pathlib.Path(path).stem.removeprefix("sweep_")
-                                   + (f"-{arg}" if arg else ""))
+    return pathlib.Path("runs") / config_lib.spec_name(spec)
 
 
 def run(spec: str, *, backend: str = "local", root: str | None = None, dry_run: bool = False,

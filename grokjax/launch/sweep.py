@@ -238,7 +238,7 @@ def check_order(everything: list[Planned], todo: list[Planned]) -> None:
 def run_state(workdir: pathlib.Path, target_steps: int | None = None,
               stop_when_grokked: bool = False) -> str:
     """'running' (a live process holds its lock), 'finished' (its summary reached the target
-    steps, or every seed grokked under stop_when_grokked; any summary when no target is
+    steps, or every member grokked under stop_when_grokked; any summary when no target is
     known), 'partial (step N)' (checkpoints, no finished summary) or 'new'."""
     if rundir.is_locked(workdir):
         return "running"

@@ -5,8 +5,8 @@ Two architectures sit behind it: Furuta's (and Nanda's) transformer in
 config, hook points, activations, flat names) is `grokjax.models.base`, and their matmul is
 `grokjax.models.linear`. Params are plain nested dicts of float32 arrays whose flattened
 names follow TransformerLens (`embed.W_E`, `blocks.0.attn.W_Q`, `unembed.W_U`); see
-`param_names`. Everything here works on one seed; the training program vmaps it over the seed
-axis, so stacked params simply gain a leading axis.
+`param_names`. Everything here works on one member; the training program lifts it over the
+member axis, so stacked params simply gain a leading axis.
 """
 
 from __future__ import annotations

@@ -122,7 +122,7 @@ def apply(params: Params, tokens_BxC: jax.Array, cfg: ModelConfig, *, hooks, cac
 
 def logits_and_neurons(params: Params, tokens_BxC: jax.Array, cfg: ModelConfig):
     """(logits [B, V], the last block's MLP activations at the readout position [B, d_mlp]),
-    by the readout-only path: what a probe of the whole input grid reads, at a third of the
+    by the readout-only path: what a probe of the whole (a, b) table reads, at a third of the
     cost of caching hook_post at every position."""
     return _forward(params, tokens_BxC, cfg, HookPoints({}, False))
 

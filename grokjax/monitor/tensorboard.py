@@ -177,7 +177,7 @@ class Board:
     # -- checkpoints and the end ---------------------------------------------------------------
 
     def histograms(self, step: int, params: dict) -> None:
-        """Histograms of every weight matrix of the detail seeds (host params, seed axis first)."""
+        """Histograms of every weight matrix of the detail seeds (host params, member axis first)."""
         named = models.param_names(params)
         for i in self.detail_idx:
             for name, w in named.items():

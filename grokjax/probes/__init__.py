@@ -5,7 +5,7 @@
                restricted / excluded loss, the embedding ablation, and what the training
                program probes every `probe.every` steps (`ProbeSpec`, `probe_record`)
 
-Everything here takes one seed's params and is pure, so `jax.vmap` lifts it to a run's seed
-axis. The probes import only the models and the leaves (`modular`, `numerics`); the training
+Everything here takes one member's params and is pure, so `jax.vmap` lifts it to a run's
+member axis. The probes import only the models and the leaves (`modular`, `numerics`); the training
 program imports them. `grokjax probe RUN` (grokjax.report.probe) is the command.
 """

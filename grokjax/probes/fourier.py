@@ -87,7 +87,7 @@ def freq_norms(w: jax.Array, axis: int = 0, method: str = "basis") -> tuple[jax.
 
 
 def components_2d(m: jax.Array) -> jax.Array:
-    """F M F^T over the first two axes of m [n, n, ...] (the (a, b) grid)."""
+    """F M F^T over the first two axes of m [n, n, ...] (the (a, b) table)."""
     return jnp.swapaxes(components_2d_swapped(m), 0, 1)
 
 

@@ -24,8 +24,8 @@ import pathlib
 import re
 
 from grokjax.errors import GrokjaxError
+from grokjax.grid import value_text
 from grokjax.launch import sweep as sweep_lib
-from grokjax.report import draw
 from grokjax.store import rundir
 from grokjax.summary import grok_matrix, grok_stats
 
@@ -47,11 +47,12 @@ def _entries(root: pathlib.Path) -> list[dict]:
              else root.name, "dir": d} for d in found]
 
 
-def _setting(hparams: dict | None) -> tuple[float | None, str]:
-    """A grid member's train fraction (None if not gridded) and its other values as text."""
+def _setting(hparams: dict | None) -> tuple[str | None, float | None, str]:
+    """A grid member's task and train fraction (None where not gridded) and its other values
+    as text."""
     hparams = dict(hparams or {})
-    r = hparams.pop("train_fraction", None)
-    return r, ", ".join(f"{k}={v:g}" for k, v in hparams.items())
+    task, r = hparams.pop("task", None), hparams.pop("train_fraction", None)
+    return task, r, ", ".join(f"{k}={value_text(v)}" for k, v in hparams.items())
 
 
 def rows(root: pathlib.Path) -> tuple[list[dict], list[dict]]:
@@ -78,10 +79,12 @@ def rows(root: pathlib.Path) -> tuple[list[dict], list[dict]]:
             meta = {"task": summary["task"], "p": summary["p"], "r": summary["train_fraction"]}
             steps = max(steps, summary["steps"])
             for s in summary["seeds"]:
-                r, setting = _setting(s.get("hparams"))
-                key = (meta["r"] if r is None else r, setting)
+                task, r, setting = _setting(s.get("hparams"))
+                key = (meta["task"] if task is None else task, meta["r"] if r is None else r,
+                       setting)
                 cells.setdefault(key, []).append(s)
-                per_seed.append({"run": group, **meta, "r": key[0], "setting": setting,
+                per_seed.append({"run": group, **meta, "task": key[0], "r": key[1],
+                                 "setting": setting,
                                  **{k: s[k] for k in ("seed", "memorisation_step", "grok_step")},
                                  **{k: round(s[k], 4)
                                     for k in ("best_test_acc", "test_acc", "train_acc")}})
@@ -90,9 +93,9 @@ def rows(root: pathlib.Path) -> tuple[list[dict], list[dict]]:
                   else f"{finished}/{len(statuses)} pieces finished")
         if not cells:
             out.append({"run": group, **meta, "status": status})
-        for (r, setting), seeds in cells.items():
-            out.append({"run": group, **meta, "r": r, "setting": setting, **grok_stats(seeds),
-                        "steps": steps, "status": status})
+        for (task, r, setting), seeds in cells.items():
+            out.append({"run": group, **meta, "task": task, "r": r, "setting": setting,
+                        **grok_stats(seeds), "steps": steps, "status": status})
     return out, per_seed
 
 
@@ -133,20 +136,27 @@ def _row_label(run: str, setting: str) -> str:
 
 
 def plot(per_seed: list[dict], title: str, path: pathlib.Path) -> None:
-    """Runs (rows, named without their r part) by r (columns): the median grok step, and the
-    fraction of seeds that grokked."""
+    """Runs (rows, named without their r part; a task grid's run a row per task) by r
+    (columns): the median grok step, and the fraction of seeds that grokked."""
+    tasks: dict[str, set] = {}
+    for s in per_seed:
+        tasks.setdefault(s["run"], set()).add(s["task"])
     cells: dict[tuple[str, float], list[dict]] = {}
     for s in per_seed:
-        cells.setdefault((_row_label(s["run"], s["setting"]), s["r"]), []).append(s)
+        label = _row_label(s["run"], s["setting"])
+        if len(tasks[s["run"]]) > 1:
+            label = f"{label}: {s['task']}"
+        cells.setdefault((label, s["r"]), []).append(s)
+    from grokjax.report import draw  # pylint: disable=import-outside-toplevel  (matplotlib)
     ys = list(dict.fromkeys(label for label, _ in cells))[::-1]  # the first run at the top
     xs = sorted({r for _, r in cells})
     med, frac = grok_matrix(cells, ys, xs)
     draw.grid_heatmap(xs, ys, med, frac, "train fraction r", "run", title, path)
 
 
-def write(root: pathlib.Path, out: str | pathlib.Path | None = None, draw: bool = False
+def write(root: pathlib.Path, out: str | pathlib.Path | None = None, figure: bool = False
           ) -> tuple[str, list[pathlib.Path]]:
-    """Writes the tables (and with `draw` the figure); returns the markdown table and the
+    """Writes the tables (and with `figure` the heatmap); returns the markdown table and the
     paths written."""
     if not root.is_dir():
         raise GrokjaxError(f"{root} is not a directory; give a sweep's root, e.g. runs/arithmetic")
@@ -159,7 +169,7 @@ def write(root: pathlib.Path, out: str | pathlib.Path | None = None, draw: bool 
     for name, text in files.items():
         (out / name).write_text(text)
         written.append(out / name)
-    if draw and per_seed:
+    if figure and per_seed:
         written.append(out / "grok-steps.png")
         plot(per_seed, f"{root.name}: median grok step ({len(per_seed)} seeds)", written[-1])
     return files["results.md"], written

@@ -172,7 +172,7 @@ def measure_curves(history: dict, title: str, path: pathlib.Path,
             twin.set_ylabel("Gini coefficient")
             twin.legend(loc="lower right", fontsize=8)
         if not ax.lines:
-            ax.text(0.5, 0.5, "not recorded (probe.every = 0, or no grid for this task)",
+            ax.text(0.5, 0.5, "not recorded (probe.every = 0, or no (a, b) table for this task)",
                     ha="center", va="center", transform=ax.transAxes, fontsize=9)
         _mark(ax, marks)
         _step_axis(ax)

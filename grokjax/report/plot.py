@@ -129,9 +129,9 @@ def write(run_dirs: list[str | pathlib.Path], out: str | pathlib.Path | None = N
                 written.append(path)
     groups = [{"label": label, "grok_steps": [e["grok_step"] for e in r["summary"]["seeds"]]}
               for label, r in zip(_labels(loaded), loaded)]
-    n_seeds = sum(n_members(r["summary"]) for r in loaded)
+    members = sum(n_members(r["summary"]) for r in loaded)
     written.append(out / "grok-steps.png")
     heading = (loaded[0]["title"] if len(loaded) == 1
-               else f"{len(loaded)} runs, {n_seeds} seeds")
+               else f"{len(loaded)} runs, {members} seeds")
     draw.grok_steps(groups, f"{heading}: grok step of every seed", written[-1])
     return written

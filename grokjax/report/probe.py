@@ -39,10 +39,11 @@ def _table(exp):
     return data
 
 
-def ablations(params, key_freqs, data, spec, mcfg) -> np.ndarray:
+def ablations(params, key_freqs, data, spec, mcfg, batching: str) -> np.ndarray:
     """[M, K+2] accuracy on the whole (a, b) table of every member: intact, without each
     frequency k = 1..K of the embedding, and without all its key frequencies; one program over
-    members (vmap) and ablations (lax.map in batches, bounding the memory)."""
+    the members (lifted as the run's training is: lax.map on CPU, vmap elsewhere) and the
+    ablations (lax.map in batches of 8, so memory stays that of 8 table passes per member)."""
     K = fourier.n_freqs(spec.p - 1 if spec.table_basis == "multiplicative" else spec.p)
     single = jnp.concatenate([jnp.zeros((1, K), bool), jnp.eye(K, dtype=bool)])
 
@@ -52,7 +53,9 @@ def ablations(params, key_freqs, data, spec, mcfg) -> np.ndarray:
             prm, mcfg, data.table_tokens, data.table_labels, spec.p, mask, spec.table_basis),
             masks, batch_size=8)
 
-    return np.asarray(jax.jit(jax.vmap(member))(params, key_freqs))
+    over = jax.vmap(member) if batching == "vmap" else (
+        lambda prm, keys: jax.lax.map(lambda args: member(*args), (prm, keys)))
+    return np.asarray(jax.jit(over)(params, key_freqs))
 
 
 def report(run: str | pathlib.Path, step: int | None = None) -> tuple[dict, dict]:
@@ -76,7 +79,7 @@ def report(run: str | pathlib.Path, step: int | None = None) -> tuple[dict, dict
         table = jax.device_get(jax.jit(jax.vmap(lambda prm, train: measures.table_measures(
             prm, data.table_tokens, data.table_labels, train, mcfg, spec)))(
                 params, data.table_train))
-        accs = ablations(params, table["key_freqs"], data, spec, mcfg)
+        accs = ablations(params, table["key_freqs"], data, spec, mcfg, exp.batching)
     history = rundir.read_npz(run / "history.npz") if (run / "history.npz").exists() else None
     for i, seed in enumerate(exp.member_seeds):
         entry = {"seed": seed, **{key: float(spectral[key][i]) for key in _SCALARS}}

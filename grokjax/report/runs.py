@@ -38,8 +38,9 @@ def title(cfg: dict, n: int, grid: dict | None = None) -> str:
                 f"{n} seed{'s' * (n != 1)}")
     axes = grid["axes"]
     per = n // max(len(grid["cells"]), 1)
+    task = "" if "task" in axes else f"task {cfg['task']}, "
     r = "" if "train_fraction" in axes else f", r={cfg['train_fraction']}"
-    return (f"task {cfg['task']}, p={cfg['p']}{r}, grid {' x '.join(axes)} "
+    return (f"{task}p={cfg['p']}{r}, grid {' x '.join(axes)} "
             f"({len(grid['cells'])} settings x {per} seed{'s' * (per != 1)})")
 
 
