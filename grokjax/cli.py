@@ -119,7 +119,7 @@ def cmd_inspect(args) -> None:
 
 def cmd_probe(args) -> None:
     from grokjax.report import probe
-    out = probe.write(args.run, args.step, args.seed, args.out)
+    out = probe.write(args.run, args.step, args.seed, args.out, args.final_keys)
     print(f"wrote {out}")
 
 
@@ -186,6 +186,9 @@ def parser() -> argparse.ArgumentParser:
     pr.add_argument("--step", type=int, help="a checkpoint step (default: the latest)")
     pr.add_argument("--seed", type=int, help="the seed the figures show (default: the first)")
     pr.add_argument("--out", help="output directory (default RUN/probes)")
+    pr.add_argument("--final-keys", action="store_true",
+                    help="also the restricted and excluded loss at every checkpoint with the final "
+                    "model's key frequencies, as Nanda computes them (final-keys.json, a figure)")
     pr.set_defaults(func=cmd_probe)
     pl = sub.add_parser("plot", help="figures of finished runs: grokking curves, progress "
                         "measures, spectra, grok steps across seeds and runs")

@@ -209,7 +209,7 @@ def build(cfg: ml_collections.ConfigDict, source_d_vocab: int | None = None) -> 
             {"lr", "weight_decay"} & set(members.axes))),
         loss_dtype=numerics.loss_dtype(cfg.numerics.loss_dtype),
         batch_size=cfg.optim.batch_size, acc_threshold=cfg.train.acc_threshold,
-        probe=_probe_spec(cfg, tasks, task_grid), constrain_norm=cfg.optim.constrain_norm)
+        probe=_probe_spec(cfg, tasks, task_grid))
     batching = cfg.train.batching
     if batching == "auto":
         batching = "map" if jax.default_backend() == "cpu" else "vmap"

@@ -1,19 +1,25 @@
-"""The optimiser: AdamW as torch.optim.AdamW computes it, Nanda's warm-up, and freezing.
+"""The optimiser: AdamW as torch.optim.AdamW computes it, Nanda's warm-up, freezing, and
+Omnigrok's constrained norm.
 
 optax.adamw matches torch's AdamW update (decoupled decay scaled by the learning rate, eps
 outside the square root). Nanda's LambdaLR warm-up, lr * min(step / warmup, 1), gives lr 0 at
 step 0 exactly as torch does. Frozen elements get a zero update after AdamW, so they receive
 neither the gradient step nor weight decay, as requires_grad=False does in the reference.
+`optim.constrain_norm` chains `hold_norm` last: the update then lands the params on their
+initial global L2 norm (kept in the optimiser state, so a run without it has the state, and the
+checkpoints, it always had).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import ml_collections
 import optax
+
+from grokjax import models
 
 
 def freeze(mask: Any) -> optax.GradientTransformation:
@@ -24,6 +30,30 @@ def freeze(mask: Any) -> optax.GradientTransformation:
         return jax.tree.map(lambda u, m: jnp.where(m, jnp.zeros_like(u), u), updates, mask), state
 
     return optax.GradientTransformation(lambda params: optax.EmptyState(), update)
+
+
+def global_norm(params: Any) -> jax.Array:
+    """The L2 norm of all params together (the history's 'norm/total')."""
+    return jnp.sqrt(sum(jnp.sum(jnp.square(v)) for v in models.param_names(params).values()))
+
+
+class HoldNormState(NamedTuple):
+    norm: jax.Array  # float32 []: the params' initial global norm
+
+
+def hold_norm() -> optax.GradientTransformation:
+    """Omnigrok's constrained training, as the last transformation of a chain: the update that
+    takes the params to (params + updates) rescaled to their initial global norm."""
+
+    def init(params):
+        return HoldNormState(norm=global_norm(params).astype(jnp.float32))
+
+    def update(updates, state, params):
+        new = jax.tree.map(lambda p, u: p + u, params, updates)
+        scale = (state.norm / global_norm(new)).astype(jnp.float32)
+        return jax.tree.map(lambda n, p: n * scale - p, new, params), state
+
+    return optax.GradientTransformation(init, update)
 
 
 def make_optimizer(ocfg: ml_collections.ConfigDict, frozen: Any = None,
@@ -44,6 +74,8 @@ def make_optimizer(ocfg: ml_collections.ConfigDict, frozen: Any = None,
             tx = optax.chain(tx, optax.scale_by_schedule(ramp))
     else:
         tx = optax.adamw((lambda count: ramp(count, base)) if warmup > 0 else base, **adamw)
+    if ocfg.constrain_norm:  # (validation refuses it together with frozen groups)
+        tx = optax.chain(tx, hold_norm())
     return tx if frozen is None else optax.chain(tx, freeze(frozen))
 
 

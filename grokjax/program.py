@@ -48,9 +48,6 @@ class TrainState:
     rng: jax.Array  # uint32 key data, for minibatches (orbax cannot store typed keys)
     mem_step: jax.Array  # int32 [T+1]
     grok_step: jax.Array  # int32 [T+1]
-    # With optim.constrain_norm: the params' initial L2 norm, which every step restores (None
-    # otherwise, so that a run without it has the state, and checkpoints, it always had).
-    init_norm: jax.Array | None = None  # float32 []
 
 
 @struct.dataclass
@@ -104,7 +101,6 @@ class StepConfig:
     batch_size: int = struct.field(pytree_node=False, default=0)
     acc_threshold: float = struct.field(pytree_node=False, default=0.99)
     probe: measures.ProbeSpec | None = struct.field(pytree_node=False, default=None)
-    constrain_norm: bool = struct.field(pytree_node=False, default=False)
 
 
 def init_state(key: jax.Array, scfg: StepConfig, n_tasks: int,
@@ -124,10 +120,8 @@ def init_state(key: jax.Array, scfg: StepConfig, n_tasks: int,
     if injected:
         opt_state = optim.set_hyperparams(opt_state, injected)
     never = jnp.full((n_tasks + 1,), -1, jnp.int32)
-    init_norm = global_norm(params) if scfg.constrain_norm else None
     return TrainState(params=params, opt_state=opt_state, step=jnp.int32(0),
-                      rng=jax.random.key_data(k_rng), mem_step=never, grok_step=never,
-                      init_norm=init_norm)
+                      rng=jax.random.key_data(k_rng), mem_step=never, grok_step=never)
 
 
 def _mean(x_TxB: jax.Array, mask_B: jax.Array | None) -> jax.Array:
@@ -157,8 +151,7 @@ def task_metrics(params: Params, tokens_TxBxC, labels_TxB, scfg: StepConfig,
 
 
 def train_step(state: TrainState, data: Data, scfg: StepConfig) -> tuple[TrainState, Metrics]:
-    """One optimiser step of one member; metrics are those of the params before the update;
-    with `constrain_norm` the updated params are rescaled to their initial norm."""
+    """One optimiser step of one member; metrics are those of the params before the update."""
     idx = data.train_idx
     if scfg.batch_size and scfg.batch_size < idx.shape[0]:
         key = jax.random.fold_in(jax.random.wrap_key_data(state.rng), state.step)
@@ -168,16 +161,7 @@ def train_step(state: TrainState, data: Data, scfg: StepConfig) -> tuple[TrainSt
     (_, metrics), grads = grad_fn(state.params, tokens, labels, scfg, data.train_mask)
     updates, opt_state = scfg.tx.update(grads, state.opt_state, state.params)
     params = optax.apply_updates(state.params, updates)
-    if scfg.constrain_norm:
-        params = with_norm(params, state.init_norm)
     return state.replace(params=params, opt_state=opt_state, step=state.step + 1), metrics
-
-
-def with_norm(params: Params, norm: jax.Array) -> Params:
-    """The params rescaled to the global L2 norm `norm` (Omnigrok's constrained training:
-    the weight norm held fixed, so only the direction of the weights is learned)."""
-    scale = (norm / global_norm(params)).astype(jnp.float32)
-    return jax.tree.map(lambda w: w * scale, params)
 
 
 def evaluate(params: Params, data: Data, scfg: StepConfig, split: str = "test") -> Metrics:
@@ -188,19 +172,10 @@ def evaluate(params: Params, data: Data, scfg: StepConfig, split: str = "test") 
 
 def param_norms(params: Params) -> Metrics:
     """The L2 norm of every matrix ('norm/blocks.0.attn.W_Q', ...) and of all params together."""
-    sq = _squares(params)
-    norms = {f"norm/{k}": jnp.sqrt(v) for k, v in sq.items()}
-    norms["norm/total"] = jnp.sqrt(sum(sq.values()))
+    norms = {f"norm/{k}": jnp.sqrt(jnp.sum(jnp.square(v)))
+             for k, v in models.param_names(params).items()}
+    norms["norm/total"] = optim.global_norm(params)
     return norms
-
-
-def global_norm(params: Params) -> jax.Array:
-    """The L2 norm of all params together (history's 'norm/total'), float32."""
-    return jnp.sqrt(sum(_squares(params).values())).astype(jnp.float32)
-
-
-def _squares(params: Params) -> dict[str, jax.Array]:
-    return {k: jnp.sum(jnp.square(v)) for k, v in models.param_names(params).items()}
 
 
 def _with_all(acc_xT: jax.Array) -> jax.Array:

@@ -293,3 +293,30 @@ def test_a_resumed_run_refuses_a_checkpoint_of_other_splits(tmp_path, monkeypatc
     err = capsys.readouterr().err
     assert "makes other splits (train_idx, test_idx) than the checkpoint of step 10" in err, err
     assert sorted(p.name for p in (run / "checkpoints").iterdir()) == before
+
+
+def test_a_run_directory_written_before_the_layout_change_still_works(tmp_path, capsys):
+    """tests/data/run-before-layout was written by grokjax before its subpackages (commit
+    0680877: `grokjax train tests/tiny.py --set tensorboard.enabled=false --set
+    checkpoint.save_every=10`). Today's grokjax inspects, probes and plots it, and resumes it:
+    its checkpoints restore into today's state, and 10 more steps continue it."""
+    import shutil
+    run = tmp_path / "run"
+    shutil.copytree(pathlib.Path(__file__).parent / "data" / "run-before-layout", run)
+    assert cli.main(["inspect", str(run)]) == 0
+    assert "finished at step 20: grokked 0/2" in capsys.readouterr().out
+    assert cli.main(["probe", str(run)]) == 0
+    assert cli.main(["plot", str(run), "--out", str(tmp_path / "plots")]) == 0
+    state, meta, _ = load_state(run, 10)
+    assert int(state.step[0]) == 10 and not meta["final"]
+    assert cli.main(["train", TINY, "--workdir", str(run), "--no-progress", "--steps", "30",
+                     "--set", "tensorboard.enabled=false", "--set", "checkpoint.save_every=10"]) == 0
+    history = rundir.read_npz(run / "history.npz")
+    assert int(history["step"][-1]) == 30 and history["train/loss"].shape == (2, 7, 1)
+    fresh = tmp_path / "fresh"  # today's code from the start: the same run, bit for bit
+    assert cli.main(["train", TINY, "--workdir", str(fresh), "--no-progress", "--steps", "30",
+                     "--set", "tensorboard.enabled=false", "--set", "checkpoint.save_every=10"]) == 0
+    again = rundir.read_npz(fresh / "history.npz")
+    assert set(again) == set(history)
+    for key in history:
+        np.testing.assert_array_equal(history[key], again[key], err_msg=key)

@@ -215,6 +215,15 @@ def test_probes_join_the_history_and_summary_and_grokjax_probe_writes_a_report(t
     for png in ("spectra-step20-seed1.png", "curves-seed1.png"):
         width, height = png_size(run / "probes" / png)
         assert width >= 1000 and height >= 800
+    # --final-keys: every checkpoint measured with the final model's key frequencies; at the
+    # final step those are the keys the final probe found, so the values are the history's.
+    assert cli.main(["probe", str(run), "--seed", "1", "--final-keys"]) == 0
+    over = json.loads((run / "probes" / "final-keys.json").read_text())
+    assert over["steps"] == [0, 20]
+    assert over["key_freqs"][1] == seed["key_freqs"]
+    for key in ("restricted_loss", "excluded_loss"):
+        np.testing.assert_allclose(over[key][-1], history[f"probe/{key}"][:, -1], rtol=1e-4)
+    png_size(run / "probes" / "final-keys-seed1.png")
     assert cli.main(["probe", str(run), "--seed", "9"]) == 2
     assert "--seed 9 is not a seed of this run" in capsys.readouterr().err
 

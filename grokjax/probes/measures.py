@@ -215,10 +215,12 @@ def table_logits(params: Params, tokens: jax.Array, mcfg: ModelConfig, p: int) -
 
 def nanda_measures(params: Params, mcfg: ModelConfig, tokens: jax.Array, labels_pp: jax.Array,
                    train_mask_pp: jax.Array, p: int, *, threshold: float = 0.85,
-                   direction: str = "a+b", basis: str = "additive", dtype=jnp.float32
-                   ) -> dict[str, jax.Array]:
+                   direction: str = "a+b", basis: str = "additive", dtype=jnp.float32,
+                   key_mask: jax.Array | None = None) -> dict[str, jax.Array]:
     """Key frequencies, the neurons they explain, restricted and excluded loss (in `dtype`),
     on one seed, from the (a, b) table's tokens [p*p, C] (a-major), labels and train mask.
+    The losses use the key frequencies found in these params, or `key_mask` [K] where given
+    (Nanda computes them over training with the final model's key frequencies).
 
     With `basis="multiplicative"` the table is the nonzero (a, b) re-indexed by discrete log, so
     a * b becomes i + j over Z/(p-1): the frequencies are those of the multiplicative group."""
@@ -232,20 +234,21 @@ def nanda_measures(params: Params, mcfg: ModelConfig, tokens: jax.Array, labels_
     n = acts.shape[0]
     block, total = block_energy(acts)  # one 2D transform serves both
     best, frac = best_frequency(block, total)
-    key_mask, explained = key_frequencies(best, frac, fourier.n_freqs(n), threshold)
+    found, explained = key_frequencies(best, frac, fourier.n_freqs(n), threshold)
     act_norms = jnp.sqrt(block.sum(axis=-1))
-    return {"key_freqs": key_mask, "neurons_explained": explained, "acts/freq_norms": act_norms,
-            "restricted_loss": restricted_loss(logits, labels_pp, key_mask, direction, dtype),
-            "excluded_loss": excluded_loss(logits, labels_pp, key_mask, train_mask_pp, direction,
+    keys = found if key_mask is None else key_mask
+    return {"key_freqs": found, "neurons_explained": explained, "acts/freq_norms": act_norms,
+            "restricted_loss": restricted_loss(logits, labels_pp, keys, direction, dtype),
+            "excluded_loss": excluded_loss(logits, labels_pp, keys, train_mask_pp, direction,
                                            dtype)}
 
 
 def table_measures(params: Params, tokens, labels_pp, train_pp, mcfg: ModelConfig,
-                   spec: "ProbeSpec") -> dict[str, jax.Array]:
+                   spec: "ProbeSpec", key_mask: jax.Array | None = None) -> dict[str, jax.Array]:
     """`nanda_measures` with a run's probe settings."""
     return nanda_measures(params, mcfg, tokens, labels_pp, train_pp, spec.p,
                           threshold=spec.threshold, direction=spec.direction,
-                          basis=spec.table_basis, dtype=spec.loss_dtype)
+                          basis=spec.table_basis, dtype=spec.loss_dtype, key_mask=key_mask)
 
 
 def spectral_measures(params: Params, p: int, *, eta: float = 0.5, basis: str = "additive"

@@ -187,6 +187,34 @@ def measure_curves(history: dict, title: str, path: pathlib.Path,
     plt.close(fig)
 
 
+def final_key_curves(history: dict, over: dict, i: int, title: str, path: pathlib.Path,
+                     marks: list[tuple[int, str, str]]) -> None:
+    """Nanda's Fig. 7 for member i: the train and test loss (every log point), and the
+    restricted and excluded loss with the final model's key frequencies at every checkpoint
+    (`over`, from report.probe.over_training), beside those with the keys each probe step
+    found (thin: before grokking no neuron passes the threshold, so they say little)."""
+    fig, ax = plt.subplots(figsize=CURVES_SIZE)
+    log_steps = np.maximum(history["step"], 1)
+    for key, label, color in (("train/loss", "train loss", "C0"), ("test/loss", "test loss", "C1")):
+        ax.plot(log_steps, over_tasks(key, history[key][i]), color=color, lw=1.5, label=label)
+    steps = np.maximum(np.asarray(over["steps"]), 1)
+    for key, label, color in (("restricted_loss", "restricted loss (final keys)", "C2"),
+                              ("excluded_loss", "excluded loss (final keys)", "C3")):
+        ax.plot(steps, np.asarray(over[key])[:, i], "o-", color=color, lw=2, ms=4, label=label)
+        if f"probe/{key}" in history:
+            ax.plot(np.maximum(history["probe/step"], 1), history[f"probe/{key}"][i], color=color,
+                    lw=0.7, alpha=0.5, label=f"{key.split('_')[0]} loss (keys found per step)")
+    _mark(ax, marks)
+    _step_axis(ax)
+    ax.set_yscale("log")
+    ax.set_ylabel("cross-entropy (nats, log scale)")
+    ax.set_title(title, fontsize=10)
+    _legend(ax)
+    fig.tight_layout()
+    fig.savefig(path, dpi=DPI)
+    plt.close(fig)
+
+
 def grok_steps(groups: list[dict], title: str, path: pathlib.Path) -> None:
     """The grok step of every seed, one column per group (a run, or a task at one r): each
     grokked seed a dot, a box over them, and the seeds that never grokked counted in the label.

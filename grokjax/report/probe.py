@@ -25,6 +25,7 @@ from grokjax.errors import GrokjaxError
 from grokjax.probes import fourier, measures
 from grokjax.report import draw, runs
 from grokjax.run import load_state
+from grokjax.store import checkpoint as ckpt_lib
 from grokjax.store import rundir
 
 _SCALARS = ("ffd/W_E", "fcr/W_E", "gini/W_E", "ffd/W_L", "fcr/W_L", "gini/W_L", "sum_sq_weights")
@@ -109,9 +110,42 @@ def _table_entry(table: dict, acc: np.ndarray, i: int) -> dict:
                              default=float("nan")))}}
 
 
+def over_training(run: str | pathlib.Path) -> dict:
+    """Nanda's restricted and excluded loss over training as his paper computes them: with the
+    key frequencies of the final model (the latest checkpoint), at every saved checkpoint.
+    (The in-training probes choose the key frequencies afresh at each probe step; before the
+    circuit has formed no neuron passes the threshold, so their restricted loss sits near
+    log p and their excluded loss equals the train loss.) The resolution is the run's
+    checkpoints: train with a smaller checkpoint.save_every (and a larger checkpoint.keep) for
+    a denser curve. Returns {'steps', 'key_freqs' per member, 'restricted_loss' and
+    'excluded_loss' [Q, M]}."""
+    run = pathlib.Path(run)
+    state, _, exp = load_state(run)
+    spec = exp.scfg.probe
+    if spec is None or not spec.table:
+        raise GrokjaxError("over-training measures need Nanda's (a, b) table measures: one "
+                           "two-variable task on every (a, b), with probes on")
+    data, mcfg = _table(exp), exp.scfg.mcfg
+    found = jax.device_get(jax.jit(jax.vmap(lambda prm, train: measures.table_measures(
+        prm, data.table_tokens, data.table_labels, train, mcfg, spec)))(
+            state.params, data.table_train))["key_freqs"]  # [M, K]: the final model's
+    measure = jax.jit(jax.vmap(lambda prm, train, keys: measures.table_measures(
+        prm, data.table_tokens, data.table_labels, train, mcfg, spec, keys)))
+    steps = ckpt_lib.Checkpoints(run, read_only=True).steps()
+    out = {"steps": steps, "key_freqs": [[int(k) + 1 for k in np.flatnonzero(m)] for m in found],
+           "restricted_loss": [], "excluded_loss": []}
+    for step in steps:
+        params = load_state(run, step)[0].params
+        got = jax.device_get(measure(params, data.table_train, jnp.asarray(found)))
+        out["restricted_loss"].append([float(v) for v in got["restricted_loss"]])
+        out["excluded_loss"].append([float(v) for v in got["excluded_loss"]])
+    return out
+
+
 def write(run: str | pathlib.Path, step: int | None = None, seed: int | None = None,
-          out_dir: str | pathlib.Path | None = None) -> pathlib.Path:
-    """Writes RUN/probes/report-<step>.json and the figures; returns the output directory."""
+          out_dir: str | pathlib.Path | None = None, final_keys: bool = False) -> pathlib.Path:
+    """Writes RUN/probes/report-<step>.json and the figures (with `final_keys` also
+    final-keys.json and its figure, `over_training`); returns the output directory."""
     run = pathlib.Path(run)
     rep, arrays = report(run, step)
     seeds = [e["seed"] for e in rep["seeds"]]
@@ -129,4 +163,13 @@ def write(run: str | pathlib.Path, step: int | None = None, seed: int | None = N
         draw.measure_curves(history, f"{name}; seed {seeds[i]} bold",
                             out / f"curves-seed{seeds[i]}.png",
                             draw.phase_marks(rep["seeds"][i].get("phases")), highlight=i)
+    if final_keys:
+        over = over_training(run)
+        rundir.write_json(out / "final-keys.json", over)
+        if history is not None:
+            draw.final_key_curves(
+                history, over, i, f"{name}; seed {seeds[i]}: restricted and excluded loss "
+                f"with the final key frequencies {over['key_freqs'][i]}",
+                out / f"final-keys-seed{seeds[i]}.png",
+                draw.phase_marks(rep["seeds"][i].get("phases")))
     return out

@@ -1,0 +1,39 @@
+"""Furuta's Table A.5 as task grids: which two-variable tasks grok at r = 0.3, one program.
+
+    grokjax sweep experiments/sweep_table_a5.py         # the paper's scale: 39 tasks x 3 seeds
+    grokjax sweep experiments/sweep_table_a5.py:cpu     # the 2-core CPU's scale (below)
+    grokjax collect runs/table_a5 --plot
+
+Every two-variable task defined on all (a, b) (add, subtract, multiply and the 36 polynomials of
+`grokjax tasks` with input [x, '=', y]) shares the inputs, vocabulary and model, so the whole
+table at one train fraction is one run with a task axis (`--grid task=...`, grokjax/grid.py).
+Division and multiply_non_zero (other operand domains) are runs of their own in
+experiments/sweep_arithmetic.py.
+
+The paper's scale: p = 97, r = 0.3, 3 seeds, up to 300,000 steps (configs/polynomials.py):
+117 members, ~11 hours of CPU per 1,000 steps on this 2-core machine (22 ms per member-step),
+so a GPU run. `:cpu` is the scale this project's CPU affords in a session: 13 tasks (six that
+grok in the paper and seven that do not, with their paper values), 1 seed, 8,000 steps, a
+checkpoint every 1,000 steps; ~40 minutes. Expect (paper): add, subtract, multiply, ab+a+b,
+a^2+b^2 and (a+b)^2 grok; 2a+b, 2a+3b, ab+b, a^2-b, a^2+ab+b^2, a^3+ab and (a-b)^4 do not
+(best test accuracy 3.1%, 3.3%, 6.1%, 9.5%, 34%, 4.9%, 85%). Measured: see
+experiments/results/table_a5-cpu/.
+"""
+
+from grokjax.launch.sweep import Run
+from grokjax.tasks import TASKS
+
+TWO_VARIABLE = tuple(name for name, t in TASKS.items() if t.arity == 2 and t.domain == "all")
+CPU_TASKS = ("add", "subtract", "multiply", "xy_x_y", "x2_y2", "x2_2xy_y2",  # grok (paper)
+             "x_x_y", "2x_3y", "xy_y", "x2_m_y", "x2_xy_y2", "x3_xy", "_x_m_y__4")  # do not
+
+
+def get_runs(arg=None):
+    if arg == "cpu":
+        return [Run("r0.3", "configs/polynomials.py", {
+            "train_fraction": 0.3, "train.steps": 8000, "train.stop_when_grokked": False,
+            "checkpoint.save_every": 1000, "checkpoint.keep": 20}, seeds=1,
+            grid={"task": CPU_TASKS})]
+    rs = (float(arg),) if arg else (0.3,)
+    return [Run(f"r{r:g}", "configs/polynomials.py", {"train_fraction": r}, seeds=3,
+                grid={"task": TWO_VARIABLE}) for r in rs]
