@@ -14,6 +14,7 @@ grokjax.run, grokjax.report and grokjax.launch.command; imported per command, so
                   [--jobs N] [--profile TOML] [--partition P ...] [--tpu NAME --zone Z ...]
                                                           run, submit or print a sweep's runs
     grokjax collect SWEEP_DIR [--plot] [--out DIR]        one table (CSV, markdown) of a sweep
+    grokjax report [CLAIMS] [--results DIR] [--out FILE]  the papers' claims beside our results
     grokjax config CONFIG[:ARG] [--set key=value ...]     print the resolved config
     grokjax tasks                                         list the named tasks
 
@@ -129,6 +130,14 @@ def cmd_plot(args) -> None:
         print(f"wrote {path}")
 
 
+def cmd_report(args) -> None:
+    from grokjax.report import reproduce
+    rows = reproduce.write(args.claims, args.results, args.out)
+    for r in rows:
+        print(f"{r['id']:<24} {r['verdict']}")
+    print(f"wrote {args.out}")
+
+
 def cmd_config(args) -> None:
     from grokjax import config as config_lib
     cfg = _load(args)
@@ -241,6 +250,15 @@ def parser() -> argparse.ArgumentParser:
     co.add_argument("--out", help="output directory (default SWEEP_DIR)")
     co.add_argument("--plot", action="store_true", help="also draw grok-steps.png (tasks by r)")
     co.set_defaults(func=cmd_collect)
+    rp = sub.add_parser("report", help="the papers' claims beside our results: REPRODUCTION.md")
+    rp.add_argument("claims", nargs="?", default="experiments/claims.py",
+                    help="a claims file (default experiments/claims.py)")
+    rp.add_argument("--results", default="experiments/results",
+                    help="the results root the claims' runs live under (default "
+                    "experiments/results)")
+    rp.add_argument("--out", default="REPRODUCTION.md", help="the report (default "
+                    "REPRODUCTION.md)")
+    rp.set_defaults(func=cmd_report)
     i = sub.add_parser("inspect", help="saved steps, seeds, config and results of a run")
     i.add_argument("run", help="a run directory")
     i.set_defaults(func=cmd_inspect)

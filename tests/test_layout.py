@@ -25,7 +25,7 @@ LAYERS = [
     ("cli", ["grokjax.cli", "grokjax.__main__", "grokjax"]),
 ]
 COMMANDS = {"grokjax.report.plot", "grokjax.report.probe", "grokjax.report.describe",
-            "grokjax.report.collect", "grokjax.launch.command"}
+            "grokjax.report.collect", "grokjax.report.reproduce", "grokjax.launch.command"}
 
 
 def module_name(path: pathlib.Path) -> str:

@@ -6,7 +6,9 @@
     probe      `grokjax probe RUN`: every measure per member, with the embedding ablation
     describe   `grokjax inspect RUN`
     collect    `grokjax collect SWEEP_DIR`: one table (CSV, markdown) of a sweep
+    claims     the papers' claims as data, and the predicates that decide agreement
+    reproduce  `grokjax report`: every claim beside our results, as REPRODUCTION.md
 
-The commands (`plot`, `probe`, `describe`, `collect`) are imported by the CLI alone; they read
+The commands (`plot`, `probe`, `describe`, `collect`, `reproduce`) are imported by the CLI alone; they read
 runs through `grokjax.run.load_state`, `grokjax.store` and `runs`, and draw through `draw`.
 """

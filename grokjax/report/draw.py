@@ -194,18 +194,18 @@ def final_key_curves(history: dict, over: dict, i: int, title: str, path: pathli
     (`over`, from report.probe.over_training), beside those with the keys each probe step
     found (thin: before grokking no neuron passes the threshold, so they say little)."""
     fig, ax = plt.subplots(figsize=CURVES_SIZE)
-    log_steps = np.maximum(history["step"], 1)
     for key, label, color in (("train/loss", "train loss", "C0"), ("test/loss", "test loss", "C1")):
-        ax.plot(log_steps, over_tasks(key, history[key][i]), color=color, lw=1.5, label=label)
-    steps = np.maximum(np.asarray(over["steps"]), 1)
+        ax.plot(history["step"], over_tasks(key, history[key][i]), color=color, lw=1.5,
+                label=label)
+    steps = np.asarray(over["steps"])
     for key, label, color in (("restricted_loss", "restricted loss (final keys)", "C2"),
                               ("excluded_loss", "excluded loss (final keys)", "C3")):
         ax.plot(steps, np.asarray(over[key])[:, i], "o-", color=color, lw=2, ms=4, label=label)
         if f"probe/{key}" in history:
-            ax.plot(np.maximum(history["probe/step"], 1), history[f"probe/{key}"][i], color=color,
+            ax.plot(history["probe/step"], history[f"probe/{key}"][i], color=color,
                     lw=0.7, alpha=0.5, label=f"{key.split('_')[0]} loss (keys found per step)")
     _mark(ax, marks)
-    _step_axis(ax)
+    ax.set_xlabel("training step (one point per checkpoint for the final-key losses)")
     ax.set_yscale("log")
     ax.set_ylabel("cross-entropy (nats, log scale)")
     ax.set_title(title, fontsize=10)
