@@ -10,7 +10,10 @@ decides agreement (grokjax/report/claims.py). A claim whose run is not there yet
 """
 
 from grokjax.report.claims import (Claim, does_not_grok, excluded_rises_before_grokking,
-                                   groks, probe_range, restricted_below_train)
+                                   gini_rises_at_cleanup, groks, groks_last, no_grokking_delay,
+                                   phases_in_order, probe_range, restricted_above_train,
+                                   restricted_below_train, smallest_grokking_r,
+                                   spectrum_pattern, steps_per_percent, task_groks)
 
 FURUTA = "p=97, r=0.3, 3 seeds, up to 3e5 steps"
 A5_CPU = "table_a5-cpu/r0.3"  # experiments/sweep_table_a5.py:cpu
@@ -34,22 +37,91 @@ TABLE_A5 = [
     ("x3_xy2_y", "a^3+ab^2+b", False, "4.0%"), ("_x_m_y__3", "(a-b)^3", False, "5.9%"),
     ("_x_m_y__4", "(a-b)^4", False, "85%"),
 ]
+# the smallest r that groks from scratch, for tasks that do not at r = 0.3 (paper.md 1.8)
+SMALLEST_R = [("x_x_y", "2a+b", 0.5), ("x_x_m_y", "2a-b", 0.4), ("2x_3y", "2a+3b", 0.4),
+              ("2x_m_3y", "2a-3b", 0.4), ("xy_y", "ab+b", 0.5), ("xy_m_y", "ab-b", 0.5),
+              ("x2_m_y", "a^2-b", 0.4), ("_x_m_y__3", "(a-b)^3", 0.5), ("_x_m_y__4", "(a-b)^4", 0.7),
+              ("x2_xy_y2", "a^2+ab+b^2", 0.8), ("x3_xy", "a^3+ab", 0.9)]
+# Fig. 8: how FFD and FCR of W_E move over training (task, formula, FFD, FCR, the paper's words)
+FIG8 = [("add", "a+b", "falls", "flat", "FFD falls while FCR stays high"),
+        ("subtract", "a-b", "falls", "flat", "FFD falls while FCR stays high"),
+        ("multiply", "ab", "flat", "falls", "FFD stays 1.0 while FCR falls"),
+        ("xy_y", "ab+b", "falls", "falls", "both fall"),
+        ("x2_y2", "a^2+b^2", "flat", "falls", "like multiplication; FCR falls for even n"),
+        ("x2_2xy_y2", "(a+b)^2", "falls", "falls", "like addition; FCR falls for even n"),
+        ("x2_xy_y2", "a^2+ab+b^2", "flat", "any", "FFD flat, no grokking")]
+TRANSFER = "p=97, r=0.3, 3 seeds, up to 1e5 steps"
+TRANSFER_TARGETS = ("a+b", "a-b", "ab", "2a+b", "2a-b", "2a+3b", "2a-3b", "ab+b", "ab-b")
+MIXTURE = "p=97, 3 seeds, up to 5e4 steps"
+NANDA = "p=113, r=0.3, 40k steps"
+# the report's curve figures: Fig. 8 from one run's members, Nanda's phases on one member
+SPECTRUM_FIGURE = (A5_CPU, [(task, formula) for task, formula, *_ in FIG8])
+PHASES_FIGURE = ("nanda_p113-s0-5", 3)
 CPU_TASKS = ("add", "subtract", "multiply", "xy_x_y", "x2_y2", "x2_2xy_y2", "x_x_y", "2x_3y",
              "xy_y", "x2_m_y", "x2_xy_y2", "x3_xy", "_x_m_y__4")
 
 
-def _a5(task, formula, grok, best, run, scale_note=""):
+def _a5(task, formula, grok, best, run, scale_note="", cells=()):
     return Claim(
         id=f"A.5 {formula}" + scale_note, source="Furuta Table A.5",
         statement=f"{formula} {'groks' if grok else 'does not grok'} at r = 0.3",
         paper="groks" if grok else f"does not grok (best test acc {best})", run=run,
         members={"task": task}, predicate=groks() if grok else does_not_grok(),
-        paper_scale=FURUTA)
+        paper_scale=FURUTA, cells=cells)
 
 
 CLAIMS = [
-    *[_a5(*row, A5_CPU, " (CPU)") for row in TABLE_A5 if row[0] in CPU_TASKS],
-    *[_a5(*row, A5) for row in TABLE_A5],
+    *[_a5(*row, A5_CPU, " (CPU)", cells=(("table-a5", row[1], "r={r}, 8k steps"),)
+          + ((("transfer", row[1], "from scratch"),) if row[1] in TRANSFER_TARGETS else ()))
+      for row in TABLE_A5 if row[0] in CPU_TASKS],
+    *[_a5(*row, A5, cells=(("table-a5", row[1], "r={r}, paper's scale"),)) for row in TABLE_A5],
+    *[Claim(f"A.5 smallest r {formula}", "Furuta §1.8, Table A.5", f"the smallest r at which "
+            f"{formula} groks from scratch", f"r = {r:g}", f"smallest-r/{task}",
+            smallest_grokking_r(r), paper_scale="p=97, r=0.1-0.9, 3 seeds",
+            cells=(("table-a5", formula, "r={r}, 8k steps"),))
+      for task, formula, r in SMALLEST_R],
+    Claim("A.4 add restricted", "Furuta Table A.4, App. E", "addition: the restricted loss is "
+          "below the train loss", "restricted 4.985e-8, train 1.008e-7", "pretrain/add",
+          restricted_below_train(), paper_scale="p=97, r=0.3, 10k steps"),
+    Claim("A.4 sub restricted", "Furuta Table A.4, App. E", "subtraction: the restricted loss "
+          "stays high (its key frequencies depend on others), >= 100x the train loss",
+          "restricted 0.714, train 1.336e-7", "pretrain/subtract", restricted_above_train(100),
+          paper_scale="p=97, r=0.3, 40k steps"),
+    *[Claim(f"Fig. 8 {formula}", "Furuta Fig. 8", f"{formula}: FFD(W_E) {ffd}"
+            + (f", FCR(W_E) {fcr}" if fcr != "any" else ""),
+            words, A5_CPU, spectrum_pattern(ffd, fcr, needs_grokking=task != "x2_xy_y2"),
+            members={"task": task}, paper_scale="p=97, r=0.3")
+      for task, formula, ffd, fcr, words in FIG8],
+    *[Claim(f"PG-E(add) {formula}", "Furuta Fig. 2, Table 1", f"with add's embedding frozen, "
+            f"{formula} groks at r = 0.3 (it does not from scratch)", "groks",
+            f"pge-add/{task}", groks(), paper_scale=TRANSFER,
+            cells=(("transfer", formula, "PG-E(add)"),))
+      for task, formula in (("x_x_y", "2a+b"), ("x_x_m_y", "2a-b"), ("2x_3y", "2a+3b"),
+                            ("2x_m_3y", "2a-3b"))],
+    *[Claim(f"PG-T(mul) {formula}", "Furuta Fig. 2, Table 1", f"with multiply's transformer "
+            f"frozen, {formula} groks at r = 0.3 (it does not from scratch)", "groks",
+            f"pgt-mul/{task}", groks(), paper_scale=TRANSFER,
+            cells=(("transfer", formula, "PG-T(mul)"),))
+      for task, formula in (("xy_y", "ab+b"), ("xy_m_y", "ab-b"))],
+    *[Claim(f"PG-T(sub) {formula}", "Furuta Fig. 2", f"subtract's frozen transformer transfers "
+            f"to nothing, not even {formula}", "does not grok", f"pgt-sub/{task}",
+            does_not_grok(), paper_scale=TRANSFER,
+            cells=(("transfer", formula, "PG-T(sub)"),))
+      for task, formula in (("subtract", "a-b"), ("add", "a+b"))],
+    *[Claim(f"App. F frozen random W_E {formula}", "Furuta App. F", f"{formula} groks with "
+            "the embedding frozen at its random init", "groks",
+            f"frozen-random-embed/{task}", groks(), paper_scale=TRANSFER,
+            cells=(("transfer", formula, "frozen random W_E"),))
+      for task, formula in (("add", "a+b"), ("subtract", "a-b"), ("multiply", "ab"))],
+    Claim("§8 add+sub+mul r=0.3", "Furuta §8.1", "add+sub+mul does not co-grok at r = 0.3",
+          "does not co-grok", "mix-asm-r0.3", does_not_grok(), paper_scale=MIXTURE),
+    Claim("§8 add+sub+mul r=0.9", "Furuta §8.1", "add+sub+mul co-groks at a higher r (0.9)",
+          "co-groks", "mix-asm-r0.9", groks(), paper_scale=MIXTURE),
+    Claim("§8 mul groks last", "Furuta §8.1", "in add+sub+mul, multiplication groks last",
+          "multiplication slowest", "mix-asm-r0.9", groks_last("multiply"), paper_scale=MIXTURE),
+    Claim("§8 squares mixture", "Furuta §8", "trained with a^2+b^2 and (a+b)^2, a^2+ab+b^2 "
+          "groks at r = 0.3", "groks", "mix-squares-r0.3", task_groks("x2_xy_y2"),
+          paper_scale=MIXTURE),
     Claim("Nanda groks", "Nanda §3", "p = 113 addition groks near step 10k",
           "groks after ~10,000 steps", "nanda_p113-s0-5", groks(),
           paper_scale="p=113, r=0.3, 5 seeds (Fig. 2), 40k steps"),
@@ -67,4 +139,30 @@ CLAIMS = [
     Claim("Nanda restricted < train", "Nanda §5.1, Fig. 7", "the restricted loss ends below the "
           "train loss", "below the train loss", "nanda_p113-s0-5", restricted_below_train(),
           paper_scale="p=113, r=0.3, 40k steps"),
+    Claim("Nanda phases", "Nanda §5.2, Fig. 7", "training splits into memorisation, circuit "
+          "formation and cleanup, in that order (phases from the measures)",
+          "memorisation to 1.4k, circuit formation to 9.4k, cleanup to 14k", "nanda_p113-s0-5",
+          phases_in_order(), paper_scale=NANDA),
+    Claim("Nanda Gini at cleanup", "Nanda §5.2, Fig. 7", "the Gini coefficient of W_E's and "
+          "W_L's Fourier components rises sharply in cleanup", "rises sharply in cleanup",
+          "nanda_p113-s0-5", gini_rises_at_cleanup(), paper_scale=NANDA),
+    *[Claim(f"Nanda data fraction {r:g}", "Nanda App. (data fraction)", text, paper,
+            "nanda-fraction", predicate, members={"train_fraction": r},
+            paper_scale="p=113, r=0.1-0.9, 40k steps")
+      for r, text, paper, predicate in (
+          (0.1, "with 10% of the data it does not grok within 40k steps", "does not grok",
+           does_not_grok()),
+          (0.2, "with 20% of the data it does not grok within 40k steps", "does not grok",
+           does_not_grok()),
+          (0.5, "with 50% of the data it groks", "groks", groks()),
+          (0.7, "with 70% of the data it generalises almost at once (no grokking delay)",
+           "generalises almost at once", no_grokking_delay()))],
+    Claim("Power data cost", "Power §3.1.1", "near 25-30% of the data, 1% less data costs "
+          "40-50% more steps to generalise", "+40% to +50% median steps per point",
+          "power", steps_per_percent(0.27, 0.30, 0.40, 0.50),
+          paper_scale="division p=97, 2-layer model, 1e5 steps"),
+    Claim("Omnigrok constrained norm", "Omnigrok Fig. 7", "with the weight norm held at its "
+          "initial value (alpha = 0.8, no weight decay), train and test accuracy rise "
+          "together: no grokking delay", "no delay", "omnigrok-constrained",
+          no_grokking_delay(), paper_scale="p=113, r=0.3, Nanda's model, 15k steps"),
 ]

@@ -32,7 +32,7 @@ import os
 import pathlib
 import sys
 
-from grokjax.errors import BUSY_EXIT, GrokjaxError, RunBusy
+from grokjax.errors import BUSY_EXIT, GrokjaxError, Interrupted, RunBusy
 
 
 def _load(args):
@@ -79,15 +79,30 @@ def _print_summary(summary: dict, workdir: pathlib.Path) -> None:
         print(f"TensorBoard:   tensorboard --logdir {workdir / 'tb'}")
 
 
-def cmd_train(args) -> None:
+def cmd_train(args) -> int:
     cfg = _load(args)
     if args.distributed:  # before anything touches JAX's backends
         from grokjax import sharding
         sharding.initialize_distributed(args.coordinator, args.num_processes, args.process_id)
     from grokjax import run  # imports jax: after the cheap argument checks
     workdir = pathlib.Path(args.workdir) if args.workdir else _default_workdir(args.config)
-    summary = run.train(cfg, workdir, progress=not args.no_progress)
+    try:
+        summary = run.train(cfg, workdir, progress=not args.no_progress)
+    except Interrupted as e:
+        print(f"grokjax: {e}; resume: {resume_command(workdir, args.argv)}", file=sys.stderr,
+              flush=True)
+        return e.exit_code
     _print_summary(summary, workdir)
+    return 0
+
+
+def resume_command(workdir: pathlib.Path, argv: list[str]) -> str:
+    """The train command line, with its run directory named: it resumes the run."""
+    import shlex
+    argv = list(argv)
+    if not any(a == "--workdir" or a.startswith("--workdir=") for a in argv):
+        argv += ["--workdir", str(workdir)]
+    return shlex.join(["grokjax", *argv])
 
 
 def cmd_sweep(args) -> int:
@@ -270,12 +285,16 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)
     logging.getLogger("absl").setLevel(logging.ERROR)  # orbax's info and warnings
     try:
         return args.func(args) or 0
     except BrokenPipeError:  # e.g. `grokjax sweep ... --dry-run | head`
         sys.stdout = open(os.devnull, "w")  # pylint: disable=consider-using-with
         return 0
+    except KeyboardInterrupt:  # before a run's own handler is in place, or outside a run
+        print("grokjax: interrupted", file=sys.stderr)
+        return 130
     except RunBusy as e:
         print(f"grokjax: busy: {e}", file=sys.stderr)
         return BUSY_EXIT

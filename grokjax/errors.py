@@ -16,3 +16,13 @@ class RunBusy(GrokjaxError):
 
 
 BUSY_EXIT = 3
+
+
+class Interrupted(GrokjaxError):
+    """A run stopped by SIGINT or SIGTERM at a chunk boundary, its checkpoint saved. The
+    command line prints the message with the command that resumes the run, and exits with
+    `exit_code`, 128 + the signal (130 for SIGINT, 143 for SIGTERM), as a shell would."""
+
+    def __init__(self, message: str, signum: int, step: int):
+        super().__init__(message)
+        self.exit_code, self.step = 128 + signum, step

@@ -19,6 +19,14 @@ Memorisation and grok steps live in the state, per task plus one for all tasks t
 last entry, reached when every task has): the first step at which train accuracy (checked every
 step; with minibatches, on the whole train set at each log point) or test accuracy (checked
 every `eval_every` steps) reached `acc_threshold`; -1 until then.
+
+A step whose loss or updated params are not finite is skipped: the member keeps its params and
+optimiser state (optax's apply_if_finite, but judged on the loss and the params as well, and
+with no state of its own, so checkpoints keep their shape). With full-batch training a member
+that diverged computes the same non-finite step again and stays where it was from then on; no
+NaN reaches its params, its records' norms or anything computed over members. Each log point
+records `skip_step`, the first skipped step of its block (-1: none); the first over the run is
+the member's `diverged_step` (grokjax.summary).
 """
 
 from __future__ import annotations
@@ -150,18 +158,28 @@ def task_metrics(params: Params, tokens_TxBxC, labels_TxB, scfg: StepConfig,
     return loss_T.sum(), metrics
 
 
+def all_finite(tree) -> jax.Array:
+    """Whether every element of every leaf is finite (a bool [])."""
+    return jnp.all(jnp.stack([jnp.isfinite(x).all() for x in jax.tree.leaves(tree)]))
+
+
 def train_step(state: TrainState, data: Data, scfg: StepConfig) -> tuple[TrainState, Metrics]:
-    """One optimiser step of one member; metrics are those of the params before the update."""
+    """One optimiser step of one member; metrics are those of the params before the update,
+    and 'skipped': whether the step was skipped as non-finite (its loss or its new params)."""
     idx = data.train_idx
     if scfg.batch_size and scfg.batch_size < idx.shape[0]:
         key = jax.random.fold_in(jax.random.wrap_key_data(state.rng), state.step)
         idx = idx[jax.random.permutation(key, idx.shape[0])[: scfg.batch_size]]
     tokens, labels = data.tokens[:, idx], data.labels[:, idx]
     grad_fn = jax.value_and_grad(task_metrics, has_aux=True)
-    (_, metrics), grads = grad_fn(state.params, tokens, labels, scfg, data.train_mask)
+    (loss, metrics), grads = grad_fn(state.params, tokens, labels, scfg, data.train_mask)
     updates, opt_state = scfg.tx.update(grads, state.opt_state, state.params)
     params = optax.apply_updates(state.params, updates)
-    return state.replace(params=params, opt_state=opt_state, step=state.step + 1), metrics
+    ok = jnp.isfinite(loss) & all_finite(params)
+    params, opt_state = jax.tree.map(lambda new, old: jnp.where(ok, new, old),
+                                     (params, opt_state), (state.params, state.opt_state))
+    return (state.replace(params=params, opt_state=opt_state, step=state.step + 1),
+            {**metrics, "skipped": ~ok})
 
 
 def evaluate(params: Params, data: Data, scfg: StepConfig, split: str = "test") -> Metrics:
@@ -189,11 +207,12 @@ def _first(event_step: jax.Array, hit: jax.Array, step) -> jax.Array:
     return jnp.where((event_step < 0) & hit, step, event_step)
 
 
-def _record(params: Params, step, train: Metrics, test: Metrics, mem_step, grok_step) -> Metrics:
+def _record(params: Params, step, train: Metrics, test: Metrics, mem_step, grok_step,
+            skip_step) -> Metrics:
     """What a log point holds; the event steps are those known once the point's block is done."""
     return {"step": step, **{f"train/{k}": v for k, v in train.items()},
             **{f"test/{k}": v for k, v in test.items()}, **param_norms(params),
-            "mem_step": mem_step, "grok_step": grok_step}
+            "mem_step": mem_step, "grok_step": grok_step, "skip_step": skip_step}
 
 
 def log_block(state: TrainState, data: Data, scfg: StepConfig, eval_every: int):
@@ -203,6 +222,8 @@ def log_block(state: TrainState, data: Data, scfg: StepConfig, eval_every: int):
     params0 = state.params
     state, train_seq = jax.lax.scan(lambda s, _: train_step(s, data, scfg), state, None,
                                     length=eval_every)
+    skipped_E = train_seq.pop("skipped")
+    skip_step = jnp.where(skipped_E.any(), step0 + jnp.argmax(skipped_E).astype(jnp.int32), -1)
     if scfg.batch_size:  # a minibatch says little: the log point measures the whole train set
         train_seq = jax.tree.map(lambda x: x[None], evaluate(params0, data, scfg, "train"))
     hit_ExT1 = _with_all(train_seq["acc"]) >= scfg.acc_threshold
@@ -210,7 +231,7 @@ def log_block(state: TrainState, data: Data, scfg: StepConfig, eval_every: int):
                       step0 + jnp.argmax(hit_ExT1, axis=0).astype(jnp.int32))
     grok_step = _first(state.grok_step, _with_all(test["acc"]) >= scfg.acc_threshold, step0)
     train0 = jax.tree.map(lambda x: x[0], train_seq)
-    record = _record(params0, step0, train0, test, mem_step, grok_step)
+    record = _record(params0, step0, train0, test, mem_step, grok_step, skip_step)
     return state.replace(mem_step=mem_step, grok_step=grok_step), record
 
 
@@ -223,7 +244,7 @@ def final_record(state: TrainState, data: Data, scfg: StepConfig):
     mem = _first(state.mem_step, _with_all(train["acc"]) >= thr, state.step)
     grok = _first(state.grok_step, _with_all(test["acc"]) >= thr, state.step)
     state = state.replace(mem_step=mem, grok_step=grok)
-    record = _record(state.params, state.step, train, test, mem, grok)
+    record = _record(state.params, state.step, train, test, mem, grok, jnp.int32(-1))
     if scfg.probe is not None:
         record.update(_probe(state, data, scfg))
     return state, record

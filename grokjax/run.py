@@ -16,11 +16,21 @@
 
 It is split as it runs: `_resume` (or `_start`), `_loop` (with the read-ahead rule stated once,
 in `_needed_now`), `_finish`.
+
+SIGINT (Ctrl-C) and SIGTERM (a batch system's warning before the kill) stop a run at the next
+chunk boundary: the chunk in flight finishes (its input state was donated to it, so there is
+nothing older to save), a checkpoint is saved at that step, the writers are flushed and closed,
+the lock released, and `Interrupted` says where the run stopped. A second signal quits at once;
+the last checkpoint stays as it was, and the OS drops the lock.
 """
 
 from __future__ import annotations
 
+import os
 import pathlib
+import signal
+import sys
+import threading
 import time
 
 import jax
@@ -29,7 +39,7 @@ import numpy as np
 
 from grokjax import config as config_lib
 from grokjax import models, numerics, program, sharding, transfer
-from grokjax.errors import GrokjaxError
+from grokjax.errors import GrokjaxError, Interrupted
 from grokjax.experiment import Experiment, build  # noqa: F401  (re-exported: run.build)
 from grokjax.monitor import tensorboard
 from grokjax.monitor.progress import Progress
@@ -142,7 +152,7 @@ def train(cfg: ml_collections.ConfigDict, workdir: str | pathlib.Path, *,
     loss_dtype = numerics.configure(cfg.numerics.loss_dtype)
     workdir = pathlib.Path(workdir)
     exp = build(cfg, _known_source_d_vocab(workdir))
-    with rundir.lock(workdir):  # RunBusy if another process trains this run now
+    with rundir.lock(workdir), _Stop() as stop:  # RunBusy if another process trains it now
         ccfg = cfg.checkpoint
         checkpoints = ckpt_lib.Checkpoints(workdir, keep=ccfg.keep, pin=tuple(ccfg.pin),
                                            async_save=ccfg.async_save)
@@ -166,12 +176,54 @@ def train(cfg: ml_collections.ConfigDict, workdir: str | pathlib.Path, *,
                 cfg.train.steps, start=step, enabled=progress and sharding.is_primary(),
                 interval=progress_interval))
             t0 = time.perf_counter()
-            end, state = _loop(exp, data, step, state, records, writer)
+            end, state = _loop(exp, data, step, state, records, writer, stop)
+            if stop.signum is not None and end < cfg.train.steps:
+                _stop_at(end, state, records, writer, stop.signum, workdir)
             return _finish(exp, data, workdir, end, state, records, writer, end - step, t0)
         finally:
             checkpoints.close()  # waits for the last asynchronous save
             if board is not None:
                 board.close()
+
+
+class _Stop:
+    """While a run trains: the first SIGINT or SIGTERM asks the loop to stop at the next chunk
+    boundary; a second one quits at once. (Signals reach only the main thread.)"""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self):
+        self.signum: int | None = None
+        self._previous: dict = {}
+
+    def __enter__(self) -> "_Stop":
+        if threading.current_thread() is threading.main_thread():
+            self._previous = {s: signal.signal(s, self._handle) for s in self.SIGNALS}
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for s, handler in self._previous.items():
+            signal.signal(s, handler)
+
+    def _handle(self, signum: int, frame) -> None:
+        name = signal.Signals(signum).name
+        if self.signum is not None:
+            print(f"grokjax: {name} again: quitting now; the run resumes from its last "
+                  "checkpoint", file=sys.stderr, flush=True)
+            os._exit(128 + signum)  # pylint: disable=protected-access
+        self.signum = signum
+        print(f"grokjax: {name}: stopping after the chunk in flight, with a checkpoint (send "
+              "it again to quit at once)", file=sys.stderr, flush=True)
+
+
+def _stop_at(step: int, state, records: "_Records", writer: "_Writer", signum: int,
+             workdir: pathlib.Path) -> None:
+    """The end of an interrupted run: a checkpoint at `step` unless one is there already."""
+    if step not in writer.checkpoints.steps():
+        writer.save(step, state, records.history(), False)
+    records.bar.close()
+    raise Interrupted(f"{signal.Signals(signum).name}: stopped at step {step}; its checkpoint "
+                      f"is saved in {workdir}", signum, step)
 
 
 def _resume(exp: Experiment, workdir: pathlib.Path, checkpoints: ckpt_lib.Checkpoints):
@@ -198,6 +250,8 @@ def _resume(exp: Experiment, workdir: pathlib.Path, checkpoints: ckpt_lib.Checkp
                            f"{tcfg.steps}; give --steps {step} or more")
     if saved.meta["final"]:  # continuing past a finished run: its final log point is re-recorded
         history = {k: (v[:-1] if k in SHARED_STEPS else v[:, :-1]) for k, v in history.items()}
+    if "mem_step" in history and "skip_step" not in history:  # older runs recorded none
+        history["skip_step"] = np.full(history["mem_step"].shape[:2], -1, np.int32)
     print(f"resuming {workdir} from step {step}", flush=True)
     return step, saved.state, [history]
 
@@ -237,6 +291,10 @@ class _Records:
 
     def __init__(self, exp: Experiment, chunks: list[dict], board, bar: Progress):
         self.exp, self.chunks, self.board, self.bar = exp, chunks, board, bar
+        self.diverged = np.zeros(exp.n_members, bool)
+        for c in chunks:
+            if "skip_step" in c:  # (the empty history of a step-0 checkpoint has none)
+                self.diverged |= (c["skip_step"] >= 0).any(1)
 
     def read(self, records) -> bool:
         """Brings a chunk's records to the host and reports them; True once every member
@@ -249,10 +307,13 @@ class _Records:
         if self.board is not None:
             self.board.write(host)
         last = {k: v[-1] if k in SHARED_STEPS else v[:, -1] for k, v in host.items()}
+        self.diverged |= (host["skip_step"] >= 0).any(1)
+        healthy = lambda acc: np.where(self.diverged, np.nan, acc.mean(-1))  # noqa: E731
         self.bar.update(int(last["step"]) + self.exp.cfg.train.eval_every,
-                        last["train/acc"].mean(-1), last["test/acc"].mean(-1),
+                        healthy(last["train/acc"]), healthy(last["test/acc"]),
                         int((last["mem_step"][:, -1] >= 0).sum()),
-                        int((last["grok_step"][:, -1] >= 0).sum()), self.exp.n_members)
+                        int((last["grok_step"][:, -1] >= 0).sum()), self.exp.n_members,
+                        int(self.diverged.sum()))
         return _all_grokked(last["grok_step"])
 
     def history(self) -> dict[str, np.ndarray]:
@@ -277,13 +338,14 @@ def _saves_at(ccfg, step: int) -> bool:
 
 
 def _loop(exp: Experiment, data: program.Data, step: int, state, records: _Records,
-          writer: _Writer):
+          writer: _Writer, stop: _Stop):
     """Dispatches chunk after chunk until train.steps (or every member grokked, with
-    stop_when_grokked); checkpoints between chunks. Returns (the last step, the state)."""
+    stop_when_grokked, or a signal); checkpoints between chunks. Returns (the last step, the
+    state)."""
     tcfg, ccfg = exp.cfg.train, exp.cfg.checkpoint
     programs: dict[int, object] = {}
     pending = None  # the previous chunk's records, not yet read
-    while step < tcfg.steps:
+    while step < tcfg.steps and stop.signum is None:
         # Chunks end on multiples of chunk_steps, so checkpoints (and probes) keep their cadence
         # after a run was extended from a step in between.
         n_steps = min(tcfg.chunk_steps - step % tcfg.chunk_steps, tcfg.steps - step)

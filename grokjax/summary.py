@@ -38,16 +38,22 @@ def scalar_probes(history: dict) -> list[str]:
 def grok_stats(entries: list[dict]) -> dict:
     """Over summary entries (seeds): how many, how many memorised and grokked, the median, min
     and max grok step of those that grokked (None if none), and the median best test
-    accuracy."""
+    accuracy (over the members whose accuracy is a number)."""
     done = [e["grok_step"] for e in entries if e["grok_step"] >= 0]
     return {"seeds": len(entries),
+            "diverged": sum(e.get("diverged_step", -1) >= 0 for e in entries),
             "memorised": sum(e["memorisation_step"] >= 0 for e in entries),
             "grokked": len(done),
             "grok_step_median": float(np.median(done)) if done else None,
             "grok_step_min": min(done) if done else None,
             "grok_step_max": max(done) if done else None,
-            "best_test_acc_median": float(np.median([e["best_test_acc"] for e in entries]))
+            "best_test_acc_median": _nanmedian([e["best_test_acc"] for e in entries])
             if entries else None}
+
+
+def _nanmedian(values: list[float]) -> float:
+    finite = [v for v in values if np.isfinite(v)]
+    return float(np.median(finite)) if finite else float("nan")
 
 
 def grok_matrix(cells: dict[tuple, list[dict]], ys: list, xs: list
@@ -97,6 +103,49 @@ def phases(history: dict, i: int) -> dict:
     return out
 
 
+def measure_phases(history: dict, over: dict, i: int) -> dict:
+    """Member i's phases found from Nanda's progress measures (his section 5.2) rather than
+    from the test loss alone. `over` holds the restricted and excluded loss with the final key
+    frequencies at each checkpoint (report.probe.over_training, final-keys.json).
+
+    - Memorisation ends where the excluded loss stops falling (its minimum over the
+      checkpoints before the test loss drops): from there the key frequencies carry the fit.
+    - Circuit formation ends where the test loss begins its sudden drop (10% of the way down
+      in log, as `phases`), while the excluded loss is high.
+    - Cleanup ends where the sum of squared weights has made 90% of its fall from the end of
+      circuit formation to its lowest value (the memorising components decayed away).
+    None where a phase was not reached."""
+    out = {"memorisation_end": None, "circuit_formation_end": None, "cleanup_end": None}
+    formed = phases(history, i)["circuit_formation_end"]
+    steps = np.asarray(over["steps"])
+    excluded = np.asarray(over["excluded_loss"])[:, i]
+    before = np.flatnonzero((steps > 0) & (steps < (formed if formed is not None else np.inf)))
+    if not len(before):
+        return out
+    out["memorisation_end"] = int(steps[before[np.argmin(excluded[before])]])
+    if formed is None or formed <= out["memorisation_end"]:
+        return out
+    out["circuit_formation_end"] = formed
+    probe_steps, ssw = history["probe/step"], history["probe/sum_sq_weights"][i]
+    after = probe_steps >= formed
+    start, low = ssw[after][0], ssw[after].min()
+    if start - low <= 0:
+        return out
+    done = after & (ssw <= low + 0.1 * (start - low))
+    out["cleanup_end"] = int(probe_steps[np.argmax(done)])
+    return out
+
+
+def diverged_steps(history: dict) -> np.ndarray:
+    """[M]: each member's first step skipped as non-finite (program.train_step), -1 if none;
+    histories written before grokjax recorded it have none."""
+    skips = history.get("skip_step")
+    if skips is None:
+        return np.full(history["mem_step"].shape[0], -1, np.int64)
+    hit = skips >= 0
+    return np.where(hit.any(1), skips[np.arange(len(skips)), hit.argmax(1)], -1)
+
+
 def summarize(cfg, member_seeds: list[int], split_seeds: list[int], task_names, history: dict,
               members=None) -> dict:
     """Per member: the final metrics (per task for mixtures), memorisation and grok steps, and
@@ -107,13 +156,16 @@ def summarize(cfg, member_seeds: list[int], split_seeds: list[int], task_names, 
     final = {k: v[:, -1] for k, v in history.items() if k not in SHARED_STEPS}
     mem, grok = final["mem_step"], final["grok_step"]  # [S, T+1]; the last entry: all tasks
     test_acc = history["test/acc"].mean(-1)  # [S, P]
+    diverged = diverged_steps(history)
     per_seed = []
     for i, seed in enumerate(member_seeds):
-        best = int(np.argmax(test_acc[i]))
+        acc = np.where(np.isfinite(test_acc[i]), test_acc[i], -np.inf)  # a diverged member's NaN
+        best = int(np.argmax(acc))
         entry = {"seed": seed, "split_seed": split_seeds[i],
                  "memorisation_step": int(mem[i, -1]), "grok_step": int(grok[i, -1]),
                  "best_test_acc": float(test_acc[i, best]),
-                 "best_test_acc_step": int(history["step"][best])}
+                 "best_test_acc_step": int(history["step"][best]),
+                 "diverged_step": int(diverged[i])}
         for split in ("train", "test"):
             for metric in ("loss", "acc", "prob"):
                 key = f"{split}/{metric}"
@@ -157,12 +209,16 @@ def _grid_cells(per_seed: list[dict], members) -> dict:
 def seed_table(summary: dict) -> list[str]:
     """The per-seed table of a summary, as text lines (train's end, `grokjax inspect`)."""
     axes = list(summary.get("grid", {}).get("axes", {}))
+    diverged = any(e.get("diverged_step", -1) >= 0 for e in summary["seeds"])
     lines = ["".join(f"{a:>15}" for a in axes) + f"{'seed':>6} {'train acc':>10} "
-             f"{'test acc':>10} {'test loss':>11} {'memorised':>10} {'grokked':>8}"]
+             f"{'test acc':>10} {'test loss':>11} {'memorised':>10} {'grokked':>8}"
+             + (f" {'diverged':>9}" if diverged else "")]
     for e in summary["seeds"]:
         mem = e["memorisation_step"] if e["memorisation_step"] >= 0 else "-"
         grok = e["grok_step"] if e["grok_step"] >= 0 else "-"
+        div = e.get("diverged_step", -1)
         lines.append("".join(f"{value_text(e['hparams'][a]):>15}" for a in axes)
                      + f"{e['seed']:>6} {e['train_acc']:>10.4f} {e['test_acc']:>10.4f} "
-                     f"{e['test_loss']:>11.3e} {mem:>10} {grok:>8}")
+                     f"{e['test_loss']:>11.3e} {mem:>10} {grok:>8}"
+                     + (f" {div if div >= 0 else '-':>9}" if diverged else ""))
     return lines

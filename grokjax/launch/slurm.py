@@ -6,10 +6,11 @@ prints it; it can be read, kept and resubmitted by hand), nothing is pickled, an
 nodes need grokjax and nothing else. Resources (partition, account, time, GPUs, CPUs, memory,
 ...) come from the options or a TOML profile (configs/slurm_profile.toml). Stage k depends on
 stage k-1 (afterok; a stage whose predecessor failed is cancelled, not left pending). Each task
-is requeued on pre-emption (`--requeue`) and, warned shortly before its time limit
-(`--signal`), requeues itself: its run resumes from its latest checkpoint. Runs already finished
-are left out of the array; a sweep whose jobs (ROOT/sweep.json) are still queued is not
-submitted again.
+is requeued on pre-emption (`--requeue`; SLURM's SIGTERM stops the run as Ctrl-C does, with a
+checkpoint at the chunk it finishes) and, warned shortly before its time limit (`--signal`),
+stops its run the same way and requeues itself: its run resumes from that checkpoint. Runs
+already finished are left out of the array; a sweep whose jobs (ROOT/sweep.json) are still
+queued is not submitted again.
 """
 
 from __future__ import annotations
@@ -95,8 +96,12 @@ def sbatch_script(stage: list[sweep_lib.Planned], root: pathlib.Path, job_name: 
              "set -o pipefail", f"cd {shlex.quote(str(cwd))}"]
     if prof.setup:
         lines.append(prof.setup)
+    # Near the time limit the run is stopped as Ctrl-C stops it (SIGTERM: it finishes its
+    # chunk and saves a checkpoint), then the task requeues itself and resumes from there.
     lines += ["set -u", "requeue() {",
-              '  echo "grokjax: time limit near; requeueing to resume from the last checkpoint"',
+              '  echo "grokjax: time limit near; stopping the run with a checkpoint and '
+              'requeueing to resume from the last checkpoint"',
+              '  kill -TERM "$pid" 2>/dev/null; wait "$pid"',
               '  scontrol requeue "${SLURM_ARRAY_JOB_ID}_${SLURM_ARRAY_TASK_ID}"',
               "}", "trap requeue USR1", 'case "$SLURM_ARRAY_TASK_ID" in']
     for i, p in enumerate(stage):

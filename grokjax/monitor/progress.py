@@ -1,7 +1,8 @@
 """Progress of a training run: a tqdm bar on a terminal, plain lines elsewhere.
 
 Both show the step out of the total, steps per second, the median (over members) of the train
-and test accuracy (mean over tasks), how many members have memorised and grokked, and the ETA. Without
+and test accuracy (mean over tasks; healthy members), how many members have memorised and grokked
+(and diverged, once one has), and the ETA. Without
 a terminal (CI, batch jobs) a line is printed at most every `interval` seconds and at the end.
 """
 
@@ -32,10 +33,14 @@ class Progress:
         self.postfix = ""
 
     def update(self, step: int, train_acc: np.ndarray, test_acc: np.ndarray,
-               memorised: int, grokked: int, n_members: int) -> None:
-        """Accuracies are per member (mean over tasks); counts are members so far."""
-        self.postfix = (f"train {np.median(train_acc):.3f} test {np.median(test_acc):.3f} "
-                        f"memorised {memorised}/{n_members} grokked {grokked}/{n_members}")
+               memorised: int, grokked: int, n_members: int, diverged: int = 0) -> None:
+        """Accuracies are per member (mean over tasks; NaN for a diverged member, left out of
+        the median); counts are members so far."""
+        with np.errstate(all="ignore"):
+            train, test = np.nanmedian(train_acc), np.nanmedian(test_acc)
+        self.postfix = (f"train {train:.3f} test {test:.3f} "
+                        f"memorised {memorised}/{n_members} grokked {grokked}/{n_members}"
+                        + (f" diverged {diverged}/{n_members}" if diverged else ""))
         if self.bar is not None:
             self.bar.update(step - self.step)
             self.bar.set_postfix_str(self.postfix)

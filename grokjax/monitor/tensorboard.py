@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import pathlib
 import time
+import warnings
 
 import ml_collections
 import numpy as np
@@ -54,8 +55,11 @@ _HPARAM_METRICS = ("grok_step", "memorisation_step", "best_test_acc", "test_acc"
                    "test_loss", "train_loss", "l2_norm")
 
 
-def point_scalars(host: dict[str, np.ndarray], task_names: list[str]) -> dict[str, np.ndarray]:
-    """Tag -> [S, P] over the log points of host records ([S, P, ...])."""
+def point_scalars(host: dict[str, np.ndarray], task_names: list[str],
+                  diverged_before: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """Tag -> [S, P] over the log points of host records ([S, P, ...]). `event/diverged` is 1
+    from a member's first step skipped as non-finite on (`diverged_before` [S]: members that
+    diverged in earlier chunks)."""
     out = {}
     for key, v in host.items():
         if key.startswith(("train/", "test/")):  # [S, P, T]
@@ -70,6 +74,11 @@ def point_scalars(host: dict[str, np.ndarray], task_names: list[str]) -> dict[st
         out[f"event/{event}"] = done[..., -1]
         if len(task_names) > 1:
             out.update({f"event/{event}/{t}": done[..., i] for i, t in enumerate(task_names)})
+    if "skip_step" in host:
+        before = (np.zeros(host["skip_step"].shape[0], bool) if diverged_before is None
+                  else diverged_before)
+        hit = np.logical_or.accumulate(host["skip_step"] >= 0, axis=1) | before[:, None]
+        out["event/diverged"] = hit.astype(np.float32)
     return out
 
 
@@ -104,6 +113,7 @@ class Board:
         self.aggregate: SummaryWriter | None = None
         self.last_time = time.time()
         self._canvas = None
+        self.diverged = np.zeros(len(self.seeds), bool)
 
     def open(self, step: int) -> None:
         purge = step if step > 0 else None
@@ -124,7 +134,12 @@ class Board:
                  walltimes: np.ndarray) -> None:
         names = list(tags)
         values = np.stack([np.asarray(tags[n], np.float64) for n in names], -1)  # [S, P, n]
-        stats = {"": values.mean(0), "/min": values.min(0), "/max": values.max(0)}
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            # the band over members leaves a diverged member's non-finite values out
+            warnings.simplefilter("ignore", RuntimeWarning)
+            finite = np.where(np.isfinite(values), values, np.nan)
+            stats = {"": np.nanmean(finite, 0), "/min": np.nanmin(finite, 0),
+                     "/max": np.nanmax(finite, 0)}
         for j, step in enumerate(steps):
             for i, writer in self.writers.items():
                 self._add(writer, names, values[i, j], int(step), walltimes[j])
@@ -148,7 +163,9 @@ class Board:
         # The points of a chunk arrive together: spread their wall times over the chunk.
         walltimes = self.last_time + (now - self.last_time) * np.arange(1, len(steps) + 1) / len(
             steps)
-        self._scalars(steps, point_scalars(host, self.task_names), walltimes)
+        self._scalars(steps, point_scalars(host, self.task_names, self.diverged), walltimes)
+        if "skip_step" in host:
+            self.diverged |= (host["skip_step"] >= 0).any(1)
         if "probe/step" in host and len(host["probe/step"]):
             psteps = np.asarray(host["probe/step"])
             pw = np.interp(psteps, steps, walltimes)
@@ -177,11 +194,16 @@ class Board:
     # -- checkpoints and the end ---------------------------------------------------------------
 
     def histograms(self, step: int, params: dict) -> None:
-        """Histograms of every weight matrix of the detail seeds (host params, member axis first)."""
+        """Histograms of every weight matrix of the detail seeds (host params, member axis
+        first), of their finite elements (none: no histogram)."""
         named = models.param_names(params)
         for i in self.detail_idx:
             for name, w in named.items():
-                self.writers[i].add_histogram(f"weights/{name}", np.asarray(w[i]), step)
+                w = np.asarray(w[i])
+                if not np.isfinite(w).all():
+                    w = w[np.isfinite(w)]
+                if w.size:
+                    self.writers[i].add_histogram(f"weights/{name}", w, step)
 
     def finish(self, summary: dict) -> None:
         """hparams of every seed run and of the aggregate, with the final metrics."""
@@ -191,13 +213,16 @@ class Board:
             entry = summary["seeds"][i]
             metrics = {f"hparam/{k}": float(entry[k]) for k in _HPARAM_METRICS}
             metrics["hparam/grokked_fraction"] = float(entry["grok_step"] >= 0)
+            metrics["hparam/diverged"] = float(entry.get("diverged_step", -1) >= 0)
             member = {grid_lib.AXES[a]: v for a, v in self.members.hparams(i).items()}
             self._hparams(writer, {**hp, **member, "seed": str(self.seeds[i])}, metrics, step)
         seeds = summary["seeds"]
         stats = summary_lib.grok_stats(seeds)
-        agg = {f"hparam/{k}": float(np.median([e[k] for e in seeds])) for k in _HPARAM_METRICS}
+        agg = {f"hparam/{k}": float(np.nanmedian([e[k] for e in seeds]))
+               for k in _HPARAM_METRICS}
         agg["hparam/grok_step"] = (stats["grok_step_median"] if stats["grokked"] else -1.0)
         agg["hparam/grokked_fraction"] = stats["grokked"] / stats["seeds"]
+        agg["hparam/diverged"] = float(summary.get("diverged", 0)) / stats["seeds"]
         self._hparams(self.aggregate, {**hp, "seed": "all"}, agg, step)
 
     @staticmethod

@@ -18,7 +18,7 @@ from typing import Callable
 import numpy as np
 
 from grokjax.store import rundir
-from grokjax.summary import grok_stats
+from grokjax.summary import grok_stats, measure_phases
 
 AGREES, DISAGREES, INCONCLUSIVE, NOT_RUN = "agrees", "disagrees", "inconclusive", "not run"
 Predicate = Callable[[list[dict], dict, pathlib.Path], tuple[str, str]]
@@ -34,6 +34,9 @@ class Claim:
     predicate: Predicate
     members: dict = dataclasses.field(default_factory=dict)  # hparams the members must have
     paper_scale: str = ""  # e.g. 'p=97, r=0.3, 3 seeds, 3e5 steps'
+    # where the report's matrix figures show the selected members: (figure, row, column); a
+    # column with '{r}' splits the members by train fraction
+    cells: tuple[tuple[str, str, str], ...] = ()
 
 
 def _steps(summary: dict) -> int:
@@ -121,9 +124,251 @@ def excluded_rises_before_grokking(factor: float = 10.0) -> Predicate:
     return decide
 
 
+def _history(run_dir: pathlib.Path) -> dict | None:
+    path = run_dir / "history.npz"
+    return rundir.read_npz(path) if path.exists() else None
+
+
+def _index(summary: dict, entry: dict) -> int:
+    return next(i for i, e in enumerate(summary["seeds"]) if e is entry)
+
+
+def _share(held: int, n: int, fraction: float = 2 / 3) -> bool:
+    return n > 0 and held / n >= fraction
+
+
+def restricted_above_train(factor: float = 100.0) -> Predicate:
+    """Agrees when in 2/3 of the members the final restricted loss is at least `factor` times
+    the final train loss (Furuta's subtraction: its key frequencies alone do not fit)."""
+    def decide(entries, summary, run_dir):
+        if not all(e.get("probes", {}).get("restricted_loss") is not None for e in entries):
+            return "-", f"{INCONCLUSIVE}: the run's probes have no restricted loss"
+        grokked = [e for e in entries if e["grok_step"] >= 0]
+        if not grokked:
+            return "none grokked", f"{INCONCLUSIVE}: no grokking within {_steps(summary)} steps"
+        ratios = [e["probes"]["restricted_loss"] / e["train_loss"] for e in grokked]
+        losses = [e["probes"]["restricted_loss"] for e in grokked]
+        train = np.median([e["train_loss"] for e in grokked])
+        value = (f"restricted loss median {np.median(losses):.3g} (train loss {train:.3g}), "
+                 f"ratio {np.median(ratios):.3g}")
+        return value, AGREES if _share(sum(r >= factor for r in ratios), len(ratios)) \
+            else DISAGREES
+    return decide
+
+
+def spectrum_pattern(ffd: str, fcr: str, weight: str = "W_E", by: float = 0.1,
+                     needs_grokking: bool = True) -> Predicate:
+    """Furuta's Fig. 8: how FFD and FCR of `weight` move from initialisation to the end of the
+    run, each 'falls' (by at least `by`), 'flat' (changes by less) or 'any' (the paper says
+    nothing of it). Agrees when the pattern
+    holds in 2/3 of the members. Where it does not and the members did not grok although the
+    paper's curves run through grokking (`needs_grokking`), inconclusive."""
+    def moves(series):
+        return "falls" if series[0] - series[-1] >= by else (
+            "flat" if abs(series[-1] - series[0]) < by else "rises")
+
+    def decide(entries, summary, run_dir):
+        history = _history(run_dir)
+        if history is None or f"probe/ffd/{weight}" not in history:
+            return "-", f"{INCONCLUSIVE}: the run's history has no FFD/FCR of {weight}"
+        held, texts = 0, []
+        for e in entries:
+            i = _index(summary, e)
+            d, r = history[f"probe/ffd/{weight}"][i], history[f"probe/fcr/{weight}"][i]
+            held += ffd in ("any", moves(d)) and fcr in ("any", moves(r))
+            texts.append(f"FFD {d[0]:.2f}->{d[-1]:.2f}, FCR {r[0]:.2f}->{r[-1]:.2f}")
+        value = "; ".join(texts)
+        if _share(held, len(entries)):
+            return value, AGREES
+        if needs_grokking and not any(e["grok_step"] >= 0 for e in entries):
+            return value, f"{INCONCLUSIVE}: no grokking within {_steps(summary)} steps"
+        return value, DISAGREES
+    return decide
+
+
+def task_groks(task: str, expected: bool = True) -> Predicate:
+    """For a mixture: whether `task` groks inside it (its own grok step, summary 'tasks')."""
+    def decide(entries, summary, run_dir):
+        per = [e.get("tasks", {}).get(task) for e in entries]
+        if None in per:
+            return "-", f"{INCONCLUSIVE}: the run has no task {task!r}"
+        steps = [t["grok_step"] for t in per if t["grok_step"] >= 0]
+        value = (f"{len(steps)}/{len(per)} grokked {task}"
+                 + (f", median step {np.median(steps):.0f}" if steps else "")
+                 + f", test acc median {np.median([t['test_acc'] for t in per]):.3f}")
+        if expected:
+            return value, AGREES if _share(len(steps), len(per)) else (
+                f"{INCONCLUSIVE}: no grokking within {_steps(summary)} steps" if not steps
+                else DISAGREES)
+        return value, DISAGREES if steps else f"{AGREES} (within {_steps(summary)} steps)"
+    return decide
+
+
+def groks_last(task: str) -> Predicate:
+    """For a mixture: `task` is the last of its tasks to grok, in 2/3 of the members."""
+    def decide(entries, summary, run_dir):
+        held, texts = 0, []
+        for e in entries:
+            steps = {t: v["grok_step"] for t, v in e.get("tasks", {}).items()}
+            if task not in steps or min(steps.values()) < 0:
+                texts.append("not every task grokked")
+                continue
+            held += steps[task] == max(steps.values())
+            texts.append(", ".join(f"{t} {s}" for t, s in steps.items()))
+        value = "grok steps: " + "; ".join(texts)
+        if not any(t != "not every task grokked" for t in texts):
+            return value, f"{INCONCLUSIVE}: the mixture did not grok within {_steps(summary)} steps"
+        return value, AGREES if _share(held, len(entries)) else DISAGREES
+    return decide
+
+
+def no_grokking_delay(max_ratio: float = 2.0) -> Predicate:
+    """Train and test accuracy rise together: the grok step is at most `max_ratio` times the
+    memorisation step, in 2/3 of the members (a member that fits and never generalises within
+    the run disagrees)."""
+    def decide(entries, summary, run_dir):
+        held, texts = 0, []
+        for e in entries:
+            mem, grok = e["memorisation_step"], e["grok_step"]
+            held += mem >= 0 and 0 <= grok <= max_ratio * max(mem, 1)
+            texts.append(f"memorised {mem if mem >= 0 else '-'}, grokked "
+                         f"{grok if grok >= 0 else '-'}")
+        value = "; ".join(texts)
+        if not any(e["memorisation_step"] >= 0 for e in entries):
+            return value, (f"{INCONCLUSIVE}: the train set was not fitted within "
+                           f"{_steps(summary)} steps")
+        return value, AGREES if _share(held, len(entries)) else DISAGREES
+    return decide
+
+
+def steps_per_percent(r_low: float, r_high: float, low: float, high: float) -> Predicate:
+    """Power: the median grok step at train fraction `r_low` over that at `r_high`, as the
+    extra steps per percentage point of data ((ratio)^(1/points) - 1); agrees when it lies in
+    [low, high]. Needs grokked members at both fractions."""
+    def decide(entries, summary, run_dir):
+        at = {r: [e["grok_step"] for e in entries
+                  if abs(e.get("hparams", {}).get("train_fraction", -1) - r) < 1e-9
+                  and e["grok_step"] >= 0] for r in (r_low, r_high)}
+        if not all(at.values()):
+            return "-", f"{INCONCLUSIVE}: no grokked member at r = {r_low} and r = {r_high}"
+        ratio = np.median(at[r_low]) / np.median(at[r_high])
+        per = ratio ** (1 / round(100 * (r_high - r_low))) - 1
+        value = (f"median grok step {np.median(at[r_low]):.0f} at r = {r_low}, "
+                 f"{np.median(at[r_high]):.0f} at r = {r_high}: {per:+.0%} per point")
+        return value, AGREES if low <= per <= high else DISAGREES
+    return decide
+
+
+def smallest_grokking_r(expected: float) -> Predicate:
+    """Over a train-fraction grid: the smallest r at which 2/3 of the members grokked. Agrees
+    when it is `expected`; a smaller r disagrees (the paper trained longer and saw none); a
+    larger one, or none, is inconclusive at a shorter budget."""
+    def decide(entries, summary, run_dir):
+        by_r: dict[float, list[dict]] = {}
+        for e in entries:
+            by_r.setdefault(e.get("hparams", {}).get("train_fraction", summary["train_fraction"]),
+                            []).append(e)
+        ok = [r for r, es in sorted(by_r.items())
+              if _share(sum(e["grok_step"] >= 0 for e in es), len(es))]
+        value = ", ".join(f"r={r:g}: {grok_stats(es)['grokked']}/{len(es)}"
+                          for r, es in sorted(by_r.items()))
+        if not ok:
+            return value + "; none grokked", (f"{INCONCLUSIVE}: no r of {sorted(by_r)} grokked "
+                                              f"within {_steps(summary)} steps")
+        value += f"; smallest r that groks {ok[0]:g}"
+        if abs(ok[0] - expected) < 1e-9:
+            return value, AGREES
+        if ok[0] < expected:
+            return value, DISAGREES
+        return value, (f"{INCONCLUSIVE}: r = {expected:g} did not grok within "
+                       f"{_steps(summary)} steps")
+    return decide
+
+
+def _member_phases(entries, summary, run_dir):
+    over = rundir.read_json(run_dir / "final-keys.json", default=None)
+    history = _history(run_dir)
+    if over is None or history is None:
+        return None
+    return [measure_phases(history, over, _index(summary, e)) for e in entries]
+
+
+def phases_in_order() -> Predicate:
+    """Nanda §5.2's three phases, found from the progress measures (summary.measure_phases):
+    agrees when memorisation, circuit formation and cleanup are all found, in that order, in
+    2/3 of the members; the value gives where they end."""
+    def decide(entries, summary, run_dir):
+        found = _member_phases(entries, summary, run_dir)
+        if found is None:
+            return "-", f"{INCONCLUSIVE}: no final-keys.json (grokjax probe RUN --final-keys)"
+        ends = ("memorisation_end", "circuit_formation_end", "cleanup_end")
+        held = sum(all(ph[k] is not None for k in ends) and
+                   ph[ends[0]] < ph[ends[1]] < ph[ends[2]] for ph in found)
+        texts = ["/".join("-" if ph[k] is None else f"{ph[k] / 1000:.1f}k" for k in ends)
+                 for ph in found]
+        value = f"{held}/{len(found)} members; ends (memorisation/circuit/cleanup): " + \
+            ", ".join(texts)
+        return value, AGREES if _share(held, len(found)) else DISAGREES
+    return decide
+
+
+def gini_rises_at_cleanup(weights: tuple[str, ...] = ("W_E", "W_L"), factor: float = 2.0
+                          ) -> Predicate:
+    """Nanda: the Gini coefficient of the Fourier components of W_E and W_L rises sharply in
+    cleanup: its rise per step there is at least `factor` times that in circuit formation, for
+    every weight, in 2/3 of the members (phases from the measures)."""
+    def decide(entries, summary, run_dir):
+        found = _member_phases(entries, summary, run_dir)
+        if found is None:
+            return "-", f"{INCONCLUSIVE}: no final-keys.json (grokjax probe RUN --final-keys)"
+        history = _history(run_dir)
+        steps = history["probe/step"]
+        held, texts = 0, []
+        for e, ph in zip(entries, found):
+            if None in ph.values():
+                texts.append("phases not found")
+                continue
+            i, rates = _index(summary, e), []
+            for w in weights:
+                g = history[f"probe/gini/{w}"][i]
+                at = [g[np.searchsorted(steps, ph[k])] for k in ph]
+                cf = (at[1] - at[0]) / (ph["circuit_formation_end"] - ph["memorisation_end"])
+                cu = (at[2] - at[1]) / (ph["cleanup_end"] - ph["circuit_formation_end"])
+                rates.append((cf, cu))
+            held += all(cu > 0 and cu >= factor * max(cf, 0) for cf, cu in rates)
+            texts.append(", ".join(f"{w} {1e3 * cf:+.3f}/{1e3 * cu:+.3f}"
+                                   for w, (cf, cu) in zip(weights, rates)))
+        value = (f"{held}/{len(found)} members; Gini rise per 1k steps, circuit formation/"
+                 f"cleanup: " + "; ".join(texts))
+        return value, AGREES if _share(held, len(found)) else DISAGREES
+    return decide
+
+
 def _selected(summary: dict, members: dict) -> list[dict]:
     return [e for e in summary["seeds"]
             if all(e.get("hparams", {}).get(k) == v for k, v in members.items())]
+
+
+def outcome(entries: list[dict]) -> dict:
+    """A matrix cell: how many members grokked, their median grok step, the best test acc."""
+    s = grok_stats(entries)
+    return {"grokked": s["grokked"], "n": s["seeds"], "grok_step": s["grok_step_median"],
+            "best_test_acc": s["best_test_acc_median"]}
+
+
+def placed(claim: Claim, root: pathlib.Path) -> list[tuple[tuple[str, str, str], dict]]:
+    """The claim's cells in the report's matrix figures, with their outcomes (none if its run
+    is missing)."""
+    summary = rundir.read_json(root / claim.run / "summary.json", default=None)
+    entries = _selected(summary, claim.members) if summary else []
+    out = []
+    for figure, row, col in claim.cells if entries else ():
+        groups: dict[str, list[dict]] = {}
+        for e in entries:
+            r = e.get("hparams", {}).get("train_fraction", summary["train_fraction"])
+            groups.setdefault(col.format(r=f"{r:g}"), []).append(e)
+        out += [((figure, row, c), outcome(es)) for c, es in groups.items()]
+    return out
 
 
 def evaluate(claim: Claim, root: pathlib.Path) -> dict:

@@ -31,9 +31,9 @@ from grokjax.summary import grok_matrix, grok_stats
 
 COLUMNS = ("run", "task", "p", "r", "setting", "seeds", "memorised", "grokked",
            "grok_step_median", "grok_step_min", "grok_step_max", "best_test_acc_median",
-           "steps", "status")
+           "diverged", "steps", "status")
 SEED_COLUMNS = ("run", "task", "p", "r", "setting", "seed", "memorisation_step", "grok_step",
-                "best_test_acc", "test_acc", "train_acc")
+                "diverged_step", "best_test_acc", "test_acc", "train_acc")
 
 
 def _entries(root: pathlib.Path) -> list[dict]:
@@ -86,6 +86,7 @@ def rows(root: pathlib.Path) -> tuple[list[dict], list[dict]]:
                 per_seed.append({"run": group, **meta, "task": key[0], "r": key[1],
                                  "setting": setting,
                                  **{k: s[k] for k in ("seed", "memorisation_step", "grok_step")},
+                                 "diverged_step": s.get("diverged_step", -1),
                                  **{k: round(s[k], 4)
                                     for k in ("best_test_acc", "test_acc", "train_acc")}})
         finished = statuses.count("finished")
@@ -102,20 +103,24 @@ def rows(root: pathlib.Path) -> tuple[list[dict], list[dict]]:
 def markdown(table: list[dict]) -> str:
     """The table a user pastes into a paper."""
     grid = any(r.get("setting") for r in table)
+    diverged = any(r.get("diverged") for r in table)
     head = ["run", "task", "p", "r", *(["setting"] if grid else []), "grokked",
-            "median grok step", "grok step range", "best test acc", "status"]
+            "median grok step", "grok step range", "best test acc",
+            *(["diverged"] if diverged else []), "status"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in table:
         if "seeds" not in r:
             cells = [r["run"], r.get("task") or "?", r.get("p") or "", r.get("r") or "",
-                     *([""] if grid else []), "-", "-", "-", "-", r["status"]]
+                     *([""] if grid else []), "-", "-", "-", "-", *(["-"] if diverged else []),
+                     r["status"]]
         else:
             med = "-" if r["grok_step_median"] is None else f"{r['grok_step_median']:.0f}"
             rng = ("-" if r["grok_step_min"] is None
                    else f"{r['grok_step_min']}-{r['grok_step_max']}")
             cells = [r["run"], r["task"], r["p"], f"{r['r']:g}",
                      *([r["setting"]] if grid else []), f"{r['grokked']}/{r['seeds']}", med,
-                     rng, f"{r['best_test_acc_median']:.3f}", r["status"]]
+                     rng, f"{r['best_test_acc_median']:.3f}",
+                     *([f"{r['diverged']}/{r['seeds']}"] if diverged else []), r["status"]]
         lines.append("| " + " | ".join(str(c) for c in cells) + " |")
     return "\n".join(lines) + "\n"
 

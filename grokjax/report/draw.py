@@ -261,8 +261,10 @@ def grid_heatmap(xs: list, ys: list, median: np.ndarray, fraction: np.ndarray, x
     grokked are grey, cells without a run grey and without text."""
     fig, ax = plt.subplots(figsize=heatmap_size(len(ys)))
     finite = median[np.isfinite(median)]
-    norm = (mcolors.LogNorm(vmin=max(finite.min(), 1), vmax=max(finite.max(), 2))
-            if finite.size else None)
+    low = max(finite.min(), 1) if finite.size else 1
+    # one grokked cell, or cells that share one step, still need a colour scale with a range
+    norm = (mcolors.LogNorm(vmin=low, vmax=max(finite.max(), low * 1.5)) if finite.size
+            else None)
     cmap = plt.get_cmap("viridis").with_extremes(bad="lightgrey")
     im = ax.imshow(np.ma.masked_invalid(median), origin="lower", aspect="auto", cmap=cmap,
                    norm=norm)
@@ -282,5 +284,119 @@ def grid_heatmap(xs: list, ys: list, median: np.ndarray, fraction: np.ndarray, x
     ax.set_title(title, fontsize=10)
     fig.colorbar(im, ax=ax, label="median grok step over seeds (log scale)")
     fig.tight_layout()
+    fig.savefig(path, dpi=DPI)
+    plt.close(fig)
+
+
+def outcome_matrix(rows: list[str], cols: list[str], cells: dict[tuple[str, str], dict],
+                   title: str, path: pathlib.Path) -> None:
+    """A table of runs as a heatmap (the Table A.5 grid, the transfer matrix): a cell
+    (row, col) holds `{'grokked': k, 'n': n, 'grok_step': median or None, 'best_test_acc':
+    median}`. Cells where a member grokked are coloured by the median grok step (log scale);
+    the others are grey and show the best test accuracy; cells without a run stay white with
+    'not run'."""
+    median = np.full((len(rows), len(cols)), np.nan)
+    for (r, c), cell in cells.items():
+        if cell["grok_step"] is not None:
+            median[rows.index(r), cols.index(c)] = cell["grok_step"]
+    fig, ax = plt.subplots(figsize=(max(6.0, 1.3 * len(cols) + 3), max(3.0, 0.42 * len(rows)
+                                                                        + 1.8)))
+    finite = median[np.isfinite(median)]
+    low = max(finite.min(), 1) if finite.size else 1
+    norm = mcolors.LogNorm(vmin=low, vmax=max(finite.max() if finite.size else 2, low * 1.5))
+    cmap = plt.get_cmap("viridis")
+    shown = np.ma.masked_invalid(median)
+    im = ax.imshow(shown, aspect="auto", cmap=cmap, norm=norm)
+    for iy, r in enumerate(rows):
+        for ix, c in enumerate(cols):
+            cell = cells.get((r, c))
+            if cell is None:
+                ax.text(ix, iy, "not run", ha="center", va="center", fontsize=7,
+                        color="0.6")
+                continue
+            if cell["grok_step"] is None:
+                ax.add_patch(plt.Rectangle((ix - 0.5, iy - 0.5), 1, 1, color="0.82"))
+                text, color = f"no grok\nbest {cell['best_test_acc']:.0%}", "black"
+            else:
+                red, green, blue, _ = cmap(norm(cell["grok_step"]))
+                text = f"{cell['grok_step']:.0f}\n{cell['grokked']}/{cell['n']} grokked"
+                color = "white" if 0.3 * red + 0.6 * green + 0.1 * blue < 0.55 else "black"
+            ax.text(ix, iy, text, ha="center", va="center", fontsize=7, color=color)
+    ax.set_xticks(range(len(cols)), cols, fontsize=8, rotation=20, ha="right")
+    ax.set_yticks(range(len(rows)), rows, fontsize=8)
+    ax.set_title(title, fontsize=10)
+    fig.colorbar(im, ax=ax, label="median grok step (log scale)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=DPI)
+    plt.close(fig)
+
+
+def spectrum_patterns(curves: list[dict], title: str, path: pathlib.Path) -> None:
+    """Furuta's Fig. 8: FFD and FCR of W_E against step, one line per task; a dot marks each
+    task's grok step. curves: [{'label', 'steps', 'ffd', 'fcr', 'grok_step' (-1: never)}]."""
+    fig, axes = plt.subplots(1, 2, figsize=CURVES_SIZE)
+    for j, c in enumerate(curves):
+        for ax, key in zip(axes, ("ffd", "fcr")):
+            steps = np.maximum(np.asarray(c["steps"]), 1)
+            ax.plot(steps, c[key], color=f"C{j % 10}", lw=1.5,
+                    label=c["label"] + ("" if c["grok_step"] >= 0 else " (no grok)"))
+            if c["grok_step"] >= 0:
+                at = min(np.searchsorted(c["steps"], c["grok_step"]), len(steps) - 1)
+                ax.plot(steps[at], c[key][at], "o", color=f"C{j % 10}", ms=6)
+    for ax, name in zip(axes, ("FFD(W_E), eta = 0.5: fraction of components above half the "
+                               "max", "FCR(W_E): cos/sin balance")):
+        _step_axis(ax)
+        ax.set_ylim(-0.02, 1.05)
+        ax.set_title(name, fontsize=10)
+    axes[0].set_ylabel("value (dot: the task's grok step)")
+    _legend(axes[1])
+    fig.suptitle(title)
+    fig.tight_layout(rect=(0, 0, 1, 0.95))
+    fig.savefig(path, dpi=DPI)
+    plt.close(fig)
+
+
+_PHASE_SPANS = (("memorisation", "tab:gray"), ("circuit formation", "tab:purple"),
+                ("cleanup", "tab:green"))
+
+
+def measure_phases(history: dict, over: dict, i: int, phases: dict, title: str,
+                   path: pathlib.Path) -> None:
+    """Nanda's Fig. 7 on one member, with the phases found from the measures shaded: the
+    train, test, restricted and excluded loss (final key frequencies, one point per
+    checkpoint) above; the Gini coefficients of W_E and W_L and the sum of squared weights
+    below."""
+    fig, (top, low) = plt.subplots(2, 1, figsize=MEASURES_SIZE, sharex=True)
+    for key, label, color in (("train/loss", "train loss", "C0"), ("test/loss", "test loss", "C1")):
+        top.plot(history["step"], over_tasks(key, history[key][i]), color=color, lw=1.5,
+                 label=label)
+    for key, label, color in (("restricted_loss", "restricted loss", "C2"),
+                              ("excluded_loss", "excluded loss", "C3")):
+        top.plot(over["steps"], np.asarray(over[key])[:, i], "o-", color=color, ms=3,
+                 label=f"{label} (final key frequencies)")
+    top.set_yscale("log")
+    top.set_ylabel("cross-entropy (nats, log scale)")
+    for w, color in (("W_E", "C4"), ("W_L", "C5")):
+        low.plot(history["probe/step"], history[f"probe/gini/{w}"][i], color=color,
+                 label=f"Gini of {w}'s Fourier components")
+    low.set_ylabel("Gini coefficient")
+    twin = low.twinx()
+    twin.plot(history["probe/step"], history["probe/sum_sq_weights"][i], color="k", lw=1,
+              ls=":", label="sum of squared weights")
+    twin.set_ylabel("sum of squared weights")
+    ends = [0, phases.get("memorisation_end"), phases.get("circuit_formation_end"),
+            phases.get("cleanup_end")]
+    for ax in (top, low):
+        for (label, color), a, b in zip(_PHASE_SPANS, ends[:-1], ends[1:]):
+            if a is not None and b is not None:
+                ax.axvspan(a, b, color=color, alpha=0.12, lw=0,
+                           label=label if ax is top else None)
+    low.set_xlabel("training step")
+    _legend(top)
+    lines = low.get_legend_handles_labels()
+    extra = twin.get_legend_handles_labels()
+    low.legend(lines[0] + extra[0], lines[1] + extra[1], loc="best", fontsize=8)
+    fig.suptitle(title)
+    fig.tight_layout(rect=(0, 0, 1, 0.96))
     fig.savefig(path, dpi=DPI)
     plt.close(fig)

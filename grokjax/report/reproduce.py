@@ -1,4 +1,5 @@
-"""`grokjax report [CLAIMS]`: the papers' claims beside our results, as REPRODUCTION.md.
+"""`grokjax report [CLAIMS]`: the papers' claims beside our results, as REPRODUCTION.md and
+figures.
 
 Reads a claims file (default experiments/claims.py: `CLAIMS`, a list of
 `grokjax.report.claims.Claim`) and the finished runs under a results root (default
@@ -6,32 +7,49 @@ experiments/results/, where the small results of each run are committed: config.
 summary.json, ...), and writes one table row per claim: source, statement, the paper's value and
 scale, ours with our scale, and the verdict. A claim whose run is missing is listed as
 "not run", never dropped; the counts of each verdict head the file.
+
+Figures, written beside the report (FILE's stem + '-figures/') and linked from it:
+- a matrix per figure name the claims place cells in (`Claim.cells`): 'table-a5' (tasks x r,
+  coloured by grok step, grey with the best test accuracy where nothing grokked) and
+  'transfer' (targets x transfer mode);
+- with `SPECTRUM_FIGURE = (run, [(task, label), ...])` in the claims file, Furuta's Fig. 8:
+  FFD and FCR of W_E over training for those members of the run;
+- with `PHASES_FIGURE = (run, member)`, Nanda's Fig. 7 on that member with the phases found
+  from the measures (summary.measure_phases; needs the run's final-keys.json).
 """
 
 from __future__ import annotations
 
 import collections
+import os
 import pathlib
 
 from grokjax.config import exec_file
 from grokjax.errors import GrokjaxError
+from grokjax.report import draw
 from grokjax.report.claims import (AGREES, DISAGREES, INCONCLUSIVE, NOT_RUN, Claim,
-                                    evaluate)
+                                    evaluate, placed)
+from grokjax.store import rundir
+from grokjax.summary import measure_phases
 
 VERDICTS = (AGREES, DISAGREES, INCONCLUSIVE, NOT_RUN)
+MATRIX_TITLES = {"table-a5": "Furuta Table A.5: grok step by task and train fraction r",
+                 "transfer": "Furuta Fig. 2 / Table 1: transfer onto each target at r = 0.3"}
 
 
-def load_claims(path: str | pathlib.Path) -> list[Claim]:
+def load_claims(path: str | pathlib.Path) -> tuple[list[Claim], object]:
+    """The claims file's CLAIMS, and the file's namespace (for its figure settings)."""
     path = pathlib.Path(path)
     if not path.is_file():
         raise GrokjaxError(f"claims file {path} not found; give one such as experiments/claims.py")
-    claims = getattr(exec_file(path), "CLAIMS", None)
+    module = exec_file(path)
+    claims = getattr(module, "CLAIMS", None)
     if not claims or not all(isinstance(c, Claim) for c in claims):
         raise GrokjaxError(f"{path} must define CLAIMS, a list of grokjax.report.claims.Claim")
-    return list(claims)
+    return list(claims), module
 
 
-def markdown(rows: list[dict], title: str, results: str) -> str:
+def markdown(rows: list[dict], title: str, results: str, figures: list[str]) -> str:
     counts = collections.Counter(next(v for v in VERDICTS if r["verdict"].startswith(v))
                                  for r in rows)
     lines = [f"# {title}", "",
@@ -45,13 +63,86 @@ def markdown(rows: list[dict], title: str, results: str) -> str:
         lines.append("| " + " | ".join(str(r[k]).replace("|", "/") for k in (
             "id", "source", "statement", "paper", "paper_scale", "ours", "scale",
             "verdict")) + " |")
+    if figures:
+        lines += ["", "## Figures", ""] + [f"![{pathlib.Path(f).stem}]({f})" for f in figures]
     return "\n".join(lines) + "\n"
+
+
+def _matrices(claims: list[Claim], results: pathlib.Path, out: pathlib.Path) -> list[pathlib.Path]:
+    """One outcome matrix per figure name; rows and columns in the claims' order (columns
+    sorted), a cell a claim placed but whose run is missing drawn as 'not run'."""
+    layout: dict[str, tuple[dict, dict]] = {}
+    cells: dict[str, dict] = collections.defaultdict(dict)
+    for claim in claims:
+        for figure, row, col in claim.cells:
+            rows, cols = layout.setdefault(figure, ({}, {}))
+            rows.setdefault(row, None)
+            if "{r}" not in col:
+                cols.setdefault(col, None)
+        for (figure, row, col), cell in placed(claim, results):
+            layout[figure][1].setdefault(col, None)
+            cells[figure][(row, col)] = cell
+    paths = []
+    for figure, (rows, cols) in layout.items():
+        path = out / f"{figure}.png"
+        draw.outcome_matrix(list(rows), sorted(cols), cells[figure],
+                            MATRIX_TITLES.get(figure, figure), path)
+        paths.append(path)
+    return paths
+
+
+def _member(summary: dict, task: str) -> int | None:
+    return next((i for i, e in enumerate(summary["seeds"])
+                 if e.get("hparams", {}).get("task", summary["task"]) == task), None)
+
+
+def _spectrum_figure(spec, results: pathlib.Path, out: pathlib.Path) -> list[pathlib.Path]:
+    run, members = spec
+    summary = rundir.read_json(results / run / "summary.json", default=None)
+    if summary is None:
+        return []
+    history = rundir.read_npz(results / run / "history.npz")
+    curves = []
+    for task, label in members:
+        i = _member(summary, task)
+        if i is not None:
+            curves.append({"label": label, "steps": history["probe/step"],
+                           "ffd": history["probe/ffd/W_E"][i], "fcr": history["probe/fcr/W_E"][i],
+                           "grok_step": summary["seeds"][i]["grok_step"]})
+    path = out / "fig8-ffd-fcr.png"
+    draw.spectrum_patterns(curves, f"Furuta Fig. 8: FFD and FCR of W_E ({run}, p = "
+                           f"{summary['p']}, r = {summary['train_fraction']})", path)
+    return [path]
+
+
+def _phases_figure(spec, results: pathlib.Path, out: pathlib.Path) -> list[pathlib.Path]:
+    run, i = spec
+    over = rundir.read_json(results / run / "final-keys.json", default=None)
+    if over is None:
+        return []
+    history = rundir.read_npz(results / run / "history.npz")
+    summary = rundir.read_json(results / run / "summary.json")
+    phases = measure_phases(history, over, i)
+    path = out / "nanda-phases.png"
+    draw.measure_phases(history, over, i, phases, f"Nanda Fig. 7 on {run}, member {i} (seed "
+                        f"{summary['seeds'][i]['seed']}): phases from the measures", path)
+    return [path]
 
 
 def write(claims_file: str | pathlib.Path, results: str | pathlib.Path,
           out: str | pathlib.Path, title: str = "Reproduction") -> list[dict]:
-    """Evaluates every claim and writes the markdown report; returns its rows."""
-    results = pathlib.Path(results)
-    rows = [evaluate(c, results) for c in load_claims(claims_file)]
-    pathlib.Path(out).write_text(markdown(rows, title, str(results)))
+    """Evaluates every claim, draws the figures and writes the markdown report; returns its
+    rows."""
+    results, out = pathlib.Path(results), pathlib.Path(out)
+    claims, module = load_claims(claims_file)
+    rows = [evaluate(c, results) for c in claims]
+    fig_dir = out.with_name(out.stem + "-figures")
+    fig_dir.mkdir(parents=True, exist_ok=True)
+    figures = _matrices(claims, results, fig_dir)
+    if getattr(module, "SPECTRUM_FIGURE", None):
+        figures += _spectrum_figure(module.SPECTRUM_FIGURE, results, fig_dir)
+    if getattr(module, "PHASES_FIGURE", None):
+        figures += _phases_figure(module.PHASES_FIGURE, results, fig_dir)
+    links = [pathlib.Path(os.path.relpath(f, out.parent)).as_posix() for f in figures]
+    out.write_text(markdown(rows, title, str(results), links))
     return rows
