@@ -86,6 +86,8 @@ def cmd_train(args) -> int:
         sharding.initialize_distributed(args.coordinator, args.num_processes, args.process_id)
     from grokjax import run  # imports jax: after the cheap argument checks
     workdir = pathlib.Path(args.workdir) if args.workdir else _default_workdir(args.config)
+    print(f"run directory: {workdir}  (the same command resumes it: "
+          f"{resume_command(workdir, args.argv)})", flush=True)
     try:
         summary = run.train(cfg, workdir, progress=not args.no_progress)
     except Interrupted as e:
@@ -169,8 +171,19 @@ def cmd_tasks(args) -> None:
     print("any polynomial in x, y, z, e.g. 'x**3 + 2*x*y'; mixtures: 'add,subtract,multiply'")
 
 
+def _version() -> str:
+    from importlib import metadata
+    try:
+        return metadata.version("grokjax")
+    except metadata.PackageNotFoundError:
+        return "unknown (not installed)"
+
+
 def parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="grokjax", description=__doc__.split("\n")[0])
+    ap.add_argument("--version", action="version", version=f"grokjax {_version()}")
+    ap.add_argument("--debug", action="store_true",
+                    help="show the traceback behind an error instead of its one line")
     sub = ap.add_subparsers(dest="command", required=True)
 
     def with_config(p):
@@ -285,8 +298,12 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    args.argv = list(sys.argv[1:] if argv is None else argv)
-    logging.getLogger("absl").setLevel(logging.ERROR)  # orbax's info and warnings
+    args.argv = [a for a in (sys.argv[1:] if argv is None else argv) if a != "--debug"]
+    from grokjax.config import files
+    files.DEBUG = args.debug
+    # orbax's info, warnings and the tracebacks it logs from its threads: the errors behind
+    # them reach the command as exceptions, reported in one line
+    logging.getLogger("absl").setLevel(logging.CRITICAL)
     try:
         return args.func(args) or 0
     except BrokenPipeError:  # e.g. `grokjax sweep ... --dry-run | head`
@@ -299,8 +316,16 @@ def main(argv: list[str] | None = None) -> int:
         print(f"grokjax: busy: {e}", file=sys.stderr)
         return BUSY_EXIT
     except GrokjaxError as e:
+        if args.debug:
+            raise
         print(f"grokjax: error: {e}", file=sys.stderr)
         return 2
+    except OSError as e:  # a read or write the library did not foresee: still one line
+        if args.debug:
+            raise
+        where = f"{e.filename}: " if e.filename else ""
+        print(f"grokjax: error: {where}{e.strerror or e}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

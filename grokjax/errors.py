@@ -18,6 +18,17 @@ class RunBusy(GrokjaxError):
 BUSY_EXIT = 3
 
 
+def write_failed(path, exc: BaseException) -> GrokjaxError:
+    """The one-line error for a write that failed (a full disk, a read-only place, ...): the
+    path and the cause, without the library's traceback."""
+    text = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+    known = ("No space left on device", "Read-only file system", "Permission denied",
+             "File too large", "Disk quota exceeded", "Not a directory")
+    cause = next((k for k in known if k in text), (text.splitlines() or [type(exc).__name__])[0])
+    return GrokjaxError(f"could not write {path}: {cause[:200]}; the files written before are "
+                        "unchanged (free space, or choose another --workdir)")
+
+
 class Interrupted(GrokjaxError):
     """A run stopped by SIGINT or SIGTERM at a chunk boundary, its checkpoint saved. The
     command line prints the message with the command that resumes the run, and exits with

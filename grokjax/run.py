@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import os
 import pathlib
+import shutil
 import signal
 import sys
 import threading
@@ -112,12 +113,10 @@ def _start(exp: Experiment, workdir: pathlib.Path, loss_dtype: str):
                            "corrupt_checkpoints/, if any); nothing was changed: choose another "
                            "--workdir, or move the files away yourself")
     if (workdir / "config.json").exists():  # killed before its step-0 checkpoint: start again
-        changes = config_lib.result_changes(rundir.read_json(workdir / "config.json"), exp.cfg)
+        changes = config_lib.result_changes(rundir.read_json_dict(workdir / "config.json"), exp.cfg)
         if changes:
             raise GrokjaxError(f"{workdir} holds a run with another config "
                                f"({'; '.join(changes)}); choose another --workdir")
-    workdir.mkdir(parents=True, exist_ok=True)
-    rundir.write_json(workdir / "config.json", exp.cfg.to_dict())
     info = run_info(exp, loss_dtype)
     state = exp.init_state()
     if exp.cfg.transfer.from_run:
@@ -129,6 +128,9 @@ def _start(exp: Experiment, workdir: pathlib.Path, loss_dtype: str):
                             "load": list(groups),
                             "source_d_vocab": int(
                                 models.param_names(source)["embed.W_E"].shape[1])}
+    # the files only once everything that can refuse the run (a transfer source) has agreed
+    workdir.mkdir(parents=True, exist_ok=True)
+    rundir.write_json(workdir / "config.json", exp.cfg.to_dict())
     rundir.write_json(workdir / "run.json", info)
     rundir.write_npz(workdir / "splits.npz", exp.splits())
     return state
@@ -136,8 +138,10 @@ def _start(exp: Experiment, workdir: pathlib.Path, loss_dtype: str):
 
 def _known_source_d_vocab(run_dir: pathlib.Path) -> int | None:
     """A transfer run's source vocabulary, as its run.json recorded it (None if unknown)."""
-    return rundir.read_json(run_dir / "run.json", default={}).get("transfer", {}).get(
-        "source_d_vocab")
+    info = rundir.read_json(run_dir / "run.json", default={})
+    if not isinstance(info, dict):
+        raise GrokjaxError(f"{run_dir / 'run.json'} is damaged: not what grokjax writes there")
+    return info.get("transfer", {}).get("source_d_vocab")
 
 
 def _meta(exp: Experiment, step: int, final: bool) -> dict:
@@ -152,6 +156,10 @@ def train(cfg: ml_collections.ConfigDict, workdir: str | pathlib.Path, *,
     loss_dtype = numerics.configure(cfg.numerics.loss_dtype)
     workdir = pathlib.Path(workdir)
     exp = build(cfg, _known_source_d_vocab(workdir))
+    made = not workdir.exists()  # removed again if the run is refused before it starts
+    if sharding.is_primary():
+        for doubt in config_lib.doubts(cfg, config_lib.validate(cfg)):
+            print(f"grokjax: warning: {doubt}", file=sys.stderr, flush=True)
     with rundir.lock(workdir), _Stop() as stop:  # RunBusy if another process trains it now
         ccfg = cfg.checkpoint
         checkpoints = ckpt_lib.Checkpoints(workdir, keep=ccfg.keep, pin=tuple(ccfg.pin),
@@ -164,7 +172,12 @@ def train(cfg: ml_collections.ConfigDict, workdir: str | pathlib.Path, *,
                 if isinstance(begun, dict):  # complete already: its summary
                     return begun
             else:
-                begun = (0, _start(exp, workdir, loss_dtype), [])
+                try:
+                    begun = (0, _start(exp, workdir, loss_dtype), [])
+                except GrokjaxError:
+                    if made:
+                        shutil.rmtree(workdir, ignore_errors=True)
+                    raise
             step, state, chunks = begun
             writer = _Writer(exp, checkpoints, board)
             if board is not None:
@@ -175,6 +188,10 @@ def train(cfg: ml_collections.ConfigDict, workdir: str | pathlib.Path, *,
             records = _Records(exp, chunks, board, Progress(
                 cfg.train.steps, start=step, enabled=progress and sharding.is_primary(),
                 interval=progress_interval))
+            if progress and sharding.is_primary() and step < cfg.train.steps:
+                print(f"compiling the training program ({exp.n_members} members), then its "
+                      f"first chunk of {cfg.train.chunk_steps - step % cfg.train.chunk_steps} "
+                      "steps", file=sys.stderr, flush=True)
             t0 = time.perf_counter()
             end, state = _loop(exp, data, step, state, records, writer, stop)
             if stop.signum is not None and end < cfg.train.steps:
@@ -230,7 +247,7 @@ def _resume(exp: Experiment, workdir: pathlib.Path, checkpoints: ckpt_lib.Checkp
     """A run with checkpoints: (step, state, history so far as its first chunk) from its latest
     good one, or its summary if it is complete already."""
     cfg, tcfg = exp.cfg, exp.cfg.train
-    changes = config_lib.result_changes(rundir.read_json(workdir / "config.json"), cfg)
+    changes = config_lib.result_changes(rundir.read_json_dict(workdir / "config.json"), cfg)
     if changes:
         raise GrokjaxError(f"{workdir} holds a run with another config ({'; '.join(changes)});"
                            " resume it with its own config, or choose another --workdir")
@@ -239,10 +256,10 @@ def _resume(exp: Experiment, workdir: pathlib.Path, checkpoints: ckpt_lib.Checkp
     grokked = _all_grokked(sharding.to_host(saved.state.grok_step))
     if saved.meta["final"] and (step >= tcfg.steps or (tcfg.stop_when_grokked and grokked)):
         print(f"{workdir} is complete at step {step}; nothing to do", flush=True)
-        summary_file = workdir / "summary.json"
-        if summary_file.exists() and rundir.read_json(summary_file)["steps"] == step:
-            return rundir.read_json(summary_file)
-        return _write_outputs(exp, workdir, history)  # killed after its final checkpoint
+        if _damage(workdir) is None and rundir.read_json(workdir / "summary.json")["steps"] == step:
+            return rundir.read_json(workdir / "summary.json")
+        # killed after its final checkpoint, or a damaged summary: written from the checkpoint
+        return _write_outputs(exp, workdir, history)
     _check_splits(saved.splits, exp.splits(), workdir, step)  # before it trains on
     rundir.write_json(workdir / "config.json", cfg.to_dict())  # e.g. the new train.steps
     if step > tcfg.steps:
@@ -273,7 +290,7 @@ class _Writer:
     def __init__(self, exp: Experiment, checkpoints: ckpt_lib.Checkpoints, board):
         self.exp, self.checkpoints, self.board = exp, checkpoints, board
 
-    def save(self, step: int, state, history: dict, final: bool) -> None:
+    def save(self, step: int, state, history: dict, final: bool, replace: bool = False) -> None:
         cfg = self.exp.cfg
         n = cfg.tensorboard.detail_seeds if cfg.tensorboard.enabled else 0
         if n:  # every process takes part in the gather; the primary writes the histograms
@@ -281,8 +298,8 @@ class _Writer:
             if self.board is not None:
                 self.board.histograms(step, params)
                 self.board.flush()
-        self.checkpoints.save(step, state, history, self.exp.splits(),
-                              _meta(self.exp, step, final))
+        save = self.checkpoints.replace if replace else self.checkpoints.save
+        save(step, state, history, self.exp.splits(), _meta(self.exp, step, final))
 
 
 class _Records:
@@ -382,9 +399,8 @@ def _finish(exp: Experiment, data: program.Data, workdir: pathlib.Path, step: in
     if records.board is not None:
         records.board.write(records.chunks[-1])
     history = records.history()
-    if step in writer.checkpoints.steps():  # a non-final checkpoint of this step: replaced
-        writer.checkpoints.manager.delete(step)
-    writer.save(step, state, history, True)
+    writer.save(step, state, history, True,
+                replace=step in writer.checkpoints.steps())  # a non-final one of this step
     records.bar.close()
     seconds = time.perf_counter() - t0
     summary = _write_outputs(exp, workdir, history, wall_seconds=round(seconds, 2),
@@ -392,6 +408,53 @@ def _finish(exp: Experiment, data: program.Data, workdir: pathlib.Path, step: in
                                  steps_run * exp.n_members / seconds, 1))
     if records.board is not None:
         records.board.finish(summary)
+    return summary
+
+
+SUMMARY_KEYS = ("task", "p", "train_fraction", "steps", "seeds")
+ENTRY_KEYS = ("seed", "memorisation_step", "grok_step", "best_test_acc")
+
+
+def _damage(run_dir: pathlib.Path) -> str | None:
+    """Why RUN/summary.json cannot be used ('' for a missing file), or None if it can."""
+    path = run_dir / "summary.json"
+    if not path.exists():
+        return ""
+    try:
+        summary = rundir.read_json_dict(path, SUMMARY_KEYS)
+    except GrokjaxError as e:
+        return str(e)
+    if not isinstance(summary["seeds"], list) or not all(
+            isinstance(e, dict) and all(k in e for k in ENTRY_KEYS) for e in summary["seeds"]):
+        return f"{path} is damaged: its seeds are not summary entries"
+    return None
+
+
+def read_summary(run_dir: str | pathlib.Path) -> dict:
+    """A finished run's summary.json. It is derived data: one that is damaged (not JSON, or not
+    a summary) is rebuilt from history.npz, config.json and run.json, written back, and a
+    warning says so; if it cannot be rebuilt, a GrokjaxError names the run and the file."""
+    run_dir = pathlib.Path(run_dir)
+    reason = _damage(run_dir)
+    if reason is None:
+        return rundir.read_json(run_dir / "summary.json")
+    try:
+        cfg = config_lib.from_saved(rundir.read_config(run_dir))
+        history = rundir.read_npz(run_dir / "history.npz")
+        exp = build(cfg, _known_source_d_vocab(run_dir))
+        summary = summarize(exp.cfg, exp.member_seeds, exp.split_seeds,
+                            exp.dataset.task_names, history, exp.members)
+    except (GrokjaxError, OSError, KeyError, ValueError, IndexError) as e:
+        what = reason or f"{run_dir} has no summary.json"
+        raise GrokjaxError(f"{what}, and it cannot be rebuilt from the run's files ({e})") \
+            from None
+    if reason:
+        print(f"grokjax: warning: {reason}; rebuilt it from history.npz", file=sys.stderr,
+              flush=True)
+    try:
+        rundir.write_json(run_dir / "summary.json", summary)
+    except GrokjaxError:
+        pass  # a read-only run directory: the rebuilt summary is used, not kept
     return summary
 
 

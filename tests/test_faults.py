@@ -3,7 +3,9 @@ not what they claim. Each test makes the fault happen for real (or at the write 
 checks that no work is lost and the user is told in one line."""
 
 import json
+import resource
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -14,6 +16,7 @@ import numpy as np
 import pytest
 
 from grokjax import cli, run
+from grokjax.errors import GrokjaxError
 from grokjax.store import checkpoint, rundir
 from tests.conftest import TINY, tb_events
 
@@ -128,3 +131,157 @@ def test_an_interrupted_run_stops_within_seconds_and_resumes_to_the_same_result(
     resumed = rundir.read_npz(workdir / "history.npz")
     for key in straight:
         np.testing.assert_array_equal(resumed[key], straight[key], err_msg=key)
+
+
+# -- writes that fail ------------------------------------------------------------------------
+
+def _limited(limit_bytes):
+    """A child whose every file is limited to `limit_bytes` (RLIMIT_FSIZE: a write past it
+    fails with EFBIG, File too large), the way a full disk fails a write."""
+    def pre():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit_bytes, limit_bytes))
+    return pre
+
+
+@pytest.mark.parametrize("tensorboard", ["true", "false"])  # events first, or checkpoints
+def test_a_failing_write_is_one_line_and_the_last_good_checkpoint_survives(
+        tmp_path, straight, tensorboard):
+    workdir = tmp_path / "run"
+    first = STEPS[:1] + ["train.steps=200"] + STEPS[2:]
+    assert cli.main(["train", TINY, "--workdir", str(workdir), "--no-progress", *first]) == 0
+    before = checkpoint.saved_steps(workdir)
+    t0 = time.monotonic()
+    out = subprocess.run([sys.executable, "-m", "grokjax", "train", TINY, "--workdir",
+                          str(workdir), "--no-progress", *STEPS, "--set",
+                          f"tensorboard.enabled={tensorboard}"], capture_output=True,
+                         text=True, timeout=120, preexec_fn=_limited(20_000))
+    assert time.monotonic() - t0 < 60
+    assert out.returncode != 0
+    line = out.stderr.strip().splitlines()[-1]
+    assert line.startswith("grokjax: error: could not write ") and "File too large" in line
+    assert "Traceback" not in out.stderr, out.stderr
+    assert checkpoint.saved_steps(workdir) == before  # nothing good was lost
+    assert cli.main(["train", TINY, "--workdir", str(workdir), "--no-progress", *STEPS]) == 0
+    resumed = rundir.read_npz(workdir / "history.npz")
+    for key in straight:
+        np.testing.assert_array_equal(resumed[key], straight[key], err_msg=key)
+
+
+def test_replacing_a_checkpoint_never_deletes_the_good_one_first(tmp_path, monkeypatch, tiny):
+    """The final save of a step that has a non-final checkpoint: if writing the new one fails,
+    the old one is back and readable."""
+    workdir = tmp_path / "run"
+    assert cli.main(["train", TINY, "--workdir", str(workdir), "--no-progress"]) == 0
+    exp = run.build(tiny)
+    ckpts = checkpoint.Checkpoints(workdir)
+    saved = ckpts.restore_latest_good(exp.abstract_state())
+    step = saved.step
+
+    def full_disk(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+    monkeypatch.setattr(ckpts.manager, "save", full_disk)
+    with pytest.raises(GrokjaxError, match=f"could not write .*checkpoints/{step}: No space"):
+        ckpts.replace(step, saved.state, saved.history, saved.splits, saved.meta)
+    monkeypatch.undo()
+    again = ckpts.restore(step, exp.abstract_state())
+    assert again.meta == saved.meta and not list(workdir.glob(".replaced-*"))
+    ckpts.replace(step, saved.state, saved.history, saved.splits, {**saved.meta, "note": 1})
+    assert ckpts.restore(step, exp.abstract_state()).meta["note"] == 1
+    ckpts.close()
+
+
+def test_a_workdir_that_is_a_file_is_one_line(tmp_path, capsys):
+    (tmp_path / "f").write_text("")
+    assert cli.main(["train", TINY, "--workdir", str(tmp_path / "f")]) == 2
+    assert "is a file, not a directory" in capsys.readouterr().err
+
+
+# -- files that are not what they claim ------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("finished") / "run"
+    assert cli.main(["train", TINY, "--workdir", str(workdir), "--no-progress"]) == 0
+    return workdir
+
+
+def _copy(finished, where):
+    shutil.copytree(finished, where)
+    return where
+
+
+@pytest.mark.parametrize("content", ["{garbage", "[1, 2]", '{"task": "add", "seeds": 3}'])
+@pytest.mark.parametrize("command", ["inspect", "plot", "train"])
+def test_a_damaged_summary_is_rebuilt_from_the_history(finished, tmp_path, capsys, content,
+                                                       command):
+    run_dir = _copy(finished, tmp_path / "run")
+    (run_dir / "summary.json").write_text(content)
+    args = {"inspect": ["inspect", str(run_dir)],
+            "plot": ["plot", str(run_dir), "--out", str(tmp_path / "plots")],
+            "train": ["train", TINY, "--workdir", str(run_dir), "--no-progress"]}[command]
+    assert cli.main(args) == 0
+    good = json.loads((finished / "summary.json").read_text())
+    rebuilt = json.loads((run_dir / "summary.json").read_text())
+    assert rebuilt["seeds"] == good["seeds"] and rebuilt["steps"] == good["steps"]
+    if command != "train":  # (a complete run rewrites its summary from the final checkpoint)
+        assert "summary.json is damaged" in capsys.readouterr().err
+
+
+def test_collect_goes_on_past_a_run_that_cannot_be_rebuilt(finished, tmp_path, capsys):
+    _copy(finished, tmp_path / "sweep" / "good")
+    bad = _copy(finished, tmp_path / "sweep" / "bad")
+    (bad / "summary.json").write_text("{garbage")
+    (bad / "history.npz").write_bytes(b"not a zip")
+    assert cli.main(["collect", str(tmp_path / "sweep"), "--out", str(tmp_path / "out")]) == 0
+    err = capsys.readouterr().err
+    assert "history.npz is damaged: not a readable .npz" in err and "warning" in err
+    table = (tmp_path / "out" / "results.md").read_text()
+    assert "| good |" in table and "| bad |" in table and "damaged" in table
+
+
+@pytest.mark.parametrize("name, content, says", [
+    ("config.json", "{", "config.json is damaged: not JSON"),
+    ("config.json", "[]", "config.json is damaged: not what grokjax writes there"),
+    ("run.json", '"x"', "run.json is damaged"),
+])
+def test_every_reader_names_the_damaged_file(finished, tmp_path, capsys, name, content, says):
+    run_dir = _copy(finished, tmp_path / "run")
+    (run_dir / name).write_text(content)
+    for args in (["inspect", str(run_dir)], ["probe", str(run_dir), "--out", str(tmp_path)],
+                 ["train", TINY, "--workdir", str(run_dir), "--no-progress"]):
+        assert cli.main(args) == 2, args
+        err = capsys.readouterr().err
+        assert says in err and err.count("\n") == 1, (args, err)
+
+
+@pytest.mark.parametrize("text, says", [
+    ("def get_config(:\n    pass\n", "bad.py, line 1: SyntaxError"),
+    ("import no_such_module_here\n", "bad.py, line 1: ModuleNotFoundError"),
+    ("def get_config():\n    return undefined_name\n", "bad.py, line 2: NameError"),
+    ("def get_config():\n    return 3\n", "get_config() returned a int, not a config"),
+])
+def test_a_broken_config_file_is_one_line_naming_the_file_and_line(tmp_path, capsys, text, says):
+    (tmp_path / "bad.py").write_text(text)
+    assert cli.main(["train", str(tmp_path / "bad.py"), "--workdir", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err
+    assert says in err and err.count("\n") == 1, err
+    assert not (tmp_path / "r").exists()
+    with pytest.raises(Exception):  # --debug: the traceback
+        cli.main(["--debug", "config", str(tmp_path / "bad.py")])
+
+
+def test_values_allowed_but_probably_not_meant_are_warned(tmp_path, capsys):
+    assert cli.main(["train", TINY, "--workdir", str(tmp_path / "r"), "--no-progress",
+                     "--set", "checkpoint.pin=(500,)", "--set", "optim.batch_size=100"]) == 0
+    err = capsys.readouterr().err
+    assert "checkpoint.pin (500,) lies past train.steps=20" in err
+    assert "optim.batch_size=100 is not smaller than the train set (60 examples)" in err
+
+
+def test_a_refused_transfer_leaves_no_half_made_directory(finished, tmp_path, capsys):
+    target = tmp_path / "target"
+    assert cli.main(["train", TINY, "--workdir", str(target), "--no-progress", "--seed-list",
+                     "5", "--init-from", str(finished), "--load", "embed"]) == 2
+    assert "have no source seed of the same number" in capsys.readouterr().err
+    assert not target.exists()

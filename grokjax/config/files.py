@@ -35,11 +35,38 @@ def resolve_path(spec: str) -> tuple[pathlib.Path, str | None]:
         + ", ".join(known))
 
 
+DEBUG = False  # `grokjax --debug`: a broken file raises with its traceback
+
+
+def _where(path: pathlib.Path, e: BaseException) -> str:
+    """'FILE, line N' of the innermost frame of `e` inside `path` (SyntaxError: its own)."""
+    if isinstance(e, SyntaxError) and e.lineno:
+        return f"{path}, line {e.lineno}"
+    tb, line = e.__traceback__, None
+    while tb is not None:
+        if pathlib.Path(tb.tb_frame.f_code.co_filename).resolve() == path.resolve():
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return f"{path}, line {line}" if line else str(path)
+
+
+def _broken(path: pathlib.Path, e: BaseException) -> GrokjaxError:
+    message = e.msg if isinstance(e, SyntaxError) else str(e)
+    return GrokjaxError(f"{_where(path, e)}: {type(e).__name__}: {message} (grokjax --debug "
+                        "shows the traceback)")
+
+
 def exec_file(path: pathlib.Path):
-    """A Python file (a config or a sweep) run as a module of its own."""
+    """A Python file (a config or a sweep) run as a module of its own; an error in it is one
+    line naming the file and the line (the traceback with `grokjax --debug`)."""
     module_spec = importlib.util.spec_from_file_location(f"grokjax_file_{path.stem}", path)
     module = importlib.util.module_from_spec(module_spec)
-    module_spec.loader.exec_module(module)
+    try:
+        module_spec.loader.exec_module(module)
+    except Exception as e:  # noqa: BLE001  (a syntax, import or any other error in the file)
+        if DEBUG:
+            raise
+        raise _broken(path, e) from None
     return module
 
 
@@ -51,8 +78,20 @@ def load_config(spec: str, overrides: list[str] = ()) -> ml_collections.ConfigDi
         raise GrokjaxError(f"config file {path} defines no get_config()")
     try:
         cfg = module.get_config(arg) if arg is not None else module.get_config()
+    except GrokjaxError:
+        raise
     except (KeyError, ValueError, TypeError) as e:
-        raise GrokjaxError(f"config {spec!r}: {e}") from None
+        if DEBUG:
+            raise
+        raise GrokjaxError(f"config {spec!r} ({_where(path, e)}): {type(e).__name__}: "
+                           f"{e}") from None
+    except Exception as e:  # noqa: BLE001
+        if DEBUG:
+            raise
+        raise _broken(path, e) from None
+    if not isinstance(cfg, ml_collections.ConfigDict):
+        raise GrokjaxError(f"{path}: get_config() returned a {type(cfg).__name__}, not a config; "
+                           "return grokjax.config.base_config() with your changes")
     cfg.lock()
     apply_overrides(cfg, list(overrides))
     return cfg

@@ -18,12 +18,17 @@ def from_saved(saved: dict) -> ml_collections.ConfigDict:
     """A run's config.json as a locked config; keys added to grokjax since it was written take
     their defaults, so older runs can still be resumed, inspected and transferred from."""
     cfg = base_config()
+    if not isinstance(saved, dict):
+        raise GrokjaxError("a run's config.json is damaged: not an object (it should hold the "
+                           "config the run was trained with)")
 
     def fill(node, values, prefix=""):
         for key, value in values.items():
             if key not in node:
                 raise GrokjaxError(f"saved config has an unknown key {prefix}{key}")
             if isinstance(node[key], ml_collections.ConfigDict):
+                if not isinstance(value, dict):
+                    raise GrokjaxError(f"saved config key {prefix}{key} is not a section")
                 fill(node[key], value, f"{prefix}{key}.")
             else:
                 node[key] = tuple(value) if isinstance(node[key], tuple) else value

@@ -1,5 +1,6 @@
 """`validate(cfg)`: every value of a config checked before anything is built, each mistake a
 one-line `GrokjaxError` that names the key and the fix; returns the parsed tasks.
+`doubts(cfg, tasks)`: values that are allowed but probably not meant, as warning lines.
 """
 
 from __future__ import annotations
@@ -147,3 +148,40 @@ def _grid_tasks(cfg: ml_collections.ConfigDict) -> tuple[Task, ...]:
                 "members of a task grid share their inputs: grid tasks of one kind, and run the "
                 "others separately")
     return tasks
+
+
+TABLE_WARN_BYTES = 8 << 30  # a run whose token tables and logits would take more says so
+
+
+def doubts(cfg: ml_collections.ConfigDict, tasks: tuple[Task, ...]) -> list[str]:
+    """Values accepted, but probably not what the user meant: each a warning line."""
+    out = []
+    unreached = [s for s in cfg.checkpoint.pin if s > cfg.train.steps]
+    if unreached:
+        out.append(f"checkpoint.pin {tuple(unreached)} lies past train.steps={cfg.train.steps}: "
+                   "those checkpoints are never saved")
+    if cfg.checkpoint.save_every:
+        off = [s for s in cfg.checkpoint.pin
+               if s % cfg.checkpoint.save_every and s <= cfg.train.steps]
+        if off:
+            out.append(f"checkpoint.pin {tuple(off)} is not a multiple of checkpoint.save_every"
+                       f"={cfg.checkpoint.save_every}: no checkpoint is saved there to keep")
+    arity = max(t.arity for t in tasks)
+    n_inputs = cfg.p ** arity
+    n_train = int(round(cfg.train_fraction * n_inputs))
+    if cfg.optim.batch_size and cfg.optim.batch_size >= n_train:
+        out.append(f"optim.batch_size={cfg.optim.batch_size} is not smaller than the train set "
+                   f"({n_train} examples): every step is full-batch (batch_size=0 says so)")
+    frozen = transfer.parse_groups(cfg.transfer.freeze, "transfer.freeze")
+    loaded = transfer.parse_groups(cfg.transfer.load, "transfer.load")
+    random = [g for g in frozen if g not in loaded and "full" not in loaded]
+    if random and cfg.transfer.from_run:
+        out.append(f"--freeze {','.join(random)} without loading it: those weights stay at their "
+                   f"random init (the paper's App. F control); add it to --load to freeze the "
+                   "source's")
+    d_vocab = cfg.p + 5 + len(tasks)
+    table = n_inputs * (d_vocab * 4 + (2 * arity + 1) * 4) * len(tasks)
+    if table > TABLE_WARN_BYTES:
+        out.append(f"p={cfg.p} with {arity} operands makes {n_inputs:,} inputs: their tokens and "
+                   f"one pass of logits take ~{table / 2**30:.0f} GiB per member")
+    return out

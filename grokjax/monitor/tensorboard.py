@@ -33,6 +33,7 @@ wrote after its last checkpoint is hidden; the writers are flushed before every 
 from __future__ import annotations
 
 import pathlib
+import threading
 import time
 import warnings
 
@@ -46,6 +47,7 @@ from grokjax import config as config_lib
 from grokjax import grid as grid_lib
 from grokjax import models
 from grokjax import summary as summary_lib
+from grokjax.errors import write_failed
 
 AGGREGATE = "aggregate"
 _BAND_CHARTS = {"accuracy": ("train/acc", "test/acc"), "loss": ("train/loss", "test/loss"),
@@ -96,6 +98,18 @@ def hparams(cfg: ml_collections.ConfigDict) -> dict[str, bool | int | float | st
             for k, v in config_lib.flatten(cfg).items()}
 
 
+_QUEUE = 1 << 20  # events a writer may hold: never full, so adding one never blocks
+
+
+def _abandon(writer: SummaryWriter) -> None:
+    """Stops a writer without its final flush (which would fail again, also at exit)."""
+    events = writer.file_writer.event_writer
+    worker = getattr(events, "_worker", None)
+    if worker is not None and worker.is_alive():
+        worker.stop()
+    events._closed = True  # pylint: disable=protected-access
+
+
 class Board:
     """The event writers of one run. `open(step)` at the step the loop starts from; then
     `write(host)` per chunk of records, `histograms` at checkpoints, `finish(summary)`."""
@@ -114,14 +128,39 @@ class Board:
         self.last_time = time.time()
         self._canvas = None
         self.diverged = np.zeros(len(self.seeds), bool)
+        self.error: BaseException | None = None
+        self._previous_hook = threading.excepthook
+
+    # -- a writer that failed (a full disk): tensorboardX's writer thread dies, and a later
+    # add_event would block on its full queue for ever; so its error is caught and raised here
+
+    def _thread_error(self, args) -> None:
+        if type(args.thread).__name__ == "_EventLoggerThread":
+            self.error = self.error or args.exc_value
+        else:
+            self._previous_hook(args)
+
+    def _check(self) -> None:
+        if self.error is not None:
+            for writer in [*self.writers.values(), self.aggregate]:
+                if writer is not None:
+                    _abandon(writer)
+            self.writers, self.aggregate = {}, None
+            raise write_failed(self.root, self.error)
 
     def open(self, step: int) -> None:
+        self.error = None
+        self._previous_hook = threading.excepthook
+        threading.excepthook = self._thread_error
         purge = step if step > 0 else None
-        self.writers = {i: SummaryWriter(str(self.root / self.names[i]), purge_step=purge,
-                                         flush_secs=60)
-                        for i in self.seed_idx}
-        self.aggregate = SummaryWriter(str(self.root / AGGREGATE), purge_step=purge,
-                                       flush_secs=60)
+        try:
+            self.writers = {i: SummaryWriter(str(self.root / self.names[i]), purge_step=purge,
+                                             flush_secs=60, max_queue=_QUEUE)
+                            for i in self.seed_idx}
+            self.aggregate = SummaryWriter(str(self.root / AGGREGATE), purge_step=purge,
+                                           flush_secs=60, max_queue=_QUEUE)
+        except OSError as e:
+            raise write_failed(self.root, e) from None
         if step == 0:
             self.aggregate.add_custom_scalars({"mean with the min-max band over seeds": {
                 f"{tag} ({chart})": ["Margin", [tag, f"{tag}/min", f"{tag}/max"]]
@@ -156,6 +195,7 @@ class Board:
 
     def write(self, host: dict[str, np.ndarray]) -> None:
         """A chunk of host records ([S, P, ...], with 'step' [P] and 'probe/step' [P_probe])."""
+        self._check()
         now = time.time()
         steps = np.asarray(host["step"])
         if not len(steps):
@@ -196,6 +236,7 @@ class Board:
     def histograms(self, step: int, params: dict) -> None:
         """Histograms of every weight matrix of the detail seeds (host params, member axis
         first), of their finite elements (none: no histogram)."""
+        self._check()
         named = models.param_names(params)
         for i in self.detail_idx:
             for name, w in named.items():
@@ -207,6 +248,7 @@ class Board:
 
     def finish(self, summary: dict) -> None:
         """hparams of every seed run and of the aggregate, with the final metrics."""
+        self._check()
         step = int(summary["steps"])
         hp = hparams(self.cfg)
         for i, writer in self.writers.items():
@@ -232,14 +274,23 @@ class Board:
         Board._add(writer, list(metrics), np.array(list(metrics.values())), step, time.time())
 
     def flush(self) -> None:
+        self._check()
         for writer in [*self.writers.values(), self.aggregate]:
             if writer is not None:
                 writer.flush()
+        self._check()
 
     def close(self) -> None:
-        for writer in [*self.writers.values(), self.aggregate]:
-            if writer is not None:
-                writer.close()
+        """Closes the writers (after an error: abandons them; the error was raised before)."""
+        if threading.excepthook == self._thread_error:  # (else another hook chains to it)
+            threading.excepthook = self._previous_hook
+        if self.error is None:
+            for writer in [*self.writers.values(), self.aggregate]:
+                if writer is not None:
+                    try:
+                        writer.close()
+                    except OSError:
+                        pass  # its events so far are on disk; the run reports its own errors
         self.writers, self.aggregate = {}, None
         if self._canvas is not None:
             self._canvas.close()

@@ -13,10 +13,13 @@ from __future__ import annotations
 
 import dataclasses
 import pathlib
+import sys
 from typing import Callable
 
 import numpy as np
 
+from grokjax import run as run_lib
+from grokjax.errors import GrokjaxError
 from grokjax.store import rundir
 from grokjax.summary import grok_stats, measure_phases
 
@@ -349,6 +352,18 @@ def _selected(summary: dict, members: dict) -> list[dict]:
             if all(e.get("hparams", {}).get(k) == v for k, v in members.items())]
 
 
+def read_summary(run_dir: pathlib.Path) -> dict | None:
+    """A claim's run summary; None if the run is not there (or is damaged beyond rebuilding:
+    said in a warning, and its claims are 'not run')."""
+    if not (run_dir / "summary.json").exists():
+        return None
+    try:
+        return run_lib.read_summary(run_dir)
+    except GrokjaxError as e:
+        print(f"grokjax: warning: {e}", file=sys.stderr, flush=True)
+        return None
+
+
 def outcome(entries: list[dict]) -> dict:
     """A matrix cell: how many members grokked, their median grok step, the best test acc."""
     s = grok_stats(entries)
@@ -359,7 +374,7 @@ def outcome(entries: list[dict]) -> dict:
 def placed(claim: Claim, root: pathlib.Path) -> list[tuple[tuple[str, str, str], dict]]:
     """The claim's cells in the report's matrix figures, with their outcomes (none if its run
     is missing)."""
-    summary = rundir.read_json(root / claim.run / "summary.json", default=None)
+    summary = read_summary(root / claim.run)
     entries = _selected(summary, claim.members) if summary else []
     out = []
     for figure, row, col in claim.cells if entries else ():
@@ -375,7 +390,7 @@ def evaluate(claim: Claim, root: pathlib.Path) -> dict:
     """One row of the report: the claim with our value, our scale and the verdict."""
     row = {"id": claim.id, "source": claim.source, "statement": claim.statement,
            "paper": claim.paper, "paper_scale": claim.paper_scale}
-    summary = rundir.read_json(root / claim.run / "summary.json", default=None)
+    summary = read_summary(root / claim.run)
     entries = _selected(summary, claim.members) if summary else []
     if not entries:
         return {**row, "ours": "-", "scale": "-", "verdict": NOT_RUN}

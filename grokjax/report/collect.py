@@ -22,7 +22,9 @@ import csv
 import io
 import pathlib
 import re
+import sys
 
+from grokjax import run as run_lib
 from grokjax.errors import GrokjaxError
 from grokjax.grid import value_text
 from grokjax.launch import sweep as sweep_lib
@@ -73,8 +75,13 @@ def rows(root: pathlib.Path) -> tuple[list[dict], list[dict]]:
             status = sweep_lib.run_state(piece["dir"], piece.get("target_steps"),
                                          piece.get("stop_when_grokked", False))
             statuses.append(status)
-            summary = rundir.read_json(piece["dir"] / "summary.json", None)
-            if status != "finished" or summary is None:
+            if status != "finished":
+                continue
+            try:
+                summary = run_lib.read_summary(piece["dir"])
+            except GrokjaxError as e:  # one damaged run: said, and the others still tabled
+                print(f"grokjax: warning: {e}", file=sys.stderr, flush=True)
+                statuses[-1] = "damaged"
                 continue
             meta = {"task": summary["task"], "p": summary["p"], "r": summary["train_fraction"]}
             steps = max(steps, summary["steps"])

@@ -12,6 +12,7 @@ import pathlib
 
 from grokjax import config as config_lib
 from grokjax import grid as grid_lib
+from grokjax import run as run_lib
 from grokjax.store import rundir
 from grokjax.store.checkpoint import Checkpoints
 from grokjax.summary import n_members, seed_table, summarize
@@ -21,7 +22,8 @@ def describe(run: str | pathlib.Path) -> str:
     """The text `grokjax inspect RUN` prints."""
     cfg = rundir.read_config(run)
     run = pathlib.Path(run)
-    info = rundir.read_json(run / "run.json", default={})
+    info = (rundir.read_json_dict(run / "run.json", ("seeds", "split_seeds", "tasks"))
+            if (run / "run.json").exists() else {})
     steps = Checkpoints(run, read_only=True).steps() if (run / "checkpoints").is_dir() else []
     m = cfg["model"]
     lines = [
@@ -45,7 +47,7 @@ def describe(run: str | pathlib.Path) -> str:
                      f"{t['freeze'] or '-'}")
     summary, title = None, ""
     if (run / "summary.json").exists():
-        summary = rundir.read_json(run / "summary.json")
+        summary = run_lib.read_summary(run)
         title = f"finished at step {summary['steps']}"
     elif steps and info:
         history = Checkpoints(run, read_only=True).read_history(steps[-1])

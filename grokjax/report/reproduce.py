@@ -28,7 +28,7 @@ from grokjax.config import exec_file
 from grokjax.errors import GrokjaxError
 from grokjax.report import draw
 from grokjax.report.claims import (AGREES, DISAGREES, INCONCLUSIVE, NOT_RUN, Claim,
-                                    evaluate, placed)
+                                    evaluate, placed, read_summary)
 from grokjax.store import rundir
 from grokjax.summary import measure_phases
 
@@ -98,7 +98,7 @@ def _member(summary: dict, task: str) -> int | None:
 
 def _spectrum_figure(spec, results: pathlib.Path, out: pathlib.Path) -> list[pathlib.Path]:
     run, members = spec
-    summary = rundir.read_json(results / run / "summary.json", default=None)
+    summary = read_summary(results / run)
     if summary is None:
         return []
     history = rundir.read_npz(results / run / "history.npz")
@@ -118,10 +118,10 @@ def _spectrum_figure(spec, results: pathlib.Path, out: pathlib.Path) -> list[pat
 def _phases_figure(spec, results: pathlib.Path, out: pathlib.Path) -> list[pathlib.Path]:
     run, i = spec
     over = rundir.read_json(results / run / "final-keys.json", default=None)
-    if over is None:
+    summary = read_summary(results / run)
+    if over is None or summary is None:
         return []
     history = rundir.read_npz(results / run / "history.npz")
-    summary = rundir.read_json(results / run / "summary.json")
     phases = measure_phases(history, over, i)
     path = out / "nanda-phases.png"
     draw.measure_phases(history, over, i, phases, f"Nanda Fig. 7 on {run}, member {i} (seed "

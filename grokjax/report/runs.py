@@ -14,6 +14,7 @@ import jax
 import numpy as np
 
 from grokjax.errors import GrokjaxError
+from grokjax import run as run_lib
 from grokjax.store import rundir
 
 FINISHED = ("config.json", "history.npz", "summary.json")  # what a finished run has
@@ -27,7 +28,7 @@ def read_finished(run: str | pathlib.Path, command: str) -> dict:
         f"`grokjax train CONFIG --workdir {run}`)"))
     return {"dir": run, "cfg": rundir.read_json(run / "config.json"),
             "history": rundir.read_npz(run / "history.npz"),
-            "summary": rundir.read_json(run / "summary.json")}
+            "summary": run_lib.read_summary(run)}
 
 
 def title(cfg: dict, n: int, grid: dict | None = None) -> str:

@@ -29,6 +29,7 @@ import logging
 import pathlib
 import shutil
 import sys
+import threading
 import time
 from typing import Any
 
@@ -37,7 +38,7 @@ import numpy as np
 import orbax.checkpoint as ocp
 from orbax.checkpoint import checkpoint_managers as policies
 
-from grokjax.errors import GrokjaxError
+from grokjax.errors import GrokjaxError, write_failed
 
 ITEMS = ("state", "history", "splits", "meta")
 DIRECTORY = "checkpoints"  # RUN/checkpoints/<step>/
@@ -75,6 +76,28 @@ class Checkpoints:
             self.manager = ocp.CheckpointManager(self.directory, options=options, item_names=ITEMS)
         finally:
             absl_log.setLevel(level)
+        self._in_flight: int | None = None  # the step of an asynchronous save not waited for
+        self._previous_hook = None
+        if not read_only:
+            self._recover_replaced()
+            # a failed asynchronous save raises in orbax's thread, and again in `wait`, where
+            # it is reported in one line: its thread's traceback is not printed
+            self._previous_hook, threading.excepthook = threading.excepthook, self._thread_error
+
+    def _thread_error(self, args) -> None:
+        if not type(args.thread).__module__.startswith("orbax"):
+            self._previous_hook(args)
+
+    def _recover_replaced(self) -> None:
+        """A process killed inside `replace` left the old checkpoint aside: put it back if its
+        replacement never completed, else drop it."""
+        for aside in self.run_dir.glob(".replaced-*"):
+            target = self.directory / aside.name.split("-", 1)[1]
+            if target.exists():
+                shutil.rmtree(aside, ignore_errors=True)
+            else:
+                aside.rename(target)
+                self.manager.reload()
 
     def steps(self) -> list[int]:
         return sorted(self.manager.all_steps())
@@ -84,11 +107,38 @@ class Checkpoints:
         # orbax stores no zero-size arrays: an empty history (step 0) is just its length.
         n_points = len(history["step"])
         history = {**(history if n_points else {}), "n_points": np.int32(n_points)}
-        self.manager.save(step, force=True, args=ocp.args.Composite(
-            state=ocp.args.StandardSave(state),
-            history=ocp.args.StandardSave(history),
-            splits=ocp.args.StandardSave(splits),
-            meta=ocp.args.JsonSave(meta)))
+        self.wait()  # the previous save had a chunk's time: a failure in it is named as its own
+        self._in_flight = step
+        try:
+            self.manager.save(step, force=True, args=ocp.args.Composite(
+                state=ocp.args.StandardSave(state),
+                history=ocp.args.StandardSave(history),
+                splits=ocp.args.StandardSave(splits),
+                meta=ocp.args.JsonSave(meta)))
+        except Exception as e:  # noqa: BLE001  (this save, or the asynchronous one before it)
+            raise write_failed(self.directory / str(step), e) from None
+
+    def replace(self, step: int, state: Any, history: dict[str, np.ndarray],
+                splits: dict[str, np.ndarray], meta: dict) -> None:
+        """Saves `step` where a checkpoint of that step exists already (a run's final one after
+        a non-final one): the old one is moved aside first and deleted only once the new one
+        is complete; if the new one fails, the old one is put back."""
+        self.wait()
+        old = self.directory / str(step)
+        aside = self.run_dir / f".replaced-{step}"
+        if aside.exists():
+            shutil.rmtree(aside)
+        old.rename(aside)
+        self.manager.reload()
+        try:
+            self.save(step, state, history, splits, meta)
+            self.wait()
+        except GrokjaxError:
+            shutil.rmtree(old, ignore_errors=True)
+            aside.rename(old)
+            self.manager.reload()
+            raise
+        shutil.rmtree(aside, ignore_errors=True)
 
     def read_history(self, step: int) -> dict[str, np.ndarray]:
         out = self.manager.restore(step, args=ocp.args.Composite(history=ocp.args.StandardRestore()))
@@ -140,11 +190,21 @@ class Checkpoints:
         return dest
 
     def wait(self) -> None:
-        self.manager.wait_until_finished()
+        """Waits for the asynchronous save in flight; a failed one is a one-line error."""
+        step, self._in_flight = self._in_flight, None
+        try:
+            self.manager.wait_until_finished()
+        except Exception as e:  # noqa: BLE001
+            raise write_failed(self.directory / str(step) if step is not None
+                               else self.directory, e) from None
 
     def close(self) -> None:
-        self.manager.wait_until_finished()
-        self.manager.close()
+        try:
+            self.wait()
+        finally:
+            self.manager.close()
+            if threading.excepthook == self._thread_error:  # (else another hook chains to it)
+                threading.excepthook = self._previous_hook
 
 
 def saved_steps(run_dir: str | pathlib.Path) -> list[int]:

@@ -29,7 +29,7 @@ from typing import Any, Iterator
 import jax
 import numpy as np
 
-from grokjax.errors import GrokjaxError, RunBusy
+from grokjax.errors import GrokjaxError, RunBusy, write_failed
 
 LIBRARIES = ("jax", "jaxlib", "flax", "optax", "orbax-checkpoint", "chex", "numpy",
              "ml_collections", "tensorboardX")
@@ -55,11 +55,15 @@ def _atomic_write(path: pathlib.Path, write) -> None:
     if jax.process_index() != 0:  # a multi-host run: the primary process writes the files
         return
     tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
-        write(f)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except OSError as e:  # the old file, if any, is still whole
+        tmp.unlink(missing_ok=True)
+        raise write_failed(path, e) from None
 
 
 def write_json(path: pathlib.Path, obj: Any) -> None:
@@ -95,16 +99,30 @@ def require(run_dir: str | pathlib.Path, names: tuple[str, ...] = ("config.json"
 
 
 def read_config(run_dir: str | pathlib.Path, use: str = "") -> dict:
-    """A run directory's config.json (see `require`)."""
-    return read_json(require(run_dir, use=use) / "config.json")
+    """A run directory's config.json (see `require`), checked to be an object."""
+    return read_json_dict(require(run_dir, use=use) / "config.json")
 
 
 def read_json(path: pathlib.Path, default: Any = _NO_DEFAULT) -> Any:
-    """The JSON at `path`; `default` if given and the file does not exist."""
+    """The JSON at `path`; `default` if given and the file does not exist. A file that is not
+    JSON is a GrokjaxError naming it."""
     path = pathlib.Path(path)
     if default is not _NO_DEFAULT and not path.exists():
         return default
-    return json.loads(path.read_text())
+    try:
+        return json.loads(path.read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise GrokjaxError(f"{path} is damaged: not JSON ({e})") from None
+
+
+def read_json_dict(path: pathlib.Path, required: tuple[str, ...] = ()) -> dict:
+    """A JSON object with at least the `required` keys, else a GrokjaxError naming the file."""
+    value = read_json(path)
+    missing = [k for k in required if not isinstance(value, dict) or k not in value]
+    if not isinstance(value, dict) or missing:
+        what = "not an object" if not isinstance(value, dict) else "no " + ", ".join(missing)
+        raise GrokjaxError(f"{path} is damaged: not what grokjax writes there ({what})")
+    return value
 
 
 def write_npz(path: pathlib.Path, arrays: dict[str, np.ndarray]) -> None:
@@ -112,8 +130,15 @@ def write_npz(path: pathlib.Path, arrays: dict[str, np.ndarray]) -> None:
 
 
 def read_npz(path: pathlib.Path) -> dict[str, np.ndarray]:
-    with np.load(path, allow_pickle=False) as f:
-        return {k: f[k] for k in f.files}
+    """The arrays of an .npz file; a file that is not one is a GrokjaxError naming it."""
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            return {k: f[k] for k in f.files}
+    except FileNotFoundError:
+        raise
+    except Exception as e:  # noqa: BLE001  (truncated, not a zip, pickled objects, ...)
+        raise GrokjaxError(f"{path} is damaged: not a readable .npz ({type(e).__name__}: "
+                           f"{str(e)[:120]})") from None
 
 
 LOCK = ".lock"
@@ -149,8 +174,15 @@ def _busy(workdir: pathlib.Path) -> str:
 
 @contextlib.contextmanager
 def _flock(workdir: pathlib.Path, patience: float) -> Iterator[None]:
-    workdir.mkdir(parents=True, exist_ok=True)
-    with open(workdir / LOCK, "a") as f:
+    try:
+        workdir.mkdir(parents=True, exist_ok=True)
+        f = open(workdir / LOCK, "a")  # pylint: disable=consider-using-with
+    except FileExistsError:
+        raise GrokjaxError(f"--workdir {workdir} is a file, not a directory; choose another "
+                           "--workdir") from None
+    except OSError as e:
+        raise write_failed(workdir, e) from None
+    with f:
         deadline = time.monotonic() + patience
         while True:
             try:
