@@ -86,7 +86,7 @@ def cmd_train(args) -> int:
         sharding.initialize_distributed(args.coordinator, args.num_processes, args.process_id)
     from grokjax import run  # imports jax: after the cheap argument checks
     workdir = pathlib.Path(args.workdir) if args.workdir else _default_workdir(args.config)
-    print(f"run directory: {workdir}  (the same command resumes it: "
+    print(f"training in {workdir} (the same command resumes it: "
           f"{resume_command(workdir, args.argv)})", flush=True)
     try:
         summary = run.train(cfg, workdir, progress=not args.no_progress)
@@ -169,6 +169,15 @@ def cmd_tasks(args) -> None:
         print(f"{name:<18} {task.formula}{extra}")
     print(f"{'rand':<18} a seeded random table (memorisation control)")
     print("any polynomial in x, y, z, e.g. 'x**3 + 2*x*y'; mixtures: 'add,subtract,multiply'")
+
+
+def _quiet_exit() -> None:
+    """After the one-line error, the libraries' threads still winding down (orbax's event loop
+    after a failed save) may print at exit; the user has been told what matters."""
+    sys.stderr.flush()
+    if "jax" in sys.modules:  # only a command that got as far as training has such threads
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 2)
 
 
 def _version() -> str:
@@ -319,6 +328,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.debug:
             raise
         print(f"grokjax: error: {e}", file=sys.stderr)
+        if argv is None:  # the command itself, about to exit (not a caller of main)
+            _quiet_exit()
         return 2
     except OSError as e:  # a read or write the library did not foresee: still one line
         if args.debug:

@@ -60,7 +60,7 @@ def assert_same_history(a, b):
     import numpy as np
     assert set(a) == set(b)
     for key in b:
-        if key in ("step", "probe/step", "mem_step", "grok_step"):
+        if key in ("step", "probe/step", "mem_step", "grok_step", "skip_step"):
             np.testing.assert_array_equal(a[key], b[key], err_msg=key)
         else:
             np.testing.assert_allclose(a[key], b[key], rtol=1e-5, atol=1e-7, err_msg=key)

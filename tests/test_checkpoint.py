@@ -15,7 +15,7 @@ from grokjax import cli, models
 from grokjax.store import rundir
 from grokjax.store.checkpoint import Checkpoints
 from grokjax.run import load_state
-from tests.conftest import TINY, tb_events
+from tests.conftest import TINY, assert_same_history, tb_events
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 
@@ -313,10 +313,12 @@ def test_a_run_directory_written_before_the_layout_change_still_works(tmp_path, 
                      "--set", "tensorboard.enabled=false", "--set", "checkpoint.save_every=10"]) == 0
     history = rundir.read_npz(run / "history.npz")
     assert int(history["step"][-1]) == 30 and history["train/loss"].shape == (2, 7, 1)
-    fresh = tmp_path / "fresh"  # today's code from the start: the same run, bit for bit
+    # today's code from the start: the same run, its steps and events exactly, its metrics to
+    # float rounding (the divergence guard, added since, changes how XLA fuses the update:
+    # one weight norm of the 14 differs in its last bit)
+    fresh = tmp_path / "fresh"
     assert cli.main(["train", TINY, "--workdir", str(fresh), "--no-progress", "--steps", "30",
                      "--set", "tensorboard.enabled=false", "--set", "checkpoint.save_every=10"]) == 0
     again = rundir.read_npz(fresh / "history.npz")
     assert set(again) == set(history)
-    for key in history:
-        np.testing.assert_array_equal(history[key], again[key], err_msg=key)
+    assert_same_history(history, again)

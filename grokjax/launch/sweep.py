@@ -239,10 +239,18 @@ def run_state(workdir: pathlib.Path, target_steps: int | None = None,
               stop_when_grokked: bool = False) -> str:
     """'running' (a live process holds its lock), 'finished' (its summary reached the target
     steps, or every member grokked under stop_when_grokked; any summary when no target is
-    known), 'partial (step N)' (checkpoints, no finished summary) or 'new'."""
+    known), 'damaged' (a summary.json that is not one: `collect` rebuilds it, a sweep trains
+    the run again, which resumes it), 'partial (step N)' (checkpoints, no finished summary) or
+    'new'."""
     if rundir.is_locked(workdir):
         return "running"
-    summary = rundir.read_json(workdir / "summary.json", None)
+    try:
+        summary = rundir.read_json(workdir / "summary.json", None)
+    except GrokjaxError:
+        return "damaged"
+    if summary is not None and not (isinstance(summary, dict) and
+                                    {"steps", "grokked", "seeds"} <= set(summary)):
+        return "damaged"
     if summary is not None and (target_steps is None or summary["steps"] >= target_steps or (
             stop_when_grokked and summary["grokked"] == n_members(summary))):
         return "finished"

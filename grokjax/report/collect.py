@@ -75,14 +75,14 @@ def rows(root: pathlib.Path) -> tuple[list[dict], list[dict]]:
             status = sweep_lib.run_state(piece["dir"], piece.get("target_steps"),
                                          piece.get("stop_when_grokked", False))
             statuses.append(status)
-            if status != "finished":
+            if status not in ("finished", "damaged"):
                 continue
             try:
-                summary = run_lib.read_summary(piece["dir"])
+                summary = run_lib.read_summary(piece["dir"])  # a damaged one rebuilt
             except GrokjaxError as e:  # one damaged run: said, and the others still tabled
                 print(f"grokjax: warning: {e}", file=sys.stderr, flush=True)
-                statuses[-1] = "damaged"
                 continue
+            statuses[-1] = "finished"
             meta = {"task": summary["task"], "p": summary["p"], "r": summary["train_fraction"]}
             steps = max(steps, summary["steps"])
             for s in summary["seeds"]:

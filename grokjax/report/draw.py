@@ -6,6 +6,9 @@ loss) and `measure_curves` (FFD/FCR of W_E and W_L, restricted and excluded loss
 and Gini), with memorisation and grok steps or phases marked. Across seeds and runs:
 `grok_steps` (the grok step of every seed, one column per run). Of one seed's weights:
 `spectra` (W_E and W_L in the Fourier basis, additive and, for a prime p, discrete-log).
+For the reproduction report: `outcome_matrix` (runs as a table: grok step or best test
+accuracy), `spectrum_patterns` (Furuta's Fig. 8) and `measure_phases` (Nanda's Fig. 7 with the
+phases from the measures).
 (TensorBoard's small spectrum image is drawn by grokjax.monitor.spectrum_image.)
 """
 
