@@ -1,6 +1,7 @@
 """`grokjax report`: every claim of a claims file beside the runs, with its verdict."""
 
 import json
+import pathlib
 
 import numpy as np
 import pytest
@@ -137,3 +138,21 @@ def test_a_bad_claims_file_is_one_line(tmp_path, capsys):
     assert cli.main(["report", str(tmp_path / "claims.py"), "--out",
                      str(tmp_path / "r.md")]) == 2
     assert "must define CLAIMS, a list of grokjax.report.claims.Claim" in capsys.readouterr().err
+
+
+def test_the_committed_reproduction_report_is_what_the_committed_results_give(tmp_path):
+    """REPRODUCTION.md is rebuilt from experiments/claims.py and experiments/results/ alone,
+    and the committed one is not stale: every claim is a row, with the same values."""
+    from grokjax.report import reproduce
+    out = tmp_path / "REPRODUCTION.md"
+    rows = reproduce.write("experiments/claims.py", "experiments/results", out)
+    claims, _ = reproduce.load_claims("experiments/claims.py")
+    assert [r["id"] for r in rows] == [c.id for c in claims]
+    assert all(r["verdict"].startswith(reproduce.VERDICTS) for r in rows)
+
+    def table(text):
+        return [line for line in text.splitlines() if line.startswith("| ")]
+    committed = pathlib.Path("REPRODUCTION.md").read_text()
+    assert table(out.read_text()) == table(committed), "run `grokjax report` and commit"
+    for name in ("table-a5", "transfer", "fig8-ffd-fcr", "nanda-phases"):
+        assert (tmp_path / "REPRODUCTION-figures" / f"{name}.png").stat().st_size > 10_000

@@ -88,6 +88,7 @@ class Checkpoints:
         if not type(args.thread).__module__.startswith("orbax"):
             self._previous_hook(args)
 
+
     def _recover_replaced(self) -> None:
         """A process killed inside `replace` left the old checkpoint aside: put it back if its
         replacement never completed, else drop it."""
