@@ -319,7 +319,7 @@ def outcome_matrix(rows: list[str], cols: list[str], cells: dict[tuple[str, str]
                 continue
             if cell["grok_step"] is None:
                 ax.add_patch(plt.Rectangle((ix - 0.5, iy - 0.5), 1, 1, color="0.82"))
-                text, color = f"no grok\nbest {cell['best_test_acc']:.0%}", "black"
+                text, color = f"no grok\nbest {cell['best_test_acc']:.1%}", "black"
             else:
                 red, green, blue, _ = cmap(norm(cell["grok_step"]))
                 text = f"{cell['grok_step']:.0f}\n{cell['grokked']}/{cell['n']} grokked"

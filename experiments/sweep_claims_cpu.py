@@ -1,0 +1,66 @@
+"""The claim groups of experiments/claims.py that the 2-core CPU affords, at the scale of the
+committed results (experiments/results/README.md): one seed each, p = 97, r = 0.3 unless said.
+
+    grokjax sweep experiments/sweep_claims_cpu.py --root runs/claims
+    grokjax sweep experiments/sweep_claims_cpu.py --root runs/claims --only 'pretrain/*'
+
+Stage 0:
+- pretrain/{add, multiply, subtract}: 10k, 10k and 30k steps; Table A.4, and the transfer
+  sources;
+- omnigrok-constrained: Nanda's p = 113 model, alpha = 0.8, no weight decay, norm held;
+- mix-asm-r0.3, mix-asm-r0.9, mix-squares-r0.3: section 8's mixtures;
+- frozen-random-embed/{add, subtract, multiply}: App. F;
+- smallest-r/x_x_y: 2a+b at r = 0.4, 0.5, 0.6;
+- power: addition at r = 0.27 and 0.30, 3 seeds, until grokked;
+- nanda-fraction: p = 113 at r = 0.1 and 0.7.
+
+Stage 1, from pretrain/: pge-add/{2a+-b, 2a+-3b}, pgt-mul/{ab+-b} and pgt-subtract/{a-b, a+b}.
+
+Measured on this CPU (one run per core): 400-1,700 s per 8,000-10,000-step run of one seed,
+2,500 s for the three-member r grid. The r = 0.9 mixture runs at about 1 step/s.
+"""
+
+from grokjax.launch.sweep import Run
+
+CK = {"checkpoint.save_every": 1000, "checkpoint.keep": 100}
+FIXED = {"train.stop_when_grokked": False}
+
+
+def get_runs(arg=None):
+    del arg
+    runs = [Run("pretrain/add", "configs/arithmetic.py:add", {**CK, "train.steps": 10_000},
+                seeds=1),
+            Run("pretrain/multiply", "configs/arithmetic.py:multiply",
+                {**CK, "train.steps": 10_000}, seeds=1),
+            Run("pretrain/subtract", "configs/arithmetic.py:subtract",
+                {**CK, "checkpoint.save_every": 2000, "train.steps": 30_000}, seeds=1),
+            Run("omnigrok-constrained", "configs/nanda_p113.py",
+                {**CK, "train.steps": 5000, "model.weight_scale": 0.8,
+                 "optim.weight_decay": 0.0, "optim.constrain_norm": True}, seeds=1),
+            Run("mix-asm-r0.3", "configs/mixtures.py:add,subtract,multiply",
+                {**CK, "train.steps": 8000, "train_fraction": 0.3}, seeds=1),
+            Run("mix-asm-r0.9", "configs/mixtures.py:add,subtract,multiply",
+                {**CK, "train.steps": 8000, "train_fraction": 0.9,
+                 "train.stop_when_grokked": True}, seeds=1),
+            Run("mix-squares-r0.3", "configs/mixtures.py:x2_y2,x2_xy_y2,x2_2xy_y2",
+                {**CK, "train.steps": 8000, "train_fraction": 0.3}, seeds=1),
+            Run("smallest-r/x_x_y", "configs/polynomials.py:x_x_y",
+                {**CK, **FIXED, "train.steps": 8000}, seeds=1,
+                grid={"train_fraction": (0.4, 0.5, 0.6)}),
+            Run("power", "configs/add.py", {**CK, "train.steps": 10_000,
+                                            "train.stop_when_grokked": True}, seeds=3,
+                grid={"train_fraction": (0.27, 0.3)}),
+            Run("nanda-fraction", "configs/nanda_p113.py", {**CK, "train.steps": 3000}, seeds=1,
+                grid={"train_fraction": (0.1, 0.7)})]
+    runs += [Run(f"frozen-random-embed/{t}", f"configs/arithmetic.py:{t}",
+                 {**CK, "train.steps": 8000, "transfer.freeze": "embed"}, seeds=1)
+             for t in ("add", "subtract", "multiply")]
+    for mode, source, targets in (("pge", "add", ("x_x_y", "x_x_m_y", "2x_3y", "2x_m_3y")),
+                                  ("pgt", "multiply", ("xy_y", "xy_m_y")),
+                                  ("pgt", "subtract", ("subtract", "add"))):
+        short = {"add": "add", "multiply": "mul", "subtract": "sub"}[source]
+        runs += [Run(f"{mode}-{short}/{t}", f"configs/transfer.py:{mode},{source},{t}",
+                     {**CK, **FIXED, "train.steps": 8000,
+                      "transfer.from_run": f"{{root}}/pretrain/{source}"}, seeds=1, stage=1)
+                 for t in targets]
+    return runs
