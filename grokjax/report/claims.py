@@ -396,8 +396,11 @@ def evaluate(claim: Claim, root: pathlib.Path) -> dict:
         return {**row, "ours": "-", "scale": "-", "verdict": NOT_RUN}
     cfg = rundir.read_json(root / claim.run / "config.json", default={})
     ours, verdict = claim.predicate(entries, summary, root / claim.run)
-    scale = (f"p={summary['p']}, r={summary['train_fraction']}, {summary['steps']} steps, "
-             f"{len(entries)} seed{'s' * (len(entries) != 1)}"
+    rs = sorted({e.get("hparams", {}).get("train_fraction", summary["train_fraction"])
+                 for e in entries})
+    seeds = len({e["seed"] for e in entries})
+    scale = (f"p={summary['p']}, r={'/'.join(f'{r:g}' for r in rs)}, {summary['steps']} steps, "
+             f"{seeds} seed{'s' * (seeds != 1)}"
              + (f", {cfg['model']['variant']} model" if cfg.get("model", {}).get("variant")
                 == "nanda" else ""))
     return {**row, "ours": ours, "scale": scale, "verdict": verdict}
