@@ -293,3 +293,14 @@ def test_a_refused_transfer_leaves_no_half_made_directory(finished, tmp_path, ca
                      "5", "--init-from", str(finished), "--load", "embed"]) == 2
     assert "have no source seed of the same number" in capsys.readouterr().err
     assert not target.exists()
+
+
+@pytest.mark.parametrize("steps, says", [
+    ("1234", "train.steps=1234 must be a multiple of train.eval_every=10: give --steps 1230 or "
+             "1240"),
+    ("1230", "train.steps=1230 must be a multiple of probe.every=100 (a probe ends every "
+             "interval): give --steps 1200 or 1300, or --set probe.every=0"),
+])
+def test_a_step_count_that_does_not_fit_says_which_do(capsys, steps, says):
+    assert cli.main(["config", "configs/add.py", "--set", f"train.steps={steps}"]) == 2
+    assert says in capsys.readouterr().err

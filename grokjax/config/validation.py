@@ -53,7 +53,8 @@ def validate(cfg: ml_collections.ConfigDict) -> tuple[Task, ...]:
             raise GrokjaxError(f"{key}={flat[key]} is outside [0, 1)")
     if cfg.train.steps % cfg.train.eval_every:
         raise GrokjaxError(f"train.steps={cfg.train.steps} must be a multiple of "
-                           f"train.eval_every={cfg.train.eval_every}")
+                           f"train.eval_every={cfg.train.eval_every}: "
+                           f"{_nearest(cfg.train.steps, cfg.train.eval_every)}")
     if cfg.train.chunk_steps % cfg.train.eval_every:
         raise GrokjaxError(
             f"train.chunk_steps={cfg.train.chunk_steps} must be a multiple of "
@@ -63,6 +64,11 @@ def validate(cfg: ml_collections.ConfigDict) -> tuple[Task, ...]:
             f"checkpoint.save_every={cfg.checkpoint.save_every} must be 0 or a multiple of "
             f"train.chunk_steps={cfg.train.chunk_steps} (checkpoints fall between chunks)")
     every = cfg.probe.every
+    if (every > 0 and not every % cfg.train.eval_every and not cfg.train.chunk_steps % every
+            and cfg.train.steps % every):
+        raise GrokjaxError(f"train.steps={cfg.train.steps} must be a multiple of probe.every="
+                           f"{every} (a probe ends every interval): "
+                           f"{_nearest(cfg.train.steps, every)}, or --set probe.every=0")
     if every < 0 or (every and (every % cfg.train.eval_every or cfg.train.chunk_steps % every
                                 or cfg.train.steps % every)):
         raise GrokjaxError(
@@ -148,6 +154,13 @@ def _grid_tasks(cfg: ml_collections.ConfigDict) -> tuple[Task, ...]:
                 "members of a task grid share their inputs: grid tasks of one kind, and run the "
                 "others separately")
     return tasks
+
+
+def _nearest(steps: int, multiple: int) -> str:
+    """'give --steps 1200 or 1300': the nearest multiples of `multiple` around `steps`."""
+    low = steps // multiple * multiple
+    options = [n for n in (low, low + multiple) if n > 0]
+    return "give --steps " + " or ".join(str(n) for n in options)
 
 
 TABLE_WARN_BYTES = 8 << 30  # a run whose token tables and logits would take more says so
