@@ -171,15 +171,6 @@ def cmd_tasks(args) -> None:
     print("any polynomial in x, y, z, e.g. 'x**3 + 2*x*y'; mixtures: 'add,subtract,multiply'")
 
 
-def _quiet_exit() -> None:
-    """After the one-line error, the libraries' threads still winding down (orbax's event loop
-    after a failed save) may print at exit; the user has been told what matters."""
-    sys.stderr.flush()
-    if "jax" in sys.modules:  # only a command that got as far as training has such threads
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, 2)
-
-
 def _version() -> str:
     from importlib import metadata
     try:
@@ -310,9 +301,11 @@ def main(argv: list[str] | None = None) -> int:
     args.argv = [a for a in (sys.argv[1:] if argv is None else argv) if a != "--debug"]
     from grokjax.config import files
     files.DEBUG = args.debug
-    # orbax's info, warnings and the tracebacks it logs from its threads: the errors behind
-    # them reach the command as exceptions, reported in one line
-    logging.getLogger("absl").setLevel(logging.CRITICAL)
+    # orbax's info, warnings and the tracebacks it logs from its threads, and the "Task
+    # exception was never retrieved" that asyncio logs for its failed writes: the errors
+    # behind them reach the command as exceptions, reported in one line
+    for library in ("absl", "asyncio"):
+        logging.getLogger(library).setLevel(logging.CRITICAL)
     try:
         return args.func(args) or 0
     except BrokenPipeError:  # e.g. `grokjax sweep ... --dry-run | head`
@@ -328,8 +321,6 @@ def main(argv: list[str] | None = None) -> int:
         if args.debug:
             raise
         print(f"grokjax: error: {e}", file=sys.stderr)
-        if argv is None:  # the command itself, about to exit (not a caller of main)
-            _quiet_exit()
         return 2
     except OSError as e:  # a read or write the library did not foresee: still one line
         if args.debug:

@@ -1,9 +1,11 @@
-"""The user-facing error type.
+"""The user-facing error type, and the errors of libraries' own threads.
 
 Every mistake a user can make at the command line (an unknown task or config key, a modulus that
 does not suit the task, a fraction outside (0, 1), ...) raises `GrokjaxError` with a one-line
 message that names the problem and the fix. The CLI prints it without a traceback.
 """
+
+import threading
 
 
 class GrokjaxError(Exception):
@@ -37,3 +39,33 @@ class Interrupted(GrokjaxError):
     def __init__(self, message: str, signum: int, step: int):
         super().__init__(message)
         self.exit_code, self.step = 128 + signum, step
+
+
+# Exceptions raised in a library's own threads (orbax's asynchronous saves, tensorboardX's event
+# writer) would print a traceback and be lost; for the libraries named here they are kept, the
+# first per library, for the code that uses the library to report in one line.
+_THREAD_ERRORS: dict[str, BaseException | None] = {}
+
+
+def keep_thread_errors(library: str) -> None:
+    """From now on an exception in a thread of `library` (its top-level module, e.g. 'orbax')
+    is kept, not printed: `thread_error(library)` returns it."""
+    if not _THREAD_ERRORS:
+        previous = threading.excepthook
+
+        def hook(args):
+            library = type(args.thread).__module__.split(".")[0]
+            if library in _THREAD_ERRORS:
+                _THREAD_ERRORS[library] = _THREAD_ERRORS[library] or args.exc_value
+            else:
+                previous(args)
+        threading.excepthook = hook
+    _THREAD_ERRORS.setdefault(library, None)
+
+
+def thread_error(library: str, clear: bool = False) -> BaseException | None:
+    """The first exception kept from `library`'s threads (and forget it, with `clear`)."""
+    error = _THREAD_ERRORS.get(library)
+    if clear and library in _THREAD_ERRORS:
+        _THREAD_ERRORS[library] = None
+    return error

@@ -46,7 +46,7 @@ from grokjax.monitor import tensorboard
 from grokjax.monitor.progress import Progress
 from grokjax.store import checkpoint as ckpt_lib
 from grokjax.store import rundir
-from grokjax.summary import SHARED_STEPS, summarize
+from grokjax.summary import SHARED_STEPS, damage, summarize
 
 
 def load_source_params(exp: Experiment) -> tuple[dict, int]:
@@ -97,11 +97,14 @@ def _stack(chunks: list[dict]) -> dict[str, np.ndarray]:
             for k in chunks[0]}
 
 
+def _summarize(exp: Experiment, history: dict) -> dict:
+    return summarize(exp.cfg, exp.member_seeds, exp.split_seeds, exp.dataset.task_names,
+                     history, exp.members)
+
+
 def _write_outputs(exp: Experiment, workdir: pathlib.Path, history: dict, **timing) -> dict:
     rundir.write_npz(workdir / "history.npz", history)
-    summary = {**summarize(exp.cfg, exp.member_seeds, exp.split_seeds, exp.dataset.task_names,
-                           history, exp.members),
-               **timing}
+    summary = {**_summarize(exp, history), **timing}
     rundir.write_json(workdir / "summary.json", summary)
     return summary
 
@@ -138,9 +141,8 @@ def _start(exp: Experiment, workdir: pathlib.Path, loss_dtype: str):
 
 def _known_source_d_vocab(run_dir: pathlib.Path) -> int | None:
     """A transfer run's source vocabulary, as its run.json recorded it (None if unknown)."""
-    info = rundir.read_json(run_dir / "run.json", default={})
-    if not isinstance(info, dict):
-        raise GrokjaxError(f"{run_dir / 'run.json'} is damaged: not what grokjax writes there")
+    path = run_dir / "run.json"
+    info = rundir.read_json_dict(path) if path.exists() else {}
     return info.get("transfer", {}).get("source_d_vocab")
 
 
@@ -158,7 +160,7 @@ def train(cfg: ml_collections.ConfigDict, workdir: str | pathlib.Path, *,
     exp = build(cfg, _known_source_d_vocab(workdir))
     made = not workdir.exists()  # removed again if the run is refused before it starts
     if sharding.is_primary():
-        for doubt in config_lib.doubts(cfg, config_lib.validate(cfg)):
+        for doubt in config_lib.doubts(cfg, exp.dataset.tasks):
             print(f"grokjax: warning: {doubt}", file=sys.stderr, flush=True)
     with rundir.lock(workdir), _Stop() as stop:  # RunBusy if another process trains it now
         ccfg = cfg.checkpoint
@@ -256,8 +258,9 @@ def _resume(exp: Experiment, workdir: pathlib.Path, checkpoints: ckpt_lib.Checkp
     grokked = _all_grokked(sharding.to_host(saved.state.grok_step))
     if saved.meta["final"] and (step >= tcfg.steps or (tcfg.stop_when_grokked and grokked)):
         print(f"{workdir} is complete at step {step}; nothing to do", flush=True)
-        if _damage(workdir) is None and rundir.read_json(workdir / "summary.json")["steps"] == step:
-            return rundir.read_json(workdir / "summary.json")
+        summary, reason = damage(workdir)
+        if reason is None and summary["steps"] == step:
+            return summary
         # killed after its final checkpoint, or a damaged summary: written from the checkpoint
         return _write_outputs(exp, workdir, history)
     _check_splits(saved.splits, exp.splits(), workdir, step)  # before it trains on
@@ -308,10 +311,18 @@ class _Records:
 
     def __init__(self, exp: Experiment, chunks: list[dict], board, bar: Progress):
         self.exp, self.chunks, self.board, self.bar = exp, chunks, board, bar
+        # members that diverged so far (the one copy: TensorBoard's event/diverged reads it)
         self.diverged = np.zeros(exp.n_members, bool)
         for c in chunks:
             if "skip_step" in c:  # (the empty history of a step-0 checkpoint has none)
                 self.diverged |= (c["skip_step"] >= 0).any(1)
+
+    def add(self, host: dict) -> None:
+        """A chunk of host records: kept, and written to TensorBoard."""
+        self.chunks.append(host)
+        if self.board is not None:
+            self.board.write(host, self.diverged)
+        self.diverged |= (host["skip_step"] >= 0).any(1)
 
     def read(self, records) -> bool:
         """Brings a chunk's records to the host and reports them; True once every member
@@ -320,11 +331,8 @@ class _Records:
         for k in SHARED_STEPS:
             if k in host:
                 host[k] = host[k][0]  # the same for every member
-        self.chunks.append(host)
-        if self.board is not None:
-            self.board.write(host)
+        self.add(host)
         last = {k: v[-1] if k in SHARED_STEPS else v[:, -1] for k, v in host.items()}
-        self.diverged |= (host["skip_step"] >= 0).any(1)
         healthy = lambda acc: np.where(self.diverged, np.nan, acc.mean(-1))  # noqa: E731
         self.bar.update(int(last["step"]) + self.exp.cfg.train.eval_every,
                         healthy(last["train/acc"]), healthy(last["test/acc"]),
@@ -394,10 +402,7 @@ def _finish(exp: Experiment, data: program.Data, workdir: pathlib.Path, step: in
     `steps_run` steps since `t0` give the run's speed."""
     state, final = program.make_final(exp.scfg, exp.batching, exp.mesh)(state, data)
     final = sharding.to_host(final)
-    records.chunks.append({k: (v[:1] if k in SHARED_STEPS else v[:, None])
-                           for k, v in final.items()})
-    if records.board is not None:
-        records.board.write(records.chunks[-1])
+    records.add({k: (v[:1] if k in SHARED_STEPS else v[:, None]) for k, v in final.items()})
     history = records.history()
     writer.save(step, state, history, True,
                 replace=step in writer.checkpoints.steps())  # a non-final one of this step
@@ -411,39 +416,18 @@ def _finish(exp: Experiment, data: program.Data, workdir: pathlib.Path, step: in
     return summary
 
 
-SUMMARY_KEYS = ("task", "p", "train_fraction", "steps", "seeds")
-ENTRY_KEYS = ("seed", "memorisation_step", "grok_step", "best_test_acc")
-
-
-def _damage(run_dir: pathlib.Path) -> str | None:
-    """Why RUN/summary.json cannot be used ('' for a missing file), or None if it can."""
-    path = run_dir / "summary.json"
-    if not path.exists():
-        return ""
-    try:
-        summary = rundir.read_json_dict(path, SUMMARY_KEYS)
-    except GrokjaxError as e:
-        return str(e)
-    if not isinstance(summary["seeds"], list) or not all(
-            isinstance(e, dict) and all(k in e for k in ENTRY_KEYS) for e in summary["seeds"]):
-        return f"{path} is damaged: its seeds are not summary entries"
-    return None
-
-
 def read_summary(run_dir: str | pathlib.Path) -> dict:
     """A finished run's summary.json. It is derived data: one that is damaged (not JSON, or not
     a summary) is rebuilt from history.npz, config.json and run.json, written back, and a
     warning says so; if it cannot be rebuilt, a GrokjaxError names the run and the file."""
     run_dir = pathlib.Path(run_dir)
-    reason = _damage(run_dir)
+    summary, reason = damage(run_dir)
     if reason is None:
-        return rundir.read_json(run_dir / "summary.json")
+        return summary
     try:
         cfg = config_lib.from_saved(rundir.read_config(run_dir))
         history = rundir.read_npz(run_dir / "history.npz")
-        exp = build(cfg, _known_source_d_vocab(run_dir))
-        summary = summarize(exp.cfg, exp.member_seeds, exp.split_seeds,
-                            exp.dataset.task_names, history, exp.members)
+        summary = _summarize(build(cfg, _known_source_d_vocab(run_dir)), history)
     except (GrokjaxError, OSError, KeyError, ValueError, IndexError) as e:
         what = reason or f"{run_dir} has no summary.json"
         raise GrokjaxError(f"{what}, and it cannot be rebuilt from the run's files ({e})") \

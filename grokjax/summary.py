@@ -9,12 +9,36 @@ written before members had a name hold it, by `n_seeds`: `n_members(summary)` re
 
 from __future__ import annotations
 
+import pathlib
+
 import numpy as np
 
+from grokjax.errors import GrokjaxError
 from grokjax.grid import value_text
+from grokjax.store import rundir
 
 
 SHARED_STEPS = ("step", "probe/step")  # the history's point axes, the same for every member
+
+
+SUMMARY_KEYS = ("task", "p", "train_fraction", "steps", "grokked", "seeds")
+ENTRY_KEYS = ("seed", "memorisation_step", "grok_step", "best_test_acc")
+
+
+def damage(run_dir: pathlib.Path) -> tuple[dict | None, str | None]:
+    """RUN/summary.json and why it cannot be used: (summary, None) if it can; (None, '') if
+    there is none; (None, the reason) if it is not JSON or not a summary."""
+    path = pathlib.Path(run_dir) / "summary.json"
+    if not path.exists():
+        return None, ""
+    try:
+        summary = rundir.read_json_dict(path, SUMMARY_KEYS)
+    except GrokjaxError as e:
+        return None, str(e)
+    if not isinstance(summary["seeds"], list) or not all(
+            isinstance(e, dict) and all(k in e for k in ENTRY_KEYS) for e in summary["seeds"]):
+        return None, f"{path} is damaged: its seeds are not summary entries"
+    return summary, None
 
 
 def n_members(summary: dict) -> int:

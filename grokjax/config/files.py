@@ -50,10 +50,13 @@ def _where(path: pathlib.Path, e: BaseException) -> str:
     return f"{path}, line {line}" if line else str(path)
 
 
-def _broken(path: pathlib.Path, e: BaseException) -> GrokjaxError:
+def _broken(path: pathlib.Path, e: BaseException, spec: str | None = None) -> GrokjaxError:
+    """The one line for an error raised in a config or sweep file (`spec`: as given, with
+    its ':ARG')."""
     message = e.msg if isinstance(e, SyntaxError) else str(e)
-    return GrokjaxError(f"{_where(path, e)}: {type(e).__name__}: {message} (grokjax --debug "
-                        "shows the traceback)")
+    what = f"config {spec!r} at " if spec else ""
+    return GrokjaxError(f"{what}{_where(path, e)}: {type(e).__name__}: {message} (grokjax "
+                        "--debug shows the traceback)")
 
 
 def exec_file(path: pathlib.Path):
@@ -80,15 +83,10 @@ def load_config(spec: str, overrides: list[str] = ()) -> ml_collections.ConfigDi
         cfg = module.get_config(arg) if arg is not None else module.get_config()
     except GrokjaxError:
         raise
-    except (KeyError, ValueError, TypeError) as e:
+    except Exception as e:  # noqa: BLE001  (a bad ARG, or any other error in get_config)
         if DEBUG:
             raise
-        raise GrokjaxError(f"config {spec!r} ({_where(path, e)}): {type(e).__name__}: "
-                           f"{e}") from None
-    except Exception as e:  # noqa: BLE001
-        if DEBUG:
-            raise
-        raise _broken(path, e) from None
+        raise _broken(path, e, spec) from None
     if not isinstance(cfg, ml_collections.ConfigDict):
         raise GrokjaxError(f"{path}: get_config() returned a {type(cfg).__name__}, not a config; "
                            "return grokjax.config.base_config() with your changes")

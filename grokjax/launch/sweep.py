@@ -38,7 +38,7 @@ from grokjax import config as config_lib
 from grokjax.errors import GrokjaxError
 from grokjax.store import checkpoint as ckpt_lib
 from grokjax.store import rundir
-from grokjax.summary import n_members
+from grokjax.summary import damage, n_members
 
 MANIFEST = "sweep.json"
 Print = Callable[[str], None]  # where a launcher's messages go
@@ -244,12 +244,8 @@ def run_state(workdir: pathlib.Path, target_steps: int | None = None,
     'new'."""
     if rundir.is_locked(workdir):
         return "running"
-    try:
-        summary = rundir.read_json(workdir / "summary.json", None)
-    except GrokjaxError:
-        return "damaged"
-    if summary is not None and not (isinstance(summary, dict) and
-                                    {"steps", "grokked", "seeds"} <= set(summary)):
+    summary, reason = damage(workdir)
+    if reason:
         return "damaged"
     if summary is not None and (target_steps is None or summary["steps"] >= target_steps or (
             stop_when_grokked and summary["grokked"] == n_members(summary))):

@@ -33,7 +33,6 @@ wrote after its last checkpoint is hidden; the writers are flushed before every 
 from __future__ import annotations
 
 import pathlib
-import threading
 import time
 import warnings
 
@@ -44,10 +43,10 @@ from tensorboardX import summary as tbx_summary
 from tensorboardX.proto.summary_pb2 import Summary
 
 from grokjax import config as config_lib
+from grokjax import errors
 from grokjax import grid as grid_lib
 from grokjax import models
 from grokjax import summary as summary_lib
-from grokjax.errors import write_failed
 
 AGGREGATE = "aggregate"
 _BAND_CHARTS = {"accuracy": ("train/acc", "test/acc"), "loss": ("train/loss", "test/loss"),
@@ -127,31 +126,18 @@ class Board:
         self.aggregate: SummaryWriter | None = None
         self.last_time = time.time()
         self._canvas = None
-        self.diverged = np.zeros(len(self.seeds), bool)
-        self.error: BaseException | None = None
-        self._previous_hook = threading.excepthook
 
     # -- a writer that failed (a full disk): tensorboardX's writer thread dies, and a later
-    # add_event would block on its full queue for ever; so its error is caught and raised here
-
-    def _thread_error(self, args) -> None:
-        if type(args.thread).__name__ == "_EventLoggerThread":
-            self.error = self.error or args.exc_value
-        else:
-            self._previous_hook(args)
+    # add_event would block on its full queue for ever; so its error is kept and raised here
 
     def _check(self) -> None:
-        if self.error is not None:
-            for writer in [*self.writers.values(), self.aggregate]:
-                if writer is not None:
-                    _abandon(writer)
-            self.writers, self.aggregate = {}, None
-            raise write_failed(self.root, self.error)
+        error = errors.thread_error("tensorboardX")
+        if error is not None:  # (`close` abandons the writers)
+            raise errors.write_failed(self.root, error)
 
     def open(self, step: int) -> None:
-        self.error = None
-        self._previous_hook = threading.excepthook
-        threading.excepthook = self._thread_error
+        errors.keep_thread_errors("tensorboardX")
+        errors.thread_error("tensorboardX", clear=True)  # (another run's, in this process)
         purge = step if step > 0 else None
         try:
             self.writers = {i: SummaryWriter(str(self.root / self.names[i]), purge_step=purge,
@@ -160,7 +146,7 @@ class Board:
             self.aggregate = SummaryWriter(str(self.root / AGGREGATE), purge_step=purge,
                                            flush_secs=60, max_queue=_QUEUE)
         except OSError as e:
-            raise write_failed(self.root, e) from None
+            raise errors.write_failed(self.root, e) from None
         if step == 0:
             self.aggregate.add_custom_scalars({"mean with the min-max band over seeds": {
                 f"{tag} ({chart})": ["Margin", [tag, f"{tag}/min", f"{tag}/max"]]
@@ -193,8 +179,10 @@ class Board:
                                  for n, v in zip(names, values)])
         writer.file_writer.add_summary(summary, step, walltime)
 
-    def write(self, host: dict[str, np.ndarray]) -> None:
-        """A chunk of host records ([S, P, ...], with 'step' [P] and 'probe/step' [P_probe])."""
+    def write(self, host: dict[str, np.ndarray], diverged_before: np.ndarray | None = None
+              ) -> None:
+        """A chunk of host records ([S, P, ...], with 'step' [P] and 'probe/step' [P_probe]);
+        `diverged_before` [S]: the members that diverged in earlier chunks."""
         self._check()
         now = time.time()
         steps = np.asarray(host["step"])
@@ -203,9 +191,7 @@ class Board:
         # The points of a chunk arrive together: spread their wall times over the chunk.
         walltimes = self.last_time + (now - self.last_time) * np.arange(1, len(steps) + 1) / len(
             steps)
-        self._scalars(steps, point_scalars(host, self.task_names, self.diverged), walltimes)
-        if "skip_step" in host:
-            self.diverged |= (host["skip_step"] >= 0).any(1)
+        self._scalars(steps, point_scalars(host, self.task_names, diverged_before), walltimes)
         if "probe/step" in host and len(host["probe/step"]):
             psteps = np.asarray(host["probe/step"])
             pw = np.interp(psteps, steps, walltimes)
@@ -281,16 +267,18 @@ class Board:
         self._check()
 
     def close(self) -> None:
-        """Closes the writers (after an error: abandons them; the error was raised before)."""
-        if threading.excepthook == self._thread_error:  # (else another hook chains to it)
-            threading.excepthook = self._previous_hook
-        if self.error is None:
-            for writer in [*self.writers.values(), self.aggregate]:
-                if writer is not None:
-                    try:
-                        writer.close()
-                    except OSError:
-                        pass  # its events so far are on disk; the run reports its own errors
+        """Closes the writers; after a writer failed, abandons them (closing would fail again)."""
+        failed = errors.thread_error("tensorboardX") is not None
+        for writer in [*self.writers.values(), self.aggregate]:
+            if writer is None:
+                continue
+            if failed:
+                _abandon(writer)
+                continue
+            try:
+                writer.close()
+            except OSError:
+                pass  # its events so far are on disk; the run reports its own errors
         self.writers, self.aggregate = {}, None
         if self._canvas is not None:
             self._canvas.close()

@@ -250,7 +250,7 @@ def steps_per_percent(r_low: float, r_high: float, low: float, high: float) -> P
     [low, high]. Needs grokked members at both fractions."""
     def decide(entries, summary, run_dir):
         at = {r: [e["grok_step"] for e in entries
-                  if abs(e.get("hparams", {}).get("train_fraction", -1) - r) < 1e-9
+                  if abs(setting(e, summary, "train_fraction") - r) < 1e-9
                   and e["grok_step"] >= 0] for r in (r_low, r_high)}
         if not all(at.values()):
             return "-", f"{INCONCLUSIVE}: no grokked member at r = {r_low} and r = {r_high}"
@@ -269,8 +269,7 @@ def smallest_grokking_r(expected: float) -> Predicate:
     def decide(entries, summary, run_dir):
         by_r: dict[float, list[dict]] = {}
         for e in entries:
-            by_r.setdefault(e.get("hparams", {}).get("train_fraction", summary["train_fraction"]),
-                            []).append(e)
+            by_r.setdefault(setting(e, summary, "train_fraction"), []).append(e)
         ok = [r for r, es in sorted(by_r.items())
               if _share(sum(e["grok_step"] >= 0 for e in es), len(es))]
         value = ", ".join(f"r={r:g}: {grok_stats(es)['grokked']}/{len(es)}"
@@ -347,9 +346,21 @@ def gini_rises_at_cleanup(weights: tuple[str, ...] = ("W_E", "W_L"), factor: flo
     return decide
 
 
-def _selected(summary: dict, members: dict) -> list[dict]:
+def setting(entry: dict, summary: dict, key: str):
+    """A member's value of `key` ('task', 'train_fraction'): its grid value where the run
+    has that axis, else the run's."""
+    return entry.get("hparams", {}).get(key, summary.get(key))
+
+
+def selected(summary: dict, members: dict) -> list[dict]:
+    """The members with the given settings, e.g. {'task': 'add'}."""
     return [e for e in summary["seeds"]
-            if all(e.get("hparams", {}).get(k) == v for k, v in members.items())]
+            if all(setting(e, summary, k) == v for k, v in members.items())]
+
+
+def _run_members(claim: Claim, root: pathlib.Path) -> tuple[dict | None, list[dict]]:
+    summary = read_summary(root / claim.run)
+    return summary, selected(summary, claim.members) if summary else []
 
 
 def read_summary(run_dir: pathlib.Path) -> dict | None:
@@ -374,13 +385,12 @@ def outcome(entries: list[dict]) -> dict:
 def placed(claim: Claim, root: pathlib.Path) -> list[tuple[tuple[str, str, str], dict]]:
     """The claim's cells in the report's matrix figures, with their outcomes (none if its run
     is missing)."""
-    summary = read_summary(root / claim.run)
-    entries = _selected(summary, claim.members) if summary else []
+    summary, entries = _run_members(claim, root)
     out = []
     for figure, row, col in claim.cells if entries else ():
         groups: dict[str, list[dict]] = {}
         for e in entries:
-            r = e.get("hparams", {}).get("train_fraction", summary["train_fraction"])
+            r = setting(e, summary, "train_fraction")
             groups.setdefault(col.format(r=f"{r:g}"), []).append(e)
         out += [((figure, row, c), outcome(es)) for c, es in groups.items()]
     return out
@@ -390,14 +400,12 @@ def evaluate(claim: Claim, root: pathlib.Path) -> dict:
     """One row of the report: the claim with our value, our scale and the verdict."""
     row = {"id": claim.id, "source": claim.source, "statement": claim.statement,
            "paper": claim.paper, "paper_scale": claim.paper_scale}
-    summary = read_summary(root / claim.run)
-    entries = _selected(summary, claim.members) if summary else []
+    summary, entries = _run_members(claim, root)
     if not entries:
         return {**row, "ours": "-", "scale": "-", "verdict": NOT_RUN}
     cfg = rundir.read_json(root / claim.run / "config.json", default={})
     ours, verdict = claim.predicate(entries, summary, root / claim.run)
-    rs = sorted({e.get("hparams", {}).get("train_fraction", summary["train_fraction"])
-                 for e in entries})
+    rs = sorted({setting(e, summary, "train_fraction") for e in entries})
     seeds = len({e["seed"] for e in entries})
     scale = (f"p={summary['p']}, r={'/'.join(f'{r:g}' for r in rs)}, {summary['steps']} steps, "
              f"{seeds} seed{'s' * (seeds != 1)}"

@@ -257,17 +257,27 @@ def _tick(v) -> str:
     return v if isinstance(v, str) else f"{v:g}"
 
 
+def _step_norm(steps: np.ndarray) -> mcolors.LogNorm:
+    """A log colour scale over the finite grok steps; one grokked cell, or cells that share
+    one step, still get a scale with a range."""
+    finite = steps[np.isfinite(steps)]
+    low = max(finite.min(), 1) if finite.size else 1
+    return mcolors.LogNorm(vmin=low, vmax=max(finite.max() if finite.size else 2, low * 1.5))
+
+
+def _text_on(cmap, norm, value: float) -> str:
+    """White or black text, whichever reads on the cell's colour."""
+    r, g, b, _ = cmap(norm(value))
+    return "white" if 0.3 * r + 0.6 * g + 0.1 * b < 0.55 else "black"
+
+
 def grid_heatmap(xs: list, ys: list, median: np.ndarray, fraction: np.ndarray, x_label: str,
                  y_label: str, title: str, path: pathlib.Path) -> None:
     """The median grok step over two axes (grid axes, or tasks by r; colour, log scale), each
     cell annotated with it and the fraction of its seeds that grokked; cells where none
     grokked are grey, cells without a run grey and without text."""
     fig, ax = plt.subplots(figsize=heatmap_size(len(ys)))
-    finite = median[np.isfinite(median)]
-    low = max(finite.min(), 1) if finite.size else 1
-    # one grokked cell, or cells that share one step, still need a colour scale with a range
-    norm = (mcolors.LogNorm(vmin=low, vmax=max(finite.max(), low * 1.5)) if finite.size
-            else None)
+    norm = _step_norm(median)
     cmap = plt.get_cmap("viridis").with_extremes(bad="lightgrey")
     im = ax.imshow(np.ma.masked_invalid(median), origin="lower", aspect="auto", cmap=cmap,
                    norm=norm)
@@ -277,9 +287,8 @@ def grid_heatmap(xs: list, ys: list, median: np.ndarray, fraction: np.ndarray, x
             if np.isnan(fraction[iy, ix]):  # no run there
                 continue
             text = (f"{m:.0f}" if np.isfinite(m) else "never") + f"\n{fraction[iy, ix]:.0%}"
-            r, g, b, _ = im.cmap(im.norm(m)) if np.isfinite(m) else (1, 1, 1, 1)
             ax.text(ix, iy, text, ha="center", va="center", fontsize=8,
-                    color="white" if 0.3 * r + 0.6 * g + 0.1 * b < 0.55 else "black")
+                    color=_text_on(cmap, norm, m) if np.isfinite(m) else "black")
     ax.set_xticks(range(len(xs)), [_tick(x) for x in xs])
     ax.set_yticks(range(len(ys)), [_tick(y) for y in ys])
     ax.set_xlabel(x_label)
@@ -304,12 +313,9 @@ def outcome_matrix(rows: list[str], cols: list[str], cells: dict[tuple[str, str]
             median[rows.index(r), cols.index(c)] = cell["grok_step"]
     fig, ax = plt.subplots(figsize=(max(6.0, 1.3 * len(cols) + 3), max(3.0, 0.42 * len(rows)
                                                                         + 1.8)))
-    finite = median[np.isfinite(median)]
-    low = max(finite.min(), 1) if finite.size else 1
-    norm = mcolors.LogNorm(vmin=low, vmax=max(finite.max() if finite.size else 2, low * 1.5))
+    norm = _step_norm(median)
     cmap = plt.get_cmap("viridis")
-    shown = np.ma.masked_invalid(median)
-    im = ax.imshow(shown, aspect="auto", cmap=cmap, norm=norm)
+    im = ax.imshow(np.ma.masked_invalid(median), aspect="auto", cmap=cmap, norm=norm)
     for iy, r in enumerate(rows):
         for ix, c in enumerate(cols):
             cell = cells.get((r, c))
@@ -321,9 +327,8 @@ def outcome_matrix(rows: list[str], cols: list[str], cells: dict[tuple[str, str]
                 ax.add_patch(plt.Rectangle((ix - 0.5, iy - 0.5), 1, 1, color="0.82"))
                 text, color = f"no grok\nbest {cell['best_test_acc']:.1%}", "black"
             else:
-                red, green, blue, _ = cmap(norm(cell["grok_step"]))
                 text = f"{cell['grok_step']:.0f}\n{cell['grokked']}/{cell['n']} grokked"
-                color = "white" if 0.3 * red + 0.6 * green + 0.1 * blue < 0.55 else "black"
+                color = _text_on(cmap, norm, cell["grok_step"])
             ax.text(ix, iy, text, ha="center", va="center", fontsize=7, color=color)
     ax.set_xticks(range(len(cols)), cols, fontsize=8, rotation=20, ha="right")
     ax.set_yticks(range(len(rows)), rows, fontsize=8)

@@ -28,7 +28,7 @@ from grokjax.config import exec_file
 from grokjax.errors import GrokjaxError
 from grokjax.report import draw
 from grokjax.report.claims import (AGREES, DISAGREES, INCONCLUSIVE, NOT_RUN, Claim,
-                                    evaluate, placed, read_summary)
+                                    evaluate, placed, read_summary, selected)
 from grokjax.store import rundir
 from grokjax.summary import measure_phases
 
@@ -91,11 +91,6 @@ def _matrices(claims: list[Claim], results: pathlib.Path, out: pathlib.Path) -> 
     return paths
 
 
-def _member(summary: dict, task: str) -> int | None:
-    return next((i for i, e in enumerate(summary["seeds"])
-                 if e.get("hparams", {}).get("task", summary["task"]) == task), None)
-
-
 def _spectrum_figure(spec, results: pathlib.Path, out: pathlib.Path) -> list[pathlib.Path]:
     run, members = spec
     summary = read_summary(results / run)
@@ -104,11 +99,11 @@ def _spectrum_figure(spec, results: pathlib.Path, out: pathlib.Path) -> list[pat
     history = rundir.read_npz(results / run / "history.npz")
     curves = []
     for task, label in members:
-        i = _member(summary, task)
-        if i is not None:
+        for e in selected(summary, {"task": task})[:1]:
+            i = summary["seeds"].index(e)
             curves.append({"label": label, "steps": history["probe/step"],
                            "ffd": history["probe/ffd/W_E"][i], "fcr": history["probe/fcr/W_E"][i],
-                           "grok_step": summary["seeds"][i]["grok_step"]})
+                           "grok_step": e["grok_step"]})
     path = out / "fig8-ffd-fcr.png"
     draw.spectrum_patterns(curves, f"Furuta Fig. 8: FFD and FCR of W_E ({run}, p = "
                            f"{summary['p']}, r = {summary['train_fraction']})", path)

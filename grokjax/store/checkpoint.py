@@ -29,7 +29,6 @@ import logging
 import pathlib
 import shutil
 import sys
-import threading
 import time
 from typing import Any
 
@@ -38,7 +37,7 @@ import numpy as np
 import orbax.checkpoint as ocp
 from orbax.checkpoint import checkpoint_managers as policies
 
-from grokjax.errors import GrokjaxError, write_failed
+from grokjax.errors import GrokjaxError, keep_thread_errors, write_failed
 
 ITEMS = ("state", "history", "splits", "meta")
 DIRECTORY = "checkpoints"  # RUN/checkpoints/<step>/
@@ -77,17 +76,11 @@ class Checkpoints:
         finally:
             absl_log.setLevel(level)
         self._in_flight: int | None = None  # the step of an asynchronous save not waited for
-        self._previous_hook = None
         if not read_only:
             self._recover_replaced()
             # a failed asynchronous save raises in orbax's thread, and again in `wait`, where
             # it is reported in one line: its thread's traceback is not printed
-            self._previous_hook, threading.excepthook = threading.excepthook, self._thread_error
-
-    def _thread_error(self, args) -> None:
-        if not type(args.thread).__module__.startswith("orbax"):
-            self._previous_hook(args)
-
+            keep_thread_errors("orbax")
 
     def _recover_replaced(self) -> None:
         """A process killed inside `replace` left the old checkpoint aside: put it back if its
@@ -204,8 +197,6 @@ class Checkpoints:
             self.wait()
         finally:
             self.manager.close()
-            if threading.excepthook == self._thread_error:  # (else another hook chains to it)
-                threading.excepthook = self._previous_hook
 
 
 def saved_steps(run_dir: str | pathlib.Path) -> list[int]:
