@@ -147,6 +147,26 @@ def cmd_plot(args) -> None:
         print(f"wrote {path}")
 
 
+def cmd_circuits(args) -> None:
+    from grokjax.report import circuits
+    seeds = None if args.seeds is None else _int_list(args.seeds, "--seeds")
+    out = circuits.write(args.run, args.method, step=args.step, seeds=seeds, corrupt=args.corrupt,
+                         metric=args.metric, tau=args.tau, granularity=args.granularity,
+                         by_frequency=args.by_frequency, examples=args.examples,
+                         ig_steps=args.ig_steps, direction=args.direction,
+                         over_training=args.over_training, task=args.task, seed=args.corrupt_seed,
+                         out=args.out)
+    print(f"wrote {out}")
+
+
+def _int_list(text: str, option: str) -> list[int]:
+    try:
+        return [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise GrokjaxError(f"{option} {text!r} is not a comma-separated list of integers, "
+                           "e.g. 0,2,3") from None
+
+
 def cmd_report(args) -> None:
     from grokjax.report import reproduce
     rows = reproduce.write(args.claims, args.results, args.out)
@@ -278,6 +298,38 @@ def parser() -> argparse.ArgumentParser:
     co.add_argument("--out", help="output directory (default SWEEP_DIR)")
     co.add_argument("--plot", action="store_true", help="also draw grok-steps.png (tasks by r)")
     co.set_defaults(func=cmd_collect)
+    ci = sub.add_parser("circuits", help="circuits of a run's checkpoint, every seed at once: "
+                        "ACDC, EAP, EAP-IG, edge and activation patching")
+    ci.add_argument("run", help="a run directory")
+    ci.add_argument("--method", default="acdc", choices=("acdc", "edges", "eap", "eap-ig", "patch"),
+                    help="acdc (default); edges: each unit's exact effect; eap, eap-ig: their "
+                    "attribution estimates; patch: TransformerLens's activation-patching tables")
+    ci.add_argument("--step", type=int, help="a checkpoint step (default: the latest)")
+    ci.add_argument("--seeds", metavar="S,S,...", help="the seeds to read (default: all)")
+    ci.add_argument("--corrupt", default="shuffle", metavar="KIND",
+                    help="shuffle (default: another input's activations), resample-b, b+1, a+1, "
+                    "swap (a null control for commutative tasks), mean (over the p x p table), zero")
+    ci.add_argument("--metric", default="kl", choices=("kl", "logit_diff", "loss", "accuracy"),
+                    help="kl from the clean model (default), logit_diff, loss or accuracy")
+    ci.add_argument("--tau", type=float, default=0.01,
+                    help="ACDC's threshold (default 0.01); for edges/eap/eap-ig, the |score| a "
+                    "kept unit reaches")
+    ci.add_argument("--granularity", default="edges", choices=("edges", "edges-nopos", "nodes"),
+                    help="edges at each position (default), edges without positions (ACDC's "
+                    "graph) or nodes")
+    ci.add_argument("--by-frequency", action="store_true",
+                    help="split the last MLP into neuron groups by key frequency")
+    ci.add_argument("--examples", type=int, default=0,
+                    help="read this many (a, b) inputs, drawn with --corrupt-seed (default: all p^2)")
+    ci.add_argument("--corrupt-seed", type=int, default=0, help="seed of the corruption's draws")
+    ci.add_argument("--ig-steps", type=int, default=10, help="EAP-IG's interpolation steps")
+    ci.add_argument("--direction", default="denoise", choices=("denoise", "noise"),
+                    help="patch: clean into corrupted (denoise, TransformerLens's) or the reverse")
+    ci.add_argument("--over-training", action="store_true",
+                    help="also at every checkpoint: size and faithfulness against step")
+    ci.add_argument("--task", help="a mixture's task (default: its first)")
+    ci.add_argument("--out", help="output directory (default RUN/circuits/METHOD-GRANULARITY)")
+    ci.set_defaults(func=cmd_circuits)
     rp = sub.add_parser("report", help="the papers' claims beside our results: REPRODUCTION.md")
     rp.add_argument("claims", nargs="?", default="experiments/claims.py",
                     help="a claims file (default experiments/claims.py)")

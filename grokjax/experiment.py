@@ -134,7 +134,8 @@ def model_config(cfg: ml_collections.ConfigDict, d_vocab: int, n_ctx: int) -> Mo
     return ModelConfig(
         d_vocab=d_vocab, n_ctx=n_ctx, arch=m.arch, variant=m.variant, num_layers=m.num_layers,
         d_model=m.d_model, num_heads=m.num_heads, d_head=m.d_head, d_mlp=m.d_mlp, act=m.act,
-        d_emb=m.d_emb, weight_scale=m.weight_scale, precision=cfg.numerics.matmul_precision)
+        d_emb=m.d_emb, weight_scale=m.weight_scale, precision=cfg.numerics.matmul_precision,
+        attn_rate=m.attn_rate)
 
 
 def _source_d_vocab(cfg: ml_collections.ConfigDict, known: int | None = None) -> int | None:

@@ -20,12 +20,14 @@ LAYERS = [
               "grokjax.experiment", "grokjax.summary"]),
     ("monitor", ["grokjax.monitor"]),
     ("run", ["grokjax.run"]),
+    ("circuits", ["grokjax.circuits"]),
     ("launch", ["grokjax.launch"]),
     ("report", ["grokjax.report"]),
     ("cli", ["grokjax.cli", "grokjax.__main__", "grokjax"]),
 ]
 COMMANDS = {"grokjax.report.plot", "grokjax.report.probe", "grokjax.report.describe",
-            "grokjax.report.collect", "grokjax.report.reproduce", "grokjax.launch.command"}
+            "grokjax.report.collect", "grokjax.report.reproduce", "grokjax.report.circuits",
+            "grokjax.launch.command"}
 
 
 def module_name(path: pathlib.Path) -> str:

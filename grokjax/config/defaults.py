@@ -37,6 +37,7 @@ def base_config() -> ml_collections.ConfigDict:
         act="relu",  # 'relu' | 'gelu'
         d_emb=500,  # MLP model only
         weight_scale=1.0,  # multiplies every init std (Omnigrok's alpha)
+        attn_rate=1.0,  # attention = rate * softmax + (1 - rate) * uniform (Zhong et al.); 0: pizza
     ))
     c.optim = ml_collections.ConfigDict(dict(
         lr=1e-3,

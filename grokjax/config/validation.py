@@ -46,6 +46,11 @@ def validate(cfg: ml_collections.ConfigDict) -> tuple[Task, ...]:
         raise GrokjaxError(
             f"train_fraction={cfg.train_fraction} is outside (0, 1); it is the fraction of all "
             "inputs used for training, e.g. train_fraction=0.3")
+    if not 0.0 <= cfg.model.attn_rate <= 1.0:
+        raise GrokjaxError(f"model.attn_rate={cfg.model.attn_rate} is outside [0, 1]: 1 is the usual "
+                           "softmax attention, 0 uniform attention (Zhong et al.'s pizza regime)")
+    if cfg.model.attn_rate != 1.0 and cfg.model.arch != "transformer":
+        raise GrokjaxError(f"model.attn_rate={cfg.model.attn_rate} needs model.arch='transformer'")
     if not 0.0 < cfg.train.acc_threshold <= 1.0:
         raise GrokjaxError(f"train.acc_threshold={cfg.train.acc_threshold} is outside (0, 1]")
     for key in ("optim.b1", "optim.b2"):

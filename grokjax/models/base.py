@@ -34,6 +34,7 @@ class ModelConfig:
     d_emb: int = 500  # MLP model only: the embedding width
     weight_scale: float = 1.0  # multiplies every init std (Omnigrok's alpha); 1 = the reference
     precision: str = "highest"  # matmul precision: 'default' | 'high' | 'highest'
+    attn_rate: float = 1.0  # attention = rate * softmax + (1 - rate) * uniform (Zhong et al.)
 
 
 def activation(name: str) -> Callable[[jax.Array], jax.Array]:
@@ -67,6 +68,11 @@ class HookPoints:
         if self.names is None or name in self.names:
             self.cache[name] = x
         return x
+
+    def observes(self, name: str) -> bool:
+        """Whether `name` is hooked or cached: what decides if an optional activation (a split
+        head input, a head's own output) is computed at all."""
+        return name in self.hooks or self.names is None or name in self.names
 
     def output(self, logits: jax.Array):
         """What `apply` returns: the logits, with the cache when one was asked for."""

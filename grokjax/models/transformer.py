@@ -65,25 +65,62 @@ def init(key: jax.Array, cfg: ModelConfig) -> Params:
     return params
 
 
-def _attention(p, x_BxCxD, hp: HookPoints, name: str, prec, queries_at_last: bool):
-    """Causal multi-head attention; with `queries_at_last` only the last query is computed."""
-    q_in = x_BxCxD[:, -1:] if queries_at_last else x_BxCxD
-    q_BxQxHxE = hp(f"{name}.hook_q", jnp.einsum("bqd,hde->bqhe", q_in, p["W_Q"], precision=prec))
-    k_BxKxHxE = hp(f"{name}.hook_k", jnp.einsum("bkd,hde->bkhe", x_BxCxD, p["W_K"], precision=prec))
-    v_BxKxHxE = hp(f"{name}.hook_v", jnp.einsum("bkd,hde->bkhe", x_BxCxD, p["W_V"], precision=prec))
-    scores_BxHxQxK = jnp.einsum("bqhe,bkhe->bhqk", q_BxQxHxE, k_BxKxHxE, precision=prec)
-    C, Q = x_BxCxD.shape[1], q_in.shape[1]
-    causal_QxK = jnp.arange(C)[None, :] <= jnp.arange(C - Q, C)[:, None]
-    scores_BxHxQxK = jnp.where(causal_QxK, scores_BxHxQxK, _MASKED) / math.sqrt(p["W_Q"].shape[-1])
-    scores_BxHxQxK = hp(f"{name}.hook_attn_scores", scores_BxHxQxK)
-    pattern_BxHxQxK = hp(f"{name}.hook_pattern", jax.nn.softmax(scores_BxHxQxK, axis=-1))
-    z_BxQxHxE = hp(f"{name}.hook_z",
-                   jnp.einsum("bhqk,bkhe->bqhe", pattern_BxHxQxK, v_BxKxHxE, precision=prec))
+def _attention(p, x_BxCxD, hp: HookPoints, block: str, prec, queries_at_last: bool, rate: float):
+    """Causal multi-head attention; with `queries_at_last` only the last query is computed.
+
+    Each head's q/k/v input (`blocks.L.hook_q_input`, [B, C, H, D]: the residual stream copied
+    per head, as TransformerLens's use_split_qkv_input) and each head's output before the heads
+    are summed (`blocks.L.attn.hook_result`, [B, Q, H, D]) exist only when observed; otherwise
+    the projections read the shared residual and the heads are summed inside one matmul."""
+    name = f"{block}.attn"
+    qkv = []
+    for kind, x_BxNxD in (("q", x_BxCxD[:, -1:] if queries_at_last else x_BxCxD),
+                          ("k", x_BxCxD), ("v", x_BxCxD)):
+        W_HxDxE, hook = p[f"W_{kind.upper()}"], f"{block}.hook_{kind}_input"
+        if hp.observes(hook):
+            B, N, D = x_BxNxD.shape
+            split_BxNxHxD = hp(hook, jnp.broadcast_to(x_BxNxD[:, :, None],
+                                                      (B, N, W_HxDxE.shape[0], D)))
+            out_BxNxHxE = jnp.einsum("bnhd,hde->bnhe", split_BxNxHxD, W_HxDxE, precision=prec)
+        else:
+            out_BxNxHxE = jnp.einsum("bnd,hde->bnhe", x_BxNxD, W_HxDxE, precision=prec)
+        qkv.append(hp(f"{name}.hook_{kind}", out_BxNxHxE))
+    z_BxQxHxE = attend(*qkv, hp=hp, name=name, prec=prec, rate=rate)
+    if hp.observes(f"{name}.hook_result"):
+        return head_results(z_BxQxHxE, p["W_O"], prec, hp, name).sum(axis=2)
     B, Q, H, E = z_BxQxHxE.shape
     return linear(z_BxQxHxE.reshape(B, Q, H * E), p["W_O"].reshape(H * E, -1), prec)
 
 
-def _attention_from_tables(p, rows_PxVxD, tokens_BxC, prec):
+def attend(q_BxQxHxE, k_BxKxHxE, v_BxKxHxE, *, prec, rate: float = 1.0,
+           hp: HookPoints | None = None, name: str = "") -> jax.Array:
+    """Each head's z [B, Q, H, E]: causal scaled dot-product attention of the last Q queries
+    over K keys, mixed with the uniform pattern as rate * softmax + (1 - rate) * uniform over
+    the keys a query may see (Zhong et al.'s attention rate; 1 is the usual model)."""
+    hp = hp or HookPoints({}, False)
+    scores_BxHxQxK = jnp.einsum("bqhe,bkhe->bhqk", q_BxQxHxE, k_BxKxHxE, precision=prec)
+    K, Q = k_BxKxHxE.shape[1], q_BxQxHxE.shape[1]
+    causal_QxK = jnp.arange(K)[None, :] <= jnp.arange(K - Q, K)[:, None]
+    scores_BxHxQxK = jnp.where(causal_QxK, scores_BxHxQxK, _MASKED) / math.sqrt(q_BxQxHxE.shape[-1])
+    scores_BxHxQxK = hp(f"{name}.hook_attn_scores", scores_BxHxQxK)
+    pattern_BxHxQxK = jax.nn.softmax(scores_BxHxQxK, axis=-1)
+    if rate != 1.0:
+        uniform_QxK = causal_QxK / causal_QxK.sum(axis=-1, keepdims=True)
+        pattern_BxHxQxK = rate * pattern_BxHxQxK + (1 - rate) * uniform_QxK[None, None]
+    pattern_BxHxQxK = hp(f"{name}.hook_pattern", pattern_BxHxQxK)
+    return hp(f"{name}.hook_z",
+              jnp.einsum("bhqk,bkhe->bqhe", pattern_BxHxQxK, v_BxKxHxE, precision=prec))
+
+
+def head_results(z_BxQxHxE, W_O_HxExD, prec, hp: HookPoints | None = None, name: str = ""):
+    """Each head's output written into the residual stream, before the heads are summed:
+    `blocks.L.attn.hook_result` [B, Q, H, D]."""
+    hp = hp or HookPoints({}, False)
+    return hp(f"{name}.hook_result",
+              jnp.einsum("bqhe,hed->bqhd", z_BxQxHxE, W_O_HxExD, precision=prec))
+
+
+def _attention_from_tables(p, rows_PxVxD, tokens_BxC, prec, rate: float):
     """The attention output at the readout position [B, 1, D] of a first layer whose input at
     position c is rows_PxVxD[c or 0, token]: the query of the last token against the keys of all
     C (causality masks nothing for the last query), from per-vocabulary tables."""
@@ -97,13 +134,16 @@ def _attention_from_tables(p, rows_PxVxD, tokens_BxC, prec):
                                 precision=prec) / math.sqrt(E)
     scores_BxCxH = scores_VxPxVxH[tokens_BxC[:, -1:], pos_C[None], tokens_BxC]
     pattern_BxCxH = jax.nn.softmax(scores_BxCxH, axis=1)
+    if rate != 1.0:
+        pattern_BxCxH = rate * pattern_BxCxH + (1 - rate) / C
     z_BxHxE = (pattern_BxCxH[..., None] * v_PxVxHxE[pos_C[None], tokens_BxC]).sum(axis=1)
     H = z_BxHxE.shape[1]
     return linear(z_BxHxE.reshape(B, H * E), p["W_O"].reshape(H * E, -1), prec)[:, None]
 
 
-def _mlp(p, x_BxQxD, hp: HookPoints, name: str, act, prec):
+def mlp(p, x_BxQxD, act, prec, hp: HookPoints | None = None, name: str = ""):
     """(MLP output, its hidden activations hook_post)."""
+    hp = hp or HookPoints({}, False)
     pre_BxQxF = linear(x_BxQxD, p["W_in"], prec)
     if "b_in" in p:
         pre_BxQxF = pre_BxQxF + p["b_in"][None, None]
@@ -141,13 +181,15 @@ def _forward(params: Params, tokens_BxC: jax.Array, cfg: ModelConfig, hp: HookPo
         x_BxCxD = hp(f"{name}.hook_resid_pre", x_BxCxD)
         if last_only and layer == 0:  # the input is a table lookup: attend from tables
             rows_PxVxD = _input_rows(params, tokens_BxC)
-            attn_BxQxD = _attention_from_tables(p["attn"], rows_PxVxD, tokens_BxC, prec)
+            attn_BxQxD = _attention_from_tables(p["attn"], rows_PxVxD, tokens_BxC, prec,
+                                                cfg.attn_rate)
         else:
-            attn_BxQxD = hp(f"{name}.hook_attn_out",
-                            _attention(p["attn"], x_BxCxD, hp, f"{name}.attn", prec, last_only))
+            attn_BxQxD = hp(f"{name}.hook_attn_out", _attention(
+                p["attn"], x_BxCxD, hp, name, prec, last_only, cfg.attn_rate))
         x_BxQxD = x_BxCxD[:, -1:] if last_only else x_BxCxD
         x_BxQxD = hp(f"{name}.hook_resid_mid", x_BxQxD + attn_BxQxD)
-        mlp_BxQxD, post_BxQxF = _mlp(p["mlp"], x_BxQxD, hp, f"{name}.mlp", act, prec)
+        mlp_BxQxD, post_BxQxF = mlp(p["mlp"], hp(f"{name}.hook_mlp_in", x_BxQxD), act, prec, hp,
+                                    f"{name}.mlp")
         x_BxCxD = hp(f"{name}.hook_resid_post", x_BxQxD + hp(f"{name}.hook_mlp_out", mlp_BxQxD))
     logits_BxV = linear(x_BxCxD[:, -1], params["unembed"]["W_U"], prec)
     return logits_BxV, post_BxQxF[:, -1]
@@ -165,8 +207,10 @@ def hook_names(cfg: ModelConfig) -> tuple[str, ...]:
     names = ["hook_embed"] + (["hook_pos_embed"] if cfg.variant == "nanda" else [])
     for layer in range(cfg.num_layers):
         b = f"blocks.{layer}"
-        names += [f"{b}.hook_resid_pre"]
-        names += [f"{b}.attn.hook_{n}" for n in ("q", "k", "v", "attn_scores", "pattern", "z")]
-        names += [f"{b}.hook_attn_out", f"{b}.hook_resid_mid", f"{b}.mlp.hook_pre",
+        names += [f"{b}.hook_resid_pre"] + [f"{b}.hook_{n}_input" for n in ("q", "k", "v")]
+        names += [f"{b}.attn.hook_{n}"
+                  for n in ("q", "k", "v", "attn_scores", "pattern", "z", "result")]
+        names += [f"{b}.hook_attn_out", f"{b}.hook_resid_mid", f"{b}.hook_mlp_in",
+                  f"{b}.mlp.hook_pre",
                   f"{b}.mlp.hook_post", f"{b}.hook_mlp_out", f"{b}.hook_resid_post"]
     return tuple(names)

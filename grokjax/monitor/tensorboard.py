@@ -283,3 +283,21 @@ class Board:
         if self._canvas is not None:
             self._canvas.close()
             self._canvas = None
+
+
+def write_measures(workdir: pathlib.Path, names: list[str], steps: list[int],
+                   tags: dict[str, np.ndarray], suffix: str) -> None:
+    """Measures computed after a run (`grokjax circuits`: `circuits/<method>/size`, ...) into
+    each member's TensorBoard run, RUN/tb/<member>, in event files of their own (`suffix`):
+    tags map to [steps, members] arrays. A member the run's board does not show gets no file."""
+    root = pathlib.Path(workdir) / "tb"
+    for m, name in enumerate(names):
+        if not (root / name).is_dir():
+            continue
+        writer = SummaryWriter(str(root / name), filename_suffix=suffix)
+        try:
+            for j, step in enumerate(steps):
+                Board._add(writer, list(tags), np.asarray([tags[t][j, m] for t in tags]),
+                           int(step), time.time())
+        finally:
+            writer.close()

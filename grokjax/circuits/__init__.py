@@ -1,0 +1,41 @@
+"""Circuits of grokked models: patching, attribution patching, EAP, EAP-IG and ACDC, for every
+member of a run at once.
+
+    graph        the position-resolved computational graph and its granularities (`Units`)
+    forward      the model with any subset of edges patched (the one function behind them all)
+    metrics      KL from the clean model, logit difference, loss, accuracy; faithfulness
+    corrupt      corruptions that suit modular arithmetic (resample b, b+1, a+1, shuffle, swap,
+                 mean over the table, zero)
+    methods      edge patching, EAP, EAP-IG, ACDC: jitted, vmapped over members
+    patching     TransformerLens's activation-patching tables
+    frequency    MLP neurons grouped by key frequency (a granularity that joins Nanda's picture)
+    clock_pizza  Zhong et al.'s gradient symmetricity and distance irrelevance
+    runs         a run directory's params, table and corruptions
+
+A notebook session:
+
+    from grokjax import circuits
+    model = circuits.load("runs/quick")                 # the latest checkpoint, every seed
+    s, g = circuits.setup(model, circuits.inputs(model, "shuffle"))
+    units = g.units("edges")
+    result = circuits.acdc(s, units, "kl", tau=0.01)    # result.kept: [seeds, edges]
+
+`grokjax circuits RUN` (grokjax.report.circuits) is the command. The package sits above the
+run layer (it reads run directories) and below the commands.
+"""
+
+from grokjax.circuits.clock_pizza import distance_irrelevance, gradient_symmetricity, verdict
+from grokjax.circuits.corrupt import CORRUPTIONS
+from grokjax.circuits.frequency import frequency_groups
+from grokjax.circuits.graph import GRANULARITIES, Graph, Units, graph
+from grokjax.circuits.methods import (AcdcResult, Setup, acdc, eap, eap_ig, edge_effects,
+                                      evaluate, full_and_corrupt, prepare)
+from grokjax.circuits.metrics import METRICS, faithfulness
+from grokjax.circuits.patching import KINDS, act_patch
+from grokjax.circuits.runs import Inputs, Model, checkpoint_steps, inputs, load, setup
+
+__all__ = ["AcdcResult", "CORRUPTIONS", "GRANULARITIES", "Graph", "Inputs", "KINDS", "METRICS",
+           "Model", "Setup", "Units", "acdc", "act_patch", "checkpoint_steps",
+           "distance_irrelevance", "eap", "eap_ig", "edge_effects", "evaluate",
+           "faithfulness", "frequency_groups", "full_and_corrupt", "gradient_symmetricity",
+           "graph", "inputs", "load", "prepare", "setup", "verdict"]
