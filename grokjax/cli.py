@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import datetime
 import os
 import pathlib
 import sys
@@ -58,11 +57,13 @@ def _load(args):
     return config_lib.load_config(args.config, overrides)
 
 
-def _default_workdir(spec: str) -> pathlib.Path:
-    from grokjax.config import spec_name
-    name = spec_name(spec)
-    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-    return pathlib.Path("runs") / f"{name}-{stamp}"
+def _default_workdir(spec: str, cfg) -> pathlib.Path:
+    """runs/NAME-HASH, HASH from the resolved config: the same command finds its run again
+    (and resumes it, or reports it finished); any change of config or seeds is a new run."""
+    import hashlib
+    from grokjax.config import spec_name, to_json
+    digest = hashlib.sha256(to_json(cfg).encode()).hexdigest()[:8]
+    return pathlib.Path("runs") / f"{spec_name(spec)}-{digest}"
 
 
 def _print_summary(summary: dict, workdir: pathlib.Path) -> None:
@@ -85,7 +86,7 @@ def cmd_train(args) -> int:
         from grokjax import sharding
         sharding.initialize_distributed(args.coordinator, args.num_processes, args.process_id)
     from grokjax import run  # imports jax: after the cheap argument checks
-    workdir = pathlib.Path(args.workdir) if args.workdir else _default_workdir(args.config)
+    workdir = pathlib.Path(args.workdir) if args.workdir else _default_workdir(args.config, cfg)
     print(f"training in {workdir} (the same command resumes it: "
           f"{resume_command(workdir, args.argv)})", flush=True)
     try:
@@ -301,9 +302,10 @@ def parser() -> argparse.ArgumentParser:
     ci = sub.add_parser("circuits", help="circuits of a run's checkpoint, every seed at once: "
                         "ACDC, EAP, EAP-IG, edge and activation patching")
     ci.add_argument("run", help="a run directory")
-    ci.add_argument("--method", default="acdc", choices=("acdc", "edges", "eap", "eap-ig", "patch"),
+    ci.add_argument("--method", default="acdc", choices=("acdc", "edges", "eap", "eap-ig", "patch", "clock-pizza"),
                     help="acdc (default); edges: each unit's exact effect; eap, eap-ig: their "
-                    "attribution estimates; patch: TransformerLens's activation-patching tables")
+                    "attribution estimates; patch: TransformerLens's activation-patching tables; "
+                    "clock-pizza: gradient symmetricity and distance irrelevance")
     ci.add_argument("--step", type=int, help="a checkpoint step (default: the latest)")
     ci.add_argument("--seeds", metavar="S,S,...", help="the seeds to read (default: all)")
     ci.add_argument("--corrupt", default="shuffle", metavar="KIND",

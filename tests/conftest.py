@@ -2,14 +2,19 @@
 
 Compiled programs are cached on disk for the session (JAX's persistent compilation cache, also
 for the subprocesses tests start): many tests compile the same tiny programs, and a cached
-executable computes exactly what a fresh compile does.
+executable computes exactly what a fresh compile does. A cache folder the session made is
+removed when it ends (one given in JAX_COMPILATION_CACHE_DIR is the caller's, and kept).
 """
 
+import atexit
 import os
+import shutil
 import tempfile
 
-_CACHE = os.environ.setdefault("JAX_COMPILATION_CACHE_DIR",
-                               tempfile.mkdtemp(prefix="grokjax-test-jax-cache-"))
+if "JAX_COMPILATION_CACHE_DIR" not in os.environ:
+    os.environ["JAX_COMPILATION_CACHE_DIR"] = tempfile.mkdtemp(prefix="grokjax-test-jax-cache-")
+    atexit.register(shutil.rmtree, os.environ["JAX_COMPILATION_CACHE_DIR"], ignore_errors=True)
+_CACHE = os.environ["JAX_COMPILATION_CACHE_DIR"]
 os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
 os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "0")
 

@@ -316,7 +316,7 @@ def test_eap_is_reported_beside_exact_edge_patching(grokked):
     from grokjax import cli
     assert cli.main(["circuits", str(grokked), "--method", "eap", "--metric", "logit_diff",
                      "--granularity", "edges-nopos", "--seeds", "1"]) == 0
-    report = json.loads((grokked / "circuits" / "eap-edges-nopos" / "report.json").read_text())
+    report = json.loads((grokked / "circuits" / "eap-edges-nopos-logit_diff" / "report.json").read_text())
     assert report["seeds"] == [1] and report["n_units"] == 23
     assert report["correlation_with_exact"][0] > 0.5
 
@@ -342,3 +342,65 @@ def test_bad_circuits_options_are_one_line_errors(grokked, capsys, args, message
     assert cli.main(["circuits", str(grokked), *args]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and message in err[0], err
+
+
+def test_patching_tables_match_transformer_lens_on_the_same_weights():
+    """TransformerLens's own `patching` functions on a HookedTransformer loaded with grokjax's
+    weights (Furuta's model: no LayerNorm, no biases, no positional embedding). Needs the
+    optional torch and transformer-lens 3 (`pip install -e '.[tlens]'`: transformer-lens 4
+    removed HookedTransformer)."""
+    torch = pytest.importorskip("torch", reason="torch is not installed (optional)")
+    tl = pytest.importorskip("transformer_lens",
+                             reason="transformer-lens is not installed (optional)")
+    try:
+        HookedTransformer, HookedTransformerConfig = tl.HookedTransformer, tl.HookedTransformerConfig
+    except (ImportError, AttributeError):
+        pytest.skip("transformer-lens 4 removed HookedTransformer; this test needs "
+                    "transformer-lens<4")
+    from transformer_lens import patching as tl_patching
+    cfg, params = _model("furuta", 1, seeds=1)
+    pm = jax.tree.map(lambda x: np.asarray(x[0], np.float32), params)
+    model = HookedTransformer(HookedTransformerConfig(
+        n_layers=1, d_model=cfg.d_model, n_heads=cfg.num_heads, d_head=cfg.d_head,
+        d_mlp=cfg.d_mlp, d_vocab=cfg.d_vocab, n_ctx=cfg.n_ctx, act_fn="relu",
+        normalization_type=None, device="cpu", seed=0))
+    state = {k: torch.zeros_like(v) for k, v in model.state_dict().items()
+             if k.endswith(("b_Q", "b_K", "b_V", "b_O", "b_in", "b_out", "b_U", "W_pos"))}
+    flat = models.param_names(pm)
+    state.update({name: torch.tensor(value) for name, value in flat.items()})
+    model.load_state_dict(state, strict=False)
+    clean, bad, labels = _inputs(cfg)
+    to_t = lambda x: torch.tensor(np.asarray(x), dtype=torch.long)  # noqa: E731
+    np.testing.assert_allclose(model(to_t(clean))[:, -1].detach().numpy(),
+                               models.apply(jax.tree.map(jnp.asarray, pm), clean, cfg),
+                               rtol=1e-4, atol=1e-4)
+    _, clean_cache = model.run_with_cache(to_t(clean))
+    lab = torch.tensor(np.asarray(labels))
+
+    def logit_diff(logits):
+        last = logits[:, -1]
+        return (last.gather(1, lab[:, None])[:, 0] - last[:, :P].mean(-1)).mean()
+    for kind, fn in (("resid_pre", tl_patching.get_act_patch_resid_pre),
+                     ("attn_head_out_by_pos", tl_patching.get_act_patch_attn_head_out_by_pos),
+                     ("attn_head_pattern_by_pos",
+                      tl_patching.get_act_patch_attn_head_pattern_by_pos)):
+        theirs = fn(model, to_t(bad), clean_cache, logit_diff).detach().numpy()
+        ours = np.asarray(patching.act_patch(params, cfg, clean, bad, labels, kind=kind,
+                                             metric="logit_diff", n_answers=P))[0]
+        np.testing.assert_allclose(ours, theirs, rtol=1e-3, atol=1e-4, err_msg=kind)
+
+
+@pytest.mark.parametrize("kind", ["edges", "nodes"])
+def test_edge_effects_from_the_first_changed_stage_equal_whole_forward_passes(kind):
+    # edge_effects and ACDC start each unit's pass at the first stage it changes, reusing the
+    # clean model before it; evaluate() always runs the whole model.
+    cfg, params = _model("nanda", 2)
+    clean, bad, labels = _inputs(cfg)
+    g = circuits.graph(cfg)
+    units = g.units(kind)
+    s = circuits.prepare(params, cfg, g, clean, labels, corrupt_tokens=bad)
+    full = np.asarray(circuits.evaluate(s, np.ones((2, len(units)), np.float32), units, "loss"))
+    masks = 1.0 - np.eye(len(units), dtype=np.float32)
+    whole = np.stack([circuits.evaluate(s, np.stack([m, m]), units, "loss") for m in masks], 1)
+    np.testing.assert_allclose(circuits.edge_effects(s, units, "loss"), whole - full[:, None],
+                               rtol=1e-4, atol=1e-5)

@@ -125,3 +125,20 @@ def test_every_config_file_validates_and_documents_its_command(path):
 def test_config_arguments(spec):
     cfg = config.load_config(spec)
     assert config.validate(cfg)
+
+
+def test_the_default_run_directory_is_the_same_for_the_same_command(tmp_path, monkeypatch,
+                                                                     capsys):
+    # Rerunning a command without --workdir finds its run (here finished: it reports it);
+    # another seed count is another run directory.
+    monkeypatch.chdir(tmp_path)
+    tiny = str(pathlib.Path(__file__).parent / "tiny.py")
+    assert cli.main(["train", tiny, "--seeds", "1", "--no-progress"]) == 0
+    first = sorted((tmp_path / "runs").iterdir())
+    assert len(first) == 1 and first[0].name.startswith("tiny-")
+    capsys.readouterr()
+    assert cli.main(["train", tiny, "--seeds", "1", "--no-progress"]) == 0
+    assert sorted((tmp_path / "runs").iterdir()) == first
+    assert f"training in {pathlib.Path('runs') / first[0].name}" in capsys.readouterr().out
+    assert cli.main(["train", tiny, "--seeds", "2", "--no-progress"]) == 0
+    assert len(list((tmp_path / "runs").iterdir())) == 2

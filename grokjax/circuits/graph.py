@@ -52,6 +52,11 @@ class Graph:
     sender_layer: tuple[int, ...]
     receiver_layer: tuple[int, ...]
     edges: tuple[tuple[int, int, int], ...]
+    # The forward order: embeddings write at stage 0, layer l's heads at 2l + 1 and its MLP at
+    # 2l + 2; q/k/v inputs are read at 2l + 1 (before the heads write), the MLP's at 2l + 2,
+    # the logits at 2L + 1. An edge runs from an earlier stage to a later one.
+    sender_stage: tuple[int, ...] = ()
+    receiver_stage: tuple[int, ...] = ()
 
     @property
     def n_edges(self) -> int:
@@ -105,7 +110,11 @@ class Graph:
         rank = [(-k[0],) if kind == "nodes" else (-k[1], -k[0], -(k[2] if len(k) > 2 else 0))
                 for k in order]
         acdc_order = np.asarray(sorted(range(len(order)), key=lambda i: rank[i]), np.int32)
-        return Units(kind, tuple(names), tuple(short), index, acdc_order, tuple(order))
+        # the earliest stage a unit's removal changes: what comes before it is the clean model
+        # (while every edge into earlier receivers is kept, as in ACDC's order)
+        stage = np.full(len(order), 10 ** 9, np.int32)
+        np.minimum.at(stage, index, np.asarray([self.receiver_stage[r] for _, r, _ in e], np.int32))
+        return Units(kind, tuple(names), tuple(short), index, acdc_order, tuple(order), stage)
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -118,6 +127,17 @@ class Units:
     index: np.ndarray
     acdc_order: np.ndarray
     keys: tuple[tuple[int, ...], ...]  # per unit: (sender,), (sender, receiver) or with position
+    stage: np.ndarray  # per unit: the first stage of the forward pass its removal changes
+
+    def segments(self, order: np.ndarray) -> list[tuple[int, np.ndarray]]:
+        """`order` cut into runs of equal stage: [(stage, units), ...]."""
+        out: list[tuple[int, list]] = []
+        for i in order:
+            if out and out[-1][0] == self.stage[i]:
+                out[-1][1].append(int(i))
+            else:
+                out.append((int(self.stage[i]), [int(i)]))
+        return [(st, np.asarray(u, np.int32)) for st, u in out]
 
     def __len__(self) -> int:
         return len(self.names)
@@ -174,14 +194,12 @@ def graph(cfg: ModelConfig, positions: tuple[str, ...] | None = None,
     receivers.append("logits")
     r_layer.append(L)
     live = _live_receivers(C, L, H, len(groups))
-    # The forward order: embeddings write at stage 0, layer l's heads at 2l + 1 and its MLP at
-    # 2l + 2; q/k/v inputs read before their heads write, the MLP's input after them.
     s_stage = [0 if lay < 0 else 2 * lay + 1 + ("hook_mlp_out" in n) for n, lay in zip(senders, s_layer)]
     r_stage = [2 * lay + 1 + ("hook_mlp_in" in n) for n, lay in zip(receivers, r_layer)]
     edges = [(s, r, c) for r in range(len(receivers)) for c in range(C) if live[r, c]
              for s in range(len(senders)) if s_stage[s] < r_stage[r]]
     return Graph(L, H, positions, tuple(mlp_groups), pos_embed, tuple(senders), tuple(receivers),
-                 tuple(s_layer), tuple(r_layer), tuple(edges))
+                 tuple(s_layer), tuple(r_layer), tuple(edges), tuple(s_stage), tuple(r_stage))
 
 
 def default_positions(cfg: ModelConfig) -> tuple[str, ...]:

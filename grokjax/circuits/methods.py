@@ -25,6 +25,7 @@ import functools
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from grokjax.circuits import forward, metrics
 from grokjax.circuits.graph import Graph, Units
@@ -44,6 +45,7 @@ class Setup:
     clean_logits: jax.Array  # [M, B, V]
     corrupt_logits: jax.Array  # [M, B, V]
     corrupt: jax.Array  # [M, U, B or 1, C, D] the senders' corrupted outputs
+    clean: jax.Array  # [M, U, B, C, D] their clean outputs
     cfg: ModelConfig = dataclasses.field(metadata=dict(static=True))
     graph: Graph = dataclasses.field(metadata=dict(static=True))
     n_answers: int = dataclasses.field(metadata=dict(static=True))
@@ -65,11 +67,11 @@ def prepare(params: Params, cfg: ModelConfig, graph: Graph, tokens, labels, *,
     if groups is None:
         groups = jnp.broadcast_to(forward.all_neurons(graph, cfg),
                                   (M, graph.n_layers, len(graph.mlp_groups), cfg.d_mlp))
-    clean, corrupt_logits, corrupt = _clean_and_corrupt(
+    clean_logits, corrupt_logits, corrupt, clean = _clean_and_corrupt(
         params, jnp.asarray(tokens), None if corrupt_tokens is None else jnp.asarray(corrupt_tokens),
         None if table_tokens is None else jnp.asarray(table_tokens), groups, cfg, graph, ablation)
-    return Setup(jnp.asarray(tokens), jnp.asarray(labels), params, groups, clean, corrupt_logits,
-                 corrupt, cfg, graph, n_answers or cfg.d_vocab)
+    return Setup(jnp.asarray(tokens), jnp.asarray(labels), params, groups, clean_logits,
+                 corrupt_logits, corrupt, clean, cfg, graph, n_answers or cfg.d_vocab)
 
 
 @functools.partial(jax.jit, static_argnames=("cfg", "graph", "ablation"))
@@ -78,21 +80,29 @@ def _clean_and_corrupt(params, tokens, corrupt_tokens, table_tokens, groups, cfg
         p, tokens, corrupt_tokens, cfg, graph, ablation, g, table_tokens))(params, groups)
 
 
-def _member_metric(s: Setup, units: Units, metric: str):
-    """For one member's slice of the setup: unit mask [n_units] -> metric value."""
+def _member_metric(s: Setup, units: Units, metric: str, start: int = 0):
+    """For one member's slice of the setup: unit mask [n_units] -> metric value. With `start`
+    the stages before it are the clean model's (see `forward.run`): only for masks that keep
+    every unit whose stage is earlier."""
     index = jnp.asarray(units.index)
 
     def f(unit_mask):
         dense = forward.dense_mask(s.graph, unit_mask[index], s.tokens.shape[1])
-        logits, _ = forward.run(s.params, s.tokens, s.cfg, s.graph, dense, s.corrupt, s.groups)
+        logits, _ = forward.run(s.params, s.tokens, s.cfg, s.graph, dense, s.corrupt, s.groups,
+                                start, s.clean)
         return metrics.value(metric, logits, s.clean_logits, s.labels, s.n_answers)
     return f
+
+
+def _member_axes(s: Setup) -> Setup:
+    """vmap's in_axes of a Setup: the inputs shared, everything else over members."""
+    return Setup(None, None, 0, 0, 0, 0, 0, 0, s.cfg, s.graph, s.n_answers)
 
 
 def _per_member(fn):
     """Lifts fn(one member's setup, *args) over the setup's member axis."""
     def lifted(s: Setup, *args):
-        axes = Setup(None, None, 0, 0, 0, 0, 0, s.cfg, s.graph, s.n_answers)
+        axes = _member_axes(s)
         return jax.vmap(fn, in_axes=(axes,) + (None,) * len(args))(s, *args)
     return lifted
 
@@ -101,7 +111,7 @@ def _per_member(fn):
 def evaluate(s: Setup, unit_masks, units: Units, metric: str) -> jax.Array:
     """The metric of each member's circuit: unit masks [M, n_units] -> [M]."""
     return jax.vmap(lambda sm, m: _member_metric(sm, units, metric)(m),
-                    in_axes=(Setup(None, None, 0, 0, 0, 0, 0, s.cfg, s.graph, s.n_answers), 0)
+                    in_axes=(_member_axes(s), 0)
                     )(s, unit_masks)
 
 
@@ -116,10 +126,14 @@ def full_and_corrupt(s: Setup, units: Units, metric: str) -> tuple[jax.Array, ja
 def edge_effects(s: Setup, units: Units, metric: str, batch_size: int = 8) -> jax.Array:
     """[M, n_units]: metric(full model without the unit) - metric(full model), exactly."""
     def one(sm):
-        f = _member_metric(sm, units, metric)
         ones = jnp.ones(len(units), jnp.float32)
-        return jax.lax.map(lambda i: f(ones.at[i].set(0.0)), jnp.arange(len(units)),
-                           batch_size=batch_size) - f(ones)
+        out = jnp.zeros(len(units), jnp.float32)
+        for stage, idx in units.segments(np.arange(len(units))[np.argsort(-units.stage,
+                                                                            kind="stable")]):
+            f = _member_metric(sm, units, metric, stage)
+            out = out.at[idx].set(jax.lax.map(lambda i: f(ones.at[i].set(0.0)),
+                                              jnp.asarray(idx), batch_size=batch_size))
+        return out - _member_metric(sm, units, metric)(ones)
     return _per_member(one)(s)
 
 
@@ -148,22 +162,26 @@ class AcdcResult:
 
 @functools.partial(jax.jit, static_argnames=("units", "metric"))
 def _acdc(s: Setup, taus, units: Units, metric: str):
-    order = jnp.asarray(units.acdc_order)
-
     def one(sm, tau):
-        f = _member_metric(sm, units, metric)
         ones = jnp.ones(len(units), jnp.float32)
-        start = metrics.damage(metric, f(ones))
+        carry = (ones, metrics.damage(metric, _member_metric(sm, units, metric)(ones)))
+        deltas = jnp.zeros(len(units), jnp.float32)
+        # ACDC's order visits receivers from the logits back, so while it is at stage t every
+        # unit before t is still kept: each run of equal stage is one scan from stage t on.
+        for stage, idx in units.segments(units.acdc_order):
+            f = _member_metric(sm, units, metric, stage)
 
-        def visit(carry, i):
-            mask, current = carry
-            trial = mask.at[i].set(0.0)
-            value = metrics.damage(metric, f(trial))
-            remove = value - current < tau
-            return ((jnp.where(remove, trial, mask), jnp.where(remove, value, current)),
-                    value - current)
-        (mask, current), deltas = jax.lax.scan(visit, (ones, start), order)
-        return mask > 0.5, metrics.damage(metric, current), jnp.zeros(len(units), jnp.float32).at[order].set(deltas)
+            def visit(carry, i, f=f):
+                mask, current = carry
+                trial = mask.at[i].set(0.0)
+                value = metrics.damage(metric, f(trial))
+                remove = value - current < tau
+                return ((jnp.where(remove, trial, mask), jnp.where(remove, value, current)),
+                        value - current)
+            carry, d = jax.lax.scan(visit, carry, jnp.asarray(idx))
+            deltas = deltas.at[idx].set(d)
+        mask, current = carry
+        return mask > 0.5, metrics.damage(metric, current), deltas
     over_members = _per_member(one)
     return jax.vmap(over_members, in_axes=(None, 0))(s, taus)
 

@@ -160,7 +160,10 @@ def patching(tables: dict[str, np.ndarray], graph: Graph, names: list[str], metr
             if t.ndim == 3:  # [layer, pos, head] / [layer, head, pos]: rows layer x first axis
                 t = t.reshape(-1, t.shape[-1])
             lim = np.nanmax(np.abs(t)) or 1.0
-            im = ax.imshow(t, cmap="RdBu", vmin=-lim, vmax=lim, aspect="auto")
+            if np.nanmin(t) >= 0:  # KL, loss: one-sided
+                im = ax.imshow(t, cmap="viridis", vmin=0, vmax=lim, aspect="auto")
+            else:
+                im = ax.imshow(t, cmap="RdBu", vmin=-lim, vmax=lim, aspect="auto")
             if kind.endswith("_by_pos") and "pattern" not in kind:
                 ax.set_xticks(range(t.shape[1]), [f"H{h}" for h in range(t.shape[1])], fontsize=6)
                 ax.set_yticks(range(t.shape[0]), [f"L{i // len(graph.positions)} "
@@ -169,10 +172,13 @@ def patching(tables: dict[str, np.ndarray], graph: Graph, names: list[str], metr
             elif kind.endswith("_pos"):
                 ax.set_xticks(range(t.shape[1]), [graph.positions[i] if "pattern" in kind else
                                                   f"H{i}" for i in range(t.shape[1])], fontsize=6)
-                ax.set_ylabel("layer" + (" x head" if "pattern_by" in kind else ""), fontsize=6)
+                H = graph.n_heads
+                ax.set_yticks(range(t.shape[0]), [f"L{i // H} H{i % H}" if "pattern_by" in kind
+                                                  else f"L{i}" for i in range(t.shape[0])],
+                              fontsize=6)
             else:
                 ax.set_xticks(range(t.shape[1]), graph.positions, fontsize=6)
-                ax.set_ylabel("layer", fontsize=6)
+                ax.set_yticks(range(t.shape[0]), [f"L{i}" for i in range(t.shape[0])], fontsize=6)
             ax.tick_params(labelsize=6)
             ax.set_title(f"{names[m]}: {kind}", fontsize=7)
             fig.colorbar(im, ax=ax, fraction=0.05)

@@ -5,8 +5,10 @@
     grokjax circuits RUN --method patch [--direction denoise|noise]
     grokjax circuits RUN --method acdc --by-frequency        # the MLP split by key frequency
     grokjax circuits RUN --method acdc --over-training       # at every checkpoint
+    grokjax circuits RUN --method clock-pizza                # Zhong et al.'s two measures
 
-writes RUN/circuits/<method>[-<granularity>][-freq]/ (or --out):
+writes RUN/circuits/METHOD-GRANULARITY[-freq][-METRIC][-CORRUPTION]/ (the last two where they
+are not the defaults kl and shuffle; or --out):
 
     report.json   per seed: every unit's score; the circuit kept (its units, size, metric and
                   faithfulness); the full and corrupted model's metric; agreement across seeds
@@ -17,6 +19,8 @@ writes RUN/circuits/<method>[-<granularity>][-freq]/ (or --out):
     tau.png       (acdc) circuit size and metric against tau, from one vmapped ACDC run
     agreement.png the Jaccard matrix across seeds
     patching.png  (patch) TransformerLens's heatmaps, one row per seed
+    (clock-pizza) report.json: per seed the gradient symmetricity, the distance irrelevance
+                  and the verdict (grokjax.circuits.clock_pizza)
     over-training.json/.png   circuit size and faithfulness at every checkpoint, beside test
                   accuracy and each seed's grok step; also in TensorBoard under circuits/
 
@@ -38,7 +42,7 @@ from grokjax.monitor import tensorboard
 from grokjax.report import circuit_draw, runs
 from grokjax.store import rundir
 
-METHODS = ("acdc", "edges", "eap", "eap-ig", "patch")
+METHODS = ("acdc", "edges", "eap", "eap-ig", "patch", "clock-pizza")
 TAUS = np.logspace(-4, 0.5, 19)  # ACDC's sweep, 10^-2..10^0.5, widened down to 1e-4
 PATCH_KINDS = ("resid_pre", "attn_out", "mlp_out", "attn_head_out_by_pos",
                "attn_head_v_by_pos", "attn_head_pattern_by_pos")
@@ -90,6 +94,8 @@ def write(run: str, method: str = "acdc", *, step: int | None = None,
     if granularity not in C.GRANULARITIES:
         raise GrokjaxError(f"--granularity {granularity!r} is not one of "
                            f"{', '.join(C.GRANULARITIES)}")
+    if method == "clock-pizza":
+        return _write_clock_pizza(run, step, seeds, task, seed, out)
     if method == "patch" and (over_training or by_frequency):
         raise GrokjaxError("--method patch makes TransformerLens's tables at one step; "
                            "--over-training and --by-frequency are for the circuit methods")
@@ -98,7 +104,9 @@ def write(run: str, method: str = "acdc", *, step: int | None = None,
                            "input corruption (--corrupt shuffle, resample-b, b+1, a+1, swap)")
     run_dir = rundir.require(run)
     model = C.load(run_dir, step, seeds, task)
-    name = method + ("" if method == "patch" else f"-{granularity}") + ("-freq" if by_frequency else "")
+    name = "-".join([method] + ([] if method == "patch" else [granularity])
+                    + (["freq"] if by_frequency else []) + ([] if metric == "kl" else [metric])
+                    + ([] if corrupt == "shuffle" else [corrupt]))
     out_dir = pathlib.Path(out) if out else run_dir / "circuits" / name
     out_dir.mkdir(parents=True, exist_ok=True)
     data = C.inputs(model, corrupt, examples, seed)
@@ -208,4 +216,31 @@ def _write_patch(model, data, metric, direction, settings, out_dir) -> pathlib.P
                   tables={k: v.tolist() for k, v in tables.items()})
     (out_dir / "report.json").write_text(json.dumps(report, indent=1))
     np.savez(out_dir / "arrays.npz", **tables)
+    return out_dir
+
+
+def _write_clock_pizza(run, step, seeds, task, seed, out) -> pathlib.Path:
+    import jax
+    import jax.numpy as jnp
+
+    from grokjax import data as data_lib
+    from grokjax.circuits import clock_pizza
+    model = C.load(rundir.require(run), step, seeds, task)
+    out_dir = pathlib.Path(out) if out else model.run_dir / "circuits" / "clock-pizza"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    triples = clock_pizza.sample_triples(model.p, 1000, seed or 42)
+    tokens, classes = jnp.asarray(model.tokens(triples[:, :2])), jnp.asarray(triples[:, 2])
+    ab = data_lib.all_operands(model.p, 2)
+    table, labels = jnp.asarray(model.tokens(ab)), jnp.asarray(model.labels(ab))
+    sym = jax.jit(jax.vmap(lambda pm: clock_pizza.gradient_symmetricity(
+        pm, model.cfg, tokens, classes)))(model.params)
+    irr = jax.jit(jax.vmap(lambda pm: clock_pizza.distance_irrelevance(
+        pm, model.cfg, table, labels, model.p)))(model.params)
+    members = [{"name": n, "seed": sd, "gradient_symmetricity": float(a),
+                "distance_irrelevance": float(b), "verdict": clock_pizza.verdict(a, b)}
+               for n, sd, a, b in zip(model.names, model.seeds, np.asarray(sym), np.asarray(irr))]
+    report = {"run": str(model.run_dir), "step": model.step, "method": "clock-pizza",
+              "attn_rate": model.cfg.attn_rate, "task": model.task, "triples": len(triples),
+              "members": members}
+    (out_dir / "report.json").write_text(json.dumps(report, indent=1))
     return out_dir
