@@ -140,5 +140,6 @@ def test_the_default_run_directory_is_the_same_for_the_same_command(tmp_path, mo
     assert cli.main(["train", tiny, "--seeds", "1", "--no-progress"]) == 0
     assert sorted((tmp_path / "runs").iterdir()) == first
     assert f"training in {pathlib.Path('runs') / first[0].name}" in capsys.readouterr().out
-    assert cli.main(["train", tiny, "--seeds", "2", "--no-progress"]) == 0
-    assert len(list((tmp_path / "runs").iterdir())) == 2
+    one, two = (config.load_config(tiny, config.seed_overrides(n)) for n in (1, 2))
+    assert cli._default_workdir(tiny, one) == pathlib.Path("runs") / first[0].name
+    assert cli._default_workdir(tiny, two) != cli._default_workdir(tiny, one)
