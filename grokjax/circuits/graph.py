@@ -94,8 +94,9 @@ class Graph:
             keys = [(s, r) for s, r, _ in e]
         else:
             keys = [(s,) for s, _, _ in e]
-        order = sorted(set(keys), key=lambda k: keys.index(k))
-        index = np.asarray([order.index(k) for k in keys], np.int32)
+        position = {k: i for i, k in enumerate(dict.fromkeys(keys))}  # first-seen order
+        order = list(position)
+        index = np.asarray([position[k] for k in keys], np.int32)
         names, short = [], []
         for k in order:
             if kind == "nodes":

@@ -24,9 +24,7 @@ def _columns(graph: Graph) -> dict[str, tuple[float, float]]:
         pos[n] = (0.0, i - (len(emb) - 1) / 2)
     for layer in range(graph.n_layers):
         heads = [f"L{layer}H{h}" for h in range(graph.n_heads)]
-        mlps = sorted({component(s) for s in graph.senders if s.startswith(f"blocks.{layer}.hook_mlp")},
-                      key=lambda n: graph.senders.index(next(
-                          s for s in graph.senders if component(s) == n)))
+        mlps = [component(s) for s in graph.senders if s.startswith(f"blocks.{layer}.hook_mlp")]
         for i, n in enumerate(heads):
             pos[n] = (2 * layer + 1.0, i - (len(heads) - 1) / 2)
         for i, n in enumerate(mlps):
