@@ -42,7 +42,7 @@ def measure(cfg, n_seeds: int, log_points: int, repeats: int) -> dict:
     steps = cfg.probe.every or eval_every
     chunk = program.make_program(exp.scfg, steps // eval_every, eval_every, exp.batching,
                                  exp.mesh)
-    state, _ = chunk(state, exp.data())
+    state, _ = chunk(state, exp.data(), 1)
     jax.block_until_ready(state)
     names = ["train/loss", "train/acc", "train/prob", "test/loss", "test/acc", "test/prob"]
     history = {"step": np.arange(log_points, dtype=np.int32),

@@ -127,15 +127,16 @@ def measure(cfg, n_seeds: int, steps: int, repeats: int = 2) -> dict:
     jitted = program.make_program(exp.scfg, steps // eval_every, eval_every, exp.batching,
                                   exp.mesh)
     t0 = time.perf_counter()
-    chunk = jitted.lower(state, data).compile()  # runs below reuse this executable
+    active = np.int32(steps // program.outer_steps(exp.scfg, eval_every))  # all of it
+    chunk = jitted.lower(state, data, active).compile()  # runs below reuse this executable
     compile_s = time.perf_counter() - t0
     mem = chunk.memory_analysis()
-    state, records = chunk(state, data)  # first run (warm caches)
+    state, records = chunk(state, data, active)  # first run (warm caches)
     jax.block_until_ready(records)
     times = []
     for _ in range(repeats):
         t0 = time.perf_counter()
-        state, records = chunk(state, data)
+        state, records = chunk(state, data, active)
         jax.block_until_ready(records)
         times.append(time.perf_counter() - t0)
     best = min(times)

@@ -3,8 +3,8 @@
 The layout, from the bottom up; a module imports only from its own layer or those above it in
 this list (tests/test_layout.py reads every import and checks it):
 
-    errors, modular, numerics   leaves: the error type, arithmetic mod p, the loss dtype and
-                                the cross entropy
+    errors, modular, numerics,  leaves: the error type, arithmetic mod p, the loss dtype and
+    compilation                 the cross entropy, JAX's persistent compilation cache
     store/          what a run keeps on disk: run-directory files and lock, orbax checkpoints
     models/         init / apply / run_with_cache: the transformer, the MLP, their matmul
     probes/         what a model learned, from its weights: Fourier tools and measures
@@ -14,6 +14,8 @@ this list (tests/test_layout.py reads every import and checks it):
                     built), summary
     monitor/        what a run shows while it trains: progress line, TensorBoard
     run             a whole run: start or resume, loop, finish; `load_state`
+    circuits/       which parts of a trained model compute its answer: the graph, one patched
+                    forward pass, edge and activation patching, EAP, EAP-IG, ACDC
     launch/         sweep files and the local, SLURM and TPU backends
     report/         what finished runs show: plot, probe, describe (inspect), collect, draw
     cli             the `grokjax` command; the only importer of the command modules

@@ -2,21 +2,29 @@
 grokjax.run, grokjax.report and grokjax.launch.command; imported per command, so that
 `grokjax tasks` or a mistyped option never waits for JAX).
 
-    grokjax train CONFIG[:ARG] [--seeds N | --seed-list 0,3,7] [--steps N] [--workdir DIR]
-                  [--set key=value ...] [--no-progress] [--grid AXIS=V1,V2,... ...]
+    grokjax train CONFIG[:ARG] [--seeds N | --seed-list 0,3,7] [--steps N] [--out DIR]
+                  [--set KEY=VALUE]... [--grid AXIS=V1,V2,...]... [--no-progress]
                   [--init-from RUN[@STEP] --load GROUPS] [--freeze GROUPS] [--source-seed S]
     grokjax inspect RUN                                   saved steps, seeds, config, results
-    grokjax probe RUN [--step N] [--seed S] [--out DIR]   probe report: JSON and PNG figures
-    grokjax plot RUN [RUN ...] [--out DIR] [--seed S] [--step N] [--no-spectra]
+    grokjax probe RUN [--checkpoint STEP] [--seed S] [--out DIR]
+                                                          probe report: JSON and PNG figures
+    grokjax plot RUN [RUN ...] [--out DIR] [--seed S] [--checkpoint STEP] [--no-spectra]
                                                           figures: curves, measures, grok steps
-    grokjax sweep FILE[:ARG] [--backend local|slurm|tpu] [--root DIR] [--dry-run]
-                  [--only PATTERN] [--set key=value ...] [--seeds N] [--seeds-per-task K]
+    grokjax circuits RUN [--method M] [--checkpoint STEP] [--seed-list S,S] [--out DIR] ...
+                                                          ACDC, EAP, EAP-IG, patching
+    grokjax sweep FILE[:ARG] [--backend local|slurm|tpu] [--out DIR] [--dry-run]
+                  [--only PATTERN] [--set KEY=VALUE]... [--seeds N] [--seeds-per-task K]
                   [--jobs N] [--profile TOML] [--partition P ...] [--tpu NAME --zone Z ...]
                                                           run, submit or print a sweep's runs
     grokjax collect SWEEP_DIR [--plot] [--out DIR]        one table (CSV, markdown) of a sweep
     grokjax report [CLAIMS] [--results DIR] [--out FILE]  the papers' claims beside our results
-    grokjax config CONFIG[:ARG] [--set key=value ...]     print the resolved config
+    grokjax config CONFIG[:ARG] [train's options]         print the resolved config (and run dir)
     grokjax tasks                                         list the named tasks
+
+One spelling per meaning across the commands: `--out` is where a command writes (a run, a
+sweep, figures, a report; the older `--workdir` and `--root` still work), `--seeds N` a count
+of seeds (0 .. N-1), `--seed-list` given seeds, `--seed` one seed, `--steps` a length of
+training and `--checkpoint STEP` a saved step to read (the older `--step` still works).
 
 Running `train` again on a run directory resumes it from its latest checkpoint.
 
@@ -41,7 +49,11 @@ def _load(args):
     if getattr(args, "seeds", None) is not None:
         overrides += config_lib.seed_overrides(args.seeds)
     if getattr(args, "seed_list", None):
-        overrides += config_lib.seed_overrides(args.seed_list)
+        seeds = _int_list(args.seed_list, "--seed-list")
+        if not seeds or min(seeds) < 0 or len(set(seeds)) < len(seeds):
+            raise GrokjaxError(f"--seed-list {args.seed_list}: give distinct seeds >= 0, "
+                               "e.g. --seed-list 0,3,7")
+        overrides += config_lib.seed_overrides(seeds)
     if getattr(args, "steps", None) is not None:
         overrides.append(f"train.steps={args.steps}")
     for item in getattr(args, "grid", None) or []:
@@ -82,6 +94,8 @@ def _print_summary(summary: dict, workdir: pathlib.Path) -> None:
 
 def cmd_train(args) -> int:
     cfg = _load(args)
+    from grokjax import compilation
+    compilation.enable(not args.no_compilation_cache)
     if args.distributed:  # before anything touches JAX's backends
         from grokjax import sharding
         sharding.initialize_distributed(args.coordinator, args.num_processes, args.process_id)
@@ -99,12 +113,15 @@ def cmd_train(args) -> int:
     return 0
 
 
+OUT_FLAGS = ("--out", "--workdir")  # train's run directory, and its older spelling
+
+
 def resume_command(workdir: pathlib.Path, argv: list[str]) -> str:
     """The train command line, with its run directory named: it resumes the run."""
     import shlex
     argv = list(argv)
-    if not any(a == "--workdir" or a.startswith("--workdir=") for a in argv):
-        argv += ["--workdir", str(workdir)]
+    if not any(a == flag or a.startswith(flag + "=") for a in argv for flag in OUT_FLAGS):
+        argv += ["--out", str(workdir)]
     return shlex.join(["grokjax", *argv])
 
 
@@ -137,20 +154,26 @@ def cmd_inspect(args) -> None:
 
 
 def cmd_probe(args) -> None:
+    from grokjax import compilation
     from grokjax.report import probe
+    compilation.enable(not args.no_compilation_cache)
     out = probe.write(args.run, args.step, args.seed, args.out, args.final_keys)
-    print(f"wrote {out}")
+    print("\n".join(probe.terminal_lines(out, args.step) + [f"wrote {out}"]))
 
 
 def cmd_plot(args) -> None:
+    from grokjax import compilation
     from grokjax.report import plot
+    compilation.enable(not args.no_compilation_cache)
     for path in plot.write(args.runs, args.out, args.seed, args.step, not args.no_spectra):
         print(f"wrote {path}")
 
 
 def cmd_circuits(args) -> None:
+    from grokjax import compilation
     from grokjax.report import circuits
-    seeds = None if args.seeds is None else _int_list(args.seeds, "--seeds")
+    compilation.enable(not args.no_compilation_cache)
+    seeds = None if args.seed_list is None else _int_list(args.seed_list, "--seed-list")
     out = circuits.write(args.run, args.method, step=args.step, seeds=seeds, corrupt=args.corrupt,
                          metric=args.metric, tau=args.tau, granularity=args.granularity,
                          by_frequency=args.by_frequency, examples=args.examples,
@@ -181,6 +204,10 @@ def cmd_config(args) -> None:
     cfg = _load(args)
     config_lib.validate(cfg)
     print(config_lib.to_json(cfg))
+    workdir = pathlib.Path(args.workdir) if args.workdir else _default_workdir(args.config, cfg)
+    state = "resumes" if (workdir / "config.json").exists() else "starts"
+    # on stderr, so that stdout stays the config's JSON
+    print(f"# grokjax train with these options {state} {workdir}", file=sys.stderr)
 
 
 def cmd_tasks(args) -> None:
@@ -200,114 +227,173 @@ def _version() -> str:
         return "unknown (not installed)"
 
 
+DESCRIPTION = """\
+Grokking experiments in JAX: train many seeds of a small transformer (or MLP) on modular
+arithmetic, polynomials and mixtures as one compiled program; probe, plot and find the circuits
+of what they learned; run whole sweeps here, on SLURM or on a TPU pod."""
+
+EPILOG = """\
+start here:
+  grokjax train configs/quick.py --seeds 4     grokking in about 20 s on a CPU
+  grokjax train configs/add.py --seeds 4       the main job (~20 min on 2 cores); again: resumes
+  grokjax plot RUN                             its figures; tensorboard --logdir RUN/tb
+  grokjax COMMAND --help                       a command's options"""
+
+
+def _help_formatter(prog):
+    return argparse.RawDescriptionHelpFormatter(prog, max_help_position=32)
+
+
+def _add_train_options(p: argparse.ArgumentParser) -> None:
+    """The options that make a run's config and directory: shared by train and config."""
+    p.add_argument("config", help="a config file, e.g. configs/add.py or "
+                   "configs/polynomials.py:x2_y2 (the part after ':' is its argument)")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="override one config value by its dotted key, e.g. --set "
+                   "model.d_model=64; give --set again for each further value")
+    seeds = p.add_mutually_exclusive_group()
+    seeds.add_argument("--seeds", type=int, metavar="N", help="train seeds 0 .. N-1")
+    seeds.add_argument("--seed-list", metavar="S,S,...", help="train these seeds, e.g. 0,3,7")
+    p.add_argument("--steps", type=int, metavar="N", help="training steps (train.steps); "
+                   "more than a finished run's continues it")
+    p.add_argument("--grid", action="append", metavar="AXIS=V1,V2,...",
+                   help="train every value of a hyperparameter in the same program, with every "
+                   "seed (lr, weight_decay, train_fraction, weight_scale, task; give --grid "
+                   "again for a grid of several axes)")
+    p.add_argument("--out", "--workdir", dest="workdir", metavar="DIR",
+                   help="the run directory (default runs/NAME-HASH, HASH from the resolved "
+                   "config: the same command finds the same run); --workdir is its older name")
+    p.add_argument("--init-from", metavar="RUN[@STEP]",
+                   help="start from another run's checkpoint (default: its latest)")
+    p.add_argument("--load", metavar="GROUPS",
+                   help="what to load from it: embed, transformer, unembed, full (comma-separated)")
+    p.add_argument("--freeze", metavar="GROUPS",
+                   help="groups that receive no update and no weight decay")
+    p.add_argument("--source-seed", type=int, metavar="S",
+                   help="every seed starts from the source's seed S (default: the same seed)")
+
+
+def _add_checkpoint_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--checkpoint", "--step", dest="step", type=int, metavar="STEP",
+                   help="the saved step to read (default: the latest); --step is its older name")
+
+
+def _add_compilation_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--no-compilation-cache", action="store_true",
+                   help="compile afresh, without JAX's persistent cache (default: on, in "
+                   "~/.cache/grokjax/jax; or set GROKJAX_COMPILATION_CACHE=0)")
+
+
 def parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="grokjax", description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(prog="grokjax", description=DESCRIPTION, epilog=EPILOG,
+                                 formatter_class=_help_formatter)
     ap.add_argument("--version", action="version", version=f"grokjax {_version()}")
     ap.add_argument("--debug", action="store_true",
                     help="show the traceback behind an error instead of its one line")
-    sub = ap.add_subparsers(dest="command", required=True)
+    sub = ap.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    def with_config(p):
-        p.add_argument("config", help="a config file, e.g. configs/add.py or configs/polynomials.py:x2_y2")
-        p.add_argument("--set", action="append", metavar="KEY=VALUE",
-                       help="override a config value by dotted key (repeatable)")
-        return p
+    def command(name, help, description=None):
+        return sub.add_parser(name, help=help, description=description or help,
+                              formatter_class=_help_formatter)
 
-    t = with_config(sub.add_parser("train", help="train every seed of a config as one program"))
-    seeds = t.add_mutually_exclusive_group()
-    seeds.add_argument("--seeds", type=int, help="train seeds 0 .. N-1")
-    seeds.add_argument("--seed-list", help="comma-separated seeds, e.g. 0,3,7")
-    t.add_argument("--steps", type=int, help="training steps (train.steps)")
-    t.add_argument("--grid", action="append", metavar="AXIS=V1,V2,...",
-                   help="train every value of a hyperparameter in the same program, with every "
-                   "seed (lr, weight_decay, train_fraction, weight_scale; repeatable: a grid)")
-    t.add_argument("--workdir", help="run directory (default runs/<config>-<time>)")
+    t = command("train", "train every seed of a config as one program (again: resumes it)",
+                "Train every seed (and grid member) of a config as one compiled program.\n\n"
+                "The same command again resumes the run from its latest checkpoint, or reports "
+                "it finished;\na larger --steps continues a finished run. Ctrl-C (or SIGTERM) "
+                "stops it with a checkpoint\nand prints the command that resumes it.")
+    _add_train_options(t)
     t.add_argument("--no-progress", action="store_true", help="no progress bar or lines")
+    _add_compilation_option(t)
     t.add_argument("--distributed", action="store_true",
                    help="one of several processes (hosts) of one run: jax.distributed.initialize"
                    "() (finds SLURM, TPU pod and Open MPI settings itself)")
     t.add_argument("--coordinator", metavar="HOST:PORT",
                    help="with --distributed where nothing provides it: process 0's address")
-    t.add_argument("--num-processes", type=int, help="with --coordinator: how many processes")
-    t.add_argument("--process-id", type=int, help="with --coordinator: this process's index")
-    t.add_argument("--init-from", metavar="RUN[@STEP]",
-                   help="start from another run's checkpoint (default: its latest)")
-    t.add_argument("--load", metavar="GROUPS",
-                   help="what to load from it: embed, transformer, unembed, full (comma-separated)")
-    t.add_argument("--freeze", metavar="GROUPS",
-                   help="groups that receive no update and no weight decay")
-    t.add_argument("--source-seed", type=int, metavar="S",
-                   help="every seed starts from the source's seed S (default: the same seed)")
+    t.add_argument("--num-processes", type=int, metavar="N",
+                   help="with --coordinator: how many processes")
+    t.add_argument("--process-id", type=int, metavar="I",
+                   help="with --coordinator: this process's index")
     t.set_defaults(func=cmd_train)
-    pr = sub.add_parser("probe", help="probe a run's weights: JSON report and PNG figures")
+    pr = command("probe", "probe a run's weights: key frequencies, phases, JSON and PNG figures")
     pr.add_argument("run", help="a run directory")
-    pr.add_argument("--step", type=int, help="a checkpoint step (default: the latest)")
+    _add_checkpoint_option(pr)
     pr.add_argument("--seed", type=int, help="the seed the figures show (default: the first)")
-    pr.add_argument("--out", help="output directory (default RUN/probes)")
+    pr.add_argument("--out", metavar="DIR", help="output directory (default RUN/probes)")
     pr.add_argument("--final-keys", action="store_true",
                     help="also the restricted and excluded loss at every checkpoint with the final "
                     "model's key frequencies, as Nanda computes them (final-keys.json, a figure)")
+    _add_compilation_option(pr)
     pr.set_defaults(func=cmd_probe)
-    pl = sub.add_parser("plot", help="figures of finished runs: grokking curves, progress "
-                        "measures, spectra, grok steps across seeds and runs")
+    pl = command("plot", "figures of finished runs: grokking curves, progress measures, "
+                 "spectra, grok steps across seeds and runs")
     pl.add_argument("runs", nargs="+", metavar="RUN", help="run directories")
-    pl.add_argument("--out", help="output directory (default RUN/plots; for several runs, "
-                    "plots/ beside the first)")
+    pl.add_argument("--out", metavar="DIR", help="output directory (default RUN/plots; for "
+                    "several runs, plots/ beside the first)")
     pl.add_argument("--seed", type=int, help="the seed whose spectra are drawn (default: the first)")
-    pl.add_argument("--step", type=int, help="the checkpoint step of the spectra (default: the latest)")
+    _add_checkpoint_option(pl)
     pl.add_argument("--no-spectra", action="store_true", help="skip the spectra (no checkpoint read)")
+    _add_compilation_option(pl)
     pl.set_defaults(func=cmd_plot)
-    sw = sub.add_parser("sweep", help="run a sweep file's runs here, submit them to SLURM, or "
-                        "start them on a TPU pod; again: skips finished runs, resumes the rest")
+    sw = command("sweep", "run a sweep file's runs here, submit them to SLURM, or start them on "
+                 "a TPU pod; again: skips finished runs, resumes the rest")
     sw.add_argument("file", help="a sweep file, e.g. experiments/sweep_arithmetic.py[:ARG]")
-    sw.add_argument("--backend", choices=["local", "slurm", "tpu"], default="local")
-    sw.add_argument("--root", help="the sweep's directory (default runs/<sweep name>)")
+    sw.add_argument("--backend", choices=["local", "slurm", "tpu"], default="local",
+                    help="local: run here (default); slurm: a job array per stage; tpu: on "
+                    "every worker of a TPU VM")
+    sw.add_argument("--out", "--root", dest="root", metavar="DIR",
+                    help="the sweep's directory (default runs/<sweep name>); --root is its "
+                    "older name")
     sw.add_argument("--dry-run", action="store_true",
                     help="print exactly what would run or be submitted; change nothing")
     sw.add_argument("--only", metavar="PATTERN",
                     help="only the runs whose name matches this glob (comma-separated globs)")
     sw.add_argument("--set", action="append", metavar="KEY=VALUE",
-                    help="override a config value in every run (repeatable), e.g. p=31")
-    sw.add_argument("--seeds", type=int, help="seeds per run (instead of the sweep's)")
+                    help="override a config value in every run, e.g. --set p=31; give --set "
+                    "again for each further value")
+    sw.add_argument("--seeds", type=int, metavar="N", help="seeds per run (instead of the sweep's)")
     sw.add_argument("--seeds-per-task", type=int, default=0, metavar="K",
                     help="cut each run into runs of K seeds (one array task each)")
-    sw.add_argument("--jobs", type=int, default=1, help="local: runs at a time")
+    sw.add_argument("--jobs", type=int, default=1, metavar="N", help="local: runs at a time")
     sl = sw.add_argument_group("slurm (options override --profile)")
     sl.add_argument("--profile", metavar="TOML", help="resources, e.g. configs/slurm_profile.toml")
-    sl.add_argument("--partition")
-    sl.add_argument("--account")
+    sl.add_argument("--partition", help="the partition (sbatch --partition)")
+    sl.add_argument("--account", help="the account charged (sbatch --account)")
     sl.add_argument("--time", help="per array task, e.g. 12:00:00")
-    sl.add_argument("--gpus-per-task", type=int)
-    sl.add_argument("--cpus-per-task", type=int)
-    sl.add_argument("--mem", help="e.g. 16G")
-    sl.add_argument("--max-parallel", type=int, help="array tasks running at once")
-    sl.add_argument("--tasks-per-run", type=int,
+    sl.add_argument("--gpus-per-task", type=int, metavar="N", help="GPUs per array task")
+    sl.add_argument("--cpus-per-task", type=int, metavar="N", help="CPU cores per array task")
+    sl.add_argument("--mem", help="memory per array task, e.g. 16G")
+    sl.add_argument("--max-parallel", type=int, metavar="N", help="array tasks running at once")
+    sl.add_argument("--tasks-per-run", type=int, metavar="N",
                     help="processes per run (> 1: multi-host under srun, --distributed)")
     tp = sw.add_argument_group("tpu")
     tp.add_argument("--tpu", metavar="NAME", help="the TPU VM (pod) name")
-    tp.add_argument("--zone")
-    tp.add_argument("--project")
-    tp.add_argument("--tpu-repo", default="~/grokjax", help="grokjax's checkout on the workers")
-    tp.add_argument("--tpu-python", default="python3")
-    tp.add_argument("--tpu-setup", help="shell run first on every worker")
+    tp.add_argument("--zone", help="the TPU VM's zone, e.g. us-central2-b")
+    tp.add_argument("--project", help="the Google Cloud project (default: gcloud's)")
+    tp.add_argument("--tpu-repo", default="~/grokjax", metavar="DIR",
+                    help="grokjax's checkout on the workers (default ~/grokjax)")
+    tp.add_argument("--tpu-python", default="python3", metavar="PYTHON",
+                    help="the Python on the workers (default python3)")
+    tp.add_argument("--tpu-setup", metavar="SHELL", help="shell run first on every worker")
     tp.add_argument("--submit", action="store_true", help="run the gcloud commands (else: write "
                     "and print them)")
     sw.set_defaults(func=cmd_sweep)
-    co = sub.add_parser("collect", help="every run's summary of a sweep in one table: CSV, "
-                        "markdown, and with --plot the grok steps figure")
-    co.add_argument("root", metavar="SWEEP_DIR")
-    co.add_argument("--out", help="output directory (default SWEEP_DIR)")
+    co = command("collect", "every run's summary of a sweep in one table: CSV, markdown, and "
+                 "with --plot the grok steps figure")
+    co.add_argument("root", metavar="SWEEP_DIR", help="a sweep's directory (grokjax sweep "
+                    "--out), or any directory holding run directories")
+    co.add_argument("--out", metavar="DIR", help="output directory (default SWEEP_DIR)")
     co.add_argument("--plot", action="store_true", help="also draw grok-steps.png (tasks by r)")
     co.set_defaults(func=cmd_collect)
-    ci = sub.add_parser("circuits", help="circuits of a run's checkpoint, every seed at once: "
-                        "ACDC, EAP, EAP-IG, edge and activation patching")
+    ci = command("circuits", "circuits of a run's checkpoint, every seed at once: ACDC, EAP, "
+                 "EAP-IG, edge and activation patching")
     ci.add_argument("run", help="a run directory")
     ci.add_argument("--method", default="acdc", choices=("acdc", "edges", "eap", "eap-ig", "patch", "clock-pizza"),
                     help="acdc (default); edges: each unit's exact effect; eap, eap-ig: their "
                     "attribution estimates; patch: TransformerLens's activation-patching tables; "
                     "clock-pizza: gradient symmetricity and distance irrelevance")
-    ci.add_argument("--step", type=int, help="a checkpoint step (default: the latest)")
-    ci.add_argument("--seeds", metavar="S,S,...", help="the seeds to read (default: all)")
+    _add_checkpoint_option(ci)
+    ci.add_argument("--seed-list", "--seeds", dest="seed_list", metavar="S,S,...",
+                    help="the seeds to read (default: all); --seeds is its older name")
     ci.add_argument("--corrupt", default="shuffle", metavar="KIND",
                     help="shuffle (default: another input's activations), resample-b, b+1, a+1, "
                     "swap (a null control for commutative tasks), mean (over the p x p table), zero")
@@ -321,32 +407,39 @@ def parser() -> argparse.ArgumentParser:
                     "graph) or nodes")
     ci.add_argument("--by-frequency", action="store_true",
                     help="split the last MLP into neuron groups by key frequency")
-    ci.add_argument("--examples", type=int, default=0,
+    ci.add_argument("--examples", type=int, default=0, metavar="N",
                     help="read this many (a, b) inputs, drawn with --corrupt-seed (default: all p^2)")
-    ci.add_argument("--corrupt-seed", type=int, default=0, help="seed of the corruption's draws")
-    ci.add_argument("--ig-steps", type=int, default=10, help="EAP-IG's interpolation steps")
+    ci.add_argument("--corrupt-seed", type=int, default=0, metavar="S",
+                    help="seed of the corruption's draws (default 0)")
+    ci.add_argument("--ig-steps", type=int, default=10, metavar="N",
+                    help="EAP-IG's interpolation steps (default 10)")
     ci.add_argument("--direction", default="denoise", choices=("denoise", "noise"),
                     help="patch: clean into corrupted (denoise, TransformerLens's) or the reverse")
     ci.add_argument("--over-training", action="store_true",
                     help="also at every checkpoint: size and faithfulness against step")
     ci.add_argument("--task", help="a mixture's task (default: its first)")
-    ci.add_argument("--out", help="output directory (default RUN/circuits/METHOD-GRANULARITY)")
+    ci.add_argument("--out", metavar="DIR",
+                    help="output directory (default RUN/circuits/METHOD-GRANULARITY...)")
+    _add_compilation_option(ci)
     ci.set_defaults(func=cmd_circuits)
-    rp = sub.add_parser("report", help="the papers' claims beside our results: REPRODUCTION.md")
+    rp = command("report", "the papers' claims beside our results: REPRODUCTION.md")
     rp.add_argument("claims", nargs="?", default="experiments/claims.py",
                     help="a claims file (default experiments/claims.py)")
-    rp.add_argument("--results", default="experiments/results",
+    rp.add_argument("--results", default="experiments/results", metavar="DIR",
                     help="the results root the claims' runs live under (default "
                     "experiments/results)")
-    rp.add_argument("--out", default="REPRODUCTION.md", help="the report (default "
-                    "REPRODUCTION.md)")
+    rp.add_argument("--out", default="REPRODUCTION.md", metavar="FILE",
+                    help="the report (default REPRODUCTION.md)")
     rp.set_defaults(func=cmd_report)
-    i = sub.add_parser("inspect", help="saved steps, seeds, config and results of a run")
+    i = command("inspect", "saved steps, seeds, config and results of a run")
     i.add_argument("run", help="a run directory")
     i.set_defaults(func=cmd_inspect)
-    with_config(sub.add_parser("config", help="print the resolved config")).set_defaults(
-        func=cmd_config)
-    sub.add_parser("tasks", help="list the named tasks").set_defaults(func=cmd_tasks)
+    c = command("config", "print the resolved config of a train command (and its run directory)",
+                "Print the config that `grokjax train` with the same options would train, as "
+                "JSON,\nand (on stderr) the run directory it would start or resume.")
+    _add_train_options(c)
+    c.set_defaults(func=cmd_config)
+    command("tasks", "list the named tasks").set_defaults(func=cmd_tasks)
     return ap
 
 

@@ -6,11 +6,13 @@ A member is one seed of one setting: a run's seeds, or every grid setting times 
     state, metrics = train_step(state, data, ...)            # one AdamW step, metrics of the
                                                              # params *before* it (as the reference)
     program = make_program(...)                              # jit(vmap(scan(scan(train_step))))
-    states, records = program(states, data)                  # every member, chunk_steps steps
+    states, records = program(states, data, active)          # every member, up to chunk_steps
 
-The program runs `chunk_steps` steps per dispatch: an outer `lax.scan` over log points, each of
-which evaluates the test set, then runs an inner `lax.scan` of `eval_every` train steps. Records
-(metrics at every log point) stay on the device until the host reads the whole chunk. The member
+The program runs up to `chunk_steps` steps per dispatch: an outer `lax.scan` over log points,
+each of which evaluates the test set, then runs an inner `lax.scan` of `eval_every` train steps;
+a traced count says how many of the log points (probe intervals, with probes) run, so a shorter
+chunk needs no compile of its own. Records (metrics at every log point) stay on the device until
+the host reads the whole chunk. The member
 axis leads every array of the state, the per-member split indices and the records; the shared
 token tables carry no member axis. Under vmap nothing branches on a per-member value, so no
 member does another's work.
@@ -256,33 +258,61 @@ def _probe(state: TrainState, data: Data, scfg: StepConfig) -> Metrics:
                                     data.table_train, scfg.mcfg, scfg.probe)}
 
 
-def run_chunk(state: TrainState, data: Data, scfg: StepConfig, n_blocks: int, eval_every: int):
-    """`n_blocks * eval_every` steps of one seed; records stacked over the log points.
+def run_chunk(state: TrainState, data: Data, active: jax.Array, scfg: StepConfig,
+              n_blocks: int, eval_every: int):
+    """Up to `n_blocks * eval_every` steps of one seed; records stacked over the log points.
 
-    With probes, an outer scan runs the probes, then `probe.every / eval_every` log blocks; the
-    probe records ('probe/...') are stacked over the probe points."""
+    The chunk is a scan over outer iterations: log blocks of `eval_every` steps or, with
+    probes, probe intervals (a probe, then `probe.every / eval_every` log blocks; the probe
+    records 'probe/...' are stacked over the probe points). Only the first `active` (a traced
+    int32 []) of them run; the rest pass the state through and record zeros, which the host
+    drops (`keep_active`). So one compiled program serves a chunk of any length up to its own:
+    a short first chunk, or the last one of a run."""
     data = own_tables(data)
     block = functools.partial(log_block, data=data, scfg=scfg, eval_every=eval_every)
     if scfg.probe is None:
-        return jax.lax.scan(lambda s, _: block(s), state, None, length=n_blocks)
-    per = scfg.probe.every // eval_every
-    if n_blocks % per:
-        raise ValueError(f"a chunk of {n_blocks * eval_every} steps is not a whole number of "
-                         f"probe intervals ({scfg.probe.every} steps)")
+        outer, n_outer = block, n_blocks
+    else:
+        per = scfg.probe.every // eval_every
+        if n_blocks % per:
+            raise ValueError(f"a chunk of {n_blocks * eval_every} steps is not a whole number "
+                             f"of probe intervals ({scfg.probe.every} steps)")
 
-    def probe_block(state, _):
-        probed = _probe(state, data, scfg)
-        state, records = jax.lax.scan(lambda s, _: block(s), state, None, length=per)
-        return state, (records, probed)
+        def outer(state):
+            probed = _probe(state, data, scfg)
+            state, records = jax.lax.scan(lambda s, _: block(s), state, None, length=per)
+            return state, (records, probed)
+        n_outer = n_blocks // per
+    empty = jax.tree.map(lambda x: jnp.zeros(x.shape, x.dtype), jax.eval_shape(outer, state)[1])
 
-    state, (records, probed) = jax.lax.scan(probe_block, state, None, length=n_blocks // per)
+    def body(state, i):
+        return jax.lax.cond(i < active, outer, lambda s: (s, empty), state)
+
+    state, records = jax.lax.scan(body, state, jnp.arange(n_outer))
+    if scfg.probe is None:
+        return state, records
+    records, probed = records
     records = jax.tree.map(lambda x: x.reshape(n_blocks, *x.shape[2:]), records)
     return state, {**records, **probed}
 
 
-def over_members(fn, batching: str = "vmap", mesh: Mesh | None = None, data_arg: bool = True):
-    """Lifts fn(state, data) of one member to the stacked member axis (fn(member) when not
-    data_arg).
+def outer_steps(scfg: StepConfig, eval_every: int) -> int:
+    """The steps of one outer iteration of a chunk: a probe interval, or a log block."""
+    return scfg.probe.every if scfg.probe is not None else eval_every
+
+
+def keep_active(records: dict, n_steps: int, scfg: StepConfig, eval_every: int) -> dict:
+    """A chunk's records, as the program returns them ([member, point, ...]), without the
+    points of the iterations that did not run: those of its first `n_steps` steps."""
+    n_log = n_steps // eval_every
+    n_probe = n_steps // scfg.probe.every if scfg.probe is not None else 0
+    return {k: v[:, :n_probe if k.startswith("probe/") else n_log] for k, v in records.items()}
+
+
+def over_members(fn, batching: str = "vmap", mesh: Mesh | None = None, data_arg: bool = True,
+                 n_shared: int = 0):
+    """Lifts fn(state, data, *shared) of one member to the stacked member axis (fn(member)
+    when not data_arg); the last `n_shared` arguments are the same for every member.
 
     'vmap' batches the members into one computation (fast on accelerators). 'map' loops over
     them with lax.map, so each member runs exactly the computation it runs alone: bit-identical
@@ -290,14 +320,14 @@ def over_members(fn, batching: str = "vmap", mesh: Mesh | None = None, data_arg:
     shapes, so 'vmap' agrees only to float rounding there). With a mesh of several devices, each
     device runs its own block of members (shard_map): the members never communicate.
     """
-    in_axes = (0, DATA_AXES) if data_arg else (0,)
+    in_axes = ((0, DATA_AXES) if data_arg else (0,)) + (None,) * n_shared
     if batching == "vmap":
         per_device = jax.vmap(fn, in_axes=in_axes)
     elif data_arg:
-        def per_device(state, data):
+        def per_device(state, data, *shared):
             def one(args):
                 s, part = args
-                return fn(s, data.replace(**part))
+                return fn(s, data.replace(**part), *shared)
             part = {k: getattr(data, k) for k in PER_MEMBER if getattr(data, k) is not None}
             return jax.lax.map(one, (state, part))
     else:
@@ -305,16 +335,17 @@ def over_members(fn, batching: str = "vmap", mesh: Mesh | None = None, data_arg:
             return jax.lax.map(fn, members)
     if mesh is None or mesh.size == 1:
         return per_device
-    specs = (P(AXIS), DATA_SPECS) if data_arg else (P(AXIS),)
+    specs = ((P(AXIS), DATA_SPECS) if data_arg else (P(AXIS),)) + (P(),) * n_shared
     return jax.shard_map(per_device, mesh=mesh, in_specs=specs, out_specs=P(AXIS),
                          check_vma=False)
 
 
 def make_program(scfg: StepConfig, n_blocks: int, eval_every: int, batching: str = "vmap",
                  mesh: Mesh | None = None):
-    """The compiled chunk of every member; the input state is donated."""
+    """The compiled chunk of every member, `program(states, data, active)`: the first `active`
+    outer iterations of `n_blocks` log blocks (see run_chunk); the input state is donated."""
     chunk = functools.partial(run_chunk, scfg=scfg, n_blocks=n_blocks, eval_every=eval_every)
-    return jax.jit(over_members(chunk, batching, mesh), donate_argnums=0)
+    return jax.jit(over_members(chunk, batching, mesh, n_shared=1), donate_argnums=0)
 
 
 def make_final(scfg: StepConfig, batching: str = "vmap", mesh: Mesh | None = None):

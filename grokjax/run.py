@@ -190,10 +190,6 @@ def train(cfg: ml_collections.ConfigDict, workdir: str | pathlib.Path, *,
             records = _Records(exp, chunks, board, Progress(
                 cfg.train.steps, start=step, enabled=progress and sharding.is_primary(),
                 interval=progress_interval))
-            if progress and sharding.is_primary() and step < cfg.train.steps:
-                print(f"compiling the training program ({exp.n_members} members), then its "
-                      f"first chunk of {cfg.train.chunk_steps - step % cfg.train.chunk_steps} "
-                      "steps", file=sys.stderr, flush=True)
             t0 = time.perf_counter()
             end, state = _loop(exp, data, step, state, records, writer, stop)
             if stop.signum is not None and end < cfg.train.steps:
@@ -324,10 +320,11 @@ class _Records:
             self.board.write(host, self.diverged)
         self.diverged |= (host["skip_step"] >= 0).any(1)
 
-    def read(self, records) -> bool:
-        """Brings a chunk's records to the host and reports them; True once every member
-        grokked."""
-        host = sharding.to_host(records)
+    def read(self, records, n_steps: int) -> bool:
+        """Brings a chunk's records of `n_steps` steps to the host and reports them; True once
+        every member grokked."""
+        host = program.keep_active(sharding.to_host(records), n_steps, self.exp.scfg,
+                                   self.exp.cfg.train.eval_every)
         for k in SHARED_STEPS:
             if k in host:
                 host[k] = host[k][0]  # the same for every member
@@ -362,37 +359,50 @@ def _saves_at(ccfg, step: int) -> bool:
     return bool(ccfg.save_every) and step % ccfg.save_every == 0
 
 
+def _first_steps(tcfg, unit: int) -> int:
+    """The length of a run's first chunk (fresh or resumed): a tenth of a chunk, in whole outer
+    iterations of the program (`unit` steps), so that progress shows within seconds of the
+    compile. It runs in the same compiled program as every other chunk."""
+    return max(unit, tcfg.chunk_steps // 10 // unit * unit)
+
+
 def _loop(exp: Experiment, data: program.Data, step: int, state, records: _Records,
           writer: _Writer, stop: _Stop):
     """Dispatches chunk after chunk until train.steps (or every member grokked, with
     stop_when_grokked, or a signal); checkpoints between chunks. Returns (the last step, the
     state)."""
     tcfg, ccfg = exp.cfg.train, exp.cfg.checkpoint
-    programs: dict[int, object] = {}
+    chunk_program = program.make_program(exp.scfg, tcfg.chunk_steps // tcfg.eval_every,
+                                         tcfg.eval_every, exp.batching, exp.mesh)
+    unit = program.outer_steps(exp.scfg, tcfg.eval_every)
+    first = _first_steps(tcfg, unit)  # then None
+    if step < tcfg.steps:
+        records.bar.compiling(exp.n_members, min(first, tcfg.steps - step))
     pending = None  # the previous chunk's records, not yet read
     while step < tcfg.steps and stop.signum is None:
         # Chunks end on multiples of chunk_steps, so checkpoints (and probes) keep their cadence
         # after a run was extended from a step in between.
-        n_steps = min(tcfg.chunk_steps - step % tcfg.chunk_steps, tcfg.steps - step)
-        n_blocks = n_steps // tcfg.eval_every
-        if n_blocks not in programs:
-            programs[n_blocks] = program.make_program(exp.scfg, n_blocks, tcfg.eval_every,
-                                                      exp.batching, exp.mesh)
-        state, chunk = programs[n_blocks](state, data)
+        n_steps = min(tcfg.chunk_steps - step % tcfg.chunk_steps, tcfg.steps - step,
+                      first or tcfg.chunk_steps)
+        t0 = time.perf_counter()
+        state, chunk = chunk_program(state, data, np.int32(n_steps // unit))
+        if first:  # the first call compiled the program
+            records.bar.compiled(time.perf_counter() - t0)
+            first = None
         step += n_steps
         if pending is not None:  # read while this chunk runs
-            records.read(pending)
+            records.read(*pending)
             pending = None
         if not _needed_now(tcfg, ccfg, step):
-            pending = chunk
+            pending = chunk, n_steps
             continue
-        all_grokked = records.read(chunk)
+        all_grokked = records.read(chunk, n_steps)
         if tcfg.stop_when_grokked and all_grokked:
             break  # (the final checkpoint follows)
         if _saves_at(ccfg, step) and step < tcfg.steps:
             writer.save(step, state, records.history(), False)
     if pending is not None:
-        records.read(pending)
+        records.read(*pending)
     return step, state
 
 

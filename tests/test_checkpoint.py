@@ -37,7 +37,7 @@ def assert_same_run(a, b):
     for key in ha:
         np.testing.assert_array_equal(ha[key], hb[key], err_msg=key)
     jax.tree.map(np.testing.assert_array_equal, params_of(a), params_of(b))
-    for name, tag in (("seed_001", "test/acc"), ("aggregate", "norm/total/max"),
+    for name, tag in (("seed_001", "curves/test/acc"), ("aggregate", "spread/norm/total/max"),
                       ("seed_000", "probe/ffd/W_E")):
         ea, eb = (tb_events(run / "tb" / name).Scalars(tag) for run in (a, b))
         assert [(e.step, e.value) for e in ea] == [(e.step, e.value) for e in eb], (name, tag)

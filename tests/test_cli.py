@@ -143,3 +143,87 @@ def test_the_default_run_directory_is_the_same_for_the_same_command(tmp_path, mo
     one, two = (config.load_config(tiny, config.seed_overrides(n)) for n in (1, 2))
     assert cli._default_workdir(tiny, one) == pathlib.Path("runs") / first[0].name
     assert cli._default_workdir(tiny, two) != cli._default_workdir(tiny, one)
+
+
+def test_config_previews_the_train_command_and_names_its_run_directory(tmp_path, monkeypatch,
+                                                                        capsys):
+    # `grokjax config` takes train's options: the config it prints is the one train would
+    # train, and stderr names the directory that same train command would use.
+    monkeypatch.chdir(tmp_path)
+    tiny = str(pathlib.Path(__file__).parent / "tiny.py")
+    assert cli.main(["config", tiny, "--seed-list", "2,4", "--steps", "30",
+                     "--grid", "lr=0.001,0.003"]) == 0
+    out, err = capsys.readouterr()
+    cfg = json.loads(out)
+    assert cfg["seed_list"] == [2, 4] and cfg["train"]["steps"] == 30
+    assert cfg["grid"]["lr"] == [0.001, 0.003]
+    want = cli._default_workdir(tiny, config.load_config(tiny, [
+        *config.seed_overrides([2, 4]), "train.steps=30",
+        config.grid_override("lr", "0.001,0.003")]))
+    assert err.strip() == f"# grokjax train with these options starts {want}"
+    assert cli.main(["config", tiny, "--out", "elsewhere"]) == 0
+    assert capsys.readouterr().err.strip().endswith("starts elsewhere")
+
+
+@pytest.mark.parametrize("seed_list,message", [
+    ("1,1", "--seed-list 1,1: give distinct seeds >= 0"),
+    ("a,b", "--seed-list 'a,b' is not a comma-separated list of integers"),
+    ("-1,2", "--seed-list -1,2: give distinct seeds >= 0")])
+def test_a_bad_seed_list_is_reported_as_the_user_typed_it(seed_list, message, capsys):
+    assert cli.main(["config", TINY, f"--seed-list={seed_list}"]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "(" not in err.split(":", 2)[2], err
+
+
+def _options(ap):
+    """Every (command, option) of the parser and its help text."""
+    import argparse
+    for action in ap._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                for a in sub._actions:
+                    if not isinstance(a, argparse._HelpAction):
+                        yield name, "/".join(a.option_strings) or a.dest, a.help
+        elif not isinstance(action, argparse._HelpAction):
+            yield "grokjax", "/".join(action.option_strings), action.help
+
+
+def test_every_option_of_every_command_has_help_text():
+    missing = [f"{c} {o}" for c, o, h in _options(cli.parser()) if not h]
+    assert not missing, missing
+
+
+@pytest.mark.parametrize("command,new,old,dest", [
+    (["train", TINY], "--out", "--workdir", "workdir"),
+    (["config", TINY], "--out", "--workdir", "workdir"),
+    (["sweep", "s.py"], "--out", "--root", "root"),
+    (["probe", "RUN"], "--checkpoint", "--step", "step"),
+    (["plot", "RUN"], "--checkpoint", "--step", "step"),
+    (["circuits", "RUN"], "--checkpoint", "--step", "step"),
+    (["circuits", "RUN"], "--seed-list", "--seeds", "seed_list")])
+def test_one_spelling_per_meaning_and_the_older_spellings_still_work(command, new, old, dest):
+    value = "12" if dest == "step" else "x"
+    for flag in (new, old):
+        args = cli.parser().parse_args([*command, flag, value])
+        assert str(getattr(args, dest)) == value
+
+
+def test_the_resume_command_names_the_run_directory_once(tmp_path):
+    run = tmp_path / "r"
+    assert cli.resume_command(run, ["train", TINY]) == f"grokjax train {TINY} --out {run}"
+    for flag in ("--out", "--workdir"):
+        argv = ["train", TINY, flag, str(run)]
+        assert cli.resume_command(run, argv) == " ".join(["grokjax", *argv])
+
+
+def test_version_and_the_top_level_help_speak_to_users(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["--version"])
+    assert capsys.readouterr().out.startswith("grokjax ")
+    with pytest.raises(SystemExit):
+        cli.main(["--help"])
+    out = capsys.readouterr().out
+    assert "Thin" not in out and "grokjax train configs/quick.py" in out
+    with pytest.raises(SystemExit):
+        cli.main(["train", "--help"])
+    assert "resumes the run" in capsys.readouterr().out

@@ -3,14 +3,16 @@ the figures of `grokjax plot`, and the progress a run prints."""
 
 import json
 
+import jax
 import numpy as np
 import pytest
-from tensorboard.plugins.hparams import plugin_data_pb2
+from tensorboard.plugins.custom_scalar import layout_pb2
+from tensorboard.plugins.hparams import api_pb2, plugin_data_pb2
 
 from grokjax import cli
 from grokjax.report import draw
 from grokjax.store import rundir
-from tests.conftest import TINY, png_size, tb_events
+from tests.conftest import TINY, png_size, tb_events, tiny_config
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +37,7 @@ def test_every_seed_run_holds_the_recorded_metrics_norms_events_and_probes(run):
         events = tb_events(run / "tb" / name)
         scalars = events.Tags()["scalars"]
         for key in ("train/loss", "train/acc", "train/prob", "test/loss", "test/acc", "test/prob"):
-            steps, values = _series(events, key)
+            steps, values = _series(events, f"curves/{key}")
             np.testing.assert_array_equal(steps, history["step"])
             np.testing.assert_allclose(values, history[key][i, :, 0], rtol=1e-6)
         norm_tags = {t for t in scalars if t.startswith("norm/")}
@@ -55,17 +57,28 @@ def test_every_seed_run_holds_the_recorded_metrics_norms_events_and_probes(run):
         steps, memorised = _series(events, "event/memorised")
         np.testing.assert_array_equal(memorised, (mem >= 0) & (steps >= mem))
         assert "event/grokked" in scalars
+        assert not [t for t in scalars if t.startswith("spread/")]  # the aggregate's only
 
 
-def test_the_aggregate_run_holds_mean_min_and_max_over_seeds(run):
+def test_the_aggregate_run_holds_the_mean_and_the_band_of_the_key_curves(run):
     history = rundir.read_npz(run / "history.npz")
     events = tb_events(run / "tb" / "aggregate")
     test_acc = history["test/acc"][..., 0]
-    for suffix, reduce in (("", np.mean), ("/min", np.min), ("/max", np.max)):
-        np.testing.assert_allclose(_series(events, f"test/acc{suffix}")[1], reduce(test_acc, 0),
-                                   rtol=1e-6)
-    layout = events.PluginTagToContent("custom_scalars")
-    assert layout  # the Margin charts: the mean inside its min-max band
+    np.testing.assert_allclose(_series(events, "curves/test/acc")[1], test_acc.mean(0),
+                               rtol=1e-6)
+    for stat, reduce in (("mean", np.mean), ("min", np.min), ("max", np.max)):
+        np.testing.assert_allclose(_series(events, f"spread/curves/test/acc/{stat}")[1],
+                                   reduce(test_acc, 0), rtol=1e-6)
+    scalars = events.Tags()["scalars"]
+    band = {t for t in scalars if t.startswith("spread/")}
+    assert len(band) == 3 * 7  # only the curves the Margin charts draw, not every tag
+    assert "probe/ffd/W_E" in scalars and not [t for t in scalars if t.endswith(("/min", "/max"))
+                                               and not t.startswith("spread/")]
+    layout = layout_pb2.Layout.FromString(
+        events.Tensors("custom_scalars__config__")[0].tensor_proto.string_val[0])
+    margins = [c.margin.series[0] for cat in layout.category for c in cat.chart
+               if c.HasField("margin")]
+    assert margins and {t for m in margins for t in (m.value, m.lower, m.upper)} == band
 
 
 def test_spectra_images_at_probe_steps_and_histograms_at_checkpoints(run):
@@ -79,26 +92,77 @@ def test_spectra_images_at_probe_steps_and_histograms_at_checkpoints(run):
     assert histograms[0].histogram_value.num == 16 * 32  # d_vocab x d_model of the tiny model
 
 
-def test_hparams_once_per_run_with_the_config_and_the_final_metrics(run):
+def test_histograms_are_written_once_per_step(run, tmp_path):
+    """A checkpoint's histograms after those of the same step (a chunk's end) add nothing."""
+    from grokjax import grid
+    from grokjax.monitor import tensorboard
+    from grokjax.run import load_state
+    cfg = tiny_config()
+    params = jax.device_get(load_state(run, 10)[0].params)
+    board = tensorboard.Board(tmp_path, cfg, grid.members(cfg, [0, 1]), ["add"])
+    board.open(0)
+    for step in (10, 10, 20):
+        board.histograms(step, params)
+    board.close()
+    steps = [h.step for h in tb_events(tmp_path / "tb" / "seed_000").Histograms(
+        "weights/embed.W_E")]
+    assert steps == [10, 20]
+
+
+def test_hparams_sessions_in_the_seed_runs_and_the_experiment_once(run):
     summary = json.loads((run / "summary.json").read_text())
-    for name, seed in (("seed_000", "0"), ("seed_001", "1"), ("aggregate", "all")):
+    for name, seed in (("seed_000", 0), ("seed_001", 1)):
         events = tb_events(run / "tb" / name)
         content = events.PluginTagToContent("hparams")
-        assert set(content) == {"_hparams_/experiment", "_hparams_/session_start_info",
-                                "_hparams_/session_end_info"}
+        assert set(content) == {"_hparams_/session_start_info", "_hparams_/session_end_info"} | (
+            {"_hparams_/experiment"} if seed == 0 else set())
         start = plugin_data_pb2.HParamsPluginData.FromString(
             content["_hparams_/session_start_info"]).session_start_info
-        assert start.hparams["seed"].string_value == seed
-        assert start.hparams["task"].string_value == "add"
+        assert start.hparams["7_seed"].number_value == seed
+        assert start.hparams["1_task"].string_value == "add"
+        assert start.hparams["3_r"].number_value == 0.5
+        assert start.hparams["4_lr"].number_value == pytest.approx(1e-3)
         assert start.hparams["model.d_model"].number_value == 32
-        assert start.hparams["optim.lr"].number_value == pytest.approx(1e-3)
-        experiment = plugin_data_pb2.HParamsPluginData.FromString(
-            content["_hparams_/experiment"]).experiment
-        metrics = {m.name.tag for m in experiment.metric_infos}
-        assert {"hparam/grok_step", "hparam/test_acc", "hparam/grokked_fraction"} <= metrics
+        assert start.hparams["numerics.loss_dtype"].string_value == "float64"
+        assert not [k for k in start.hparams if k.startswith(("checkpoint.", "tensorboard."))]
         assert [e.step for e in events.Scalars("hparam/test_acc")] == [20]
+    experiment = plugin_data_pb2.HParamsPluginData.FromString(tb_events(
+        run / "tb" / "seed_000").PluginTagToContent("hparams")["_hparams_/experiment"]).experiment
+    infos = {h.name: h for h in experiment.hparam_infos}
+    assert [h.name for h in experiment.hparam_infos][:7] == [
+        "7_seed", "1_task", "2_p", "3_r", "4_lr", "5_weight_decay", "6_alpha"]
+    assert [h.name for h in experiment.hparam_infos if h.differs] == ["7_seed"]
+    assert infos["3_r"].display_name == "r" and infos["3_r"].description == "train_fraction"
+    assert list(infos["1_task"].domain_discrete) == ["add"]
+    assert list(infos["optim.constrain_norm"].domain_discrete) == [False, True]
+    assert list(infos["7_seed"].domain_discrete) == [0, 1]
+    metrics = [m.name.tag for m in experiment.metric_infos]
+    assert metrics[:3] == ["hparam/grok_step", "hparam/memorisation_step", "hparam/test_acc"]
+    assert "hparam/grokked_fraction" in metrics
+    aggregate = tb_events(run / "tb" / "aggregate")
+    with pytest.raises(KeyError):  # no hparams at all: not a session of the HPARAMS tab
+        aggregate.PluginTagToContent("hparams")
+    assert [e.step for e in aggregate.Scalars("hparam/grokked_fraction")] == [20]
     one = tb_events(run / "tb" / "seed_001").Scalars("hparam/test_acc")[0].value
     assert one == pytest.approx(summary["seeds"][1]["test_acc"], rel=1e-6)
+
+
+def test_hparams_of_a_grid_mark_its_axes_and_the_seed_as_differing():
+    from grokjax import grid
+    from grokjax.monitor import tensorboard
+    cfg = tiny_config()
+    with cfg.unlocked():
+        cfg.grid.lr = (1e-3, 3e-3)
+    members = grid.members(cfg, [0, 1])
+    sessions = [tensorboard.hparams(cfg, members, i) for i in range(len(members))]
+    assert [s["4_lr"] for s in sessions] == [1e-3, 1e-3, 3e-3, 3e-3]
+    written = tensorboard._experiment(sessions)  # (tensorboardX's proto, which lacks differs)
+    experiment = api_pb2.Experiment.FromString(written.SerializeToString())
+    names = [h.name for h in experiment.hparam_infos]
+    assert names[:7] == ["4_lr", "7_seed", "1_task", "2_p", "3_r", "5_weight_decay", "6_alpha"]
+    assert [h.name for h in experiment.hparam_infos if h.differs] == ["4_lr", "7_seed"]
+    assert names[7:] == sorted(names[7:]) and "model.d_model" in names
+    assert not [n for n in names if n.startswith(("grid.", "checkpoint.", "transfer."))]
 
 
 def test_tensorboard_can_be_turned_off(tmp_path):
@@ -119,10 +183,38 @@ def test_plot_draws_the_figures_of_a_run_at_their_size(run, capsys):
     dpi = draw.DPI
     assert png_size(out / "tiny-curves.png") == tuple(int(x * dpi) for x in draw.CURVES_SIZE)
     assert png_size(out / "tiny-measures.png") == tuple(int(x * dpi) for x in draw.MEASURES_SIZE)
-    assert png_size(out / "grok-steps.png") == tuple(int(x * dpi)
+    assert png_size(out / "grok-steps.png") == tuple(round(x * dpi)
                                                       for x in draw.grok_steps_size(1))
     width, height = png_size(out / "tiny-spectra-seed0-step20.png")
-    assert width >= 1000 and height >= 800
+    assert width >= 1000 and height == round(4.2 * 2 * dpi)  # addition: no discrete-log rows
+    assert png_size(out / "tiny-embedding-spectrum.png") == tuple(
+        round(x * dpi) for x in draw.embedding_spectrum_size(2, 1))
+
+
+def test_plot_embedding_spectrum_is_that_of_each_checkpoints_w_e(run):
+    """The heatmap's values (the probes' W_E spectra in the history) are W_E's norm per
+    frequency at each probe step, as numpy's FFT of the checkpoint's W_E gives it:
+    sqrt(2/p sum_d |FFT_k|^2) in the orthonormal basis."""
+    from grokjax.run import load_state
+    history = rundir.read_npz(run / "history.npz")
+    got = draw.frequency_norms(history)  # [S, P, K]
+    p = 11
+    for j, step in enumerate(history["probe/step"]):
+        w_e = np.asarray(load_state(run, int(step))[0].params["embed"]["W_E"], np.float64)[:, :p]
+        fft = np.fft.fft(w_e, axis=1)[:, 1:p // 2 + 1]  # [S, K, d_model]
+        want = np.sqrt(2 / p * (np.abs(fft) ** 2).sum(-1))
+        np.testing.assert_allclose(got[:, j], want, rtol=1e-4)
+
+
+def test_plot_spectra_page_has_discrete_log_rows_for_multiplication(run, tmp_path):
+    """The same checkpoint drawn as a multiplication run's: the discrete-log rows (W_E and
+    W_L over Z/(p-1)) join the additive ones (the addition run's page has two rows: above)."""
+    from grokjax.report import plot, runs
+    loaded = runs.read_finished(run, "plot")
+    loaded["cfg"] = {**loaded["cfg"], "task": "multiply"}
+    loaded["title"] = "t"
+    path = plot._spectra(loaded, None, None, tmp_path, "mul")
+    assert png_size(path)[1] == round(4.2 * 4 * draw.DPI)
 
 
 def test_plot_of_several_runs_puts_their_grok_steps_side_by_side(run, tmp_path, capsys):
@@ -132,9 +224,10 @@ def test_plot_of_several_runs_puts_their_grok_steps_side_by_side(run, tmp_path, 
     out = tmp_path / "figures"
     assert cli.main(["plot", str(run), str(other), "--out", str(out), "--no-spectra"]) == 0
     names = sorted(p.name for p in out.iterdir())
-    assert names == ["grok-steps.png", "sub-curves.png", "sub-measures.png", "tiny-curves.png",
-                     "tiny-measures.png"]
-    assert png_size(out / "grok-steps.png") == tuple(int(x * draw.DPI)
+    assert names == ["grok-steps.png", "sub-curves.png", "sub-embedding-spectrum.png",
+                     "sub-measures.png", "tiny-curves.png", "tiny-embedding-spectrum.png",
+                     "tiny-measures.png"]  # the embedding spectrum reads the history only
+    assert png_size(out / "grok-steps.png") == tuple(round(x * draw.DPI)
                                                       for x in draw.grok_steps_size(2))
 
 

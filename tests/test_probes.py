@@ -215,6 +215,27 @@ def test_probes_join_the_history_and_summary_and_grokjax_probe_writes_a_report(t
     for png in ("spectra-step20-seed1.png", "curves-seed1.png"):
         width, height = png_size(run / "probes" / png)
         assert width >= 1000 and height >= 800
+    # What `grokjax probe` prints: a row per seed with the report's key frequencies, losses,
+    # ablation and phases; `grokjax inspect` shows the same phases and (final probe) keys.
+    from grokjax.report import probe
+    rows = {line.split()[0]: line.split() for line in probe.terminal_lines(run / "probes")[2:4]}
+    assert list(rows) == ["0", "1"]
+    for entry in report["seeds"]:
+        row = rows[str(entry["seed"])]
+        assert row[1] == (",".join(map(str, entry["key_freqs"])) or "none")
+        assert float(row[2]) == pytest.approx(entry["restricted_loss"], rel=1e-2)
+        assert float(row[5]) == pytest.approx(entry["ablation"]["without_all_key_freqs_acc"],
+                                              abs=1e-3)
+        assert row[7:] == ["-" if v is None else str(v) for v in entry["phases"].values()]
+    capsys.readouterr()
+    assert cli.main(["inspect", str(run)]) == 0
+    shown = capsys.readouterr().out.splitlines()
+    at = next(i for i, line in enumerate(shown) if "key frequencies (final probe)" in line)
+    for line, entry in zip(shown[at + 1:at + 3], report["seeds"]):
+        assert line.split()[0] == str(entry["seed"])
+        assert line.split()[-1] == (",".join(map(str, entry["key_freqs"])) or "none")
+        assert line.split()[1:4] == ["-" if v is None else str(v)
+                                     for v in entry["phases"].values()]
     # --final-keys: every checkpoint measured with the final model's key frequencies; at the
     # final step those are the keys the final probe found, so the values are the history's.
     assert cli.main(["probe", str(run), "--seed", "1", "--final-keys"]) == 0

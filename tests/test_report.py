@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from grokjax import cli
+from grokjax.errors import GrokjaxError
 from grokjax.report import claims as claims_lib
 from grokjax.store import rundir
 from grokjax.summary import measure_phases
@@ -156,3 +157,189 @@ def test_the_committed_reproduction_report_is_what_the_committed_results_give(tm
     assert table(out.read_text()) == table(committed), "run `grokjax report` and commit"
     for name in ("table-a5", "transfer", "fig8-ffd-fcr", "nanda-phases"):
         assert (tmp_path / "REPRODUCTION-figures" / f"{name}.png").stat().st_size > 10_000
+
+
+# ----------------------------------------------------------------------------------------------
+# The figures and terminal views of one run: `plot`, `probe`, `inspect`
+
+
+@pytest.fixture
+def figures(monkeypatch):
+    """Every figure the draw functions close, kept open for the test to read."""
+    import matplotlib.pyplot as plt
+    kept = []
+    monkeypatch.setattr(plt, "close", kept.append)
+    yield kept
+    for fig in kept:
+        plt.figure(fig.number)
+        plt.clf()
+    monkeypatch.undo()
+    plt.close("all")
+
+
+def _probe_history(n_members, steps, K, seed=0, log=False):
+    """A history with the probes' W_E spectra ([M, P, K] mu and nu) and key-frequency masks."""
+    rng = np.random.default_rng(seed)
+    out = {"step": np.asarray(steps), "probe/step": np.asarray(steps)}
+    for prefix in ("probe/", "probe/log/") if log else ("probe/",):
+        for part in ("mu", "nu"):
+            out[f"{prefix}W_E/{part}"] = rng.uniform(0.01, 5.0, (n_members, len(steps), K))
+    keys = np.zeros((n_members, len(steps), K), bool)
+    for i in range(n_members):
+        keys[i, -1, [i % K, (i + 2) % K]] = True
+    out["probe/key_freqs"] = keys
+    return out
+
+
+@pytest.mark.parametrize("members, log", [(1, False), (3, True), (10, False)])
+def test_the_embedding_spectrum_is_a_panel_per_seed_on_one_colour_scale(tmp_path, figures,
+                                                                         members, log):
+    """One frequency x step heatmap of W_E's norm per frequency for each member (at most
+    SPECTRUM_PANELS), per basis; the cells are sqrt(mu^2 + nu^2) of the history; one colour
+    scale over every panel; the final probe's key frequencies marked in their basis only."""
+    from grokjax.report import draw
+    from tests.conftest import png_size
+    history = _probe_history(members, [0, 100, 200, 400], K=5, log=log)
+    bases = ("additive", "multiplicative") if log else ("additive",)
+    path = tmp_path / "spectrum.png"
+    got = draw.embedding_spectrum(history, [f"seed {i}" for i in range(members)], "t", path,
+                                  bases=bases, key_basis="additive")
+    shown = min(members, draw.SPECTRUM_PANELS)
+    assert png_size(path) == tuple(round(x * draw.DPI)
+                                   for x in draw.embedding_spectrum_size(shown, len(bases)))
+    assert [(p["label"], p["basis"]) for p in got["panels"]] == [
+        (f"seed {i}", b) for b in bases for i in range(shown)]
+    (fig,) = figures
+    meshes = [ax.collections[0] for ax in fig.axes
+              if ax.collections and ax.get_label() != "<colorbar>"]
+    assert len(meshes) == shown * len(bases)
+    every = []
+    for panel, mesh in zip(got["panels"], meshes):
+        prefix = "probe/log/" if panel["basis"] == "multiplicative" else "probe/"
+        i = panel["member"]
+        want = np.sqrt(history[f"{prefix}W_E/mu"][i] ** 2 + history[f"{prefix}W_E/nu"][i] ** 2)
+        np.testing.assert_allclose(np.asarray(mesh.get_array()).reshape(5, 4), want.T)
+        assert (mesh.norm.vmin, mesh.norm.vmax) == got["norm"]
+        every.append(want)
+        keys = sorted({i % 5 + 1, (i + 2) % 5 + 1}) if panel["basis"] == "additive" else []
+        assert panel["keys"] == keys
+    assert got["norm"][1] == pytest.approx(np.max(every))
+    if members > draw.SPECTRUM_PANELS:
+        assert "(first 8 of 10 members)" in fig._suptitle.get_text()
+
+
+def test_event_and_phase_colours_are_one_per_meaning():
+    """`plot`'s median events and `probe`'s phases of a seed draw from one table: no colour
+    means two things (green was 'grokked' in one and 'cleaned up' in the other)."""
+    from grokjax.report import draw, plot
+    summary = {"seeds": [{"seed": 0, "memorisation_step": 100, "grok_step": 900},
+                         {"seed": 1, "memorisation_step": 120, "grok_step": -1}]}
+    phases = {"memorisation_end": 100, "circuit_formation_end": 700, "cleanup_end": 1500}
+    marks = plot.event_marks(summary) + draw.phase_marks(phases)
+    assert [m[0] for m in marks] == [110, 900, 100, 700, 1500]
+    colour_of = {}
+    for _, label, color in marks:
+        colour_of.setdefault(label.split(" (median)")[0], set()).add(color)
+    assert colour_of == {label: {color} for label, color in draw.EVENTS.values()}
+    colours = [color for _, color in draw.EVENTS.values()]
+    assert len(set(colours)) == len(colours)
+    curve_colours = {f"C{j}" for j in range(6)}  # the curves' colours are none of them
+    import matplotlib.colors as mcolors
+    assert not {mcolors.to_hex(c) for c in colours} & {mcolors.to_hex(c) for c in curve_colours}
+
+
+def test_the_grok_step_legend_sits_beside_the_axes(tmp_path, figures):
+    from grokjax.report import draw
+    groups = [{"label": f"run {j}", "grok_steps": [100 * (j + 1), 150 * (j + 1), -1]}
+              for j in range(3)]
+    draw.grok_steps(groups, "t", tmp_path / "g.png")
+    (fig,) = figures
+    ax = fig.axes[0]
+    renderer = fig.canvas.get_renderer()
+    legend = ax.get_legend().get_window_extent(renderer)
+    box = ax.get_window_extent(renderer)
+    assert legend.x0 >= box.x1  # beside the axes, not over them
+    assert legend.x1 <= fig.bbox.x1 and legend.y1 <= fig.bbox.y1  # and on the page
+
+
+@pytest.mark.parametrize("task, p, shown", [
+    ("multiply", 11, True), ("division", 11, True), ("multiply_non_zero", 11, True),
+    ("multiply_z", 11, True), ("xy_y", 11, True), ("x3_xy", 11, True), ("x*y + 3", 11, True),
+    ("add,multiply", 11, True), ("multiply", 12, False), ("add", 11, False),
+    ("subtract", 11, False), ("2x_3y", 11, False), ("x2_y", 11, False), ("x2_m_y2", 11, False),
+    ("_x_y__3", 11, False), ("2*x*3", 11, False), ("x*x + y", 11, False), ("rand", 11, False),
+    ("add,subtract", 11, False)])
+def test_the_discrete_log_panels_are_for_multiplicative_tasks(task, p, shown):
+    from grokjax.report import draw
+    assert draw.shows_discrete_log(task, p) is shown
+
+
+def _report(**first):
+    seed0 = {"seed": 0, "key_freqs": [3, 14, 35], "restricted_loss": 0.0123,
+             "excluded_loss": 7.5, "ablation": {"intact_acc": 1.0, "without_all_key_freqs_acc":
+                                                0.012, "without_one_other_freq_min_acc": 0.998,
+                                                "without_each_key_freq_acc": {"3": 0.4}},
+             "phases": {"memorisation_end": 140, "circuit_formation_end": 1200,
+                        "cleanup_end": None}, **first}
+    seed1 = {"seed": 7, "key_freqs": [], "restricted_loss": 4.6, "excluded_loss": 0.001,
+             "ablation": {"intact_acc": 0.51, "without_all_key_freqs_acc": 0.51,
+                          "without_one_other_freq_min_acc": 0.4},
+             "phases": {"memorisation_end": None, "circuit_formation_end": None,
+                        "cleanup_end": None}}
+    return {"run": "r", "step": 3000, "p": 113, "task": "add", "grid_basis": "additive",
+            "seeds": [seed0, seed1]}
+
+
+def test_probe_prints_a_row_per_seed_with_its_keys_losses_ablation_and_phases(tmp_path):
+    from grokjax.report import probe
+    rep = _report()
+    for step in (1000, 3000):  # the directory's latest report is the one printed
+        rundir.write_json(tmp_path / f"report-step{step}.json", {**rep, "step": step})
+    lines = probe.terminal_lines(tmp_path)
+    assert lines == probe.terminal_lines(tmp_path / "report-step3000.json")
+    assert lines[0].startswith("probe report at step 3000: task add, p=113; key frequencies")
+    assert probe.terminal_lines(tmp_path, step=1000)[0].startswith("probe report at step 1000")
+    assert lines[1].split() == ["seed", "key", "freqs", "restricted", "excluded", "acc",
+                                "acc", "-keys", "acc", "-1", "other", "memorised", "circuit",
+                                "formed", "cleaned", "up"]
+    rows = [line.split() for line in lines[2:4]]
+    assert rows[0] == ["0", "3,14,35", "0.0123", "7.5", "1.000", "0.012", "0.998", "140",
+                       "1200", "-"]
+    assert rows[1] == ["7", "none", "4.6", "0.001", "0.510", "0.510", "0.400", "-", "-", "-"]
+    header = lines[1]  # the columns right-aligned under their heads
+    assert header.index("memorised") + len("memorised") == lines[2].index("140") + 3
+    with pytest.raises(GrokjaxError, match="no probe report of step 5"):
+        probe.terminal_lines(tmp_path, step=5)
+    # a task without the (a, b) table measures: phases only
+    bare = {**rep, "grid_basis": None, "seeds": [{"seed": 0, "phases": rep["seeds"][0]["phases"]}]}
+    lines = probe.terminal_lines(bare)
+    assert "no key frequencies or ablation" in lines[0]
+    assert lines[1].split() == ["seed", "memorised", "circuit", "formed", "cleaned", "up"]
+    assert lines[2].split() == ["0", "140", "1200", "-"]
+
+
+def test_inspect_shows_each_seeds_phases_and_key_frequencies(tmp_path):
+    """From the summary's final probe; else from the latest probe report; else a hint."""
+    from grokjax.report import describe
+    entries = [{"seed": 0, "phases": {"memorisation_end": 140, "circuit_formation_end": 1200,
+                                      "cleanup_end": 2400}, "probes": {"key_freqs": [4, 9]}},
+               {"seed": 1, "phases": {"memorisation_end": 150, "circuit_formation_end": None,
+                                      "cleanup_end": None}, "probes": {"key_freqs": []}}]
+    lines = describe.phase_table({"seeds": entries})
+    assert lines[1].split() == ["seed", "memorised", "circuit", "formed", "cleaned", "up",
+                                "key", "frequencies", "(final", "probe)"]
+    assert [line.split() for line in lines[2:]] == [["0", "140", "1200", "2400", "4,9"],
+                                                    ["1", "150", "-", "-", "none"]]
+    bare = [{k: v for k, v in e.items() if k != "probes"} for e in entries]
+    lines = describe.phase_table({"seeds": bare}, None, "runs/x")
+    assert lines[-1].startswith("key frequencies: not recorded") and "grokjax probe runs/x" in \
+        lines[-1]
+    assert [line.split() for line in lines[2:4]] == [["0", "140", "1200", "2400"],
+                                                     ["1", "150", "-", "-"]]
+    no_table = [{**e, "probes": {"ffd/W_E": 0.5}} for e in bare]  # probes, but no keys
+    assert describe.phase_table({"seeds": no_table})[-1].startswith("key frequencies: none (")
+    (tmp_path / "probes").mkdir()
+    rundir.write_json(tmp_path / "probes" / "report-step500.json", _report())
+    lines = describe.phase_table({"seeds": bare}, describe._probe_report_keys(tmp_path))
+    assert "key frequencies (probe report, step 500)" in lines[1]
+    assert lines[2].split()[-1] == "3,14,35" and lines[3].split()[-1] == "none"

@@ -10,6 +10,7 @@ import pytest
 
 from grokjax import run
 from grokjax import models, optim, program
+from grokjax.summary import SHARED_STEPS
 from tests.conftest import tiny_config
 
 
@@ -119,7 +120,8 @@ def run_program(cfg, steps=20):
     exp, data, states = setup(cfg)
     chunk = program.make_program(exp.scfg, steps // cfg.train.eval_every, cfg.train.eval_every,
                                  exp.batching)
-    states, records = chunk(states, data)
+    states, records = chunk(states, data, steps // program.outer_steps(exp.scfg,
+                                                                      cfg.train.eval_every))
     return jax.device_get(states), jax.device_get(records)
 
 
@@ -214,3 +216,28 @@ def test_the_norm_constraint_holds_the_weight_norm_at_its_initial_value():
     scale = want[0] / np.sqrt(sum(np.sum(x ** 2) for x in leaves))
     for a, b in zip(jax.tree.leaves(step_held.params), leaves):
         np.testing.assert_allclose(a, b * scale, rtol=1e-5, atol=1e-8)
+
+
+@pytest.mark.parametrize("probe_every", [10, 0])
+def test_a_run_split_into_a_short_first_chunk_and_partial_ones_computes_one_long_chunk(
+        tmp_path, probe_every):
+    # grokjax train dispatches a short first chunk (progress within seconds), then chunks up
+    # to chunk_steps, all in one compiled program that runs only their first iterations; the
+    # history is bit for bit that of one 40-step chunk run at once.
+    cfg = tiny_config()
+    with cfg.unlocked():
+        cfg.train.steps, cfg.train.chunk_steps, cfg.probe.every = 40, 20, probe_every
+        cfg.checkpoint.save_every = 0
+        cfg.tensorboard.enabled = False
+    unit = probe_every or cfg.train.eval_every
+    assert run._first_steps(cfg.train, unit) == unit < cfg.train.chunk_steps
+    run.train(cfg, tmp_path / "r", progress=False)
+    history = dict(np.load(tmp_path / "r" / "history.npz"))
+    _, records = run_program(cfg, steps=40)
+    assert set(records) <= set(history)
+    for k, v in records.items():
+        want = v[0] if k in SHARED_STEPS else v  # the same for every member
+        n = want.shape[0 if k in SHARED_STEPS else 1]
+        got = history[k][:n] if k in SHARED_STEPS else history[k][:, :n]
+        assert history[k].shape[0 if k in SHARED_STEPS else 1] == n + 1  # and the final point
+        np.testing.assert_array_equal(got, want, err_msg=k)

@@ -1,5 +1,7 @@
 """Progress of a training run: a tqdm bar on a terminal, plain lines elsewhere.
 
+First a line says that the program compiles, and another how long that took; a run's first
+chunk is short (a tenth of `train.chunk_steps`), so the first progress follows within seconds.
 Both show the step out of the total, steps per second, the median (over members) of the train
 and test accuracy (mean over tasks; healthy members), how many members have memorised and grokked
 (and diverged, once one has), and the ETA. Without
@@ -27,10 +29,27 @@ class Progress:
         self.stream = stream or sys.stderr
         self.enabled, self.interval = enabled, interval
         self.tty = enabled and hasattr(self.stream, "isatty") and self.stream.isatty()
-        self.t0 = self.last_print = time.perf_counter()
+        self.t0 = self.t_run = self.last_print = time.perf_counter()  # t_run: after the compile
         self.bar = tqdm(total=total, initial=start, file=self.stream, dynamic_ncols=True,
                         unit="step") if self.tty else None
         self.postfix = ""
+
+    def compiling(self, n_members: int, first_steps: int) -> None:
+        self._say(f"compiling the training program ({n_members} members), then a first "
+                  f"{first_steps} steps")
+
+    def compiled(self, seconds: float) -> None:
+        """The program is compiled (and its first chunk dispatched): the speed counts from now."""
+        self.t_run = time.perf_counter()
+        self._say(f"compiled in {seconds:.1f} s; training")
+
+    def _say(self, text: str) -> None:
+        if not self.enabled:
+            return
+        if self.bar is not None:
+            self.bar.write(text, file=self.stream)
+        else:
+            print(text, file=self.stream, flush=True)
 
     def update(self, step: int, train_acc: np.ndarray, test_acc: np.ndarray,
                memorised: int, grokked: int, n_members: int, diverged: int = 0) -> None:
@@ -52,8 +71,9 @@ class Progress:
             print(self.line(), file=self.stream, flush=True)
 
     def line(self) -> str:
-        elapsed = time.perf_counter() - self.t0
-        rate = (self.step - self.start) / elapsed if elapsed > 0 else 0.0
+        now = time.perf_counter()
+        elapsed, running = now - self.t0, now - self.t_run
+        rate = (self.step - self.start) / running if running > 0 else 0.0
         eta = (self.total - self.step) / rate if rate > 0 else float("nan")
         eta_s = _fmt_time(eta) if np.isfinite(eta) else "?"
         return (f"step {self.step}/{self.total} ({rate:.1f} steps/s, elapsed "

@@ -3,28 +3,47 @@
     RUN/tb/seed_000, seed_001, ...   one TensorBoard run per seed (the first
                                      `tensorboard.seed_runs`), so the seeds overlay in a chart;
                                      for a grid, per member: lr=0.001,...,seed_000
-    RUN/tb/aggregate                 over all seeds: the mean under the same tags, the min and max
-                                     under TAG/min and TAG/max, and a custom-scalars layout that
-                                     draws the mean inside its min-max band
+    RUN/tb/aggregate                 over all members: the mean under the same tags, the band
+                                     `spread/...` and the custom-scalars layout
 
     tensorboard --logdir RUN/tb      (or the parent of several runs, to compare them)
 
 Everything is written from the records the training loop brings to the host once per chunk;
-the board never reads a device array itself, so it adds no device sync. Per log point:
+the board never reads a device array itself, so it adds no device sync.
 
-* `train/` and `test/` `loss`, `acc`, `prob` (a mixture: the loss summed and acc/prob averaged
-  over its tasks, and each task under TAG/TASK);
-* `norm/total` and `norm/<param>` for every matrix (TransformerLens names);
-* `event/memorised`, `event/grokked`: 0 until the event, 1 from the first log point after it
-  (the aggregate's mean is the fraction of seeds); per task too for mixtures;
+Tags. Time Series groups its cards by a tag's first part and sorts the groups by name (digits
+before letters), opening the first two; so the grokking curves are `curves/...`, which sorts
+first (after `circuits/`, which only `grokjax circuits` adds), then the events:
 
-per probe point, every scalar probe (`probe/ffd/W_E`, `probe/restricted_loss`, ...,
-`probe/n_key_freqs`) and, for the first `tensorboard.detail_seeds` seeds, an image `spectra` of
-the per-frequency norms of W_E and W_L; at every checkpoint, histograms `weights/<param>` of
-those seeds; at the end, once, the hparams: the flattened config and the seed, with the final
-metrics `hparam/...` (the aggregate run's seed is 'all', its metrics are over seeds), so that
-TensorBoard's HPARAMS tab compares the runs of a sweep. They are written into each run's own
-directory (tensorboardX's `add_hparams` would make a new subdirectory per call).
+    curves/train|test/loss|acc|prob   per log point; a mixture: the loss summed and acc/prob
+                                      averaged over its tasks, and each task under TAG/TASK
+    event/memorised, event/grokked    0 until the event, 1 from the first log point after it
+                                      (the aggregate's mean is the fraction of members); per
+                                      task too; event/diverged once a step was skipped
+    hparam/grok_step, ...             the final metrics, once at the end (HPARAMS' columns)
+    norm/total, norm/<param>          per log point, every matrix (TransformerLens names)
+    probe/ffd/W_E, ..., probe/n_key_freqs   per probe point, every scalar probe
+    spectra                           image per probe point: the per-frequency norms of W_E and
+                                      W_L, for the first `tensorboard.detail_seeds` seeds
+    spread/TAG/mean|min|max           aggregate only, for the key curves (_BAND): the band over
+                                      members, drawn by the custom scalars' Margin charts
+    weights/<param>                   histograms of the detail seeds, whenever `histograms` is
+                                      called (at checkpoints; once per step)
+
+Custom scalars: multiline charts of train against test (regexes of tags every run has) and
+Margin charts of the aggregate's `spread/` tags, which the seed runs lack altogether (a run
+lacking only some of a chart's tags would show "Missing Tags").
+
+HPARAMS: each seed run is a session (the aggregate is none): its hparams and the final metrics.
+The experiment, written once into the first seed run, lists every hparam with its type and
+values and marks those that differ across the runs. TensorBoard sorts the hparams by (not
+differs, name) and ticks the first five, so the ones a grokking researcher compares are named
+with their rank first: `1_task`, `2_p`, `3_r` (train_fraction), `4_lr`, `5_weight_decay`,
+`6_alpha` (model.weight_scale), `7_seed` (shown as `task`, `p`, ...); then what differs, then
+these, then the rest of the config by its keys, without the bookkeeping (_NOISE). With a parent
+of several runs, TensorBoard takes one run's experiment: the same columns, its own `differs`.
+The events go into each run's own directory (tensorboardX's `add_hparams` makes a subdirectory
+per call).
 
 A resumed run opens its writers with `purge_step` at the resumed step, so whatever a killed run
 wrote after its last checkpoint is hidden; the writers are flushed before every checkpoint.
@@ -39,8 +58,9 @@ import warnings
 import ml_collections
 import numpy as np
 from tensorboardX import SummaryWriter
-from tensorboardX import summary as tbx_summary
-from tensorboardX.proto.summary_pb2 import Summary
+from tensorboardX.proto import api_pb2
+from tensorboardX.proto import plugin_hparams_pb2 as hp_pb2
+from tensorboardX.proto.summary_pb2 import Summary, SummaryMetadata
 
 from grokjax import config as config_lib
 from grokjax import errors
@@ -49,11 +69,27 @@ from grokjax import models
 from grokjax import summary as summary_lib
 
 AGGREGATE = "aggregate"
-_BAND_CHARTS = {"accuracy": ("train/acc", "test/acc"), "loss": ("train/loss", "test/loss"),
-                "weights": ("norm/total",), "events": ("event/memorised", "event/grokked")}
-# Final metrics in the HPARAMS tab: summary.json's per-seed key for each.
-_HPARAM_METRICS = ("grok_step", "memorisation_step", "best_test_acc", "test_acc", "train_acc",
+# The aggregate's band: Margin charts (name -> tag); and train against test in every run.
+_BAND = {"test accuracy": "curves/test/acc", "train accuracy": "curves/train/acc",
+         "test loss": "curves/test/loss", "train loss": "curves/train/loss",
+         "weight norm": "norm/total", "memorised": "event/memorised",
+         "grokked": "event/grokked"}
+_LINES = {"accuracy": r"curves/(train|test)/acc$", "loss": r"curves/(train|test)/loss$",
+          "probability of the answer": r"curves/(train|test)/prob$",
+          "memorised and grokked": r"event/(memorised|grokked)$"}
+# Final metrics in the HPARAMS tab, its first five columns first: summary.json's per-seed key.
+_HPARAM_METRICS = ("grok_step", "memorisation_step", "test_acc", "train_acc", "best_test_acc",
                    "test_loss", "train_loss", "l2_norm")
+# The hparams a grokking researcher compares, in this order: config key -> the name shown.
+_COMPARED = {"task": "task", "p": "p", "train_fraction": "r", "optim.lr": "lr",
+             "optim.weight_decay": "weight_decay", "model.weight_scale": "alpha",
+             "seed": "seed"}
+# Config keys that are not hparams: bookkeeping, or what `seed` and the grid values say.
+_NOISE = ("checkpoint.", "tensorboard.", "grid.", "seeds", "seed_list", "train.chunk_steps",
+          "train.batching")
+_FEW = 10  # fewer distinct values than this: TensorBoard's value filter has a box for each
+_DIFFERS = bytes([7 << 3, 1])  # HParamInfo.differs = true (field 7 of TensorBoard's api.proto,
+#                                which tensorboardX's copy lacks: kept as an unknown field)
 
 
 def point_scalars(host: dict[str, np.ndarray], task_names: list[str],
@@ -64,9 +100,9 @@ def point_scalars(host: dict[str, np.ndarray], task_names: list[str],
     out = {}
     for key, v in host.items():
         if key.startswith(("train/", "test/")):  # [S, P, T]
-            out[key] = summary_lib.over_tasks(key, v)
+            out[f"curves/{key}"] = summary_lib.over_tasks(key, v)
             if len(task_names) > 1:
-                out.update({f"{key}/{t}": v[..., i] for i, t in enumerate(task_names)})
+                out.update({f"curves/{key}/{t}": v[..., i] for i, t in enumerate(task_names)})
         elif key.startswith("norm/"):
             out[key] = v
     steps = host["step"][None, :, None]
@@ -91,10 +127,75 @@ def probe_scalars(host: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     return out
 
 
-def hparams(cfg: ml_collections.ConfigDict) -> dict[str, bool | int | float | str]:
-    """The flattened config as hparam values (tuples as text)."""
-    return {k: v if isinstance(v, (bool, int, float, str)) else str(tuple(v))
-            for k, v in config_lib.flatten(cfg).items()}
+# -- hparams ----------------------------------------------------------------------------------
+
+def hparams(cfg: ml_collections.ConfigDict, members, i: int) -> dict[str, bool | float | str]:
+    """Member i's hparams by their names in the HPARAMS tab (see the module docstring): the
+    compared ones first, then the rest of the config; tuples as text ('none' when empty)."""
+    flat = config_lib.flatten(cfg)
+    flat.update({grid_lib.AXES[a]: v for a, v in members.hparams(i).items()})
+    flat["seed"] = members.seeds[i]
+    if not cfg.transfer.from_run:
+        flat = {k: v for k, v in flat.items() if not k.startswith("transfer.")}
+    names = {key: f"{rank}_{label}" for rank, (key, label) in enumerate(_COMPARED.items(), 1)}
+    rest = [k for k in flat if k not in names and not k.startswith(_NOISE)]
+    return {names.get(k, k): _value(flat[k]) for k in [*names, *rest]}
+
+
+def _value(v) -> bool | float | str:
+    if isinstance(v, (bool, str)):
+        return v
+    if isinstance(v, (int, float, np.number)):
+        return float(v)
+    return ",".join(str(x) for x in v) or "none"
+
+
+def _experiment(sessions: list[dict]) -> api_pb2.Experiment:
+    """Every hparam of the sessions (their hparams() dicts) with its type and the values it
+    takes, those that differ first, as TensorBoard shows them; the final metrics."""
+    labels = {f"{rank}_{label}": (label, key)
+              for rank, (key, label) in enumerate(_COMPARED.items(), 1)}
+    infos = []
+    for name in sessions[0]:
+        values = sorted({s[name] for s in sessions})
+        kind = ("DATA_TYPE_BOOL" if isinstance(values[0], bool) else
+                "DATA_TYPE_STRING" if isinstance(values[0], str) else "DATA_TYPE_FLOAT64")
+        label, key = labels.get(name, ("", ""))
+        info = api_pb2.HParamInfo(name=name, display_name=label, description=key,
+                                  type=api_pb2.DataType.Value(kind))
+        if kind == "DATA_TYPE_BOOL":
+            info.domain_discrete.extend([False, True])
+        elif kind == "DATA_TYPE_STRING" or len(values) < _FEW:
+            info.domain_discrete.extend(values)
+        else:
+            info.domain_interval.min_value, info.domain_interval.max_value = values[0], values[-1]
+        if len(values) > 1:
+            info = api_pb2.HParamInfo.FromString(info.SerializeToString() + _DIFFERS)
+        infos.append((len(values) == 1, name, info))
+    metrics = [api_pb2.MetricInfo(name=api_pb2.MetricName(tag=f"hparam/{k}"), display_name=k)
+               for k in (*_HPARAM_METRICS, "grokked_fraction", "diverged")]
+    return api_pb2.Experiment(hparam_infos=[info for *_, info in sorted(infos)],
+                              metric_infos=metrics)
+
+
+def _hparams_summary(tag: str, **data) -> Summary:
+    """One of the hparams plugin's summaries (`_hparams_/experiment`, ...)."""
+    content = hp_pb2.HParamsPluginData(version=0, **data).SerializeToString()
+    meta = SummaryMetadata(plugin_data=SummaryMetadata.PluginData(plugin_name="hparams",
+                                                                  content=content))
+    return Summary(value=[Summary.Value(tag=tag, metadata=meta)])
+
+
+def _session(values: dict, failed: bool) -> tuple[Summary, Summary]:
+    start = hp_pb2.SessionStartInfo()
+    for name, v in values.items():
+        field = ("bool_value" if isinstance(v, bool) else
+                 "string_value" if isinstance(v, str) else "number_value")
+        setattr(start.hparams[name], field, v)
+    status = api_pb2.Status.Value("STATUS_FAILURE" if failed else "STATUS_SUCCESS")
+    return (_hparams_summary("_hparams_/session_start_info", session_start_info=start),
+            _hparams_summary("_hparams_/session_end_info",
+                             session_end_info=hp_pb2.SessionEndInfo(status=status)))
 
 
 _QUEUE = 1 << 20  # events a writer may hold: never full, so adding one never blocks
@@ -125,6 +226,7 @@ class Board:
         self.writers: dict[int, SummaryWriter] = {}
         self.aggregate: SummaryWriter | None = None
         self.last_time = time.time()
+        self.histogram_step = -1  # the last step with histograms
         self._canvas = None
 
     # -- a writer that failed (a full disk): tensorboardX's writer thread dies, and a later
@@ -148,9 +250,12 @@ class Board:
         except OSError as e:
             raise errors.write_failed(self.root, e) from None
         if step == 0:
-            self.aggregate.add_custom_scalars({"mean with the min-max band over seeds": {
-                f"{tag} ({chart})": ["Margin", [tag, f"{tag}/min", f"{tag}/max"]]
-                for chart, tags in _BAND_CHARTS.items() for tag in tags}})
+            self.aggregate.add_custom_scalars({
+                "train and test (every run)": {
+                    title: ["Multiline", [regex]] for title, regex in _LINES.items()},
+                "mean and min-max band over members (aggregate)": {
+                    title: ["Margin", [f"spread/{tag}/{s}" for s in ("mean", "min", "max")]]
+                    for title, tag in _BAND.items()}})
         self.last_time = time.time()
 
     # -- scalars and images, per chunk of records ------------------------------------------
@@ -159,17 +264,22 @@ class Board:
                  walltimes: np.ndarray) -> None:
         names = list(tags)
         values = np.stack([np.asarray(tags[n], np.float64) for n in names], -1)  # [S, P, n]
+        band = [j for j, n in enumerate(names) if n in _BAND.values()]
         with np.errstate(all="ignore"), warnings.catch_warnings():
             # the band over members leaves a diverged member's non-finite values out
             warnings.simplefilter("ignore", RuntimeWarning)
             finite = np.where(np.isfinite(values), values, np.nan)
-            stats = {"": np.nanmean(finite, 0), "/min": np.nanmin(finite, 0),
-                     "/max": np.nanmax(finite, 0)}
+            mean = np.nanmean(finite, 0)  # [P, n]
+            stats = [mean[:, band], np.nanmin(finite[..., band], 0),
+                     np.nanmax(finite[..., band], 0)]
+        agg_names = names + [f"spread/{names[j]}/{s}" for s in ("mean", "min", "max")
+                             for j in band]
         for j, step in enumerate(steps):
             for i, writer in self.writers.items():
                 self._add(writer, names, values[i, j], int(step), walltimes[j])
-            self._add(self.aggregate, [n + sfx for sfx in stats for n in names],
-                      np.concatenate([s[j] for s in stats.values()]), int(step), walltimes[j])
+            self._add(self.aggregate, agg_names,
+                      np.concatenate([mean[j]] + [s[j] for s in stats]), int(step),
+                      walltimes[j])
 
     @staticmethod
     def _add(writer: SummaryWriter, names: list[str], values: np.ndarray, step: int,
@@ -217,12 +327,16 @@ class Board:
                 self.writers[i].add_image("spectra", image, int(step), walltimes[j],
                                           dataformats="HWC")
 
-    # -- checkpoints and the end ---------------------------------------------------------------
+    # -- weights and the end ---------------------------------------------------------------
 
     def histograms(self, step: int, params: dict) -> None:
         """Histograms of every weight matrix of the detail seeds (host params, member axis
-        first), of their finite elements (none: no histogram)."""
+        first), of their finite elements (none: no histogram); once per step (a second call
+        for the same step, as a checkpoint after a chunk's histograms, writes nothing)."""
         self._check()
+        if step == self.histogram_step:
+            return
+        self.histogram_step = step
         named = models.param_names(params)
         for i in self.detail_idx:
             for name, w in named.items():
@@ -233,17 +347,23 @@ class Board:
                     self.writers[i].add_histogram(f"weights/{name}", w, step)
 
     def finish(self, summary: dict) -> None:
-        """hparams of every seed run and of the aggregate, with the final metrics."""
+        """Each seed run's hparams session, with its final metrics `hparam/...`; the experiment
+        in the first; the aggregate's metrics (over members), as scalars only."""
         self._check()
         step = int(summary["steps"])
-        hp = hparams(self.cfg)
+        sessions = {i: hparams(self.cfg, self.members, i) for i in self.writers}
         for i, writer in self.writers.items():
             entry = summary["seeds"][i]
             metrics = {f"hparam/{k}": float(entry[k]) for k in _HPARAM_METRICS}
             metrics["hparam/grokked_fraction"] = float(entry["grok_step"] >= 0)
             metrics["hparam/diverged"] = float(entry.get("diverged_step", -1) >= 0)
-            member = {grid_lib.AXES[a]: v for a, v in self.members.hparams(i).items()}
-            self._hparams(writer, {**hp, **member, "seed": str(self.seeds[i])}, metrics, step)
+            parts = list(_session(sessions[i], failed=metrics["hparam/diverged"] > 0))
+            if i == self.seed_idx[0]:
+                parts.insert(0, _hparams_summary("_hparams_/experiment",
+                                                 experiment=_experiment([*sessions.values()])))
+            for part in parts:
+                writer.file_writer.add_summary(part)
+            self._add(writer, list(metrics), np.array(list(metrics.values())), step, time.time())
         seeds = summary["seeds"]
         stats = summary_lib.grok_stats(seeds)
         agg = {f"hparam/{k}": float(np.nanmedian([e[k] for e in seeds]))
@@ -251,13 +371,7 @@ class Board:
         agg["hparam/grok_step"] = (stats["grok_step_median"] if stats["grokked"] else -1.0)
         agg["hparam/grokked_fraction"] = stats["grokked"] / stats["seeds"]
         agg["hparam/diverged"] = float(summary.get("diverged", 0)) / stats["seeds"]
-        self._hparams(self.aggregate, {**hp, "seed": "all"}, agg, step)
-
-    @staticmethod
-    def _hparams(writer: SummaryWriter, hp: dict, metrics: dict, step: int) -> None:
-        for part in tbx_summary.hparams(hp, metrics):  # experiment, session start, session end
-            writer.file_writer.add_summary(part)
-        Board._add(writer, list(metrics), np.array(list(metrics.values())), step, time.time())
+        self._add(self.aggregate, list(agg), np.array(list(agg.values())), step, time.time())
 
     def flush(self) -> None:
         self._check()

@@ -3,7 +3,10 @@ so that it never shadows the standard library's module).
 
 The saved checkpoint steps, the seeds, the config that matters, and each seed's final metrics
 with its memorisation and grok steps (from summary.json, or from the latest checkpoint's
-history while a run is unfinished). Reads only; never changes the run.
+history while a run is unfinished), then each seed's phases (summary.phases: where
+memorisation, circuit formation and cleanup end) and key frequencies (the final probe's, from
+the summary, else from the latest `grokjax probe` report in RUN/probes). Reads only; never
+changes the run and computes nothing heavy.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import pathlib
 from grokjax import config as config_lib
 from grokjax import grid as grid_lib
 from grokjax import run as run_lib
+from grokjax.grid import value_text
 from grokjax.store import rundir
 from grokjax.store.checkpoint import Checkpoints
 from grokjax.summary import n_members, seed_table, summarize
@@ -64,10 +68,74 @@ def describe(run: str | pathlib.Path) -> str:
                                f"{summary['memorised']}/{n}" if summary else "")]
     if summary:
         lines += seed_table(summary)
+        lines += [""] + phase_table(summary, _probe_report_keys(run), run)
     if (run / "history.npz").exists():
         history = rundir.read_npz(run / "history.npz")
+        lines.append("")
         lines.append(f"history      {len(history['step'])} log points, steps "
                      f"{int(history['step'][0])}..{int(history['step'][-1])}; keys: "
                      + ", ".join(k for k in sorted(history) if not k.startswith("norm/"))
                      + f", norm/* ({sum(k.startswith('norm/') for k in history)})")
     return "\n".join(lines)
+
+
+_PHASES = (("memorised", "memorisation_end"), ("circuit formed", "circuit_formation_end"),
+           ("cleaned up", "cleanup_end"))
+
+
+def _probe_report_keys(run: pathlib.Path) -> tuple[int, dict[int, list[int]]] | None:
+    """(step, {member index: key frequencies}) of the latest probe report in RUN/probes, if
+    there is one that has them."""
+    found = {}
+    for f in (run / "probes").glob("report-step*.json"):
+        tail = f.stem[len("report-step"):]
+        if tail.isdigit():
+            found[int(tail)] = f
+    if not found:
+        return None
+    step = max(found)
+    rep = rundir.read_json(found[step], default={})
+    keys = {i: e["key_freqs"] for i, e in enumerate(rep.get("seeds", [])) if "key_freqs" in e}
+    return (step, keys) if keys else None
+
+
+def phase_table(summary: dict, probe_keys: tuple[int, dict] | None = None,
+                run: str | pathlib.Path = "RUN") -> list[str]:
+    """Per seed: the steps where its phases end ('-': not reached) and its key frequencies
+    (the final probe's in the summary; else those of a probe report, `probe_keys`; else a
+    hint to run `grokjax probe`)."""
+    axes = list(summary.get("grid", {}).get("axes", {}))
+    entries = summary["seeds"]
+    from_summary = [e.get("probes", {}).get("key_freqs") for e in entries]
+    source = "final probe"
+    if all(k is None for k in from_summary) and probe_keys:
+        source = f"probe report, step {probe_keys[0]}"
+        from_summary = [probe_keys[1].get(i) for i in range(len(entries))]
+    has_keys = any(k is not None for k in from_summary)
+    lines = ["phases: the step each ends ('-': not reached; circuit formed / cleaned up: the "
+             "test loss 10% / 90% of the way down in log)",
+             "".join(f"{a:>15}" for a in axes) + f"{'seed':>6}"
+             + "".join(f"  {label}" for label, _ in _PHASES)
+             + (f"  key frequencies ({source})" if has_keys else "")]
+    for e, keys in zip(entries, from_summary):
+        phases = e.get("phases") or {}
+        cells = ["-" if phases.get(k) is None else str(phases[k]) for _, k in _PHASES]
+        lines.append("".join(f"{value_text(e['hparams'][a]):>15}" for a in axes)
+                     + f"{e['seed']:>6}" + "".join(f"  {c:>{len(label)}}" for c, (label, _)
+                                                   in zip(cells, _PHASES))
+                     + (f"  {_keys_text(keys)}" if has_keys else ""))
+    if not has_keys and all("probes" in e for e in entries):
+        lines.append("key frequencies: none (the probes ran without Nanda's (a, b) table "
+                     "measures: they need one two-variable task on every (a, b), or a task "
+                     "grid of tasks with one Fourier direction and basis)")
+    elif not has_keys:
+        lines.append(f"key frequencies: not recorded in this run's summary; run `grokjax probe "
+                     f"{run}` (a transformer with p >= 5 and one two-variable task on every "
+                     "(a, b))")
+    return lines
+
+
+def _keys_text(keys: list[int] | None) -> str:
+    if keys is None:
+        return "-"
+    return ",".join(map(str, keys)) if keys else "none"

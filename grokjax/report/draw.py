@@ -5,15 +5,21 @@ chosen seed bold), on a log-scaled step axis: `grokking_curves` (train and test 
 loss) and `measure_curves` (FFD/FCR of W_E and W_L, restricted and excluded loss, the weight norm
 and Gini), with memorisation and grok steps or phases marked. Across seeds and runs:
 `grok_steps` (the grok step of every seed, one column per run). Of one seed's weights:
-`spectra` (W_E and W_L in the Fourier basis, additive and, for a prime p, discrete-log).
+`spectra` (W_E and W_L in the Fourier basis, additive and, for a multiplicative task, discrete
+log: `shows_discrete_log`). Of the probes over training: `embedding_spectrum` (W_E's norm per
+frequency against step, one panel per seed, the key frequencies marked).
 For the reproduction report: `outcome_matrix` (runs as a table: grok step or best test
 accuracy), `spectrum_patterns` (Furuta's Fig. 8) and `measure_phases` (Nanda's Fig. 7 with the
 phases from the measures).
 (TensorBoard's small spectrum image is drawn by grokjax.monitor.spectrum_image.)
+
+Events and phases have one colour each in every figure (`EVENTS`): `plot`'s median
+memorisation and grok steps, `probe`'s phases of one seed, the report's phase spans.
 """
 
 from __future__ import annotations
 
+import ast
 import pathlib
 
 import matplotlib
@@ -21,10 +27,14 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.colors as mcolors  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.ticker as mticker  # noqa: E402
 import numpy as np  # noqa: E402
 
+from grokjax.errors import GrokjaxError  # noqa: E402
+from grokjax.modular import is_prime  # noqa: E402
 from grokjax.probes import fourier, measures  # noqa: E402
 from grokjax.summary import over_tasks  # noqa: E402
+from grokjax.tasks import parse_task_spec  # noqa: E402
 
 DPI = 100
 CURVES_SIZE = (13, 5)  # inches, at DPI
@@ -32,24 +42,72 @@ MEASURES_SIZE = (13, 9)
 HEATMAP_SIZE = (7.5, 5.5)
 
 
+GROK_LEGEND_WIDTH = 3.2  # inches beside the grok-step axes for its legend
+
+
 def grok_steps_size(n_groups: int) -> tuple[float, float]:
-    return max(6.0, 1.1 * n_groups + 2), 5.0
+    return max(6.0, 1.1 * n_groups + 2) + GROK_LEGEND_WIDTH, 5.0
 
 
-_PHASE_STYLE = {"memorisation_end": ("memorised", "tab:gray"),
-                "circuit_formation_end": ("circuit formed", "tab:purple"),
-                "cleanup_end": ("cleaned up", "tab:green")}
+# Every event and phase a figure marks, with its label and its one colour (none of the C0-C5
+# that the curves use): a run's events (summary's memorisation and grok steps) and one seed's
+# phases (summary.phases: each phase is drawn in the colour of the event that ends it).
+EVENTS = {"memorisation": ("memorised", "tab:gray"),
+          "grok": ("grokked", "black"),
+          "circuit_formation": ("circuit formed", "tab:cyan"),
+          "cleanup": ("cleaned up", "tab:olive")}
+PHASES = {"memorisation_end": "memorisation", "circuit_formation_end": "circuit_formation",
+          "cleanup_end": "cleanup"}  # summary.phases' keys -> EVENTS
+# The phases as spans, each in the colour of the event that ends it.
+_PHASE_SPANS = tuple((label, EVENTS[event][1]) for label, event in (
+    ("memorisation", "memorisation"), ("circuit formation", "circuit_formation"),
+    ("cleanup", "cleanup")))
 
 
 def phase_marks(phases: dict | None) -> list[tuple[int, str, str]]:
     """One seed's phases (summary.phases) as marks for the curve figures."""
-    return [(phases[key], label, color) for key, (label, color) in _PHASE_STYLE.items()
+    return [(phases[key], *EVENTS[event]) for key, event in PHASES.items()
             if phases and phases.get(key) is not None]
 
 
+def _has_product(node: ast.AST) -> bool:
+    """Whether an expression multiplies or divides two factors that hold different
+    variables (x * y, x * y**2, x / y; not 2 * x, x * x or (x + y)**2)."""
+    for n in ast.walk(node):
+        if isinstance(n, ast.BinOp) and isinstance(n.op, (ast.Mult, ast.Div)):
+            left, right = ({m.id for m in ast.walk(side) if isinstance(m, ast.Name)}
+                           for side in (n.left, n.right))
+            if left and right and left != right:
+                return True
+    return False
+
+
+def shows_discrete_log(task: str, p: int) -> bool:
+    """Whether the discrete-log (multiplicative) basis says anything of a task: p is prime and
+    some task of the mixture multiplies or divides its operands by each other (multiply,
+    division, multiply_z, x*y + y, x**3 + x*y, ...; not add, 2*x + 3*y, x**2 + y, (x + y)**2
+    or rand). For the additive tasks its panels are noise."""
+    if not is_prime(p):
+        return False
+    try:
+        tasks = parse_task_spec(task, p=p)
+    except GrokjaxError:
+        return False
+    for t in tasks:
+        try:
+            tree = ast.parse(t.formula.replace("^", "**"), mode="eval")
+        except SyntaxError:  # rand's "random table (seed 0)"
+            continue
+        if _has_product(tree):
+            return True
+    return False
+
+
 def spectra(params_one_seed: dict, p: int, title: str, path: pathlib.Path,
-            multiplicative: bool) -> None:
-    """W_E's number rows and W_L in the Fourier basis, for one seed."""
+            multiplicative: bool) -> list[str]:
+    """W_E's number rows and W_L in the Fourier basis, for one seed: additive, and with
+    `multiplicative` (see `shows_discrete_log`) also over Z/(p-1) in discrete-log order.
+    Returns the bases drawn."""
     weights = {"W_E": np.asarray(measures.embedding(params_one_seed, p)),
                "W_L": np.asarray(measures.neuron_logit_map(params_one_seed, p))}
     bases = [("additive", "Z/p")] + ([("multiplicative", "Z/(p-1), discrete-log order")]
@@ -82,6 +140,115 @@ def spectra(params_one_seed: dict, p: int, title: str, path: pathlib.Path,
     fig.tight_layout(rect=(0, 0, 1, 0.98))
     fig.savefig(path, dpi=DPI)
     plt.close(fig)
+    return [basis for basis, _ in bases]
+
+
+SPECTRUM_PANELS = 8  # seeds drawn by embedding_spectrum at most
+SPECTRUM_COLUMNS = 4
+
+
+def embedding_spectrum_size(n_panels: int, n_bases: int) -> tuple[float, float]:
+    """The figure size of `embedding_spectrum`: up to SPECTRUM_COLUMNS panels a row, one block
+    of rows per basis."""
+    cols = min(n_panels, SPECTRUM_COLUMNS)
+    rows = -(-n_panels // cols) * n_bases
+    return max(7.0, 3.4 * cols + 1.6), 3.0 * rows + 1.6
+
+
+def frequency_norms(history: dict, basis: str = "additive") -> np.ndarray:
+    """[S, P_probe, K]: W_E's norm in each frequency k at every probe point,
+    sqrt(||mu_k||^2 + ||nu_k||^2) from the probes' spectra (probe/W_E/mu and /nu, or
+    probe/log/... in the discrete-log basis)."""
+    prefix = "probe/log/" if basis == "multiplicative" else "probe/"
+    return np.hypot(history[f"{prefix}W_E/mu"], history[f"{prefix}W_E/nu"])
+
+
+def embedding_spectrum(history: dict, labels: list[str], title: str, path: pathlib.Path,
+                       bases: tuple[str, ...] = ("additive",), key_basis: str | None = None,
+                       marks: list[list[tuple[int, str, str]]] | None = None) -> dict:
+    """The embedding's Fourier spectrum over training: for each of the first len(labels)
+    members (at most SPECTRUM_PANELS) a frequency x probe-step heatmap of W_E's norm per
+    frequency (`frequency_norms`), in each basis of `bases` ('additive', 'multiplicative'),
+    all on one log colour scale. The key frequencies of the final probe point
+    (probe/key_freqs, found in `key_basis`) are marked with red triangles on the right in
+    that basis's panels; `marks` (per member: (step, label, colour)) are vertical lines.
+    Returns what it drew: {'panels': [{'label', 'basis', 'member', 'keys'}], 'norm': (vmin,
+    vmax)}."""
+    n = min(len(labels), SPECTRUM_PANELS)
+    if n == 0:
+        raise GrokjaxError("embedding_spectrum needs at least one member")
+    steps = np.asarray(history["probe/step"], np.float64)
+    values = {b: frequency_norms(history, b)[:n] for b in bases}
+    finite = np.concatenate([v[np.isfinite(v) & (v > 0)] for v in values.values()])
+    vmax = float(finite.max()) if finite.size else 1.0
+    vmin = max(float(finite.min()) if finite.size else vmax * 1e-3, vmax * 1e-3)
+    norm = mcolors.LogNorm(vmin=vmin, vmax=max(vmax, vmin * 1.01))
+    keys_all = history.get("probe/key_freqs")
+    if len(steps) > 1:
+        mid = (steps[1:] + steps[:-1]) / 2
+        x_edges = np.concatenate([[steps[0] - (mid[0] - steps[0])], mid,
+                                  [steps[-1] + (steps[-1] - mid[-1])]])
+    else:
+        x_edges = steps[0] + np.array([-0.5, 0.5])
+    cols = min(n, SPECTRUM_COLUMNS)
+    block = -(-n // cols)
+    fig, axes = plt.subplots(block * len(bases), cols, figsize=embedding_spectrum_size(
+        n, len(bases)), squeeze=False, layout="constrained")
+    drawn, image = [], None
+    for b_i, basis in enumerate(bases):
+        K = values[basis].shape[-1]
+        y_edges = np.arange(K + 1) + 0.5
+        for i in range(block * cols):
+            ax = axes[b_i * block + i // cols, i % cols]
+            if i >= n:
+                ax.axis("off")
+                continue
+            image = ax.pcolormesh(x_edges, y_edges, values[basis][i].T, norm=norm,
+                                  cmap="viridis", shading="flat")
+            keys = []
+            if keys_all is not None and basis == key_basis:
+                keys = [int(k) + 1 for k in np.flatnonzero(keys_all[i, -1])]
+            if keys:
+                ax.plot(np.full(len(keys), x_edges[-1]), keys, "<", color="red", ms=6,
+                        clip_on=False, label="key frequency (final probe)")
+            for step, label, color in (marks[i] if marks else []):
+                ax.axvline(step, color=color, ls="--", lw=1.2, label=label)
+            name = "discrete log, Z/(p-1)" if basis == "multiplicative" else "Z/p"
+            ax.set_title(f"{labels[i]} ({name})" + (f"; keys {', '.join(map(str, keys))}"
+                                                    if keys else ""), fontsize=9)
+            ax.set_ylim(0.5, K + 0.5)
+            ax.yaxis.set_major_locator(mticker.MaxNLocator(integer=True))
+            if i % cols == 0:
+                ax.set_ylabel("frequency k")
+            ax.set_xlabel("training step (probe points)", fontsize=8)
+            drawn.append({"label": labels[i], "basis": basis, "member": i, "keys": keys})
+    handles = {}
+    for ax in axes.flat:
+        for h, lab in zip(*ax.get_legend_handles_labels()):
+            handles.setdefault(lab, h)
+    if handles:
+        fig.legend(list(handles.values()), list(handles), loc="outside lower center",
+                   ncol=min(len(handles), 4), fontsize=8)
+    bar = fig.colorbar(image, ax=axes, label="||W_E's frequency k|| (log scale)", shrink=0.9)
+    _log_ticks(bar.ax.yaxis, norm.vmin, norm.vmax)
+    more = f" (first {n} of {len(labels)} members)" if len(labels) > n else ""
+    fig.suptitle(title + more, fontsize=10)
+    fig.savefig(path, dpi=DPI)
+    plt.close(fig)
+    return {"panels": drawn, "norm": (norm.vmin, norm.vmax)}
+
+
+def _log_ticks(axis, low: float, high: float) -> None:
+    """Plain-number labels on a log axis: the powers of ten, and between them every minor tick
+    when the range is within a decade, else those at 2 and 5 times a power of ten."""
+    plain = mticker.FuncFormatter(lambda v, _: f"{v:.3g}")
+    narrow = np.log10(high / low) <= 1
+
+    def minor(v, _):
+        lead = round(v / 10 ** np.floor(np.log10(v)), 6)
+        return f"{v:.3g}" if narrow or lead in (2, 5) else ""
+    axis.set_major_formatter(plain)
+    axis.set_minor_formatter(mticker.FuncFormatter(minor))
 
 
 def _step_axis(ax) -> None:
@@ -243,8 +410,8 @@ def grok_steps(groups: list[dict], title: str, path: pathlib.Path) -> None:
         ax.text(0.5, 0.5, "no seed grokked", ha="center", va="center", transform=ax.transAxes)
     ax.set_ylabel("grok step (first step with test accuracy >= threshold; log scale)")
     ax.set_title(title)
-    _legend(ax)
-    fig.tight_layout()
+    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1), borderaxespad=0, fontsize=8)
+    fig.tight_layout()  # makes room for the legend beside the axes
     fig.savefig(path, dpi=DPI)
     plt.close(fig)
 
@@ -362,10 +529,6 @@ def spectrum_patterns(curves: list[dict], title: str, path: pathlib.Path) -> Non
     fig.tight_layout(rect=(0, 0, 1, 0.95))
     fig.savefig(path, dpi=DPI)
     plt.close(fig)
-
-
-_PHASE_SPANS = (("memorisation", "tab:gray"), ("circuit formation", "tab:purple"),
-                ("cleanup", "tab:green"))
 
 
 def measure_phases(history: dict, over: dict, i: int, phases: dict, title: str,

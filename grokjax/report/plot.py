@@ -7,10 +7,16 @@ Per run, from its history.npz and summary.json:
                           grok steps marked
     <run>-measures.png    the weight norm, FFD/FCR of W_E and W_L, restricted and excluded loss
                           (and Gini) against step, the same way, with the same marks
+    <run>-embedding-spectrum.png
+                          W_E's norm per frequency against step, one heatmap per seed (the
+                          first 8), from the probes in the history; the key frequencies of the
+                          final probe marked; the discrete-log basis too for multiplicative
+                          tasks (draw.shows_discrete_log); runs with probes only
     <run>-spectra-seed<S>-step<N>.png
                           the Fourier spectra of W_E and W_L of one seed (--seed, default the
-                          first) at one checkpoint (--step, default the latest); transformers
-                          with p >= 5 only (it reads the checkpoint)
+                          first) at one checkpoint (--step, default the latest), the
+                          discrete-log panels for multiplicative tasks only; transformers with
+                          p >= 5 only (it reads the checkpoint; not with --no-spectra)
 
     <run>-grid.png        for a grid run (`--grid`): the median grok step over the first two
                           grid axes (or the one), each cell with the fraction of seeds grokked
@@ -29,22 +35,62 @@ import pathlib
 
 import numpy as np
 
+from grokjax.grid import value_text
 from grokjax.modular import is_prime
 from grokjax.report import draw, runs
 from grokjax.run import load_state
 from grokjax.summary import grok_matrix, n_members
+from grokjax.tasks import parse_task_spec
 
 
 def event_marks(summary: dict) -> list[tuple[int, str, str]]:
-    """The median memorisation and grok steps over the members that reached them."""
+    """The median memorisation and grok steps over the members that reached them, in the
+    colours of draw.EVENTS."""
     marks = []
-    for key, label, color in (("memorisation_step", "memorised (median)", "tab:gray"),
-                              ("grok_step", "grokked (median)", "tab:green")):
+    for key, event in (("memorisation_step", "memorisation"), ("grok_step", "grok")):
+        label, color = draw.EVENTS[event]
         steps = [e[key] for e in summary["seeds"] if e[key] >= 0]
         if steps:
-            marks.append((int(np.median(steps)), f"{label}, {len(steps)}/{len(summary['seeds'])}"
-                          " seeds", color))
+            marks.append((int(np.median(steps)), f"{label} (median), {len(steps)}/"
+                          f"{len(summary['seeds'])} seeds", color))
     return marks
+
+
+def member_task(cfg: dict, entry: dict) -> str:
+    """A member's task: its grid setting's, or the run's."""
+    return str(entry.get("hparams", {}).get("task", cfg["task"]))
+
+
+def key_basis(cfg: dict, summary: dict) -> str:
+    """The basis the probes found the key frequencies in (grokjax.experiment's probe spec):
+    the discrete log for multiplication by a prime, also over a task grid of it alone; else
+    the additive basis."""
+    names = {t.name for e in summary["seeds"]
+             for t in parse_task_spec(member_task(cfg, e), p=cfg["p"])}
+    return "multiplicative" if names == {"multiply"} and is_prime(cfg["p"]) else "additive"
+
+
+def _member_label(entry: dict) -> str:
+    hparams = entry.get("hparams", {})
+    return f"seed {entry['seed']}" + "".join(f", {a}={value_text(v)}" for a, v in hparams.items())
+
+
+def _embedding_spectrum(run: dict, path: pathlib.Path) -> dict | None:
+    """`<run>-embedding-spectrum.png` from the history's probes; None without them."""
+    history, summary, cfg = run["history"], run["summary"], run["cfg"]
+    if "probe/W_E/mu" not in history or not len(history["probe/step"]):
+        return None
+    entries = summary["seeds"][:draw.SPECTRUM_PANELS]
+    log = ("probe/log/W_E/mu" in history
+           and any(draw.shows_discrete_log(member_task(cfg, e), cfg["p"]) for e in entries))
+    marks = [draw.phase_marks(e.get("phases"))
+             + ([(e["grok_step"], *draw.EVENTS["grok"])] if e["grok_step"] >= 0 else [])
+             for e in entries]
+    return draw.embedding_spectrum(
+        history, [_member_label(e) for e in summary["seeds"]],
+        f"{run['title']}: W_E's Fourier spectrum over training (norm per frequency)", path,
+        bases=("additive", "multiplicative") if log else ("additive",),
+        key_basis=key_basis(cfg, summary), marks=marks)
 
 
 def _labels(loaded: list[dict]) -> list[str]:
@@ -66,8 +112,9 @@ def _spectra(run: dict, seed: int | None, step: int | None, out: pathlib.Path,
     i, params = runs.member_params(state.params, exp.member_seeds, seed, str(run["dir"]))
     seed_i = exp.member_seeds[i]
     path = out / f"{prefix}-spectra-seed{seed_i}-step{meta['step']}.png"
+    task = member_task(cfg, run["summary"]["seeds"][i])
     draw.spectra(params, cfg["p"], f"{run['title']}; seed {seed_i}, step {meta['step']}", path,
-                 multiplicative=is_prime(cfg["p"]))
+                 multiplicative=draw.shows_discrete_log(task, cfg["p"]))
     return path
 
 
@@ -123,6 +170,8 @@ def write(run_dirs: list[str | pathlib.Path], out: str | pathlib.Path | None = N
         if "grid" in summary:
             written.append(out / f"{prefix}-grid.png")
             _grid(summary, name, written[-1])
+        if _embedding_spectrum(run, out / f"{prefix}-embedding-spectrum.png") is not None:
+            written.append(out / f"{prefix}-embedding-spectrum.png")
         if spectra:
             path = _spectra(run, seed, step, out, prefix)
             if path is not None:

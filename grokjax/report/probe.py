@@ -9,7 +9,11 @@ every ablation in one compiled program). Figures (for one
 seed, `--seed`, with the other seeds as thin lines where curves are drawn): the Fourier spectra
 of W_E and W_L (heatmap of the components and the per-frequency norms, in both bases), FFD and
 FCR over training, restricted and excluded loss with the train and test loss, the Gini
-coefficients and the weight norm, each with the phase marks.
+coefficients and the weight norm, each with the phase marks. The discrete-log panels of the
+spectra are drawn for multiplicative tasks only (draw.shows_discrete_log).
+
+`terminal_lines` is what `grokjax probe` prints: one row per seed with its key frequencies,
+its restricted and excluded loss, the ablation accuracies and its phases.
 """
 
 from __future__ import annotations
@@ -154,10 +158,14 @@ def write(run: str | pathlib.Path, step: int | None = None, seed: int | None = N
     out.mkdir(parents=True, exist_ok=True)
     tag = f"step{rep['step']}"
     rundir.write_json(out / f"report-{tag}.json", rep)
-    name = runs.title(rundir.read_json(run / "config.json"), len(seeds),
-                      rundir.read_json(run / "summary.json", default={}).get("grid"))
+    saved = rundir.read_json(run / "summary.json", default={})
+    name = runs.title(rundir.read_json(run / "config.json"), len(seeds), saved.get("grid"))
+    entries = saved.get("seeds", [])
+    task = (entries[i].get("hparams", {}).get("task", rep["task"]) if i < len(entries)
+            else rep["task"])
     draw.spectra(one, rep["p"], f"{name}; step {rep['step']}; seed {seeds[i]}",
-                 out / f"spectra-{tag}-seed{seeds[i]}.png", multiplicative=bool(arrays["log"]))
+                 out / f"spectra-{tag}-seed{seeds[i]}.png",
+                 multiplicative=bool(arrays["log"]) and draw.shows_discrete_log(task, rep["p"]))
     history = arrays["history"]
     if history is not None and "probe/step" in history:
         draw.measure_curves(history, f"{name}; seed {seeds[i]} bold",
@@ -173,3 +181,70 @@ def write(run: str | pathlib.Path, step: int | None = None, seed: int | None = N
                 out / f"final-keys-seed{seeds[i]}.png",
                 draw.phase_marks(rep["seeds"][i].get("phases")))
     return out
+
+
+def read_report(out_dir: str | pathlib.Path, step: int | None = None) -> dict:
+    """The report `write` left in `out_dir`: report-step<step>.json, or the latest step's."""
+    out_dir = pathlib.Path(out_dir)
+    found = {int(f.stem[len("report-step"):]): f for f in out_dir.glob("report-step*.json")
+             if f.stem[len("report-step"):].isdigit()}
+    if not found or (step is not None and step not in found):
+        raise GrokjaxError(f"{out_dir} has no probe report"
+                           + (f" of step {step}" if step is not None else "")
+                           + " (write one with `grokjax probe RUN`)")
+    return rundir.read_json(found[step if step is not None else max(found)])
+
+
+def _steps(values: list) -> str:
+    return ",".join(map(str, values)) if values else "none"
+
+
+def terminal_lines(source: dict | str | pathlib.Path, step: int | None = None) -> list[str]:
+    """What `grokjax probe` prints: a heading, then one row per seed: the key frequencies, the
+    restricted and excluded loss, the accuracy on the whole (a, b) table intact, without all
+    key frequencies of the embedding and without the one other frequency that matters most
+    (the least accuracy left), and the steps where its phases end (summary.phases; '-' where
+    a phase was not reached). `source` is a report (`report`'s first value), its JSON file, or
+    the directory `write` wrote (with `step`, that step's report; else the latest)."""
+    if isinstance(source, dict):
+        rep = source
+    else:
+        path = pathlib.Path(source)
+        rep = read_report(path, step) if path.is_dir() else rundir.read_json(path)
+    seeds = rep["seeds"]
+    table = any("key_freqs" in e for e in seeds)
+    basis = {"multiplicative": "discrete log, Z/(p-1)", "additive": "Z/p"}.get(
+        rep.get("grid_basis"), "")
+    lines = [f"probe report at step {rep['step']}: task {rep['task']}, p={rep['p']}"
+             + (f"; key frequencies over {basis}" if table else "; no key frequencies or ablation (this task has no (a, b) table "
+                "measures)")]
+    phases = [("memorised", "memorisation_end"), ("circuit formed", "circuit_formation_end"),
+              ("cleaned up", "cleanup_end")]
+    head = ["seed"]
+    if table:
+        head += ["key freqs", "restricted", "excluded", "acc", "acc -keys", "acc -1 other"]
+    head += [label for label, _ in phases]
+    rows = []
+    for e in seeds:
+        row = [str(e["seed"])]
+        if table:
+            abl = e.get("ablation", {})
+            row += [_steps(e.get("key_freqs", [])), f"{e['restricted_loss']:.3g}",
+                    f"{e['excluded_loss']:.3g}", f"{abl.get('intact_acc', float('nan')):.3f}",
+                    f"{abl.get('without_all_key_freqs_acc', float('nan')):.3f}",
+                    f"{abl.get('without_one_other_freq_min_acc', float('nan')):.3f}"]
+        ph = e.get("phases") or {}
+        row += ["-" if ph.get(key) is None else str(ph[key]) for _, key in phases]
+        rows.append(row)
+    widths = [max(len(r[j]) for r in [head] + rows) for j in range(len(head))]
+    left = {1} if table else set()  # the key frequencies read from the left
+
+    def fmt(row):
+        return "  ".join(c.ljust(w) if j in left else c.rjust(w)
+                         for j, (c, w) in enumerate(zip(row, widths))).rstrip()
+    lines += [fmt(head)] + [fmt(r) for r in rows]
+    if table:
+        lines += ["restricted / excluded: the loss with only / without the key frequencies",
+                  "acc: on all p^2 inputs, intact / without W_E's key frequencies / without the "
+                  "other frequency that costs most"]
+    return lines
