@@ -94,8 +94,6 @@ def _print_summary(summary: dict, workdir: pathlib.Path) -> None:
 
 def cmd_train(args) -> int:
     cfg = _load(args)
-    from grokjax import compilation
-    compilation.enable(not args.no_compilation_cache)
     if args.distributed:  # before anything touches JAX's backends
         from grokjax import sharding
         sharding.initialize_distributed(args.coordinator, args.num_processes, args.process_id)
@@ -154,25 +152,19 @@ def cmd_inspect(args) -> None:
 
 
 def cmd_probe(args) -> None:
-    from grokjax import compilation
     from grokjax.report import probe
-    compilation.enable(not args.no_compilation_cache)
     out = probe.write(args.run, args.step, args.seed, args.out, args.final_keys)
     print("\n".join(probe.terminal_lines(out, args.step) + [f"wrote {out}"]))
 
 
 def cmd_plot(args) -> None:
-    from grokjax import compilation
     from grokjax.report import plot
-    compilation.enable(not args.no_compilation_cache)
     for path in plot.write(args.runs, args.out, args.seed, args.step, not args.no_spectra):
         print(f"wrote {path}")
 
 
 def cmd_circuits(args) -> None:
-    from grokjax import compilation
     from grokjax.report import circuits
-    compilation.enable(not args.no_compilation_cache)
     seeds = None if args.seed_list is None else _int_list(args.seed_list, "--seed-list")
     out = circuits.write(args.run, args.method, step=args.step, seeds=seeds, corrupt=args.corrupt,
                          metric=args.metric, tau=args.tau, granularity=args.granularity,
@@ -454,6 +446,9 @@ def main(argv: list[str] | None = None) -> int:
     for library in ("absl", "asyncio"):
         logging.getLogger(library).setLevel(logging.CRITICAL)
     try:
+        if hasattr(args, "no_compilation_cache"):  # a command that compiles
+            from grokjax import compilation
+            compilation.enable(not args.no_compilation_cache)
         return args.func(args) or 0
     except BrokenPipeError:  # e.g. `grokjax sweep ... --dry-run | head`
         sys.stdout = open(os.devnull, "w")  # pylint: disable=consider-using-with

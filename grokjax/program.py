@@ -12,9 +12,8 @@ The program runs up to `chunk_steps` steps per dispatch: an outer `lax.scan` ove
 each of which evaluates the test set, then runs an inner `lax.scan` of `eval_every` train steps;
 a traced count says how many of the log points (probe intervals, with probes) run, so a shorter
 chunk needs no compile of its own. Records (metrics at every log point) stay on the device until
-the host reads the whole chunk. The member
-axis leads every array of the state, the per-member split indices and the records; the shared
-token tables carry no member axis. Under vmap nothing branches on a per-member value, so no
+the host reads the whole chunk. The member axis leads every array of the state, the per-member
+split indices and the records; the shared token tables carry no member axis. Under vmap nothing branches on a per-member value, so no
 member does another's work.
 
 Memorisation and grok steps live in the state, per task plus one for all tasks together (the

@@ -84,6 +84,8 @@ _HPARAM_METRICS = ("grok_step", "memorisation_step", "test_acc", "train_acc", "b
 _COMPARED = {"task": "task", "p": "p", "train_fraction": "r", "optim.lr": "lr",
              "optim.weight_decay": "weight_decay", "model.weight_scale": "alpha",
              "seed": "seed"}
+# ... and their names in the HPARAMS tab, ranked so that TensorBoard's sort keeps this order.
+_RANKED = {key: f"{rank}_{label}" for rank, (key, label) in enumerate(_COMPARED.items(), 1)}
 # Config keys that are not hparams: bookkeeping, or what `seed` and the grid values say.
 _NOISE = ("checkpoint.", "tensorboard.", "grid.", "seeds", "seed_list", "train.chunk_steps",
           "train.batching")
@@ -137,9 +139,8 @@ def hparams(cfg: ml_collections.ConfigDict, members, i: int) -> dict[str, bool |
     flat["seed"] = members.seeds[i]
     if not cfg.transfer.from_run:
         flat = {k: v for k, v in flat.items() if not k.startswith("transfer.")}
-    names = {key: f"{rank}_{label}" for rank, (key, label) in enumerate(_COMPARED.items(), 1)}
-    rest = [k for k in flat if k not in names and not k.startswith(_NOISE)]
-    return {names.get(k, k): _value(flat[k]) for k in [*names, *rest]}
+    rest = [k for k in flat if k not in _RANKED and not k.startswith(_NOISE)]
+    return {_RANKED.get(k, k): _value(flat[k]) for k in [*_RANKED, *rest]}
 
 
 def _value(v) -> bool | float | str:
@@ -153,8 +154,7 @@ def _value(v) -> bool | float | str:
 def _experiment(sessions: list[dict]) -> api_pb2.Experiment:
     """Every hparam of the sessions (their hparams() dicts) with its type and the values it
     takes, those that differ first, as TensorBoard shows them; the final metrics."""
-    labels = {f"{rank}_{label}": (label, key)
-              for rank, (key, label) in enumerate(_COMPARED.items(), 1)}
+    labels = {name: (_COMPARED[key], key) for key, name in _RANKED.items()}
     infos = []
     for name in sessions[0]:
         values = sorted({s[name] for s in sessions})
@@ -331,8 +331,8 @@ class Board:
 
     def histograms(self, step: int, params: dict) -> None:
         """Histograms of every weight matrix of the detail seeds (host params, member axis
-        first), of their finite elements (none: no histogram); once per step (a second call
-        for the same step, as a checkpoint after a chunk's histograms, writes nothing)."""
+        first), of their finite elements (none: no histogram); once per step (the final save
+        that replaces a checkpoint of the same step writes none again)."""
         self._check()
         if step == self.histogram_step:
             return

@@ -16,6 +16,7 @@ import pathlib
 from grokjax import config as config_lib
 from grokjax import grid as grid_lib
 from grokjax import run as run_lib
+from grokjax.report import runs
 from grokjax.grid import value_text
 from grokjax.store import rundir
 from grokjax.store.checkpoint import Checkpoints
@@ -79,24 +80,15 @@ def describe(run: str | pathlib.Path) -> str:
     return "\n".join(lines)
 
 
-_PHASES = (("memorised", "memorisation_end"), ("circuit formed", "circuit_formation_end"),
-           ("cleaned up", "cleanup_end"))
-
-
 def _probe_report_keys(run: pathlib.Path) -> tuple[int, dict[int, list[int]]] | None:
     """(step, {member index: key frequencies}) of the latest probe report in RUN/probes, if
     there is one that has them."""
-    found = {}
-    for f in (run / "probes").glob("report-step*.json"):
-        tail = f.stem[len("report-step"):]
-        if tail.isdigit():
-            found[int(tail)] = f
-    if not found:
+    found = runs.latest_probe_report(run / "probes")
+    if found is None:
         return None
-    step = max(found)
-    rep = rundir.read_json(found[step], default={})
+    rep = rundir.read_json(found[1], default={})
     keys = {i: e["key_freqs"] for i, e in enumerate(rep.get("seeds", [])) if "key_freqs" in e}
-    return (step, keys) if keys else None
+    return (found[0], keys) if keys else None
 
 
 def phase_table(summary: dict, probe_keys: tuple[int, dict] | None = None,
@@ -115,15 +107,14 @@ def phase_table(summary: dict, probe_keys: tuple[int, dict] | None = None,
     lines = ["phases: the step each ends ('-': not reached; circuit formed / cleaned up: the "
              "test loss 10% / 90% of the way down in log)",
              "".join(f"{a:>15}" for a in axes) + f"{'seed':>6}"
-             + "".join(f"  {label}" for label, _ in _PHASES)
+             + "".join(f"  {label}" for label, _ in runs.PHASES)
              + (f"  key frequencies ({source})" if has_keys else "")]
     for e, keys in zip(entries, from_summary):
-        phases = e.get("phases") or {}
-        cells = ["-" if phases.get(k) is None else str(phases[k]) for _, k in _PHASES]
+        cells = runs.phase_cells(e.get("phases"))
         lines.append("".join(f"{value_text(e['hparams'][a]):>15}" for a in axes)
                      + f"{e['seed']:>6}" + "".join(f"  {c:>{len(label)}}" for c, (label, _)
-                                                   in zip(cells, _PHASES))
-                     + (f"  {_keys_text(keys)}" if has_keys else ""))
+                                                   in zip(cells, runs.PHASES))
+                     + (f"  {runs.freqs_text(keys)}" if has_keys else ""))
     if not has_keys and all("probes" in e for e in entries):
         lines.append("key frequencies: none (the probes ran without Nanda's (a, b) table "
                      "measures: they need one two-variable task on every (a, b), or a task "
@@ -134,8 +125,3 @@ def phase_table(summary: dict, probe_keys: tuple[int, dict] | None = None,
                      "(a, b))")
     return lines
 
-
-def _keys_text(keys: list[int] | None) -> str:
-    if keys is None:
-        return "-"
-    return ",".join(map(str, keys)) if keys else "none"

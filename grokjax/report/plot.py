@@ -56,17 +56,12 @@ def event_marks(summary: dict) -> list[tuple[int, str, str]]:
     return marks
 
 
-def member_task(cfg: dict, entry: dict) -> str:
-    """A member's task: its grid setting's, or the run's."""
-    return str(entry.get("hparams", {}).get("task", cfg["task"]))
-
-
 def key_basis(cfg: dict, summary: dict) -> str:
     """The basis the probes found the key frequencies in (grokjax.experiment's probe spec):
     the discrete log for multiplication by a prime, also over a task grid of it alone; else
     the additive basis."""
     names = {t.name for e in summary["seeds"]
-             for t in parse_task_spec(member_task(cfg, e), p=cfg["p"])}
+             for t in parse_task_spec(runs.member_task(cfg["task"], e), p=cfg["p"])}
     return "multiplicative" if names == {"multiply"} and is_prime(cfg["p"]) else "additive"
 
 
@@ -82,7 +77,8 @@ def _embedding_spectrum(run: dict, path: pathlib.Path) -> dict | None:
         return None
     entries = summary["seeds"][:draw.SPECTRUM_PANELS]
     log = ("probe/log/W_E/mu" in history
-           and any(draw.shows_discrete_log(member_task(cfg, e), cfg["p"]) for e in entries))
+           and any(draw.shows_discrete_log(runs.member_task(cfg["task"], e), cfg["p"])
+                   for e in entries))
     marks = [draw.phase_marks(e.get("phases"))
              + ([(e["grok_step"], *draw.EVENTS["grok"])] if e["grok_step"] >= 0 else [])
              for e in entries]
@@ -112,7 +108,7 @@ def _spectra(run: dict, seed: int | None, step: int | None, out: pathlib.Path,
     i, params = runs.member_params(state.params, exp.member_seeds, seed, str(run["dir"]))
     seed_i = exp.member_seeds[i]
     path = out / f"{prefix}-spectra-seed{seed_i}-step{meta['step']}.png"
-    task = member_task(cfg, run["summary"]["seeds"][i])
+    task = runs.member_task(cfg["task"], run["summary"]["seeds"][i])
     draw.spectra(params, cfg["p"], f"{run['title']}; seed {seed_i}, step {meta['step']}", path,
                  multiplicative=draw.shows_discrete_log(task, cfg["p"]))
     return path

@@ -161,8 +161,7 @@ def write(run: str | pathlib.Path, step: int | None = None, seed: int | None = N
     saved = rundir.read_json(run / "summary.json", default={})
     name = runs.title(rundir.read_json(run / "config.json"), len(seeds), saved.get("grid"))
     entries = saved.get("seeds", [])
-    task = (entries[i].get("hparams", {}).get("task", rep["task"]) if i < len(entries)
-            else rep["task"])
+    task = runs.member_task(rep["task"], entries[i]) if i < len(entries) else rep["task"]
     draw.spectra(one, rep["p"], f"{name}; step {rep['step']}; seed {seeds[i]}",
                  out / f"spectra-{tag}-seed{seeds[i]}.png",
                  multiplicative=bool(arrays["log"]) and draw.shows_discrete_log(task, rep["p"]))
@@ -185,18 +184,12 @@ def write(run: str | pathlib.Path, step: int | None = None, seed: int | None = N
 
 def read_report(out_dir: str | pathlib.Path, step: int | None = None) -> dict:
     """The report `write` left in `out_dir`: report-step<step>.json, or the latest step's."""
-    out_dir = pathlib.Path(out_dir)
-    found = {int(f.stem[len("report-step"):]): f for f in out_dir.glob("report-step*.json")
-             if f.stem[len("report-step"):].isdigit()}
-    if not found or (step is not None and step not in found):
+    found = runs.latest_probe_report(out_dir, step)
+    if found is None:
         raise GrokjaxError(f"{out_dir} has no probe report"
                            + (f" of step {step}" if step is not None else "")
                            + " (write one with `grokjax probe RUN`)")
-    return rundir.read_json(found[step if step is not None else max(found)])
-
-
-def _steps(values: list) -> str:
-    return ",".join(map(str, values)) if values else "none"
+    return rundir.read_json(found[1])
 
 
 def terminal_lines(source: dict | str | pathlib.Path, step: int | None = None) -> list[str]:
@@ -218,23 +211,20 @@ def terminal_lines(source: dict | str | pathlib.Path, step: int | None = None) -
     lines = [f"probe report at step {rep['step']}: task {rep['task']}, p={rep['p']}"
              + (f"; key frequencies over {basis}" if table else "; no key frequencies or ablation (this task has no (a, b) table "
                 "measures)")]
-    phases = [("memorised", "memorisation_end"), ("circuit formed", "circuit_formation_end"),
-              ("cleaned up", "cleanup_end")]
     head = ["seed"]
     if table:
         head += ["key freqs", "restricted", "excluded", "acc", "acc -keys", "acc -1 other"]
-    head += [label for label, _ in phases]
+    head += [label for label, _ in runs.PHASES]
     rows = []
     for e in seeds:
         row = [str(e["seed"])]
         if table:
             abl = e.get("ablation", {})
-            row += [_steps(e.get("key_freqs", [])), f"{e['restricted_loss']:.3g}",
+            row += [runs.freqs_text(e.get("key_freqs", [])), f"{e['restricted_loss']:.3g}",
                     f"{e['excluded_loss']:.3g}", f"{abl.get('intact_acc', float('nan')):.3f}",
                     f"{abl.get('without_all_key_freqs_acc', float('nan')):.3f}",
                     f"{abl.get('without_one_other_freq_min_acc', float('nan')):.3f}"]
-        ph = e.get("phases") or {}
-        row += ["-" if ph.get(key) is None else str(ph[key]) for _, key in phases]
+        row += runs.phase_cells(e.get("phases"))
         rows.append(row)
     widths = [max(len(r[j]) for r in [head] + rows) for j in range(len(head))]
     left = {1} if table else set()  # the key frequencies read from the left

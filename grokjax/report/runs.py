@@ -1,5 +1,5 @@
 """What the report commands share: a finished run read and checked, its title, one member's
-params.
+params and task, the latest probe report, and how tables write phases and key frequencies.
 
 Every view (`plot`, `probe`, `describe`, `collect`) reads runs through here or through
 `grokjax.store`, so "which files a finished run has" and "which seed a figure shows" are each
@@ -18,6 +18,9 @@ from grokjax import run as run_lib
 from grokjax.store import rundir
 
 FINISHED = ("config.json", "history.npz", "summary.json")  # what a finished run has
+# One seed's phases as the tables name them: (label, summary.phases' key).
+PHASES = (("memorised", "memorisation_end"), ("circuit formed", "circuit_formation_end"),
+          ("cleaned up", "cleanup_end"))
 
 
 def read_finished(run: str | pathlib.Path, command: str) -> dict:
@@ -53,3 +56,34 @@ def member_params(params, member_seeds: list[int], seed: int | None, where: str 
         raise GrokjaxError(f"--seed {seed} is not a seed of {where} ({member_seeds})")
     i = member_seeds.index(seed) if seed is not None else 0
     return i, jax.tree.map(lambda x: np.asarray(x)[i], jax.device_get(params))
+
+
+def member_task(task: str, entry: dict) -> str:
+    """A member's task (a summary's seed entry): its grid setting's, or the run's `task`."""
+    return str(entry.get("hparams", {}).get("task", task))
+
+
+def latest_probe_report(out_dir: str | pathlib.Path, step: int | None = None
+                        ) -> tuple[int, pathlib.Path] | None:
+    """(step, path) of the report `grokjax probe` left in `out_dir`: report-step<step>.json,
+    or the latest step's; None if there is none."""
+    found = {}
+    for f in pathlib.Path(out_dir).glob("report-step*.json"):
+        tail = f.stem[len("report-step"):]
+        if tail.isdigit():
+            found[int(tail)] = f
+    step = max(found, default=None) if step is None else step
+    return (step, found[step]) if step in found else None
+
+
+def phase_cells(phases: dict | None) -> list[str]:
+    """One seed's phase steps in the order of PHASES ('-': not reached)."""
+    phases = phases or {}
+    return ["-" if phases.get(key) is None else str(phases[key]) for _, key in PHASES]
+
+
+def freqs_text(freqs: list[int] | None) -> str:
+    """Key frequencies in a table: '1,9,13'; 'none' for an empty list; '-' unknown."""
+    if freqs is None:
+        return "-"
+    return ",".join(map(str, freqs)) if freqs else "none"
