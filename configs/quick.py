@@ -5,8 +5,8 @@
 add mod 31 at r = 0.5 with a 1-layer transformer of width 64 (4 heads of 16, d_mlp 256), AdamW
 lr 3e-3 and weight decay 3 (three times the default lr x wd, so grokking comes sooner).
 Expect every seed to memorise by step ~65 and to grok (test accuracy >= 99%) between steps
-~400 and ~900. Measured on a 2-core CPU, 4 seeds (jax 0.10.2): memorised at 62-64, grokked at 730,
-670, 570 and 490 (median 620), 17 s in all.
+~400 and ~900. Measured on a 2-core CPU, 4 seeds (jax 0.10.2): memorised at 62-64, grokked at 760,
+670, 610 and 510 (median 640), 13-18 s in all.
 """
 
 from grokjax.config import base_config

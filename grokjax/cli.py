@@ -34,11 +34,11 @@ Mistakes in the input print one line, `grokjax: error: ...`, and exit with statu
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import pathlib
 import sys
 
+from grokjax import errors
 from grokjax.errors import BUSY_EXIT, GrokjaxError, Interrupted, RunBusy
 
 
@@ -440,11 +440,7 @@ def main(argv: list[str] | None = None) -> int:
     args.argv = [a for a in (sys.argv[1:] if argv is None else argv) if a != "--debug"]
     from grokjax.config import files
     files.DEBUG = args.debug
-    # orbax's info, warnings and the tracebacks it logs from its threads, and the "Task
-    # exception was never retrieved" that asyncio logs for its failed writes: the errors
-    # behind them reach the command as exceptions, reported in one line
-    for library in ("absl", "asyncio"):
-        logging.getLogger(library).setLevel(logging.CRITICAL)
+    errors.silence_library_noise()
     try:
         if hasattr(args, "no_compilation_cache"):  # a command that compiles
             from grokjax import compilation

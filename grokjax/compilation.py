@@ -8,14 +8,16 @@ the compile options.
 Where: JAX's own `JAX_COMPILATION_CACHE_DIR` if it is set, else `$GROKJAX_CACHE_DIR`, else
 `$XDG_CACHE_HOME/grokjax/jax` (`~/.cache/grokjax/jax`). It keeps at most 2 GiB (JAX drops the
 least recently used entries). `GROKJAX_COMPILATION_CACHE=0` or a command's
-`--no-compilation-cache` turns it off. A cache that cannot be written is only a warning of
-JAX's: the run compiles as it would without one.
+`--no-compilation-cache` turns it off. An entry that cannot be written (a full disk) or read
+(one a full disk truncated: JAX checks it as it decompresses) is compiled as it would be without
+a cache, without a word: JAX's warnings for it are filtered.
 """
 
 from __future__ import annotations
 
 import os
 import pathlib
+import warnings
 
 MAX_BYTES = 2 * 1024 ** 3
 OFF = ("0", "false", "no", "off")
@@ -38,6 +40,8 @@ def enable(on: bool = True) -> pathlib.Path | None:
         jax.config.update("jax_enable_compilation_cache", False)
         return None
     path = cache_dir()
+    warnings.filterwarnings("ignore", r"Error (reading|writing) persistent compilation cache",
+                            UserWarning)
     jax.config.update("jax_compilation_cache_dir", str(path))
     jax.config.update("jax_compilation_cache_max_size", MAX_BYTES)
     # every program of a run is worth keeping: the small ones (init, final) add up too

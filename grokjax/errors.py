@@ -1,11 +1,14 @@
-"""The user-facing error type, and the errors of libraries' own threads.
+"""The user-facing error type, and the errors and noise of libraries' own threads.
 
 Every mistake a user can make at the command line (an unknown task or config key, a modulus that
 does not suit the task, a fraction outside (0, 1), ...) raises `GrokjaxError` with a one-line
 message that names the problem and the fix. The CLI prints it without a traceback.
 """
 
+import logging
+import sys
 import threading
+import warnings
 
 
 class GrokjaxError(Exception):
@@ -28,7 +31,7 @@ def write_failed(path, exc: BaseException) -> GrokjaxError:
              "File too large", "Disk quota exceeded", "Not a directory")
     cause = next((k for k in known if k in text), (text.splitlines() or [type(exc).__name__])[0])
     return GrokjaxError(f"could not write {path}: {cause[:200]}; the files written before are "
-                        "unchanged (free space, or choose another --workdir)")
+                        "unchanged (free space, or choose another --out)")
 
 
 class Interrupted(GrokjaxError):
@@ -69,3 +72,30 @@ def thread_error(library: str, clear: bool = False) -> BaseException | None:
     if clear and library in _THREAD_ERRORS:
         _THREAD_ERRORS[library] = None
     return error
+
+
+_SILENCED = False
+
+
+def silence_library_noise() -> None:
+    """Once per process, for the command line: what the libraries print besides the errors that
+    reach the command as exceptions (each reported in one line) goes unprinted. That is orbax's
+    (absl) info and warnings and the tracebacks it logs from its threads; asyncio's "Task
+    exception was never retrieved" for a failed write; the coroutines of such a write collected
+    unawaited as the process exits; and the "RuntimeError: Event loop is closed" that
+    tensorstore's C++ callbacks raise (unraisable) into the event loop orbax closed after a
+    failed save, a dozen tracebacks on a full disk."""
+    global _SILENCED  # pylint: disable=global-statement
+    if _SILENCED:
+        return
+    _SILENCED = True
+    for library in ("absl", "asyncio"):
+        logging.getLogger(library).setLevel(logging.CRITICAL)
+    warnings.filterwarnings("ignore", r"coroutine .* was never awaited", RuntimeWarning)
+    previous = sys.unraisablehook
+
+    def hook(unraisable):
+        error = unraisable.exc_value
+        if not (isinstance(error, RuntimeError) and str(error) == "Event loop is closed"):
+            previous(unraisable)
+    sys.unraisablehook = hook

@@ -12,7 +12,7 @@
   while the next one runs, and checkpoints every `checkpoint.save_every` steps; checkpoints
   fall between chunks, so a resumed run replays exactly the chunks an uninterrupted one runs;
 * the records it reads also go to TensorBoard (`grokjax.monitor.tensorboard`) and the progress
-  line, the weights' histograms at each checkpoint, the hparams with the final summary.
+  line, the weights' histograms at each chunk's end, the hparams with the final summary.
 
 It is split as it runs: `_resume` (or `_start`), `_loop` (with the read-ahead rule stated once,
 in `_needed_now`), `_finish`.
@@ -35,6 +35,7 @@ import threading
 import time
 
 import jax
+import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
@@ -114,12 +115,12 @@ def _start(exp: Experiment, workdir: pathlib.Path, loss_dtype: str):
     if (workdir / "summary.json").exists() or (workdir / "corrupt_checkpoints").exists():
         raise GrokjaxError(f"{workdir} holds a run but no readable checkpoint (see its "
                            "corrupt_checkpoints/, if any); nothing was changed: choose another "
-                           "--workdir, or move the files away yourself")
+                           "--out, or move the files away yourself")
     if (workdir / "config.json").exists():  # killed before its step-0 checkpoint: start again
         changes = config_lib.result_changes(rundir.read_json_dict(workdir / "config.json"), exp.cfg)
         if changes:
             raise GrokjaxError(f"{workdir} holds a run with another config "
-                               f"({'; '.join(changes)}); choose another --workdir")
+                               f"({'; '.join(changes)}); choose another --out")
     info = run_info(exp, loss_dtype)
     state = exp.init_state()
     if exp.cfg.transfer.from_run:
@@ -248,7 +249,7 @@ def _resume(exp: Experiment, workdir: pathlib.Path, checkpoints: ckpt_lib.Checkp
     changes = config_lib.result_changes(rundir.read_json_dict(workdir / "config.json"), cfg)
     if changes:
         raise GrokjaxError(f"{workdir} holds a run with another config ({'; '.join(changes)});"
-                           " resume it with its own config, or choose another --workdir")
+                           " resume it with its own config, or choose another --out")
     saved = checkpoints.restore_latest_good(exp.abstract_state())
     step, history = saved.step, saved.history
     grokked = _all_grokked(sharding.to_host(saved.state.grok_step))
@@ -279,24 +280,42 @@ def _check_splits(saved: dict, now: dict, workdir: pathlib.Path, step: int) -> N
         raise GrokjaxError(
             f"{workdir}: this config makes other splits ({', '.join(differ)}) than the "
             f"checkpoint of step {step} was trained on (another numpy, or an edited task?); "
-            "resume it where it was made, or start a new --workdir")
+            "resume it where it was made, or start a new --out")
 
 
 class _Writer:
-    """Saves checkpoints: the TensorBoard events so far and the detail members' weight
-    histograms go to disk first, so a resumed run's events match its checkpoint."""
+    """Saves checkpoints, and the detail members' weight histograms at every chunk's end and
+    checkpoint: the TensorBoard events so far go to disk before a checkpoint, so a resumed
+    run's events match its checkpoint."""
 
     def __init__(self, exp: Experiment, checkpoints: ckpt_lib.Checkpoints, board):
         self.exp, self.checkpoints, self.board = exp, checkpoints, board
+        cfg = exp.cfg
+        self.n_detail = cfg.tensorboard.detail_seeds if cfg.tensorboard.enabled else 0
+        self.histogram_step = -1  # the same on every process, unlike the primary's board
+
+    def weights(self, state):
+        """The detail members' params, still on the device: a copy taken as soon as a chunk
+        is dispatched (before the next one donates the state), read with the chunk's records;
+        None without histograms."""
+        if not self.n_detail:
+            return None  # (a copy: x[:n] of n members is x itself, which the next chunk deletes)
+        return jax.tree.map(lambda x: jnp.copy(x[:self.n_detail]), state.params)
+
+    def histograms(self, step: int, weights) -> None:
+        """The histograms of `weights` (from `weights`) at `step`, once per step. Every process
+        takes part in the gather; the primary writes them."""
+        if weights is None or step == self.histogram_step:
+            return
+        self.histogram_step = step
+        params = sharding.to_host(weights)
+        if self.board is not None:
+            self.board.histograms(step, params)
 
     def save(self, step: int, state, history: dict, final: bool, replace: bool = False) -> None:
-        cfg = self.exp.cfg
-        n = cfg.tensorboard.detail_seeds if cfg.tensorboard.enabled else 0
-        if n:  # every process takes part in the gather; the primary writes the histograms
-            params = sharding.to_host(jax.tree.map(lambda x: x[:n], state.params))
-            if self.board is not None:
-                self.board.histograms(step, params)
-                self.board.flush()
+        self.histograms(step, self.weights(state))
+        if self.board is not None:
+            self.board.flush()
         save = self.checkpoints.replace if replace else self.checkpoints.save
         save(step, state, history, self.exp.splits(), _meta(self.exp, step, final))
 
@@ -378,7 +397,13 @@ def _loop(exp: Experiment, data: program.Data, step: int, state, records: _Recor
     first = _first_steps(tcfg, unit)  # then None
     if step < tcfg.steps:
         records.bar.compiling(exp.n_members, min(first, tcfg.steps - step))
-    pending = None  # the previous chunk's records, not yet read
+    pending = None  # the previous chunk's records (and weights), not yet read
+
+    def read(chunk, n_steps, end, weights) -> bool:
+        all_grokked = records.read(chunk, n_steps)
+        writer.histograms(end, weights)
+        return all_grokked
+
     while step < tcfg.steps and stop.signum is None:
         # Chunks end on multiples of chunk_steps, so checkpoints (and probes) keep their cadence
         # after a run was extended from a step in between.
@@ -386,23 +411,24 @@ def _loop(exp: Experiment, data: program.Data, step: int, state, records: _Recor
                       first or tcfg.chunk_steps)
         t0 = time.perf_counter()
         state, chunk = chunk_program(state, data, np.int32(n_steps // unit))
+        weights = writer.weights(state)
         if first:  # the first call compiled the program
             records.bar.compiled(time.perf_counter() - t0)
             first = None
         step += n_steps
         if pending is not None:  # read while this chunk runs
-            records.read(*pending)
+            read(*pending)
             pending = None
         if not _needed_now(tcfg, ccfg, step):
-            pending = chunk, n_steps
+            pending = chunk, n_steps, step, weights
             continue
-        all_grokked = records.read(chunk, n_steps)
+        all_grokked = read(chunk, n_steps, step, weights)
         if tcfg.stop_when_grokked and all_grokked:
             break  # (the final checkpoint follows)
         if _saves_at(ccfg, step) and step < tcfg.steps:
             writer.save(step, state, records.history(), False)
     if pending is not None:
-        records.read(*pending)
+        read(*pending)
     return step, state
 
 

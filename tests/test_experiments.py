@@ -32,6 +32,7 @@ def test_every_shipped_sweep_plans_its_runs(tmp_path, spec, n_runs, n_stages):
     assert len({p.workdir for p in planned}) == n_runs
 
 
+@pytest.mark.slow  # 25 s: three processes; the stage order itself is tests/test_sweep.py's
 def test_the_transfer_sweep_pretrains_then_transfers(tmp_path):
     root = tmp_path / "transfer"
     cmd = [sys.executable, "-m", "grokjax", "sweep", "experiments/sweep_transfer.py", "--root",

@@ -214,5 +214,6 @@ def test_attention_from_tables_equals_the_plain_attention(variant):
                                atol=1e-6)
     grads, grads_plain = jax.grad(loss)(params), jax.grad(functools.partial(loss, hooks=plain))(
         params)
-    jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6), grads,
+    # (each gradient entry sums hundreds of float32 terms, in another order on either path)
+    jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5), grads,
                  grads_plain)

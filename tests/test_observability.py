@@ -17,10 +17,11 @@ from tests.conftest import TINY, png_size, tb_events, tiny_config
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
-    """The tiny config (2 seeds, probes every 10 steps), with a checkpoint at step 10."""
+    """The tiny config (2 seeds, chunks and probes of 10 steps), 30 steps, with checkpoints at
+    steps 0, 20 and 30."""
     workdir = tmp_path_factory.mktemp("tb") / "tiny"
-    assert cli.main(["train", TINY, "--workdir", str(workdir), "--no-progress",
-                     "--set", "checkpoint.save_every=10"]) == 0
+    assert cli.main(["train", TINY, "--out", str(workdir), "--no-progress", "--steps", "30",
+                     "--set", "checkpoint.save_every=20"]) == 0
     return workdir
 
 
@@ -81,32 +82,22 @@ def test_the_aggregate_run_holds_the_mean_and_the_band_of_the_key_curves(run):
     assert margins and {t for m in margins for t in (m.value, m.lower, m.upper)} == band
 
 
-def test_spectra_images_at_probe_steps_and_histograms_at_checkpoints(run):
+def test_spectra_images_at_probe_steps_and_histograms_at_chunk_ends(run):
     events = tb_events(run / "tb" / "seed_001")
     images = events.Images("spectra")
-    assert [im.step for im in images] == [0, 10, 20]
+    assert [im.step for im in images] == [0, 10, 20, 30]
     assert images[0].width > 300 and images[0].height > 300
     assert images[0].encoded_image_string[:8] == b"\x89PNG\r\n\x1a\n"
     histograms = events.Histograms("weights/embed.W_E")
-    assert [h.step for h in histograms] == [0, 10, 20]  # the checkpoints
+    # the step-0 checkpoint, then every chunk's end (10 lies between checkpoints), once per step
+    # though 20 and 30 are both a chunk's end and a checkpoint
+    assert [h.step for h in histograms] == [0, 10, 20, 30]
     assert histograms[0].histogram_value.num == 16 * 32  # d_vocab x d_model of the tiny model
-
-
-def test_histograms_are_written_once_per_step(run, tmp_path):
-    """A checkpoint's histograms after those of the same step (a chunk's end) add nothing."""
-    from grokjax import grid
-    from grokjax.monitor import tensorboard
     from grokjax.run import load_state
-    cfg = tiny_config()
-    params = jax.device_get(load_state(run, 10)[0].params)
-    board = tensorboard.Board(tmp_path, cfg, grid.members(cfg, [0, 1]), ["add"])
-    board.open(0)
-    for step in (10, 10, 20):
-        board.histograms(step, params)
-    board.close()
-    steps = [h.step for h in tb_events(tmp_path / "tb" / "seed_000").Histograms(
-        "weights/embed.W_E")]
-    assert steps == [10, 20]
+    w_e = np.asarray(jax.device_get(load_state(run, 20)[0].params["embed"]["W_E"]))[1]
+    at_20 = histograms[2].histogram_value
+    assert at_20.num == w_e.size and at_20.min == pytest.approx(w_e.min()) \
+        and at_20.max == pytest.approx(w_e.max())  # the weights of that step and seed
 
 
 def test_hparams_sessions_in_the_seed_runs_and_the_experiment_once(run):
@@ -125,7 +116,7 @@ def test_hparams_sessions_in_the_seed_runs_and_the_experiment_once(run):
         assert start.hparams["model.d_model"].number_value == 32
         assert start.hparams["numerics.loss_dtype"].string_value == "float64"
         assert not [k for k in start.hparams if k.startswith(("checkpoint.", "tensorboard."))]
-        assert [e.step for e in events.Scalars("hparam/test_acc")] == [20]
+        assert [e.step for e in events.Scalars("hparam/test_acc")] == [30]
     experiment = plugin_data_pb2.HParamsPluginData.FromString(tb_events(
         run / "tb" / "seed_000").PluginTagToContent("hparams")["_hparams_/experiment"]).experiment
     infos = {h.name: h for h in experiment.hparam_infos}
@@ -142,7 +133,7 @@ def test_hparams_sessions_in_the_seed_runs_and_the_experiment_once(run):
     aggregate = tb_events(run / "tb" / "aggregate")
     with pytest.raises(KeyError):  # no hparams at all: not a session of the HPARAMS tab
         aggregate.PluginTagToContent("hparams")
-    assert [e.step for e in aggregate.Scalars("hparam/grokked_fraction")] == [20]
+    assert [e.step for e in aggregate.Scalars("hparam/grokked_fraction")] == [30]
     one = tb_events(run / "tb" / "seed_001").Scalars("hparam/test_acc")[0].value
     assert one == pytest.approx(summary["seeds"][1]["test_acc"], rel=1e-6)
 
@@ -185,7 +176,7 @@ def test_plot_draws_the_figures_of_a_run_at_their_size(run, capsys):
     assert png_size(out / "tiny-measures.png") == tuple(int(x * dpi) for x in draw.MEASURES_SIZE)
     assert png_size(out / "grok-steps.png") == tuple(round(x * dpi)
                                                       for x in draw.grok_steps_size(1))
-    width, height = png_size(out / "tiny-spectra-seed0-step20.png")
+    width, height = png_size(out / "tiny-spectra-seed0-step30.png")
     assert width >= 1000 and height == round(4.2 * 2 * dpi)  # addition: no discrete-log rows
     assert png_size(out / "tiny-embedding-spectrum.png") == tuple(
         round(x * dpi) for x in draw.embedding_spectrum_size(2, 1))
@@ -194,12 +185,16 @@ def test_plot_draws_the_figures_of_a_run_at_their_size(run, capsys):
 def test_plot_embedding_spectrum_is_that_of_each_checkpoints_w_e(run):
     """The heatmap's values (the probes' W_E spectra in the history) are W_E's norm per
     frequency at each probe step, as numpy's FFT of the checkpoint's W_E gives it:
-    sqrt(2/p sum_d |FFT_k|^2) in the orthonormal basis."""
+    sqrt(2/p sum_d |FFT_k|^2) in the orthonormal basis (at the probe steps with a checkpoint)."""
     from grokjax.run import load_state
+    from grokjax.store.checkpoint import saved_steps
     history = rundir.read_npz(run / "history.npz")
     got = draw.frequency_norms(history)  # [S, P, K]
     p = 11
+    assert saved_steps(run) == [0, 20, 30]
     for j, step in enumerate(history["probe/step"]):
+        if step not in saved_steps(run):
+            continue
         w_e = np.asarray(load_state(run, int(step))[0].params["embed"]["W_E"], np.float64)[:, :p]
         fft = np.fft.fft(w_e, axis=1)[:, 1:p // 2 + 1]  # [S, K, d_model]
         want = np.sqrt(2 / p * (np.abs(fft) ** 2).sum(-1))

@@ -2,7 +2,7 @@
 processes with two CPU devices each, `grokjax train --distributed` with no coordinator arguments
 lets jax.distributed.initialize() find the coordinator, process count and id in SLURM's
 environment, and the results are those of one process with four devices (as in
-tests/test_multihost.py, which joins the processes by hand).
+tests/test_sharding.py, which joins the processes by hand).
 
 Sweeps through the same SLURM: `grokjax sweep --backend slurm` submits a two-stage sweep as
 job arrays (the second after the first), refuses to submit it again while it is queued, and

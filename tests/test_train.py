@@ -108,6 +108,7 @@ def test_with_minibatches_memorisation_is_measured_on_the_whole_train_set():
     with cfg.unlocked():
         cfg.optim.batch_size = 4  # a 4-example minibatch is often all right by chance
         cfg.train.acc_threshold = 0.9
+        cfg.probe.every = 0  # (probes: tests/test_probes.py)
     states, records = run_program(cfg, steps=20)
     full = records["train/acc"]  # [seed, log point, task]: the whole train set
     for i in range(2):
@@ -146,6 +147,7 @@ def test_records_hold_every_log_point_with_a_task_axis():
     cfg = tiny_config()
     with cfg.unlocked():
         cfg.task = "add,subtract"
+        cfg.probe.every = 0
     states, records = run_program(cfg)
     assert records["step"].shape == (2, 4)
     np.testing.assert_array_equal(records["step"][0], [0, 5, 10, 15])
@@ -158,6 +160,7 @@ def test_event_steps():
     cfg = tiny_config()
     with cfg.unlocked():
         cfg.train.acc_threshold = 1e-9  # reached at once
+        cfg.probe.every = 0
     states, _ = run_program(cfg)
     np.testing.assert_array_equal(states.mem_step, 0)
     np.testing.assert_array_equal(states.grok_step, 0)
@@ -169,6 +172,7 @@ def test_the_grok_step_is_the_first_log_point_whose_test_accuracy_reaches_the_th
     cfg = tiny_config()
     with cfg.unlocked():
         cfg.task = "add,subtract"
+        cfg.probe.every = 0
     _, records = run_program(cfg)
     worst = records["test/acc"].min(-1)  # [member, log point]: all tasks reached it
     threshold = float(np.sort(np.unique(worst))[len(np.unique(worst)) // 2])
@@ -193,6 +197,7 @@ def test_the_norm_constraint_holds_the_weight_norm_at_its_initial_value():
     free, held = tiny_config(), tiny_config()
     with free.unlocked(), held.unlocked():
         free.optim.weight_decay = held.optim.weight_decay = 0.0
+        free.probe.every = held.probe.every = 0
         held.optim.constrain_norm = True
     exp, data, states = setup(held)
     init = jax.vmap(lambda k: models.init(k, exp.scfg.mcfg))(

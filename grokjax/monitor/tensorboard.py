@@ -27,8 +27,8 @@ first (after `circuits/`, which only `grokjax circuits` adds), then the events:
                                       W_L, for the first `tensorboard.detail_seeds` seeds
     spread/TAG/mean|min|max           aggregate only, for the key curves (_BAND): the band over
                                       members, drawn by the custom scalars' Margin charts
-    weights/<param>                   histograms of the detail seeds, whenever `histograms` is
-                                      called (at checkpoints; once per step)
+    weights/<param>                   histograms of the detail seeds at every chunk's end and
+                                      checkpoint (run.py calls `histograms` once per step)
 
 Custom scalars: multiline charts of train against test (regexes of tags every run has) and
 Margin charts of the aggregate's `spread/` tags, which the seed runs lack altogether (a run
@@ -212,7 +212,7 @@ def _abandon(writer: SummaryWriter) -> None:
 
 class Board:
     """The event writers of one run. `open(step)` at the step the loop starts from; then
-    `write(host)` per chunk of records, `histograms` at checkpoints, `finish(summary)`."""
+    `write(host)` per chunk of records, `histograms` at chunk ends, `finish(summary)`."""
 
     def __init__(self, workdir: pathlib.Path, cfg: ml_collections.ConfigDict, members,
                  task_names: list[str]):
@@ -226,7 +226,6 @@ class Board:
         self.writers: dict[int, SummaryWriter] = {}
         self.aggregate: SummaryWriter | None = None
         self.last_time = time.time()
-        self.histogram_step = -1  # the last step with histograms
         self._canvas = None
 
     # -- a writer that failed (a full disk): tensorboardX's writer thread dies, and a later
@@ -331,12 +330,8 @@ class Board:
 
     def histograms(self, step: int, params: dict) -> None:
         """Histograms of every weight matrix of the detail seeds (host params, member axis
-        first), of their finite elements (none: no histogram); once per step (the final save
-        that replaces a checkpoint of the same step writes none again)."""
+        first), of their finite elements (none: no histogram)."""
         self._check()
-        if step == self.histogram_step:
-            return
-        self.histogram_step = step
         named = models.param_names(params)
         for i in self.detail_idx:
             for name, w in named.items():

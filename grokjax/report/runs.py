@@ -28,7 +28,7 @@ def read_finished(run: str | pathlib.Path, command: str) -> dict:
     missing file otherwise (`command` says who needs it)."""
     run = rundir.require(run, FINISHED, use=(
         f"{command} needs a finished grokjax run (train it to its end, or resume it with "
-        f"`grokjax train CONFIG --workdir {run}`)"))
+        f"`grokjax train CONFIG --out {run}`)"))
     return {"dir": run, "cfg": rundir.read_json(run / "config.json"),
             "history": rundir.read_npz(run / "history.npz"),
             "summary": run_lib.read_summary(run)}

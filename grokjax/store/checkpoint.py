@@ -163,7 +163,7 @@ class Checkpoints:
             try:
                 return self.restore(s, abstract_state)
             except Exception as e:  # noqa: BLE001  (any read failure: truncated, missing, corrupt)
-                reason = f"{type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else ''}"
+                reason = read_failure(e)
                 if not quarantine or attempt > 0:
                     # Two unreadable checkpoints in a row point at this machine or this code,
                     # not at the files: set nothing more aside.
@@ -197,6 +197,22 @@ class Checkpoints:
             self.wait()
         finally:
             self.manager.close()
+
+
+def read_failure(error: BaseException) -> str:
+    """The cause of a failed read in one line: the innermost error of the chain (orbax wraps
+    TensorStore's "Error reading ...: byte range ... is not valid" in errors whose text ends in a
+    pybind11 method repr), without TensorStore's "See full details" tail."""
+    seen = []
+    while error is not None and error not in seen:
+        seen.append(error)
+        error = error.__cause__ or error.__context__
+    for e in reversed(seen):
+        text = str(e).split("See full TensorStore details")[0].strip()
+        if text:
+            first = text.splitlines()[0].strip().rstrip(".")
+            return f"{type(e).__name__}: {first[:300]}"
+    return type(seen[-1]).__name__
 
 
 def saved_steps(run_dir: str | pathlib.Path) -> list[int]:

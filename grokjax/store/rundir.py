@@ -169,7 +169,7 @@ def lock(workdir: pathlib.Path, patience: float = 2.0) -> Iterator[None]:
 
 def _busy(workdir: pathlib.Path) -> str:
     return (f"{workdir} is being trained by another process right now; wait for it to finish "
-            "(a sweep skips it), or choose another --workdir")
+            "(a sweep skips it), or choose another --out")
 
 
 @contextlib.contextmanager
@@ -178,8 +178,8 @@ def _flock(workdir: pathlib.Path, patience: float) -> Iterator[None]:
         workdir.mkdir(parents=True, exist_ok=True)
         f = open(workdir / LOCK, "a")  # pylint: disable=consider-using-with
     except FileExistsError:
-        raise GrokjaxError(f"--workdir {workdir} is a file, not a directory; choose another "
-                           "--workdir") from None
+        raise GrokjaxError(f"--out {workdir} is a file, not a directory; choose another "
+                           "--out") from None
     except OSError as e:
         raise write_failed(workdir, e) from None
     with f:
