@@ -197,9 +197,11 @@ def train(cfg: ml_collections.ConfigDict, workdir: str | pathlib.Path, *,
                 _stop_at(end, state, records, writer, stop.signum, workdir)
             return _finish(exp, data, workdir, end, state, records, writer, end - step, t0)
         finally:
-            checkpoints.close()  # waits for the last asynchronous save
-            if board is not None:
-                board.close()
+            try:
+                checkpoints.close()  # waits for the last asynchronous save
+            finally:
+                if board is not None:
+                    board.close()
 
 
 class _Stop:
@@ -303,8 +305,8 @@ class _Writer:
         return jax.tree.map(lambda x: jnp.copy(x[:self.n_detail]), state.params)
 
     def histograms(self, step: int, weights) -> None:
-        """The histograms of `weights` (from `weights`) at `step`, once per step. Every process
-        takes part in the gather; the primary writes them."""
+        """The histograms of `weights` (what `weights` returned) at `step`, once per step.
+        Every process takes part in the gather; the primary writes them."""
         if weights is None or step == self.histogram_step:
             return
         self.histogram_step = step
@@ -313,7 +315,8 @@ class _Writer:
             self.board.histograms(step, params)
 
     def save(self, step: int, state, history: dict, final: bool, replace: bool = False) -> None:
-        self.histograms(step, self.weights(state))
+        if step != self.histogram_step:  # (the step-0 checkpoint; chunk ends have theirs)
+            self.histograms(step, self.weights(state))
         if self.board is not None:
             self.board.flush()
         save = self.checkpoints.replace if replace else self.checkpoints.save

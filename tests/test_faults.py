@@ -178,9 +178,7 @@ def test_replacing_a_checkpoint_never_deletes_the_good_one_first(tmp_path, monke
     saved = ckpts.restore_latest_good(exp.abstract_state())
     step = saved.step
 
-    def full_disk(*args, **kwargs):
-        raise OSError(28, "No space left on device")
-    monkeypatch.setattr(ckpts.manager, "save", full_disk)
+    monkeypatch.setattr(ckpts.manager, "save", _full_disk)
     with pytest.raises(GrokjaxError, match=f"could not write .*checkpoints/{step}: No space"):
         ckpts.replace(step, saved.state, saved.history, saved.splits, saved.meta)
     monkeypatch.undo()
@@ -189,6 +187,39 @@ def test_replacing_a_checkpoint_never_deletes_the_good_one_first(tmp_path, monke
     ckpts.replace(step, saved.state, saved.history, saved.splits, {**saved.meta, "note": 1})
     assert ckpts.restore(step, exp.abstract_state()).meta["note"] == 1
     ckpts.close()
+
+
+def _full_disk(*args, **kwargs):
+    raise OSError(28, "No space left on device")
+
+
+def test_a_save_that_fails_in_the_background_is_one_line_and_the_events_are_closed(
+        tmp_path, monkeypatch, capsys):
+    """The asynchronous step-0 save fails (orbax raises it when waited for, and again when its
+    manager closes): one error, not a second traceback from the close; the TensorBoard writers
+    are closed all the same, so nothing flushes again at exit."""
+    import orbax.checkpoint as ocp
+    from tensorboardX import SummaryWriter
+    closed = []
+    monkeypatch.setattr(ocp.CheckpointManager, "wait_until_finished", _full_disk)
+    monkeypatch.setattr(ocp.CheckpointManager, "close", _full_disk)
+    real_close = SummaryWriter.close
+    monkeypatch.setattr(SummaryWriter, "close", lambda w: closed.append(w) or real_close(w))
+    assert cli.main(["train", TINY, "--out", str(tmp_path / "run"), "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "could not write" in err[0] and "No space left" in err[0], err
+    assert len(closed) == 3  # both seed runs and the aggregate
+
+
+def test_an_event_flush_that_fails_is_one_line_naming_the_events(tmp_path, monkeypatch,
+                                                                  capsys):
+    from tensorboardX import SummaryWriter
+    monkeypatch.setattr(SummaryWriter, "flush", _full_disk)
+    assert cli.main(["train", TINY, "--out", str(tmp_path / "run"), "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"grokjax: error: could not write {tmp_path / 'run' / 'tb'}: No space left on "
+                   "device; the files written before are unchanged (free space, or choose "
+                   "another --out)"]
 
 
 def test_a_workdir_that_is_a_file_is_one_line(tmp_path, capsys):

@@ -370,9 +370,12 @@ class Board:
 
     def flush(self) -> None:
         self._check()
-        for writer in [*self.writers.values(), self.aggregate]:
-            if writer is not None:
-                writer.flush()
+        try:
+            for writer in [*self.writers.values(), self.aggregate]:
+                if writer is not None:
+                    writer.flush()
+        except OSError as e:  # a write in this thread (the writer thread's: `_check`)
+            raise errors.write_failed(self.root, e) from None
         self._check()
 
     def close(self) -> None:
@@ -386,8 +389,8 @@ class Board:
                 continue
             try:
                 writer.close()
-            except OSError:
-                pass  # its events so far are on disk; the run reports its own errors
+            except OSError:  # its events so far are on disk; the run reports its own errors
+                _abandon(writer)  # (and no second try at exit)
         self.writers, self.aggregate = {}, None
         if self._canvas is not None:
             self._canvas.close()

@@ -193,10 +193,19 @@ class Checkpoints:
                                else self.directory, e) from None
 
     def close(self) -> None:
+        """Waits for the save in flight and closes the manager; a failed save is one
+        GrokjaxError (the manager's close raises the same failure again: not a second one)."""
+        error = None
         try:
             self.wait()
-        finally:
+        except GrokjaxError as e:
+            error = e
+        try:
             self.manager.close()
+        except Exception as e:  # noqa: BLE001
+            error = error or write_failed(self.directory, e)
+        if error is not None:
+            raise error
 
 
 def read_failure(error: BaseException) -> str:
