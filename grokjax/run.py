@@ -301,7 +301,8 @@ class _Writer:
         is dispatched (before the next one donates the state), read with the chunk's records;
         None without histograms."""
         if not self.n_detail:
-            return None  # (a copy: x[:n] of n members is x itself, which the next chunk deletes)
+            return None
+        # a copy: x[:n] of n members is x itself, which the next chunk deletes
         return jax.tree.map(lambda x: jnp.copy(x[:self.n_detail]), state.params)
 
     def histograms(self, step: int, weights) -> None:
@@ -315,8 +316,7 @@ class _Writer:
             self.board.histograms(step, params)
 
     def save(self, step: int, state, history: dict, final: bool, replace: bool = False) -> None:
-        if step != self.histogram_step:  # (the step-0 checkpoint; chunk ends have theirs)
-            self.histograms(step, self.weights(state))
+        self.histograms(step, self.weights(state))  # (none again at a chunk's end)
         if self.board is not None:
             self.board.flush()
         save = self.checkpoints.replace if replace else self.checkpoints.save

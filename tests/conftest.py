@@ -67,6 +67,20 @@ def tiny():
     return tiny_config()
 
 
+def train_tiny(workdir, *args):
+    """`grokjax train` of the tiny config in this process; the run's history."""
+    from grokjax import cli
+    from grokjax.store import rundir
+    assert cli.main(["train", TINY, "--out", str(workdir), "--no-progress", *args]) == 0
+    return rundir.read_npz(workdir / "history.npz")
+
+
+def params_of(run, step=None):
+    """A run's params at a checkpoint (default: the latest), on the host."""
+    from grokjax.run import load_state
+    return jax.device_get(load_state(run, step)[0].params)
+
+
 def png_size(path):
     """(width, height) of a PNG file, checking that it is one and not empty."""
     import struct

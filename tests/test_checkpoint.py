@@ -16,18 +16,10 @@ from grokjax import cli
 from grokjax.store import rundir
 from grokjax.store.checkpoint import Checkpoints
 from grokjax.run import load_state
-from tests.conftest import TINY, assert_same_history, tb_events
+from tests.conftest import TINY, assert_same_history, params_of, tb_events
+from tests.conftest import train_tiny as train
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
-
-
-def train(workdir, *args):
-    assert cli.main(["train", TINY, "--workdir", str(workdir), "--no-progress", *args]) == 0
-    return rundir.read_npz(workdir / "history.npz")
-
-
-def params_of(run, step=None):
-    return jax.device_get(load_state(run, step)[0].params)
 
 
 def assert_same_run(a, b):

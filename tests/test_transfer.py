@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from grokjax import cli, models
-from tests.conftest import TINY
-from tests.test_checkpoint import params_of, train
+from tests.conftest import TINY, params_of
+from tests.conftest import train_tiny as train
 
 
 @pytest.fixture(scope="module")
