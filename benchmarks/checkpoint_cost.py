@@ -28,13 +28,14 @@ from grokjax import config as config_lib
 from grokjax import numerics
 from grokjax.store import rundir
 from grokjax import run as run_lib
+from grokjax.experiment import build
 from grokjax import program
 
 
 def measure(cfg, n_seeds: int, log_points: int, repeats: int) -> dict:
     with cfg.unlocked():
         cfg.seeds, cfg.seed_list = n_seeds, ()
-    exp = run_lib.build(cfg)
+    exp = build(cfg)
     state = exp.init_state()
     # Real steps (one probe interval, or one log block), so that the AdamW moments are not the
     # (compressible) zeros of step 0.
@@ -48,7 +49,7 @@ def measure(cfg, n_seeds: int, log_points: int, repeats: int) -> dict:
     history = {"step": np.arange(log_points, dtype=np.int32),
                **{k: np.random.rand(n_seeds, log_points, 1).astype(np.float32) for k in names},
                "norm/total": np.random.rand(n_seeds, log_points).astype(np.float32)}
-    splits = run_lib._splits(exp)  # pylint: disable=protected-access
+    splits = exp.splits()
     blocking, complete, restore = [], [], []
     with tempfile.TemporaryDirectory() as tmp:
         checkpoints = ckpt_lib.Checkpoints(tmp, keep=repeats + 1)

@@ -51,7 +51,7 @@ import numpy as np
 from grokjax import config as config_lib
 from grokjax import numerics
 from grokjax.store import rundir
-from grokjax import run as run_lib
+from grokjax.experiment import build
 from grokjax import program
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
@@ -120,7 +120,7 @@ def measure(cfg, n_seeds: int, steps: int, repeats: int = 2) -> dict:
     """Steady-state time of a chunk of `steps` steps for `n_seeds` seeds of `cfg` (as
     `grokjax train` builds it: same program, sharding and batching), compile apart, and XLA's
     cost and memory analysis of that program."""
-    exp = run_lib.build(with_overrides(cfg, *config_lib.seed_overrides(n_seeds)))
+    exp = build(with_overrides(cfg, *config_lib.seed_overrides(n_seeds)))
     data = exp.place(exp.data())
     state = exp.init_state()
     eval_every = cfg.train.eval_every

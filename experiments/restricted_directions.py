@@ -15,13 +15,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from grokjax import run
 from grokjax.probes import measures
+from grokjax.saved import open_run
 
 
 def losses(run_dir: str) -> dict:
-    state, _, exp = run.load_state(run_dir)
-    params = jax.tree.map(lambda x: x[0], state.params)  # the first member
+    run = open_run(run_dir)
+    exp = run.experiment
+    params = jax.tree.map(lambda x: x[0], run.params(members=[0])[0])  # the first member
     data = exp.data()
     out = {}
     for direction in ("a+b", "a-b"):

@@ -11,16 +11,30 @@ this list (tests/test_layout.py reads every import and checks it):
     core            tasks, data (tokens and splits), config/ (defaults, files, overrides,
                     validation, resume policy), optim, transfer, sharding, grid (members),
                     program (the pure step and the many-member program), experiment (a config
-                    built), summary
+                    built), summary, saved (a run directory opened: `open_run`)
     monitor/        what a run shows while it trains: progress line, TensorBoard
-    run             a whole run: start or resume, loop, finish; `load_state`
     circuits/       which parts of a trained model compute its answer: the graph, one patched
                     forward pass, edge and activation patching, EAP, EAP-IG, ACDC
+    run             the training loop: start or resume, loop, finish (only the CLI imports it)
     launch/         sweep files and the local, SLURM and TPU backends
     report/         what finished runs show: plot, probe, describe (inspect), collect, draw
     cli             the `grokjax` command; the only importer of the command modules
 
 A member is one entry of a run's leading axis: a seed, or a grid setting times a seed.
+
+A saved run in a notebook, in one line (see grokjax.saved):
+
+    import grokjax
+    run = grokjax.open_run("runs/quick-1a2b3c4d")
+    logits, cache = run.model().run_with_cache(tokens)
 """
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str):
+    """`grokjax.open_run`, imported when first used: `import grokjax` stays cheap (no JAX)."""
+    if name == "open_run":
+        from grokjax.saved import open_run  # pylint: disable=import-outside-toplevel
+        return open_run
+    raise AttributeError(f"module 'grokjax' has no attribute {name!r}")

@@ -79,7 +79,8 @@ def _default_workdir(spec: str, cfg) -> pathlib.Path:
 
 
 def _print_summary(summary: dict, workdir: pathlib.Path) -> None:
-    from grokjax.summary import n_members, seed_table
+    from grokjax.report.tables import seed_table
+    from grokjax.summary import n_members
     print("\n" + "\n".join(seed_table(summary)))
     what = "members" if "grid" in summary else "seeds"
     print(f"\ngrokked {summary['grokked']}/{n_members(summary)} {what}"
@@ -87,9 +88,10 @@ def _print_summary(summary: dict, workdir: pathlib.Path) -> None:
              if summary["grok_step_median"] is not None else "")
           + (f"; {summary['seed_steps_per_second']:.0f} seed-steps/s"
              if "seed_steps_per_second" in summary else ""))
+    from grokjax.store.files import RunFiles
     print(f"run directory: {workdir}")
-    if (workdir / "tb").is_dir():
-        print(f"TensorBoard:   tensorboard --logdir {workdir / 'tb'}")
+    if RunFiles(workdir).tensorboard.is_dir():
+        print(f"TensorBoard:   tensorboard --logdir {RunFiles(workdir).tensorboard}")
 
 
 def cmd_train(args) -> int:
@@ -197,7 +199,8 @@ def cmd_config(args) -> None:
     config_lib.validate(cfg)
     print(config_lib.to_json(cfg))
     workdir = pathlib.Path(args.workdir) if args.workdir else _default_workdir(args.config, cfg)
-    state = "resumes" if (workdir / "config.json").exists() else "starts"
+    from grokjax.store.files import RunFiles
+    state = "resumes" if RunFiles(workdir).is_run() else "starts"
     # on stderr, so that stdout stays the config's JSON
     print(f"# grokjax train with these options {state} {workdir}", file=sys.stderr)
 
@@ -276,23 +279,18 @@ def _add_compilation_option(p: argparse.ArgumentParser) -> None:
                    "~/.cache/grokjax/jax; or set GROKJAX_COMPILATION_CACHE=0)")
 
 
-def parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="grokjax", description=DESCRIPTION, epilog=EPILOG,
-                                 formatter_class=_help_formatter)
-    ap.add_argument("--version", action="version", version=f"grokjax {_version()}")
-    ap.add_argument("--debug", action="store_true",
-                    help="show the traceback behind an error instead of its one line")
-    sub = ap.add_subparsers(dest="command", required=True, metavar="COMMAND")
+def _command(sub, name: str, help: str, description: str | None = None):
+    """Add the subcommand NAME, its help line in `grokjax --help` and its description."""
+    return sub.add_parser(name, help=help, description=description or help,
+                          formatter_class=_help_formatter)
 
-    def command(name, help, description=None):
-        return sub.add_parser(name, help=help, description=description or help,
-                              formatter_class=_help_formatter)
 
-    t = command("train", "train every seed of a config as one program (again: resumes it)",
-                "Train every seed (and grid member) of a config as one compiled program.\n\n"
-                "The same command again resumes the run from its latest checkpoint, or reports "
-                "it finished;\na larger --steps continues a finished run. Ctrl-C (or SIGTERM) "
-                "stops it with a checkpoint\nand prints the command that resumes it.")
+def _train_parser(sub) -> None:
+    t = _command(sub, "train", "train every seed of a config as one program (again: resumes it)",
+                 "Train every seed (and grid member) of a config as one compiled program.\n\n"
+                 "The same command again resumes the run from its latest checkpoint, or reports "
+                 "it finished;\na larger --steps continues a finished run. Ctrl-C (or SIGTERM) "
+                 "stops it with a checkpoint\nand prints the command that resumes it.")
     _add_train_options(t)
     t.add_argument("--no-progress", action="store_true", help="no progress bar or lines")
     _add_compilation_option(t)
@@ -306,7 +304,11 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument("--process-id", type=int, metavar="I",
                    help="with --coordinator: this process's index")
     t.set_defaults(func=cmd_train)
-    pr = command("probe", "probe a run's weights: key frequencies, phases, JSON and PNG figures")
+
+
+def _probe_parser(sub) -> None:
+    pr = _command(sub, "probe",
+                  "probe a run's weights: key frequencies, phases, JSON and PNG figures")
     pr.add_argument("run", help="a run directory")
     _add_checkpoint_option(pr)
     pr.add_argument("--seed", type=int, help="the seed the figures show (default: the first)")
@@ -316,8 +318,11 @@ def parser() -> argparse.ArgumentParser:
                     "model's key frequencies, as Nanda computes them (final-keys.json, a figure)")
     _add_compilation_option(pr)
     pr.set_defaults(func=cmd_probe)
-    pl = command("plot", "figures of finished runs: grokking curves, progress measures, "
-                 "spectra, grok steps across seeds and runs")
+
+
+def _plot_parser(sub) -> None:
+    pl = _command(sub, "plot", "figures of finished runs: grokking curves, progress measures, "
+                  "spectra, grok steps across seeds and runs")
     pl.add_argument("runs", nargs="+", metavar="RUN", help="run directories")
     pl.add_argument("--out", metavar="DIR", help="output directory (default RUN/plots; for "
                     "several runs, plots/ beside the first)")
@@ -326,8 +331,11 @@ def parser() -> argparse.ArgumentParser:
     pl.add_argument("--no-spectra", action="store_true", help="skip the spectra (no checkpoint read)")
     _add_compilation_option(pl)
     pl.set_defaults(func=cmd_plot)
-    sw = command("sweep", "run a sweep file's runs here, submit them to SLURM, or start them on "
-                 "a TPU pod; again: skips finished runs, resumes the rest")
+
+
+def _sweep_parser(sub) -> None:
+    sw = _command(sub, "sweep", "run a sweep file's runs here, submit them to SLURM, or start "
+                  "them on a TPU pod; again: skips finished runs, resumes the rest")
     sw.add_argument("file", help="a sweep file, e.g. experiments/sweep_arithmetic.py[:ARG]")
     sw.add_argument("--backend", choices=["local", "slurm", "tpu"], default="local",
                     help="local: run here (default); slurm: a job array per stage; tpu: on "
@@ -369,17 +377,24 @@ def parser() -> argparse.ArgumentParser:
     tp.add_argument("--submit", action="store_true", help="run the gcloud commands (else: write "
                     "and print them)")
     sw.set_defaults(func=cmd_sweep)
-    co = command("collect", "every run's summary of a sweep in one table: CSV, markdown, and "
-                 "with --plot the grok steps figure")
+
+
+def _collect_parser(sub) -> None:
+    co = _command(sub, "collect", "every run's summary of a sweep in one table: CSV, markdown, "
+                  "and with --plot the grok steps figure")
     co.add_argument("root", metavar="SWEEP_DIR", help="a sweep's directory (grokjax sweep "
                     "--out), or any directory holding run directories")
     co.add_argument("--out", metavar="DIR", help="output directory (default SWEEP_DIR)")
     co.add_argument("--plot", action="store_true", help="also draw grok-steps.png (tasks by r)")
     co.set_defaults(func=cmd_collect)
-    ci = command("circuits", "circuits of a run's checkpoint, every seed at once: ACDC, EAP, "
-                 "EAP-IG, edge and activation patching")
+
+
+def _circuits_parser(sub) -> None:
+    ci = _command(sub, "circuits", "circuits of a run's checkpoint, every seed at once: ACDC, "
+                  "EAP, EAP-IG, edge and activation patching")
     ci.add_argument("run", help="a run directory")
-    ci.add_argument("--method", default="acdc", choices=("acdc", "edges", "eap", "eap-ig", "patch", "clock-pizza"),
+    ci.add_argument("--method", default="acdc",
+                    choices=("acdc", "edges", "eap", "eap-ig", "patch", "clock-pizza"),
                     help="acdc (default); edges: each unit's exact effect; eap, eap-ig: their "
                     "attribution estimates; patch: TransformerLens's activation-patching tables; "
                     "clock-pizza: gradient symmetricity and distance irrelevance")
@@ -414,7 +429,10 @@ def parser() -> argparse.ArgumentParser:
                     help="output directory (default RUN/circuits/METHOD-GRANULARITY...)")
     _add_compilation_option(ci)
     ci.set_defaults(func=cmd_circuits)
-    rp = command("report", "the papers' claims beside our results: REPRODUCTION.md")
+
+
+def _report_parser(sub) -> None:
+    rp = _command(sub, "report", "the papers' claims beside our results: REPRODUCTION.md")
     rp.add_argument("claims", nargs="?", default="experiments/claims.py",
                     help="a claims file (default experiments/claims.py)")
     rp.add_argument("--results", default="experiments/results", metavar="DIR",
@@ -423,15 +441,42 @@ def parser() -> argparse.ArgumentParser:
     rp.add_argument("--out", default="REPRODUCTION.md", metavar="FILE",
                     help="the report (default REPRODUCTION.md)")
     rp.set_defaults(func=cmd_report)
-    i = command("inspect", "saved steps, seeds, config and results of a run")
+
+
+def _inspect_parser(sub) -> None:
+    i = _command(sub, "inspect", "saved steps, seeds, config and results of a run")
     i.add_argument("run", help="a run directory")
     i.set_defaults(func=cmd_inspect)
-    c = command("config", "print the resolved config of a train command (and its run directory)",
-                "Print the config that `grokjax train` with the same options would train, as "
-                "JSON,\nand (on stderr) the run directory it would start or resume.")
+
+
+def _config_parser(sub) -> None:
+    c = _command(sub, "config",
+                 "print the resolved config of a train command (and its run directory)",
+                 "Print the config that `grokjax train` with the same options would train, as "
+                 "JSON,\nand (on stderr) the run directory it would start or resume.")
     _add_train_options(c)
     c.set_defaults(func=cmd_config)
-    command("tasks", "list the named tasks").set_defaults(func=cmd_tasks)
+
+
+def _tasks_parser(sub) -> None:
+    _command(sub, "tasks", "list the named tasks").set_defaults(func=cmd_tasks)
+
+
+# in the order `grokjax --help` lists them
+_COMMAND_PARSERS = (_train_parser, _probe_parser, _plot_parser, _sweep_parser, _collect_parser,
+                    _circuits_parser, _report_parser, _inspect_parser, _config_parser,
+                    _tasks_parser)
+
+
+def parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="grokjax", description=DESCRIPTION, epilog=EPILOG,
+                                 formatter_class=_help_formatter)
+    ap.add_argument("--version", action="version", version=f"grokjax {_version()}")
+    ap.add_argument("--debug", action="store_true",
+                    help="show the traceback behind an error instead of its one line")
+    sub = ap.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for add in _COMMAND_PARSERS:
+        add(sub)
     return ap
 
 

@@ -2,7 +2,9 @@
 
 `build(cfg)` parses the tasks, makes the dataset and each member's split, the model and step
 configs (optimiser with any frozen groups, loss dtype, probes) and the member mesh. It is cheap
-and host-side: nothing is trained or compiled here. `grokjax.run` trains an `Experiment`.
+and host-side: nothing is read from disk, trained or compiled here (a transfer run's source
+vocabulary is an argument: `grokjax.saved.source_d_vocab` reads it). `grokjax.run` trains an
+`Experiment`; `grokjax.saved` rebuilds one from a run directory.
 
 A member is one entry of the run's leading axis: one seed of one grid setting (without a grid,
 the members are the seeds).
@@ -28,7 +30,6 @@ from grokjax.modular import is_prime
 from grokjax.optim import make_optimizer
 from grokjax.probes.measures import ProbeSpec
 from grokjax.store import checkpoint as ckpt_lib
-from grokjax.tasks import parse_task_spec
 
 
 @dataclasses.dataclass
@@ -138,20 +139,6 @@ def model_config(cfg: ml_collections.ConfigDict, d_vocab: int, n_ctx: int) -> Mo
         attn_rate=m.attn_rate)
 
 
-def _source_d_vocab(cfg: ml_collections.ConfigDict, known: int | None = None) -> int | None:
-    """The transfer source's vocabulary size (checking that p and the model match); `known`
-    (from a resumed run's run.json) spares reading a source that may have moved since."""
-    if not cfg.transfer.from_run:
-        return None
-    if known is not None:
-        return known
-    src_dir, _ = transfer.parse_source(cfg.transfer.from_run)
-    src = transfer.source_config(src_dir)
-    transfer.check_compatible(src, cfg)
-    src_tasks = parse_task_spec(src["task"], p=src["p"], rand_seed=src["rand_seed"])
-    return data_lib.make_vocab(src_tasks, src["p"], src["model"]["variant"]).d_vocab
-
-
 def _probe_spec(cfg: ml_collections.ConfigDict, tasks, task_grid: bool) -> ProbeSpec | None:
     """Probes of the transformer: spectra always; Nanda's measures on the (a, b) table for one
     two-variable task defined on every (a, b) (not division or multiply_non_zero, not
@@ -160,8 +147,7 @@ def _probe_spec(cfg: ml_collections.ConfigDict, tasks, task_grid: bool) -> Probe
     if not cfg.probe.every or cfg.model.arch != "transformer" or cfg.p < 5:
         return None
     directions = {"a-b" if t.name == "subtract" else "a+b" for t in tasks}
-    bases = {"multiplicative" if t.name == "multiply" and is_prime(cfg.p) else "additive"
-             for t in tasks}
+    bases = {t.key_basis(cfg.p) for t in tasks}
     table = ((len(tasks) == 1 or task_grid) and len(directions) == len(bases) == 1
              and all(t.arity == 2 and t.domain == "all" for t in tasks)
              and not cfg.split.symmetric)
@@ -172,7 +158,8 @@ def _probe_spec(cfg: ml_collections.ConfigDict, tasks, task_grid: bool) -> Probe
 
 
 def build(cfg: ml_collections.ConfigDict, source_d_vocab: int | None = None) -> Experiment:
-    """Validates `cfg` and builds everything a run needs (host-side; cheap)."""
+    """Validates `cfg` and builds everything a run needs (host-side; cheap). A transfer run
+    (transfer.from_run) needs `source_d_vocab`, its source's vocabulary size."""
     tasks = config_lib.validate(cfg)
     members = grid_lib.members(cfg, config_lib.seeds(cfg))
     task_grid = "task" in members.axes
@@ -199,7 +186,9 @@ def build(cfg: ml_collections.ConfigDict, source_d_vocab: int | None = None) -> 
     if "weight_scale" in members.axes:  # a unit-scale init, scaled per member (init_state)
         mcfg = dataclasses.replace(mcfg, weight_scale=1.0)
     frozen = None
-    source_d_vocab = _source_d_vocab(cfg, source_d_vocab)  # also checks the source's p, model
+    if cfg.transfer.from_run and source_d_vocab is None:
+        raise GrokjaxError("a transfer run's experiment needs its source's vocabulary size "
+                           "(grokjax.saved.source_d_vocab reads it)")
     if cfg.transfer.freeze:
         shapes = jax.eval_shape(lambda key: models.init(key, mcfg), jax.random.key(0))
         frozen = transfer.freeze_mask(

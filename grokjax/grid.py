@@ -77,11 +77,6 @@ def members(cfg: ml_collections.ConfigDict, seeds: list[int]) -> Members:
                    values={a: [c[j] for c in combos] for j, a in enumerate(grid)})
 
 
-def task_specs(cfg: ml_collections.ConfigDict) -> tuple[str, ...]:
-    """The tasks a run trains: the task axis's values, else the config's one task spec."""
-    return axes(cfg).get("task", (cfg.task,))
-
-
 def fractions(cfg: ml_collections.ConfigDict, m: Members) -> list[float]:
     """Each member's train fraction."""
     return m.values.get("train_fraction", [float(cfg.train_fraction)] * len(m))

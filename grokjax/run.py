@@ -1,7 +1,7 @@
 """A training run from a config: start or resume it, loop over chunks, write it.
 
-`grokjax.experiment.build(cfg)` (re-exported here) turns a validated config into an
-`Experiment`. `train(cfg, workdir)` runs it:
+`grokjax.experiment.build(cfg)` turns a validated config into an `Experiment`.
+`train(cfg, workdir)` runs it:
 
 * a fresh run writes config.json, run.json and splits.npz, inits every member at once (copying
   params from a source run when transferring) and saves the step-0 checkpoint;
@@ -16,6 +16,9 @@
 
 It is split as it runs: `_resume` (or `_start`), `_loop` (with the read-ahead rule stated once,
 in `_needed_now`), `_finish`.
+
+This module only trains; everything that reads a run directory afterwards opens it with
+`grokjax.saved.open_run`. Only the command line imports it.
 
 SIGINT (Ctrl-C) and SIGTERM (a batch system's warning before the kill) stop a run at the next
 chunk boundary: the chunk in flight finishes (its input state was donated to it, so there is
@@ -41,30 +44,15 @@ import numpy as np
 
 from grokjax import config as config_lib
 from grokjax import models, numerics, program, sharding, transfer
+from grokjax import saved as saved_lib
 from grokjax.errors import GrokjaxError, Interrupted
-from grokjax.experiment import Experiment, build  # noqa: F401  (re-exported: run.build)
+from grokjax.experiment import Experiment, build
 from grokjax.monitor import tensorboard
 from grokjax.monitor.progress import Progress
 from grokjax.store import checkpoint as ckpt_lib
 from grokjax.store import rundir
+from grokjax.store.files import RunFiles
 from grokjax.summary import SHARED_STEPS, damage, summarize
-
-
-def load_source_params(exp: Experiment) -> tuple[dict, int]:
-    """The params of the transfer source, one per target member (stacked), and the source
-    step."""
-    cfg = exp.cfg
-    src_dir, step = transfer.parse_source(cfg.transfer.from_run)
-    src_cfg = config_lib.from_saved(transfer.source_config(src_dir))
-    with src_cfg.unlocked():
-        src_cfg.transfer.from_run, src_cfg.transfer.load = "", ""  # its own source: not needed
-    src_exp = build(src_cfg)
-    indices = transfer.select_seeds(src_exp.member_seeds, exp.member_seeds,
-                                    cfg.transfer.source_seed)
-    checkpoints = ckpt_lib.Checkpoints(src_dir, read_only=True)
-    saved = checkpoints.restore_latest_good(src_exp.abstract_state(), step, quarantine=False)
-    params = jax.tree.map(lambda x: x[np.asarray(indices)], sharding.to_host(saved.state.params))
-    return params, saved.step
 
 
 def run_info(exp: Experiment, loss_dtype: str) -> dict:
@@ -98,33 +86,30 @@ def _stack(chunks: list[dict]) -> dict[str, np.ndarray]:
             for k in chunks[0]}
 
 
-def _summarize(exp: Experiment, history: dict) -> dict:
-    return summarize(exp.cfg, exp.member_seeds, exp.split_seeds, exp.dataset.task_names,
-                     history, exp.members)
-
-
-def _write_outputs(exp: Experiment, workdir: pathlib.Path, history: dict, **timing) -> dict:
-    rundir.write_npz(workdir / "history.npz", history)
-    summary = {**_summarize(exp, history), **timing}
-    rundir.write_json(workdir / "summary.json", summary)
+def _write_outputs(exp: Experiment, files: RunFiles, history: dict, **timing) -> dict:
+    rundir.write_npz(files.history, history)
+    summary = {**summarize(exp.cfg, exp.member_seeds, exp.split_seeds, exp.dataset.task_names,
+                           history, exp.members), **timing}
+    rundir.write_json(files.summary, summary)
     return summary
 
 
 def _start(exp: Experiment, workdir: pathlib.Path, loss_dtype: str):
     """A fresh run: metadata files, the initial state (with transfer), the step-0 checkpoint."""
-    if (workdir / "summary.json").exists() or (workdir / "corrupt_checkpoints").exists():
+    files = RunFiles(workdir)
+    if files.summary.exists() or files.corrupt.exists():
         raise GrokjaxError(f"{workdir} holds a run but no readable checkpoint (see its "
                            "corrupt_checkpoints/, if any); nothing was changed: choose another "
                            "--out, or move the files away yourself")
-    if (workdir / "config.json").exists():  # killed before its step-0 checkpoint: start again
-        changes = config_lib.result_changes(rundir.read_json_dict(workdir / "config.json"), exp.cfg)
+    if files.config.exists():  # killed before its step-0 checkpoint: start again
+        changes = config_lib.result_changes(rundir.read_json_dict(files.config), exp.cfg)
         if changes:
             raise GrokjaxError(f"{workdir} holds a run with another config "
                                f"({'; '.join(changes)}); choose another --out")
     info = run_info(exp, loss_dtype)
     state = exp.init_state()
     if exp.cfg.transfer.from_run:
-        source, source_step = load_source_params(exp)
+        source, source_step = saved_lib.source_params(exp)
         groups = transfer.parse_groups(exp.cfg.transfer.load, "transfer.load")
         params = transfer.merge(state.params, source, groups)
         state = state.replace(params=sharding.shard_members(params, exp.mesh))
@@ -134,17 +119,10 @@ def _start(exp: Experiment, workdir: pathlib.Path, loss_dtype: str):
                                 models.param_names(source)["embed.W_E"].shape[1])}
     # the files only once everything that can refuse the run (a transfer source) has agreed
     workdir.mkdir(parents=True, exist_ok=True)
-    rundir.write_json(workdir / "config.json", exp.cfg.to_dict())
-    rundir.write_json(workdir / "run.json", info)
-    rundir.write_npz(workdir / "splits.npz", exp.splits())
+    rundir.write_json(files.config, exp.cfg.to_dict())
+    rundir.write_json(files.run_info, info)
+    rundir.write_npz(files.splits, exp.splits())
     return state
-
-
-def _known_source_d_vocab(run_dir: pathlib.Path) -> int | None:
-    """A transfer run's source vocabulary, as its run.json recorded it (None if unknown)."""
-    path = run_dir / "run.json"
-    info = rundir.read_json_dict(path) if path.exists() else {}
-    return info.get("transfer", {}).get("source_d_vocab")
 
 
 def _meta(exp: Experiment, step: int, final: bool) -> dict:
@@ -158,7 +136,9 @@ def train(cfg: ml_collections.ConfigDict, workdir: str | pathlib.Path, *,
     """Trains (or resumes) every member of `cfg` as one program; returns the run's summary."""
     loss_dtype = numerics.configure(cfg.numerics.loss_dtype)
     workdir = pathlib.Path(workdir)
-    exp = build(cfg, _known_source_d_vocab(workdir))
+    known = (saved_lib.open_run(workdir).recorded_source_d_vocab
+             if RunFiles(workdir).run_info.exists() else None)  # a resumed run's source may move
+    exp = build(cfg, saved_lib.source_d_vocab(cfg, known))
     made = not workdir.exists()  # removed again if the run is refused before it starts
     if sharding.is_primary():
         for doubt in config_lib.doubts(cfg, exp.dataset.tasks):
@@ -248,7 +228,8 @@ def _resume(exp: Experiment, workdir: pathlib.Path, checkpoints: ckpt_lib.Checkp
     """A run with checkpoints: (step, state, history so far as its first chunk) from its latest
     good one, or its summary if it is complete already."""
     cfg, tcfg = exp.cfg, exp.cfg.train
-    changes = config_lib.result_changes(rundir.read_json_dict(workdir / "config.json"), cfg)
+    files = RunFiles(workdir)
+    changes = config_lib.result_changes(rundir.read_json_dict(files.config), cfg)
     if changes:
         raise GrokjaxError(f"{workdir} holds a run with another config ({'; '.join(changes)});"
                            " resume it with its own config, or choose another --out")
@@ -261,9 +242,9 @@ def _resume(exp: Experiment, workdir: pathlib.Path, checkpoints: ckpt_lib.Checkp
         if reason is None and summary["steps"] == step:
             return summary
         # killed after its final checkpoint, or a damaged summary: written from the checkpoint
-        return _write_outputs(exp, workdir, history)
+        return _write_outputs(exp, files, history)
     _check_splits(saved.splits, exp.splits(), workdir, step)  # before it trains on
-    rundir.write_json(workdir / "config.json", cfg.to_dict())  # e.g. the new train.steps
+    rundir.write_json(files.config, cfg.to_dict())  # e.g. the new train.steps
     if step > tcfg.steps:
         raise GrokjaxError(f"{workdir} is already at step {step}, past train.steps="
                            f"{tcfg.steps}; give --steps {step} or more")
@@ -447,47 +428,9 @@ def _finish(exp: Experiment, data: program.Data, workdir: pathlib.Path, step: in
                 replace=step in writer.checkpoints.steps())  # a non-final one of this step
     records.bar.close()
     seconds = time.perf_counter() - t0
-    summary = _write_outputs(exp, workdir, history, wall_seconds=round(seconds, 2),
+    summary = _write_outputs(exp, RunFiles(workdir), history, wall_seconds=round(seconds, 2),
                              seed_steps_per_second=round(
                                  steps_run * exp.n_members / seconds, 1))
     if records.board is not None:
         records.board.finish(summary)
     return summary
-
-
-def read_summary(run_dir: str | pathlib.Path) -> dict:
-    """A finished run's summary.json. It is derived data: one that is damaged (not JSON, or not
-    a summary) is rebuilt from history.npz, config.json and run.json, written back, and a
-    warning says so; if it cannot be rebuilt, a GrokjaxError names the run and the file."""
-    run_dir = pathlib.Path(run_dir)
-    summary, reason = damage(run_dir)
-    if reason is None:
-        return summary
-    try:
-        cfg = config_lib.from_saved(rundir.read_config(run_dir))
-        history = rundir.read_npz(run_dir / "history.npz")
-        summary = _summarize(build(cfg, _known_source_d_vocab(run_dir)), history)
-    except (GrokjaxError, OSError, KeyError, ValueError, IndexError) as e:
-        what = reason or f"{run_dir} has no summary.json"
-        raise GrokjaxError(f"{what}, and it cannot be rebuilt from the run's files ({e})") \
-            from None
-    if reason:
-        print(f"grokjax: warning: {reason}; rebuilt it from history.npz", file=sys.stderr,
-              flush=True)
-    try:
-        rundir.write_json(run_dir / "summary.json", summary)
-    except GrokjaxError:
-        pass  # a read-only run directory: the rebuilt summary is used, not kept
-    return summary
-
-
-def load_state(run_dir: str | pathlib.Path, step: int | None = None):
-    """A run's stacked TrainState at `step` (default: its latest checkpoint), on this machine's
-    devices whatever the machine that saved it. Returns (state, meta, experiment)."""
-    run_dir = pathlib.Path(run_dir)
-    cfg = config_lib.from_saved(rundir.read_config(run_dir))
-    numerics.configure(cfg.numerics.loss_dtype)
-    exp = build(cfg, _known_source_d_vocab(run_dir))
-    checkpoints = ckpt_lib.Checkpoints(run_dir, read_only=True)
-    saved = checkpoints.restore_latest_good(exp.abstract_state(), step, quarantine=False)
-    return saved.state, saved.meta, exp

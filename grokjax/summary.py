@@ -14,8 +14,8 @@ import pathlib
 import numpy as np
 
 from grokjax.errors import GrokjaxError
-from grokjax.grid import value_text
 from grokjax.store import rundir
+from grokjax.store.files import RunFiles
 
 
 SHARED_STEPS = ("step", "probe/step")  # the history's point axes, the same for every member
@@ -28,7 +28,7 @@ ENTRY_KEYS = ("seed", "memorisation_step", "grok_step", "best_test_acc")
 def damage(run_dir: pathlib.Path) -> tuple[dict | None, str | None]:
     """RUN/summary.json and why it cannot be used: (summary, None) if it can; (None, '') if
     there is none; (None, the reason) if it is not JSON or not a summary."""
-    path = pathlib.Path(run_dir) / "summary.json"
+    path = RunFiles(run_dir).summary
     if not path.exists():
         return None, ""
     try:
@@ -80,21 +80,6 @@ def _nanmedian(values: list[float]) -> float:
     return float(np.median(finite)) if finite else float("nan")
 
 
-def grok_matrix(cells: dict[tuple, list[dict]], ys: list, xs: list
-                ) -> tuple[np.ndarray, np.ndarray]:
-    """Summary entries grouped by (y, x) as two [y, x] arrays: the median grok step (nan where
-    no seed grokked) and the fraction of seeds that grokked (nan where there is no seed)."""
-    med = np.full((len(ys), len(xs)), np.nan)
-    frac = np.full((len(ys), len(xs)), np.nan)
-    for (y, x), entries in cells.items():
-        stats = grok_stats(entries)
-        if stats["seeds"]:
-            frac[ys.index(y), xs.index(x)] = stats["grokked"] / stats["seeds"]
-        if stats["grok_step_median"] is not None:
-            med[ys.index(y), xs.index(x)] = stats["grok_step_median"]
-    return med, frac
-
-
 def _final_probes(history: dict, final: dict, i: int) -> dict:
     out = {k[len("probe/"):]: float(final[k][i]) for k in scalar_probes(history)}
     if "probe/key_freqs" in final:
@@ -124,39 +109,6 @@ def phases(history: dict, i: int) -> dict:
     for key, frac in (("circuit_formation_end", 0.1), ("cleanup_end", 0.9)):
         below = (np.arange(len(steps)) >= peak_at) & (log_loss <= peak - frac * (peak - end))
         out[key] = int(steps[np.argmax(below)])
-    return out
-
-
-def measure_phases(history: dict, over: dict, i: int) -> dict:
-    """Member i's phases found from Nanda's progress measures (his section 5.2) rather than
-    from the test loss alone. `over` holds the restricted and excluded loss with the final key
-    frequencies at each checkpoint (report.probe.over_training, final-keys.json).
-
-    - Memorisation ends where the excluded loss stops falling (its minimum over the
-      checkpoints before the test loss drops): from there the key frequencies carry the fit.
-    - Circuit formation ends where the test loss begins its sudden drop (10% of the way down
-      in log, as `phases`), while the excluded loss is high.
-    - Cleanup ends where the sum of squared weights has made 90% of its fall from the end of
-      circuit formation to its lowest value (the memorising components decayed away).
-    None where a phase was not reached."""
-    out = {"memorisation_end": None, "circuit_formation_end": None, "cleanup_end": None}
-    formed = phases(history, i)["circuit_formation_end"]
-    steps = np.asarray(over["steps"])
-    excluded = np.asarray(over["excluded_loss"])[:, i]
-    before = np.flatnonzero((steps > 0) & (steps < (formed if formed is not None else np.inf)))
-    if not len(before):
-        return out
-    out["memorisation_end"] = int(steps[before[np.argmin(excluded[before])]])
-    if formed is None or formed <= out["memorisation_end"]:
-        return out
-    out["circuit_formation_end"] = formed
-    probe_steps, ssw = history["probe/step"], history["probe/sum_sq_weights"][i]
-    after = probe_steps >= formed
-    start, low = ssw[after][0], ssw[after].min()
-    if start - low <= 0:
-        return out
-    done = after & (ssw <= low + 0.1 * (start - low))
-    out["cleanup_end"] = int(probe_steps[np.argmax(done)])
     return out
 
 
@@ -228,21 +180,3 @@ def _grid_cells(per_seed: list[dict], members) -> dict:
              "test_acc_median": float(np.median([e["test_acc"] for e in entries]))}
             for values, entries in cells.items()]
     return {"axes": {a: list(v) for a, v in members.axes.items()}, "cells": rows}
-
-
-def seed_table(summary: dict) -> list[str]:
-    """The per-seed table of a summary, as text lines (train's end, `grokjax inspect`)."""
-    axes = list(summary.get("grid", {}).get("axes", {}))
-    diverged = any(e.get("diverged_step", -1) >= 0 for e in summary["seeds"])
-    lines = ["".join(f"{a:>15}" for a in axes) + f"{'seed':>6} {'train acc':>10} "
-             f"{'test acc':>10} {'test loss':>11} {'memorised':>10} {'grokked':>8}"
-             + (f" {'diverged':>9}" if diverged else "")]
-    for e in summary["seeds"]:
-        mem = e["memorisation_step"] if e["memorisation_step"] >= 0 else "-"
-        grok = e["grok_step"] if e["grok_step"] >= 0 else "-"
-        div = e.get("diverged_step", -1)
-        lines.append("".join(f"{value_text(e['hparams'][a]):>15}" for a in axes)
-                     + f"{e['seed']:>6} {e['train_acc']:>10.4f} {e['test_acc']:>10.4f} "
-                     f"{e['test_loss']:>11.3e} {mem:>10} {grok:>8}"
-                     + (f" {div if div >= 0 else '-':>9}" if diverged else ""))
-    return lines

@@ -25,6 +25,7 @@ from typing import Callable
 import numpy as np
 
 from grokjax.errors import GrokjaxError
+from grokjax.modular import is_prime
 
 LabelFn = Callable[..., np.ndarray]  # (operand arrays..., p) -> labels in [0, p)
 
@@ -40,10 +41,26 @@ class Task:
     domain: str = "all"  # 'all' | 'y_nonzero' | 'nonzero'
     requires_prime: bool = False
     fn: LabelFn | None = dataclasses.field(default=None, compare=False, repr=False)
+    # Whether it multiplies or divides operands by each other (x*y, x/y, x*y**2 + y; not 2*x,
+    # x**2 or (x + y)**2): its spectra in the discrete-log basis say something.
+    multiplies: bool = False
 
     def labels(self, operands: np.ndarray, p: int) -> np.ndarray:
         cols = [np.asarray(operands[:, i], dtype=np.int64) % p for i in range(self.arity)]
         return (self.fn(*cols, p) % p).astype(np.int32)
+
+    def key_basis(self, p: int) -> str:
+        """The basis its key frequencies are read in: the discrete log ('multiplicative',
+        Fourier over Z/(p-1)) for the product x * y by a prime p, where multiplication is
+        addition of logs; else the additive basis of Z/p. The one rule behind the probes,
+        the figures' marks and the reports."""
+        return ("multiplicative" if self.formula == "x * y" and self.arity == 2 and is_prime(p)
+                else "additive")
+
+    def shows_discrete_log(self, p: int) -> bool:
+        """Whether its discrete-log spectra are worth drawing: p is prime and it multiplies
+        operands (for additive tasks those panels are noise)."""
+        return self.multiplies and is_prime(p)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -98,13 +115,30 @@ def _eval_mod(node: ast.AST, env: dict[str, np.ndarray], p: int) -> np.ndarray:
     return (a * b) % p  # ast.Mult
 
 
-def polynomial(formula: str) -> tuple[int, LabelFn]:
-    """Parses `formula` safely; returns (arity, label function)."""
+def _has_product(node: ast.AST) -> bool:
+    """Whether an expression multiplies two factors that hold different variables (x * y,
+    x * y**2; not 2 * x, x * x or (x + y)**2)."""
+    for n in ast.walk(node):
+        if isinstance(n, ast.BinOp) and isinstance(n.op, ast.Mult):
+            left, right = ({m.id for m in ast.walk(side) if isinstance(m, ast.Name)}
+                           for side in (n.left, n.right))
+            if left and right and left != right:
+                return True
+    return False
+
+
+def _parse(formula: str) -> ast.Expression:
     try:
         tree = ast.parse(formula.replace("^", "**"), mode="eval")
     except SyntaxError as e:
         raise GrokjaxError(f"task expression {formula!r} does not parse: {e.msg}") from None
     _check_expr(tree, formula)
+    return tree
+
+
+def polynomial(formula: str) -> tuple[int, LabelFn]:
+    """Parses `formula` safely; returns (arity, label function)."""
+    tree = _parse(formula)
     names = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
     arity = 3 if "z" in names else 2
 
@@ -126,7 +160,8 @@ def _division(x, y, p):
 
 def _poly_task(name: str, formula: str, op: str = "=", **kw) -> Task:
     arity, fn = polynomial(formula)
-    return Task(name=name, formula=formula, arity=arity, op=op, fn=fn, **kw)
+    return Task(name=name, formula=formula, arity=arity, op=op, fn=fn,
+                multiplies=_has_product(_parse(formula)), **kw)
 
 
 def _registry() -> dict[str, Task]:
@@ -134,7 +169,8 @@ def _registry() -> dict[str, Task]:
         _poly_task("add", "x + y", op="+"),
         _poly_task("subtract", "x - y", op="-"),
         _poly_task("multiply", "x * y", op="*", requires_prime=True),
-        Task("division", "x / y", 2, "/", domain="y_nonzero", requires_prime=True, fn=_division),
+        Task("division", "x / y", 2, "/", domain="y_nonzero", requires_prime=True, fn=_division,
+             multiplies=True),
         _poly_task("multiply_non_zero", "x * y", op="*", domain="nonzero", requires_prime=True),
         # Two-variable polynomials of the reference (always the '=' operator, "short" form).
         _poly_task("x_x_y", "2*x + y"),
@@ -194,9 +230,8 @@ def get_task(spec: str, *, p: int = 0, rand_seed: int = 0) -> Task:
     if name == RAND:
         return rand_task(rand_seed, p)
     if any(c in spec for c in "+-*^()") or spec in _VARS:
-        arity, fn = polynomial(spec)
         formula = " ".join(spec.split())
-        return Task(name=formula, formula=formula, arity=arity, op="=", fn=fn)
+        return _poly_task(formula, formula)
     close = difflib.get_close_matches(name, list(TASKS) + [RAND], n=3)
     hint = f"did you mean {', '.join(close)}? " if close else ""
     raise GrokjaxError(

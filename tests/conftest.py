@@ -77,8 +77,8 @@ def train_tiny(workdir, *args):
 
 def params_of(run, step=None):
     """A run's params at a checkpoint (default: the latest), on the host."""
-    from grokjax.run import load_state
-    return jax.device_get(load_state(run, step)[0].params)
+    from grokjax.saved import open_run
+    return jax.device_get(open_run(run).params(step)[0])
 
 
 def png_size(path):

@@ -15,7 +15,7 @@ import pytest
 from grokjax import cli
 from grokjax.store import rundir
 from grokjax.store.checkpoint import Checkpoints
-from grokjax.run import load_state
+from grokjax.saved import open_run
 from tests.conftest import TINY, assert_same_history, params_of, tb_events
 from tests.conftest import train_tiny as train
 
@@ -47,7 +47,9 @@ def uninterrupted(tmp_path_factory):
 def test_a_checkpoint_holds_state_history_splits_and_meta(uninterrupted):
     checkpoints = Checkpoints(uninterrupted, read_only=True)
     assert checkpoints.steps() == [0, 20, 30, 40]  # step 0, the latest 3 (keep=3)
-    state, meta, exp = load_state(uninterrupted, 30)
+    run = open_run(uninterrupted)
+    saved = run.restore(30)
+    state, meta, exp = saved.state, saved.meta, run.experiment
     assert int(state.step[0]) == 30 and meta["step"] == 30 and not meta["final"]
     assert meta["seeds"] == [0, 1] and meta["config"]["task"] == "add"
     assert np.asarray(state.rng).dtype == np.uint32 and state.mem_step.shape == (2, 2)
@@ -187,7 +189,7 @@ def test_a_resumed_run_refuses_a_checkpoint_of_other_splits(tmp_path, monkeypatc
     trains a step; its finished state is untouched."""
     from grokjax import data
     run = tmp_path / "run"
-    args = ["train", TINY, "--workdir", str(run), "--no-progress", "--steps", "10",
+    args = ["train", TINY, "--out", str(run), "--no-progress", "--steps", "10",
             "--set", "checkpoint.save_every=10"]
     assert cli.main(args) == 0
     before = sorted(p.name for p in (run / "checkpoints").iterdir())
@@ -213,9 +215,9 @@ def test_a_run_directory_written_before_the_layout_change_still_works(tmp_path, 
     assert "finished at step 20: grokked 0/2" in capsys.readouterr().out
     assert cli.main(["probe", str(run)]) == 0
     assert cli.main(["plot", str(run), "--out", str(tmp_path / "plots")]) == 0
-    state, meta, _ = load_state(run, 10)
-    assert int(state.step[0]) == 10 and not meta["final"]
-    assert cli.main(["train", TINY, "--workdir", str(run), "--no-progress", "--steps", "30",
+    saved = open_run(run).restore(10)
+    assert int(saved.state.step[0]) == 10 and not saved.meta["final"]
+    assert cli.main(["train", TINY, "--out", str(run), "--no-progress", "--steps", "30",
                      "--set", "tensorboard.enabled=false", "--set", "checkpoint.save_every=10"]) == 0
     history = rundir.read_npz(run / "history.npz")
     assert int(history["step"][-1]) == 30 and history["train/loss"].shape == (2, 7, 1)
@@ -223,7 +225,7 @@ def test_a_run_directory_written_before_the_layout_change_still_works(tmp_path, 
     # float rounding (the divergence guard, added since, changes how XLA fuses the update:
     # one weight norm of the 14 differs in its last bit)
     fresh = tmp_path / "fresh"
-    assert cli.main(["train", TINY, "--workdir", str(fresh), "--no-progress", "--steps", "30",
+    assert cli.main(["train", TINY, "--out", str(fresh), "--no-progress", "--steps", "30",
                      "--set", "tensorboard.enabled=false", "--set", "checkpoint.save_every=10"]) == 0
     again = rundir.read_npz(fresh / "history.npz")
     assert set(again) == set(history)

@@ -273,7 +273,7 @@ def grokked(tmp_path_factory):
     from grokjax import cli
     run = tmp_path_factory.mktemp("circuits") / "run"
     assert cli.main(["train", "configs/circuits.py", "--seeds", "2", "--steps", "800",
-                     "--workdir", str(run), "--no-progress"]) == 0
+                     "--out", str(run), "--no-progress"]) == 0
     return run
 
 

@@ -18,7 +18,7 @@ CONFIG_FILES = sorted((pathlib.Path(__file__).parent.parent / "configs").glob("*
 @pytest.fixture(scope="module")
 def finished_run(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("run") / "tiny"
-    assert cli.main(["train", TINY, "--seed-list", "3,5", "--workdir", str(workdir),
+    assert cli.main(["train", TINY, "--seed-list", "3,5", "--out", str(workdir),
                      "--set", "task=add,subtract"]) == 0
     return workdir
 
@@ -55,7 +55,7 @@ def test_history_and_summary(finished_run):
 
 def test_a_run_with_another_config_is_never_overwritten(finished_run, capsys):
     before = (finished_run / "history.npz").read_bytes()
-    assert cli.main(["train", TINY, "--workdir", str(finished_run)]) == 2
+    assert cli.main(["train", TINY, "--out", str(finished_run)]) == 2
     err = capsys.readouterr().err
     assert "holds a run with another config" in err and "task: 'add,subtract' -> 'add'" in err
     assert (finished_run / "history.npz").read_bytes() == before
@@ -87,7 +87,7 @@ def test_inspect(finished_run, capsys):
     (["--set", "probe.every=7"], "probe.every=7 must be 0 or a multiple of train.eval_every=5"),
 ])
 def test_bad_input_is_one_line_naming_the_fix(args, message, tmp_path, capsys):
-    assert cli.main(["train", TINY, "--workdir", str(tmp_path / "r"), *args]) == 2
+    assert cli.main(["train", TINY, "--out", str(tmp_path / "r"), *args]) == 2
     err = capsys.readouterr().err
     assert err.startswith("grokjax: error: ") and message in err, err
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
@@ -129,7 +129,7 @@ def test_config_arguments(spec):
 
 def test_the_default_run_directory_is_the_same_for_the_same_command(tmp_path, monkeypatch,
                                                                      capsys):
-    # Rerunning a command without --workdir finds its run (here finished: it reports it);
+    # Rerunning a command without --out finds its run (here finished: it reports it);
     # another seed count is another run directory.
     monkeypatch.chdir(tmp_path)
     tiny = str(pathlib.Path(__file__).parent / "tiny.py")

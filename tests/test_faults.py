@@ -15,10 +15,11 @@ import jax
 import numpy as np
 import pytest
 
-from grokjax import cli, run
+from grokjax import cli
+from grokjax.experiment import build
 from grokjax.errors import GrokjaxError
 from grokjax.store import checkpoint, rundir
-from tests.conftest import TINY, tb_events
+from tests.conftest import TINY, params_of, tb_events
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +28,7 @@ def diverged(tmp_path_factory):
     the same grid with a second healthy lr in place of the diverging one."""
     root = tmp_path_factory.mktemp("diverged")
     for name, lrs in (("bad", "0.001,1000"), ("good", "0.001,0.002")):
-        assert cli.main(["train", TINY, "--workdir", str(root / name), "--no-progress",
+        assert cli.main(["train", TINY, "--out", str(root / name), "--no-progress",
                          "--grid", f"lr={lrs}"]) == 0
     return root
 
@@ -40,8 +41,8 @@ def test_a_diverged_member_is_recorded_and_stops_moving(diverged):
     steps = [by_lr[(1000.0, s)]["diverged_step"] for s in (0, 1)]
     assert all(0 < s < 20 for s in steps)
     # its params stay at their last finite values: the checkpoint and its histograms are whole
-    state, _, _ = run.load_state(diverged / "bad")
-    assert all(np.isfinite(np.asarray(x)).all() for x in jax.tree.leaves(state.params))
+    params = params_of(diverged / "bad")
+    assert all(np.isfinite(np.asarray(x)).all() for x in jax.tree.leaves(params))
     history = rundir.read_npz(diverged / "bad" / "history.npz")
     norms = history["norm/total"][2]  # member (lr=1000, seed 0)
     after = history["step"] > steps[0]
@@ -79,12 +80,12 @@ STEPS = ["--set", "train.steps=400", "--set", "train.chunk_steps=10",
 def straight(tmp_path_factory):
     """The uninterrupted run the interrupted ones must end up equal to."""
     workdir = tmp_path_factory.mktemp("straight") / "run"
-    assert cli.main(["train", TINY, "--workdir", str(workdir), "--no-progress", *STEPS]) == 0
+    assert cli.main(["train", TINY, "--out", str(workdir), "--no-progress", *STEPS]) == 0
     return rundir.read_npz(workdir / "history.npz")
 
 
 def _train(workdir):
-    return subprocess.Popen([sys.executable, "-m", "grokjax", "train", TINY, "--workdir",
+    return subprocess.Popen([sys.executable, "-m", "grokjax", "train", TINY, "--out",
                              str(workdir), "--no-progress", *STEPS], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
 
@@ -124,10 +125,10 @@ def test_an_interrupted_run_stops_within_seconds_and_resumes_to_the_same_result(
         step = int(line.split("stopped at step ")[1].split(";")[0])
         assert step in checkpoint.saved_steps(workdir)  # saved where it stopped
         resume = shlex.split(line.split("resume: ")[1])[1:]
-        assert resume[-2:] == ["--workdir", str(workdir)] or str(workdir) in resume
+        assert resume[-2:] == ["--out", str(workdir)] or str(workdir) in resume
     else:
         assert "again: quitting now" in err
-    assert cli.main(["train", TINY, "--workdir", str(workdir), "--no-progress", *STEPS]) == 0
+    assert cli.main(["train", TINY, "--out", str(workdir), "--no-progress", *STEPS]) == 0
     resumed = rundir.read_npz(workdir / "history.npz")
     for key in straight:
         np.testing.assert_array_equal(resumed[key], straight[key], err_msg=key)
@@ -149,10 +150,10 @@ def test_a_failing_write_is_one_line_and_the_last_good_checkpoint_survives(
         tmp_path, straight, tensorboard):
     workdir = tmp_path / "run"
     first = STEPS[:1] + ["train.steps=200"] + STEPS[2:]
-    assert cli.main(["train", TINY, "--workdir", str(workdir), "--no-progress", *first]) == 0
+    assert cli.main(["train", TINY, "--out", str(workdir), "--no-progress", *first]) == 0
     before = checkpoint.saved_steps(workdir)
     t0 = time.monotonic()
-    out = subprocess.run([sys.executable, "-m", "grokjax", "train", TINY, "--workdir",
+    out = subprocess.run([sys.executable, "-m", "grokjax", "train", TINY, "--out",
                           str(workdir), "--no-progress", *STEPS, "--set",
                           f"tensorboard.enabled={tensorboard}"], capture_output=True,
                          text=True, timeout=120, preexec_fn=_limited(20_000))
@@ -162,7 +163,7 @@ def test_a_failing_write_is_one_line_and_the_last_good_checkpoint_survives(
     assert len(lines) == 1, out.stderr  # nothing else: no library's traceback or warning
     assert lines[0].startswith("grokjax: error: could not write ") and "File too large" in lines[0]
     assert checkpoint.saved_steps(workdir) == before  # nothing good was lost
-    assert cli.main(["train", TINY, "--workdir", str(workdir), "--no-progress", *STEPS]) == 0
+    assert cli.main(["train", TINY, "--out", str(workdir), "--no-progress", *STEPS]) == 0
     resumed = rundir.read_npz(workdir / "history.npz")
     for key in straight:
         np.testing.assert_array_equal(resumed[key], straight[key], err_msg=key)
@@ -172,8 +173,8 @@ def test_replacing_a_checkpoint_never_deletes_the_good_one_first(tmp_path, monke
     """The final save of a step that has a non-final checkpoint: if writing the new one fails,
     the old one is back and readable."""
     workdir = tmp_path / "run"
-    assert cli.main(["train", TINY, "--workdir", str(workdir), "--no-progress"]) == 0
-    exp = run.build(tiny)
+    assert cli.main(["train", TINY, "--out", str(workdir), "--no-progress"]) == 0
+    exp = build(tiny)
     ckpts = checkpoint.Checkpoints(workdir)
     saved = ckpts.restore_latest_good(exp.abstract_state())
     step = saved.step
@@ -224,7 +225,7 @@ def test_an_event_flush_that_fails_is_one_line_naming_the_events(tmp_path, monke
 
 def test_a_workdir_that_is_a_file_is_one_line(tmp_path, capsys):
     (tmp_path / "f").write_text("")
-    assert cli.main(["train", TINY, "--workdir", str(tmp_path / "f")]) == 2
+    assert cli.main(["train", TINY, "--out", str(tmp_path / "f")]) == 2
     assert "is a file, not a directory" in capsys.readouterr().err
 
 
@@ -233,7 +234,7 @@ def test_a_workdir_that_is_a_file_is_one_line(tmp_path, capsys):
 @pytest.fixture(scope="module")
 def finished(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("finished") / "run"
-    assert cli.main(["train", TINY, "--workdir", str(workdir), "--no-progress"]) == 0
+    assert cli.main(["train", TINY, "--out", str(workdir), "--no-progress"]) == 0
     return workdir
 
 
@@ -250,7 +251,7 @@ def test_a_damaged_summary_is_rebuilt_from_the_history(finished, tmp_path, capsy
     (run_dir / "summary.json").write_text(content)
     args = {"inspect": ["inspect", str(run_dir)],
             "plot": ["plot", str(run_dir), "--out", str(tmp_path / "plots")],
-            "train": ["train", TINY, "--workdir", str(run_dir), "--no-progress"]}[command]
+            "train": ["train", TINY, "--out", str(run_dir), "--no-progress"]}[command]
     assert cli.main(args) == 0
     good = json.loads((finished / "summary.json").read_text())
     rebuilt = json.loads((run_dir / "summary.json").read_text())
@@ -280,7 +281,7 @@ def test_every_reader_names_the_damaged_file(finished, tmp_path, capsys, name, c
     run_dir = _copy(finished, tmp_path / "run")
     (run_dir / name).write_text(content)
     for args in (["inspect", str(run_dir)], ["probe", str(run_dir), "--out", str(tmp_path)],
-                 ["train", TINY, "--workdir", str(run_dir), "--no-progress"]):
+                 ["train", TINY, "--out", str(run_dir), "--no-progress"]):
         assert cli.main(args) == 2, args
         err = capsys.readouterr().err
         assert says in err and err.count("\n") == 1, (args, err)
@@ -294,7 +295,7 @@ def test_every_reader_names_the_damaged_file(finished, tmp_path, capsys, name, c
 ])
 def test_a_broken_config_file_is_one_line_naming_the_file_and_line(tmp_path, capsys, text, says):
     (tmp_path / "bad.py").write_text(text)
-    assert cli.main(["train", str(tmp_path / "bad.py"), "--workdir", str(tmp_path / "r")]) == 2
+    assert cli.main(["train", str(tmp_path / "bad.py"), "--out", str(tmp_path / "r")]) == 2
     err = capsys.readouterr().err
     assert says in err and err.count("\n") == 1, err
     assert not (tmp_path / "r").exists()
@@ -303,7 +304,7 @@ def test_a_broken_config_file_is_one_line_naming_the_file_and_line(tmp_path, cap
 
 
 def test_values_allowed_but_probably_not_meant_are_warned(tmp_path, capsys):
-    assert cli.main(["train", TINY, "--workdir", str(tmp_path / "r"), "--no-progress",
+    assert cli.main(["train", TINY, "--out", str(tmp_path / "r"), "--no-progress",
                      "--set", "checkpoint.pin=(500,)", "--set", "optim.batch_size=100"]) == 0
     err = capsys.readouterr().err
     assert "checkpoint.pin (500,) lies past train.steps=20" in err
@@ -312,7 +313,7 @@ def test_values_allowed_but_probably_not_meant_are_warned(tmp_path, capsys):
 
 def test_a_refused_transfer_leaves_no_half_made_directory(finished, tmp_path, capsys):
     target = tmp_path / "target"
-    assert cli.main(["train", TINY, "--workdir", str(target), "--no-progress", "--seed-list",
+    assert cli.main(["train", TINY, "--out", str(target), "--no-progress", "--seed-list",
                      "5", "--init-from", str(finished), "--load", "embed"]) == 2
     assert "have no source seed of the same number" in capsys.readouterr().err
     assert not target.exists()

@@ -1,5 +1,6 @@
 """The layout's rules, read from the source: imports run one way, with no cycle (lazy imports
-included), and only the CLI imports the command modules. The layers are those of
+included), only the CLI imports the command modules and the training loop, and no module
+outside grokjax.store spells a run directory's file name. The layers are those of
 grokjax/__init__.py's docstring; an ast walk over grokjax/ finds every import."""
 
 import ast
@@ -17,10 +18,10 @@ LAYERS = [
     ("probes", ["grokjax.probes"]),
     ("core", ["grokjax.tasks", "grokjax.data", "grokjax.config", "grokjax.optim",
               "grokjax.transfer", "grokjax.sharding", "grokjax.grid", "grokjax.program",
-              "grokjax.experiment", "grokjax.summary"]),
+              "grokjax.experiment", "grokjax.summary", "grokjax.saved"]),
     ("monitor", ["grokjax.monitor"]),
-    ("run", ["grokjax.run"]),
     ("circuits", ["grokjax.circuits"]),
+    ("run", ["grokjax.run"]),
     ("launch", ["grokjax.launch"]),
     ("report", ["grokjax.report"]),
     ("cli", ["grokjax.cli", "grokjax.__main__", "grokjax"]),
@@ -107,6 +108,55 @@ def test_only_the_cli_imports_the_command_modules():
     for m, deps in GRAPH.items():
         if m != "grokjax.cli":
             assert not deps & COMMANDS, f"{m} imports the command module(s) {deps & COMMANDS}"
+
+
+def test_only_the_cli_imports_the_training_loop():
+    """Readers of finished runs open them with grokjax.saved; the loop, its signal handler
+    and its checkpoint writer stay out of their imports (and a notebook's)."""
+    importers = sorted(m for m, deps in GRAPH.items() if "grokjax.run" in deps)
+    assert importers == ["grokjax.cli"], importers
+
+
+def test_circuits_sit_below_the_training_loop():
+    assert layer("grokjax.circuits") < layer("grokjax.run")
+
+
+def _file_names() -> set[str]:
+    """The run directory's file names, as grokjax.store.files spells them."""
+    tree = ast.parse((ROOT / "store" / "files.py").read_text())
+    return {node.value.value for node in tree.body
+            if isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant)
+            and isinstance(node.value.value, str) and node.targets[0].id.isupper()
+            and "{" not in node.value.value}
+
+
+def _spelled(source: str, names: set[str]) -> list[str]:
+    """Where `source` spells a run directory's file name: a string that is one of the names
+    with a dot ('summary.json', '.lock'), or any of them joined to a path (`run / "tb"`)."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Constant) and node.value in names and "." in node.value:
+            found.append(f"{node.lineno}: {node.value!r}")
+        elif (isinstance(node, ast.BinOp) and isinstance(node.op, ast.Div)
+              and isinstance(node.right, ast.Constant) and node.right.value in names
+              and "." not in node.right.value):
+            found.append(f"{node.lineno}: / {node.right.value!r}")
+    return found
+
+
+def test_only_the_store_spells_run_directory_file_names():
+    names = _file_names()
+    spelled = [f"{f.relative_to(ROOT.parent)}:{hit}" for f in FILES
+               if f.relative_to(ROOT).parts[0] != "store"
+               for hit in _spelled(f.read_text(), names)]
+    assert not spelled, "\n".join(spelled)
+
+
+def test_the_file_name_check_finds_spelled_names():
+    names = _file_names()
+    assert {"config.json", "history.npz", "summary.json", "run.json", "tb"} <= names
+    assert len(_spelled('x = run / "summary.json"\ny = run / "tb"\n', names)) == 2
+    assert not _spelled('"""summary.json holds ..."""\nentry["probes"] = 1\n', names)
 
 
 def test_a_module_in_no_layer_is_reported():

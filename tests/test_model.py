@@ -65,7 +65,9 @@ def test_readout_fast_path_equals_the_full_forward(cfg):
                                rtol=1e-5, atol=1e-6)
 
 
-def test_cache_shapes():
+def test_the_cache_holds_every_hook_batch_first_with_heads_as_an_axis():
+    """run_with_cache records each hook as [batch, pos, ...] (attention [batch, head, query,
+    key], rows summing to 1); apply(cache=[...]) returns only the hooks it names."""
     params = models.init(jax.random.key(1), CFG)
     _, cache = models.run_with_cache(params, TOKENS, CFG)
     assert cache["hook_embed"].shape == (3, 3, 32)
@@ -160,7 +162,9 @@ def test_transformer_equals_the_reference_forward():
                                reference_forward(params, tokens), rtol=2e-4, atol=2e-5)
 
 
-def test_mlp_model():
+def test_the_mlp_model_has_its_configured_shapes_and_hooks_and_ignores_token_order():
+    """arch="mlp": d_emb embeddings, d_model-square hidden layers, one logit vector per input, a
+    cache of exactly its hook_names, and (it sums its positions) the same logits reversed."""
     cfg = ModelConfig(d_vocab=16, n_ctx=3, arch="mlp", d_emb=40, d_model=24, num_layers=2,
                       weight_scale=2.0)
     params = models.init(jax.random.key(0), cfg)

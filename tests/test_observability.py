@@ -12,7 +12,7 @@ from tensorboard.plugins.hparams import api_pb2, plugin_data_pb2
 from grokjax import cli
 from grokjax.report import draw
 from grokjax.store import rundir
-from tests.conftest import TINY, png_size, tb_events, tiny_config
+from tests.conftest import TINY, params_of, png_size, tb_events, tiny_config
 
 
 @pytest.fixture(scope="module")
@@ -93,8 +93,7 @@ def test_spectra_images_at_probe_steps_and_histograms_at_chunk_ends(run):
     # though 20 and 30 are both a chunk's end and a checkpoint
     assert [h.step for h in histograms] == [0, 10, 20, 30]
     assert histograms[0].histogram_value.num == 16 * 32  # d_vocab x d_model of the tiny model
-    from grokjax.run import load_state
-    w_e = np.asarray(jax.device_get(load_state(run, 20)[0].params["embed"]["W_E"]))[1]
+    w_e = np.asarray(params_of(run, 20)["embed"]["W_E"])[1]
     at_20 = histograms[2].histogram_value
     assert at_20.num == w_e.size and at_20.min == pytest.approx(w_e.min()) \
         and at_20.max == pytest.approx(w_e.max())  # the weights of that step and seed
@@ -186,7 +185,6 @@ def test_plot_embedding_spectrum_is_that_of_each_checkpoints_w_e(run):
     """The heatmap's values (the probes' W_E spectra in the history) are W_E's norm per
     frequency at each probe step, as numpy's FFT of the checkpoint's W_E gives it:
     sqrt(2/p sum_d |FFT_k|^2) in the orthonormal basis (at the probe steps with a checkpoint)."""
-    from grokjax.run import load_state
     from grokjax.store.checkpoint import saved_steps
     history = rundir.read_npz(run / "history.npz")
     got = draw.frequency_norms(history)  # [S, P, K]
@@ -195,7 +193,7 @@ def test_plot_embedding_spectrum_is_that_of_each_checkpoints_w_e(run):
     for j, step in enumerate(history["probe/step"]):
         if step not in saved_steps(run):
             continue
-        w_e = np.asarray(load_state(run, int(step))[0].params["embed"]["W_E"], np.float64)[:, :p]
+        w_e = np.asarray(params_of(run, int(step))["embed"]["W_E"], np.float64)[:, :p]
         fft = np.fft.fft(w_e, axis=1)[:, 1:p // 2 + 1]  # [S, K, d_model]
         want = np.sqrt(2 / p * (np.abs(fft) ** 2).sum(-1))
         np.testing.assert_allclose(got[:, j], want, rtol=1e-4)
@@ -206,8 +204,7 @@ def test_plot_spectra_page_has_discrete_log_rows_for_multiplication(run, tmp_pat
     W_L over Z/(p-1)) join the additive ones (the addition run's page has two rows: above)."""
     from grokjax.report import plot, runs
     loaded = runs.read_finished(run, "plot")
-    loaded["cfg"] = {**loaded["cfg"], "task": "multiply"}
-    loaded["title"] = "t"
+    loaded.config = {**loaded.config, "task": "multiply"}
     path = plot._spectra(loaded, None, None, tmp_path, "mul")
     assert png_size(path)[1] == round(4.2 * 4 * draw.DPI)
 

@@ -10,7 +10,7 @@ from grokjax import cli
 from grokjax.errors import GrokjaxError
 from grokjax.report import claims as claims_lib
 from grokjax.store import rundir
-from grokjax.summary import measure_phases
+from grokjax.report.tables import measure_phases
 from tests.conftest import TINY
 
 CLAIMS = '''

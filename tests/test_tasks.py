@@ -137,3 +137,29 @@ def test_mixtures():
         tasks.parse_task_spec("add,add_z")
     with pytest.raises(GrokjaxError, match="twice"):
         tasks.parse_task_spec("add,add")
+
+
+@pytest.mark.parametrize("task, p, basis", [
+    ("multiply", 97, "multiplicative"), ("multiply_non_zero", 97, "multiplicative"),
+    ("x * y", 97, "multiplicative"), ("multiply", 96, "additive"), ("add", 97, "additive"),
+    ("subtract", 97, "additive"), ("xy_y", 97, "additive"), ("division", 97, "additive"),
+    ("x2_y2", 97, "additive")])
+def test_a_task_owns_the_basis_of_its_key_frequencies(task, p, basis):
+    """Only the plain product x * y by a prime is addition of discrete logs; every other task
+    (even one that multiplies, such as x*y + y) reads its key frequencies over Z/p."""
+    assert tasks.get_task(task).key_basis(p) == basis
+
+
+def test_the_probes_and_the_figures_read_the_tasks_basis():
+    """The run's probe spec and the plot's marks take the basis from the task, not a rule of
+    their own."""
+    from grokjax import config as config_lib
+    from grokjax.experiment import build
+    from grokjax.report import plot
+    for task in ("multiply", "add"):
+        cfg = config_lib.load_config("tests/tiny.py", [f"task={task}"])
+        spec = build(cfg).scfg.probe
+        want = tasks.get_task(task).key_basis(cfg.p)
+        assert spec.table and spec.table_basis == want
+        summary = {"seeds": [{"seed": 0}]}
+        assert plot.key_basis({"task": task, "p": cfg.p}, summary) == want

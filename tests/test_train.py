@@ -10,12 +10,13 @@ import pytest
 
 from grokjax import run
 from grokjax import models, optim, program
+from grokjax.experiment import build
 from grokjax.summary import SHARED_STEPS
 from tests.conftest import tiny_config
 
 
 def setup(cfg):
-    exp = run.build(cfg)
+    exp = build(cfg)
     data = exp.data()
     states = program.make_init(exp.scfg, exp.n_tasks, exp.batching)(
         {"seed": jnp.asarray(exp.member_seeds, jnp.int32)})
@@ -156,7 +157,9 @@ def test_records_hold_every_log_point_with_a_task_axis():
     assert int(states.step[0]) == 20
 
 
-def test_event_steps():
+def test_a_threshold_met_at_the_start_puts_memorisation_and_grokking_at_step_0():
+    """The initial log point counts: with a threshold every accuracy meets, every member (and
+    task) memorises and groks at step 0, and the later log points leave that first step."""
     cfg = tiny_config()
     with cfg.unlocked():
         cfg.train.acc_threshold = 1e-9  # reached at once

@@ -20,8 +20,9 @@ A notebook session:
     units = g.units("edges")
     result = circuits.acdc(s, units, "kl", tau=0.01)    # result.kept: [seeds, edges]
 
-`grokjax circuits RUN` (grokjax.report.circuits) is the command. The package sits above the
-run layer (it reads run directories) and below the commands.
+`grokjax circuits RUN` (grokjax.report.circuits) is the command. The package reads run
+directories through `grokjax.saved` (its `Model` is the one `circuits.load` returns), beside
+the training loop, which it never imports, and below the commands.
 """
 
 from grokjax.circuits.clock_pizza import distance_irrelevance, gradient_symmetricity, verdict
@@ -32,10 +33,10 @@ from grokjax.circuits.methods import (AcdcResult, Setup, acdc, eap, eap_ig, edge
                                       evaluate, full_and_corrupt, prepare)
 from grokjax.circuits.metrics import METRICS, faithfulness
 from grokjax.circuits.patching import KINDS, act_patch
-from grokjax.circuits.runs import Inputs, Model, checkpoint_steps, inputs, load, setup
+from grokjax.circuits.runs import Inputs, Model, inputs, load, setup
 
 __all__ = ["AcdcResult", "CORRUPTIONS", "GRANULARITIES", "Graph", "Inputs", "KINDS", "METRICS",
-           "Model", "Setup", "Units", "acdc", "act_patch", "checkpoint_steps",
+           "Model", "Setup", "Units", "acdc", "act_patch",
            "distance_irrelevance", "eap", "eap_ig", "edge_effects", "evaluate",
            "faithfulness", "frequency_groups", "full_and_corrupt", "gradient_symmetricity",
            "graph", "inputs", "load", "prepare", "setup", "verdict"]

@@ -37,6 +37,7 @@ from typing import Any, Callable, Mapping, Sequence
 from grokjax import config as config_lib
 from grokjax.errors import GrokjaxError
 from grokjax.store import checkpoint as ckpt_lib
+from grokjax.store.files import RunFiles
 from grokjax.store import rundir
 from grokjax.summary import damage, n_members
 
@@ -189,9 +190,9 @@ def _check_pieces(planned: list[Planned], root: pathlib.Path) -> None:
         here = root / group
         if not here.is_dir():
             continue
-        whole = (here / "config.json").exists()
+        whole = RunFiles(here).is_run()
         pieces = {f"{group}/{d.name}" for d in here.iterdir()
-                  if d.is_dir() and d.name.startswith("seeds-") and (d / "config.json").exists()}
+                  if d.is_dir() and d.name.startswith("seeds-") and RunFiles(d).is_run()}
         if (whole and names != {group}) or (pieces and not pieces <= names):
             had = "whole" if whole else ", ".join(sorted(pieces))
             raise GrokjaxError(f"{here} already holds {group!r} as {had}; rerun the sweep with "

@@ -67,6 +67,7 @@ from grokjax import errors
 from grokjax import grid as grid_lib
 from grokjax import models
 from grokjax import summary as summary_lib
+from grokjax.store.files import RunFiles
 
 AGGREGATE = "aggregate"
 # The aggregate's band: Margin charts (name -> tag); and train against test in every run.
@@ -217,7 +218,7 @@ class Board:
     def __init__(self, workdir: pathlib.Path, cfg: ml_collections.ConfigDict, members,
                  task_names: list[str]):
         """members: the run's grokjax.grid.Members (its seeds, or grid settings x seeds)."""
-        self.root = pathlib.Path(workdir) / "tb"
+        self.root = RunFiles(workdir).tensorboard
         self.cfg, self.members, self.task_names = cfg, members, list(task_names)
         self.seeds, self.names = list(members.seeds), members.names()
         n_runs = len(self.seeds) if cfg.tensorboard.seed_runs < 0 else cfg.tensorboard.seed_runs
@@ -402,7 +403,7 @@ def write_measures(workdir: pathlib.Path, names: list[str], steps: list[int],
     """Measures computed after a run (`grokjax circuits`: `circuits/<method>/size`, ...) into
     each member's TensorBoard run, RUN/tb/<member>, in event files of their own (`suffix`):
     tags map to [steps, members] arrays. A member the run's board does not show gets no file."""
-    root = pathlib.Path(workdir) / "tb"
+    root = RunFiles(workdir).tensorboard
     for m, name in enumerate(names):
         if not (root / name).is_dir():
             continue

@@ -18,10 +18,12 @@ from typing import Callable
 
 import numpy as np
 
-from grokjax import run as run_lib
 from grokjax.errors import GrokjaxError
+from grokjax.saved import open_run
 from grokjax.store import rundir
-from grokjax.summary import grok_stats, measure_phases
+from grokjax.store.files import RunFiles
+from grokjax.report.tables import measure_phases
+from grokjax.summary import grok_stats
 
 AGREES, DISAGREES, INCONCLUSIVE, NOT_RUN = "agrees", "disagrees", "inconclusive", "not run"
 Predicate = Callable[[list[dict], dict, pathlib.Path], tuple[str, str]]
@@ -106,7 +108,7 @@ def excluded_rises_before_grokking(factor: float = 10.0) -> Predicate:
     its restricted loss is below half its value at the first checkpoint after step 0. Agrees
     when that holds for 2/3 of the members."""
     def decide(entries, summary, run_dir):
-        over = rundir.read_json(run_dir / "final-keys.json", default=None)
+        over = rundir.read_json(RunFiles(run_dir).final_keys, default=None)
         if over is None:
             return "-", f"{INCONCLUSIVE}: no final-keys.json (grokjax probe RUN --final-keys)"
         steps = np.asarray(over["steps"])
@@ -128,7 +130,7 @@ def excluded_rises_before_grokking(factor: float = 10.0) -> Predicate:
 
 
 def _history(run_dir: pathlib.Path) -> dict | None:
-    path = run_dir / "history.npz"
+    path = RunFiles(run_dir).history
     return rundir.read_npz(path) if path.exists() else None
 
 
@@ -288,7 +290,7 @@ def smallest_grokking_r(expected: float) -> Predicate:
 
 
 def _member_phases(entries, summary, run_dir):
-    over = rundir.read_json(run_dir / "final-keys.json", default=None)
+    over = rundir.read_json(RunFiles(run_dir).final_keys, default=None)
     history = _history(run_dir)
     if over is None or history is None:
         return None
@@ -296,7 +298,7 @@ def _member_phases(entries, summary, run_dir):
 
 
 def phases_in_order() -> Predicate:
-    """Nanda §5.2's three phases, found from the progress measures (summary.measure_phases):
+    """Nanda §5.2's three phases, found from the progress measures (tables.measure_phases):
     agrees when memorisation, circuit formation and cleanup are all found, in that order, in
     2/3 of the members; the value gives where they end."""
     def decide(entries, summary, run_dir):
@@ -366,10 +368,10 @@ def _run_members(claim: Claim, root: pathlib.Path) -> tuple[dict | None, list[di
 def read_summary(run_dir: pathlib.Path) -> dict | None:
     """A claim's run summary; None if the run is not there (or is damaged beyond rebuilding:
     said in a warning, and its claims are 'not run')."""
-    if not (run_dir / "summary.json").exists():
+    if not RunFiles(run_dir).summary.exists():
         return None
     try:
-        return run_lib.read_summary(run_dir)
+        return open_run(run_dir).summary
     except GrokjaxError as e:
         print(f"grokjax: warning: {e}", file=sys.stderr, flush=True)
         return None
@@ -403,7 +405,7 @@ def evaluate(claim: Claim, root: pathlib.Path) -> dict:
     summary, entries = _run_members(claim, root)
     if not entries:
         return {**row, "ours": "-", "scale": "-", "verdict": NOT_RUN}
-    cfg = rundir.read_json(root / claim.run / "config.json", default={})
+    cfg = rundir.read_json(RunFiles(root / claim.run).config, default={})
     ours, verdict = claim.predicate(entries, summary, root / claim.run)
     rs = sorted({setting(e, summary, "train_fraction") for e in entries})
     seeds = len({e["seed"] for e in entries})

@@ -24,12 +24,13 @@ import pathlib
 import re
 import sys
 
-from grokjax import run as run_lib
 from grokjax.errors import GrokjaxError
 from grokjax.grid import value_text
 from grokjax.launch import sweep as sweep_lib
-from grokjax.store import rundir
-from grokjax.summary import grok_matrix, grok_stats
+from grokjax.saved import open_run
+from grokjax.store import files, rundir
+from grokjax.report.tables import grok_matrix
+from grokjax.summary import grok_stats
 
 COLUMNS = ("run", "task", "p", "r", "setting", "seeds", "memorised", "grokked",
            "grok_step_median", "grok_step_min", "grok_step_max", "best_test_acc_median",
@@ -44,7 +45,7 @@ def _entries(root: pathlib.Path) -> list[dict]:
     manifest = rundir.read_json(root / sweep_lib.MANIFEST, None)
     if manifest is not None:
         return [{**r, "dir": root / r["workdir"]} for r in manifest["runs"]]
-    found = sorted(p.parent for p in root.rglob("summary.json"))
+    found = sorted(p.parent for p in root.rglob(files.SUMMARY))
     return [{"group": re.sub(r"/seeds-[0-9_-]+$", "", str(d.relative_to(root))) if d != root
              else root.name, "dir": d} for d in found]
 
@@ -78,7 +79,7 @@ def rows(root: pathlib.Path) -> tuple[list[dict], list[dict]]:
             if status not in ("finished", "damaged"):
                 continue
             try:
-                summary = run_lib.read_summary(piece["dir"])  # a damaged one rebuilt
+                summary = open_run(piece["dir"]).summary  # a damaged one rebuilt
             except GrokjaxError as e:  # one damaged run: said, and the others still tabled
                 print(f"grokjax: warning: {e}", file=sys.stderr, flush=True)
                 continue

@@ -13,23 +13,19 @@ from __future__ import annotations
 
 import pathlib
 
-from grokjax import config as config_lib
-from grokjax import grid as grid_lib
-from grokjax import run as run_lib
-from grokjax.report import runs
 from grokjax.grid import value_text
+from grokjax.report import runs
+from grokjax.report.tables import seed_table
+from grokjax.saved import open_run
 from grokjax.store import rundir
-from grokjax.store.checkpoint import Checkpoints
-from grokjax.summary import n_members, seed_table, summarize
+from grokjax.store.files import RunFiles
+from grokjax.summary import n_members
 
 
 def describe(run: str | pathlib.Path) -> str:
     """The text `grokjax inspect RUN` prints."""
-    cfg = rundir.read_config(run)
-    run = pathlib.Path(run)
-    info = (rundir.read_json_dict(run / "run.json", ("seeds", "split_seeds", "tasks"))
-            if (run / "run.json").exists() else {})
-    steps = Checkpoints(run, read_only=True).steps() if (run / "checkpoints").is_dir() else []
+    saved = open_run(run)
+    cfg, info, steps, run = saved.config, saved.info, saved.steps, saved.dir
     m = cfg["model"]
     lines = [
         f"run          {run}",
@@ -51,16 +47,13 @@ def describe(run: str | pathlib.Path) -> str:
         lines.append(f"transfer     from {t['from_run']}: load {t['load'] or '-'}, freeze "
                      f"{t['freeze'] or '-'}")
     summary, title = None, ""
-    if (run / "summary.json").exists():
-        summary = run_lib.read_summary(run)
+    if saved.files.summary.exists():
+        summary = saved.summary
         title = f"finished at step {summary['steps']}"
     elif steps and info:
-        history = Checkpoints(run, read_only=True).read_history(steps[-1])
+        history = saved.checkpoint_history(steps[-1])
         if len(history["step"]):
-            resolved = config_lib.from_saved(cfg)
-            members = grid_lib.members(resolved, config_lib.seeds(resolved))
-            summary = summarize(resolved, info["seeds"], info["split_seeds"],
-                                [t["name"] for t in info["tasks"]], history, members)
+            summary = saved.summarize(history)
         title = (f"unfinished, at step {steps[-1]} (its latest checkpoint; `grokjax train` on it "
                  "again resumes it)")
     if title:
@@ -70,8 +63,8 @@ def describe(run: str | pathlib.Path) -> str:
     if summary:
         lines += seed_table(summary)
         lines += [""] + phase_table(summary, _probe_report_keys(run), run)
-    if (run / "history.npz").exists():
-        history = rundir.read_npz(run / "history.npz")
+    if saved.has_history:
+        history = saved.history
         lines.append("")
         lines.append(f"history      {len(history['step'])} log points, steps "
                      f"{int(history['step'][0])}..{int(history['step'][-1])}; keys: "
@@ -83,7 +76,7 @@ def describe(run: str | pathlib.Path) -> str:
 def _probe_report_keys(run: pathlib.Path) -> tuple[int, dict[int, list[int]]] | None:
     """(step, {member index: key frequencies}) of the latest probe report in RUN/probes, if
     there is one that has them."""
-    found = runs.latest_probe_report(run / "probes")
+    found = runs.latest_probe_report(RunFiles(run).probes)
     if found is None:
         return None
     rep = rundir.read_json(found[1], default={})

@@ -19,7 +19,6 @@ memorisation and grok steps, `probe`'s phases of one seed, the report's phase sp
 
 from __future__ import annotations
 
-import ast
 import pathlib
 
 import matplotlib
@@ -31,7 +30,6 @@ import matplotlib.ticker as mticker  # noqa: E402
 import numpy as np  # noqa: E402
 
 from grokjax.errors import GrokjaxError  # noqa: E402
-from grokjax.modular import is_prime  # noqa: E402
 from grokjax.probes import fourier, measures  # noqa: E402
 from grokjax.summary import over_tasks  # noqa: E402
 from grokjax.tasks import parse_task_spec  # noqa: E402
@@ -70,37 +68,13 @@ def phase_marks(phases: dict | None) -> list[tuple[int, str, str]]:
             if phases and phases.get(key) is not None]
 
 
-def _has_product(node: ast.AST) -> bool:
-    """Whether an expression multiplies or divides two factors that hold different
-    variables (x * y, x * y**2, x / y; not 2 * x, x * x or (x + y)**2)."""
-    for n in ast.walk(node):
-        if isinstance(n, ast.BinOp) and isinstance(n.op, (ast.Mult, ast.Div)):
-            left, right = ({m.id for m in ast.walk(side) if isinstance(m, ast.Name)}
-                           for side in (n.left, n.right))
-            if left and right and left != right:
-                return True
-    return False
-
-
 def shows_discrete_log(task: str, p: int) -> bool:
-    """Whether the discrete-log (multiplicative) basis says anything of a task: p is prime and
-    some task of the mixture multiplies or divides its operands by each other (multiply,
-    division, multiply_z, x*y + y, x**3 + x*y, ...; not add, 2*x + 3*y, x**2 + y, (x + y)**2
-    or rand). For the additive tasks its panels are noise."""
-    if not is_prime(p):
-        return False
+    """Whether a run's discrete-log panels say anything: some task of its `task` spec does
+    (tasks.Task.shows_discrete_log)."""
     try:
-        tasks = parse_task_spec(task, p=p)
+        return any(t.shows_discrete_log(p) for t in parse_task_spec(task, p=p))
     except GrokjaxError:
         return False
-    for t in tasks:
-        try:
-            tree = ast.parse(t.formula.replace("^", "**"), mode="eval")
-        except SyntaxError:  # rand's "random table (seed 0)"
-            continue
-        if _has_product(tree):
-            return True
-    return False
 
 
 def spectra(params_one_seed: dict, p: int, title: str, path: pathlib.Path,

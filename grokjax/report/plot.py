@@ -36,10 +36,11 @@ import pathlib
 import numpy as np
 
 from grokjax.grid import value_text
-from grokjax.modular import is_prime
 from grokjax.report import draw, runs
-from grokjax.run import load_state
-from grokjax.summary import grok_matrix, n_members
+from grokjax.saved import SavedRun
+from grokjax.store.files import RunFiles
+from grokjax.report.tables import grok_matrix
+from grokjax.summary import n_members
 from grokjax.tasks import parse_task_spec
 
 
@@ -57,12 +58,11 @@ def event_marks(summary: dict) -> list[tuple[int, str, str]]:
 
 
 def key_basis(cfg: dict, summary: dict) -> str:
-    """The basis the probes found the key frequencies in (grokjax.experiment's probe spec):
-    the discrete log for multiplication by a prime, also over a task grid of it alone; else
-    the additive basis."""
-    names = {t.name for e in summary["seeds"]
+    """The basis the probes found the key frequencies in: the members' tasks' (Task.key_basis),
+    if they share it; else the additive basis."""
+    bases = {t.key_basis(cfg["p"]) for e in summary["seeds"]
              for t in parse_task_spec(runs.member_task(cfg["task"], e), p=cfg["p"])}
-    return "multiplicative" if names == {"multiply"} and is_prime(cfg["p"]) else "additive"
+    return bases.pop() if len(bases) == 1 else "additive"
 
 
 def _member_label(entry: dict) -> str:
@@ -70,9 +70,9 @@ def _member_label(entry: dict) -> str:
     return f"seed {entry['seed']}" + "".join(f", {a}={value_text(v)}" for a, v in hparams.items())
 
 
-def _embedding_spectrum(run: dict, path: pathlib.Path) -> dict | None:
+def _embedding_spectrum(run: SavedRun, path: pathlib.Path) -> dict | None:
     """`<run>-embedding-spectrum.png` from the history's probes; None without them."""
-    history, summary, cfg = run["history"], run["summary"], run["cfg"]
+    history, summary, cfg = run.history, run.summary, run.config
     if "probe/W_E/mu" not in history or not len(history["probe/step"]):
         return None
     entries = summary["seeds"][:draw.SPECTRUM_PANELS]
@@ -84,40 +84,40 @@ def _embedding_spectrum(run: dict, path: pathlib.Path) -> dict | None:
              for e in entries]
     return draw.embedding_spectrum(
         history, [_member_label(e) for e in summary["seeds"]],
-        f"{run['title']}: W_E's Fourier spectrum over training (norm per frequency)", path,
+        f"{runs.run_title(run)}: W_E's Fourier spectrum over training (norm per frequency)", path,
         bases=("additive", "multiplicative") if log else ("additive",),
         key_basis=key_basis(cfg, summary), marks=marks)
 
 
-def _labels(loaded: list[dict]) -> list[str]:
+def _labels(loaded: list[SavedRun]) -> list[str]:
     """Column labels for the grok-step figure: the task and r, plus whatever else differs."""
-    varying = [k for k in ("p", "seeds") if len({str(r["cfg"][k]) for r in loaded}) > 1]
-    names = [f"{r['cfg']['task']}, r={r['cfg']['train_fraction']}"
-             + "".join(f", {k}={r['cfg'][k]}" for k in varying) for r in loaded]
+    varying = [k for k in ("p", "seeds") if len({str(r.config[k]) for r in loaded}) > 1]
+    names = [f"{r.config['task']}, r={r.config['train_fraction']}"
+             + "".join(f", {k}={r.config[k]}" for k in varying) for r in loaded]
     if len(set(names)) < len(names):  # same settings: name the runs by their directories
-        names = [f"{n}\n{r['dir'].name}" for n, r in zip(names, loaded)]
+        names = [f"{n}\n{r.dir.name}" for n, r in zip(names, loaded)]
     return names
 
 
-def _spectra(run: dict, seed: int | None, step: int | None, out: pathlib.Path,
+def _spectra(run: SavedRun, seed: int | None, step: int | None, out: pathlib.Path,
              prefix: str) -> pathlib.Path | None:
-    cfg = run["cfg"]
+    cfg = run.config
     if cfg["model"]["arch"] != "transformer" or cfg["p"] < 5:
         return None
-    state, meta, exp = load_state(run["dir"], step)
-    i, params = runs.member_params(state.params, exp.member_seeds, seed, str(run["dir"]))
-    seed_i = exp.member_seeds[i]
-    path = out / f"{prefix}-spectra-seed{seed_i}-step{meta['step']}.png"
-    task = runs.member_task(cfg["task"], run["summary"]["seeds"][i])
-    draw.spectra(params, cfg["p"], f"{run['title']}; seed {seed_i}, step {meta['step']}", path,
-                 multiplicative=draw.shows_discrete_log(task, cfg["p"]))
+    saved = run.restore(step)
+    i, params = runs.member_params(saved.state.params, run.member_seeds, seed, str(run.dir))
+    seed_i = run.member_seeds[i]
+    path = out / f"{prefix}-spectra-seed{seed_i}-step{saved.step}.png"
+    task = runs.member_task(cfg["task"], run.summary["seeds"][i])
+    draw.spectra(params, cfg["p"], f"{runs.run_title(run)}; seed {seed_i}, step {saved.step}",
+                 path, multiplicative=draw.shows_discrete_log(task, cfg["p"]))
     return path
 
 
 def heatmap(summary: dict, x_axis: str, y_axis: str | None = None
             ) -> tuple[list, list, np.ndarray, np.ndarray]:
     """(x values, y values, median grok step [y, x] (nan where no member grokked), grokked
-    fraction [y, x]) over the members of a grid run's summary (summary.grok_matrix), other
+    fraction [y, x]) over the members of a grid run's summary (tables.grok_matrix), other
     axes and seeds pooled; without `y_axis`, one row."""
     entries = summary["seeds"]
 
@@ -148,20 +148,20 @@ def write(run_dirs: list[str | pathlib.Path], out: str | pathlib.Path | None = N
     """Draws every figure of the runs in `run_dirs`; returns the paths written."""
     loaded = [runs.read_finished(r, "plot") for r in run_dirs]
     if out is None:
-        first = loaded[0]["dir"]
-        out = first / "plots" if len(loaded) == 1 else first.parent / "plots"
+        out = (loaded[0].files.plots if len(loaded) == 1
+               else RunFiles(loaded[0].dir.parent).plots)
     out = pathlib.Path(out)
     out.mkdir(parents=True, exist_ok=True)
     written = []
     for run in loaded:
-        prefix, summary = run["dir"].name, run["summary"]
-        name = run["title"] = runs.title(run["cfg"], n_members(summary), summary.get("grid"))
+        prefix, summary = run.dir.name, run.summary
+        name = runs.run_title(run)
         marks = event_marks(summary)
         written.append(out / f"{prefix}-curves.png")
-        draw.grokking_curves(run["history"], f"{name}: grokking curves (median, min-max band, "
+        draw.grokking_curves(run.history, f"{name}: grokking curves (median, min-max band, "
                              "seeds thin)", written[-1], marks)
         written.append(out / f"{prefix}-measures.png")
-        draw.measure_curves(run["history"], f"{name}: progress measures (median, min-max band, "
+        draw.measure_curves(run.history, f"{name}: progress measures (median, min-max band, "
                             "seeds thin)", written[-1], marks)
         if "grid" in summary:
             written.append(out / f"{prefix}-grid.png")
@@ -172,11 +172,11 @@ def write(run_dirs: list[str | pathlib.Path], out: str | pathlib.Path | None = N
             path = _spectra(run, seed, step, out, prefix)
             if path is not None:
                 written.append(path)
-    groups = [{"label": label, "grok_steps": [e["grok_step"] for e in r["summary"]["seeds"]]}
+    groups = [{"label": label, "grok_steps": [e["grok_step"] for e in r.summary["seeds"]]}
               for label, r in zip(_labels(loaded), loaded)]
-    members = sum(n_members(r["summary"]) for r in loaded)
+    members = sum(n_members(r.summary) for r in loaded)
     written.append(out / "grok-steps.png")
-    heading = (loaded[0]["title"] if len(loaded) == 1
+    heading = (runs.run_title(loaded[0]) if len(loaded) == 1
                else f"{len(loaded)} runs, {members} seeds")
     draw.grok_steps(groups, f"{heading}: grok step of every seed", written[-1])
     return written

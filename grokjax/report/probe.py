@@ -28,9 +28,8 @@ from grokjax import summary
 from grokjax.errors import GrokjaxError
 from grokjax.probes import fourier, measures
 from grokjax.report import draw, runs
-from grokjax.run import load_state
-from grokjax.store import checkpoint as ckpt_lib
-from grokjax.store import rundir
+from grokjax.saved import open_run
+from grokjax.store import files, rundir
 
 _SCALARS = ("ffd/W_E", "fcr/W_E", "gini/W_E", "ffd/W_L", "fcr/W_L", "gini/W_L", "sum_sq_weights")
 _LOG_SCALARS = ("ffd/W_E", "fcr/W_E", "ffd/W_L", "fcr/W_L")
@@ -65,18 +64,18 @@ def ablations(params, key_freqs, data, spec, mcfg, batching: str) -> np.ndarray:
 
 def report(run: str | pathlib.Path, step: int | None = None) -> tuple[dict, dict]:
     """(report, arrays for the figures) of `run` at `step`."""
-    run = pathlib.Path(run)
-    state, meta, exp = load_state(run, step)
+    saved = open_run(run)
+    restored, exp = saved.restore(step), saved.experiment
     spec = exp.scfg.probe
     if spec is None:
         raise GrokjaxError("this run has no probes (a transformer with probe.every > 0 and p >= 5)")
-    params = jax.device_get(state.params)
+    params = jax.device_get(restored.state.params)
     p, mcfg = spec.p, exp.scfg.mcfg
     spectral = jax.device_get(jax.jit(jax.vmap(
         lambda prm: measures.spectral_measures(prm, p, eta=spec.eta)))(params))
     log = (jax.device_get(jax.jit(jax.vmap(lambda prm: measures.spectral_measures(
         prm, p, eta=spec.eta, basis="multiplicative")))(params)) if spec.multiplicative else {})
-    out = {"run": str(run), "step": int(meta["step"]), "p": p, "task": exp.cfg.task,
+    out = {"run": str(run), "step": restored.step, "p": p, "task": exp.cfg.task,
            "grid_basis": spec.table_basis if spec.table else None, "seeds": []}
     arrays = {"spectral": spectral, "log": log, "params": params}
     if spec.table:
@@ -85,7 +84,7 @@ def report(run: str | pathlib.Path, step: int | None = None) -> tuple[dict, dict
             prm, data.table_tokens, data.table_labels, train, mcfg, spec)))(
                 params, data.table_train))
         accs = ablations(params, table["key_freqs"], data, spec, mcfg, exp.batching)
-    history = rundir.read_npz(run / "history.npz") if (run / "history.npz").exists() else None
+    history = saved.history if saved.has_history else None
     for i, seed in enumerate(exp.member_seeds):
         entry = {"seed": seed, **{key: float(spectral[key][i]) for key in _SCALARS}}
         if log:
@@ -123,23 +122,24 @@ def over_training(run: str | pathlib.Path) -> dict:
     checkpoints: train with a smaller checkpoint.save_every (and a larger checkpoint.keep) for
     a denser curve. Returns {'steps', 'key_freqs' per member, 'restricted_loss' and
     'excluded_loss' [Q, M]}."""
-    run = pathlib.Path(run)
-    state, _, exp = load_state(run)
+    saved = open_run(run)
+    exp = saved.experiment
     spec = exp.scfg.probe
     if spec is None or not spec.table:
         raise GrokjaxError("over-training measures need Nanda's (a, b) table measures: one "
                            "two-variable task on every (a, b), with probes on")
     data, mcfg = _table(exp), exp.scfg.mcfg
+    final = saved.restore().state.params  # the final model's key frequencies, [M, K]:
     found = jax.device_get(jax.jit(jax.vmap(lambda prm, train: measures.table_measures(
         prm, data.table_tokens, data.table_labels, train, mcfg, spec)))(
-            state.params, data.table_train))["key_freqs"]  # [M, K]: the final model's
+            final, data.table_train))["key_freqs"]
     measure = jax.jit(jax.vmap(lambda prm, train, keys: measures.table_measures(
         prm, data.table_tokens, data.table_labels, train, mcfg, spec, keys)))
-    steps = ckpt_lib.Checkpoints(run, read_only=True).steps()
+    steps = saved.steps
     out = {"steps": steps, "key_freqs": [[int(k) + 1 for k in np.flatnonzero(m)] for m in found],
            "restricted_loss": [], "excluded_loss": []}
     for step in steps:
-        params = load_state(run, step)[0].params
+        params = saved.restore(step).state.params
         got = jax.device_get(measure(params, data.table_train, jnp.asarray(found)))
         out["restricted_loss"].append([float(v) for v in got["restricted_loss"]])
         out["excluded_loss"].append([float(v) for v in got["excluded_loss"]])
@@ -150,17 +150,17 @@ def write(run: str | pathlib.Path, step: int | None = None, seed: int | None = N
           out_dir: str | pathlib.Path | None = None, final_keys: bool = False) -> pathlib.Path:
     """Writes RUN/probes/report-<step>.json and the figures (with `final_keys` also
     final-keys.json and its figure, `over_training`); returns the output directory."""
-    run = pathlib.Path(run)
+    saved = open_run(run)
     rep, arrays = report(run, step)
     seeds = [e["seed"] for e in rep["seeds"]]
     i, one = runs.member_params(arrays["params"], seeds, seed)
-    out = pathlib.Path(out_dir) if out_dir else run / "probes"
+    out = pathlib.Path(out_dir) if out_dir else saved.files.probes
     out.mkdir(parents=True, exist_ok=True)
     tag = f"step{rep['step']}"
-    rundir.write_json(out / f"report-{tag}.json", rep)
-    saved = rundir.read_json(run / "summary.json", default={})
-    name = runs.title(rundir.read_json(run / "config.json"), len(seeds), saved.get("grid"))
-    entries = saved.get("seeds", [])
+    rundir.write_json(out / files.probe_report_name(rep["step"]), rep)
+    summary = saved.summary if saved.files.summary.exists() else {}
+    name = runs.title(saved.config, len(seeds), summary.get("grid"))
+    entries = summary.get("seeds", [])
     task = runs.member_task(rep["task"], entries[i]) if i < len(entries) else rep["task"]
     draw.spectra(one, rep["p"], f"{name}; step {rep['step']}; seed {seeds[i]}",
                  out / f"spectra-{tag}-seed{seeds[i]}.png",
@@ -172,7 +172,7 @@ def write(run: str | pathlib.Path, step: int | None = None, seed: int | None = N
                             draw.phase_marks(rep["seeds"][i].get("phases")), highlight=i)
     if final_keys:
         over = over_training(run)
-        rundir.write_json(out / "final-keys.json", over)
+        rundir.write_json(out / files.FINAL_KEYS, over)
         if history is not None:
             draw.final_key_curves(
                 history, over, i, f"{name}; seed {seeds[i]}: restricted and excluded loss "

@@ -15,7 +15,7 @@ Figures, written beside the report (FILE's stem + '-figures/') and linked from i
 - with `SPECTRUM_FIGURE = (run, [(task, label), ...])` in the claims file, Furuta's Fig. 8:
   FFD and FCR of W_E over training for those members of the run;
 - with `PHASES_FIGURE = (run, member)`, Nanda's Fig. 7 on that member with the phases found
-  from the measures (summary.measure_phases; needs the run's final-keys.json).
+  from the measures (tables.measure_phases; needs the run's final-keys.json).
 """
 
 from __future__ import annotations
@@ -30,7 +30,8 @@ from grokjax.report import draw
 from grokjax.report.claims import (AGREES, DISAGREES, INCONCLUSIVE, NOT_RUN, Claim,
                                     evaluate, placed, read_summary, selected)
 from grokjax.store import rundir
-from grokjax.summary import measure_phases
+from grokjax.store.files import RunFiles
+from grokjax.report.tables import measure_phases
 
 VERDICTS = (AGREES, DISAGREES, INCONCLUSIVE, NOT_RUN)
 MATRIX_TITLES = {"table-a5": "Furuta Table A.5: grok step by task and train fraction r",
@@ -96,7 +97,7 @@ def _spectrum_figure(spec, results: pathlib.Path, out: pathlib.Path) -> list[pat
     summary = read_summary(results / run)
     if summary is None:
         return []
-    history = rundir.read_npz(results / run / "history.npz")
+    history = rundir.read_npz(RunFiles(results / run).history)
     curves = []
     for task, label in members:
         for e in selected(summary, {"task": task})[:1]:
@@ -112,11 +113,11 @@ def _spectrum_figure(spec, results: pathlib.Path, out: pathlib.Path) -> list[pat
 
 def _phases_figure(spec, results: pathlib.Path, out: pathlib.Path) -> list[pathlib.Path]:
     run, i = spec
-    over = rundir.read_json(results / run / "final-keys.json", default=None)
+    over = rundir.read_json(RunFiles(results / run).final_keys, default=None)
     summary = read_summary(results / run)
     if over is None or summary is None:
         return []
-    history = rundir.read_npz(results / run / "history.npz")
+    history = rundir.read_npz(RunFiles(results / run).history)
     phases = measure_phases(history, over, i)
     path = out / "nanda-phases.png"
     draw.measure_phases(history, over, i, phases, f"Nanda Fig. 7 on {run}, member {i} (seed "

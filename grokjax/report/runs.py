@@ -1,9 +1,9 @@
-"""What the report commands share: a finished run read and checked, its title, one member's
+"""What the report commands share: a finished run opened and checked, its title, one member's
 params and task, the latest probe report, and how tables write phases and key frequencies.
 
-Every view (`plot`, `probe`, `describe`, `collect`) reads runs through here or through
-`grokjax.store`, so "which files a finished run has" and "which seed a figure shows" are each
-decided once.
+Every view (`plot`, `probe`, `describe`, `collect`, `report`, `circuits`) opens runs with
+`grokjax.saved.open_run` (here, `read_finished`, for the views that need a finished run), so
+"which files a finished run has" and "which seed a figure shows" are each decided once.
 """
 
 from __future__ import annotations
@@ -14,24 +14,23 @@ import jax
 import numpy as np
 
 from grokjax.errors import GrokjaxError
-from grokjax import run as run_lib
-from grokjax.store import rundir
-
-FINISHED = ("config.json", "history.npz", "summary.json")  # what a finished run has
+from grokjax.saved import SavedRun, open_run
+from grokjax.store import files
+from grokjax.summary import n_members
 # One seed's phases as the tables name them: (label, summary.phases' key).
 PHASES = (("memorised", "memorisation_end"), ("circuit formed", "circuit_formation_end"),
           ("cleaned up", "cleanup_end"))
 
 
-def read_finished(run: str | pathlib.Path, command: str) -> dict:
-    """A finished run's directory, config, history and summary; a one-line error naming the
-    missing file otherwise (`command` says who needs it)."""
-    run = rundir.require(run, FINISHED, use=(
-        f"{command} needs a finished grokjax run (train it to its end, or resume it with "
-        f"`grokjax train CONFIG --out {run}`)"))
-    return {"dir": run, "cfg": rundir.read_json(run / "config.json"),
-            "history": rundir.read_npz(run / "history.npz"),
-            "summary": run_lib.read_summary(run)}
+def read_finished(run: str | pathlib.Path, command: str) -> SavedRun:
+    """A finished run, opened; a one-line error naming the missing file otherwise (`command`
+    says who needs it)."""
+    return open_run(run, use=f"{command} needs a finished grokjax run").require_finished(command)
+
+
+def run_title(run: SavedRun) -> str:
+    """`title` of a finished run."""
+    return title(run.config, n_members(run.summary), run.summary.get("grid"))
 
 
 def title(cfg: dict, n: int, grid: dict | None = None) -> str:
@@ -68,10 +67,10 @@ def latest_probe_report(out_dir: str | pathlib.Path, step: int | None = None
     """(step, path) of the report `grokjax probe` left in `out_dir`: report-step<step>.json,
     or the latest step's; None if there is none."""
     found = {}
-    for f in pathlib.Path(out_dir).glob("report-step*.json"):
-        tail = f.stem[len("report-step"):]
-        if tail.isdigit():
-            found[int(tail)] = f
+    for f in pathlib.Path(out_dir).iterdir() if pathlib.Path(out_dir).is_dir() else ():
+        at = files.probe_report_step(f)
+        if at is not None:
+            found[at] = f
     step = max(found, default=None) if step is None else step
     return (step, found[step]) if step in found else None
 

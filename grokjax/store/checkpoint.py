@@ -38,9 +38,9 @@ import orbax.checkpoint as ocp
 from orbax.checkpoint import checkpoint_managers as policies
 
 from grokjax.errors import GrokjaxError, keep_thread_errors, write_failed
+from grokjax.store.files import RunFiles, replaced_step
 
 ITEMS = ("state", "history", "splits", "meta")
-DIRECTORY = "checkpoints"  # RUN/checkpoints/<step>/
 
 
 @dataclasses.dataclass
@@ -60,7 +60,8 @@ class Checkpoints:
     def __init__(self, run_dir: str | pathlib.Path, *, keep: int = 3, pin: tuple[int, ...] = (),
                  async_save: bool = True, read_only: bool = False):
         self.run_dir = pathlib.Path(run_dir).resolve()
-        self.directory = self.run_dir / DIRECTORY
+        self.files = RunFiles(self.run_dir)
+        self.directory = self.files.checkpoints
         if read_only and not self.directory.is_dir():
             raise GrokjaxError(f"{self.run_dir} has no checkpoints/ directory: is it a grokjax run?")
         keep_policy = policies.AnyPreservationPolicy(
@@ -85,8 +86,8 @@ class Checkpoints:
     def _recover_replaced(self) -> None:
         """A process killed inside `replace` left the old checkpoint aside: put it back if its
         replacement never completed, else drop it."""
-        for aside in self.run_dir.glob(".replaced-*"):
-            target = self.directory / aside.name.split("-", 1)[1]
+        for aside in self.run_dir.glob(self.files.replaced().name):
+            target = self.directory / replaced_step(aside)
             if target.exists():
                 shutil.rmtree(aside, ignore_errors=True)
             else:
@@ -119,7 +120,7 @@ class Checkpoints:
         is complete; if the new one fails, the old one is put back."""
         self.wait()
         old = self.directory / str(step)
-        aside = self.run_dir / f".replaced-{step}"
+        aside = self.files.replaced(step)
         if aside.exists():
             shutil.rmtree(aside)
         old.rename(aside)
@@ -173,11 +174,11 @@ class Checkpoints:
                 log(f"grokjax: warning: checkpoint step {s} is unreadable ({reason}); moved it "
                     f"to {moved} and falling back to the previous good checkpoint")
         raise GrokjaxError(f"{self.run_dir}: no readable checkpoint; the unreadable one is in "
-                           f"{self.run_dir / 'corrupt_checkpoints'}")
+                           f"{self.files.corrupt}")
 
     def _quarantine(self, step: int) -> pathlib.Path:
         self.manager.reload()
-        dest = self.run_dir / "corrupt_checkpoints" / f"{step}-{time.strftime('%Y%m%d-%H%M%S')}"
+        dest = self.files.corrupt / f"{step}-{time.strftime('%Y%m%d-%H%M%S')}"
         dest.parent.mkdir(parents=True, exist_ok=True)
         shutil.move(str(self.directory / str(step)), str(dest))
         self.manager.reload()
@@ -228,7 +229,7 @@ def saved_steps(run_dir: str | pathlib.Path) -> list[int]:
     """The steps saved in a run directory, read from the step directories' names alone: no
     orbax manager, so cheap enough to ask of every run of a sweep. A save in progress (orbax's
     temporary name) is not counted."""
-    directory = pathlib.Path(run_dir) / DIRECTORY
+    directory = RunFiles(run_dir).checkpoints
     if not directory.is_dir():
         return []
     return sorted(int(d.name) for d in directory.iterdir() if d.name.isdigit())

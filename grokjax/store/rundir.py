@@ -1,4 +1,4 @@
-"""The files of a run directory, and how they are written and read.
+"""How a run directory's files are written and read (their names: `grokjax.store.files`).
 
     config.json    the resolved config
     run.json       seeds, split seeds, tasks and formulas, vocabulary layout, numerics in effect,
@@ -30,6 +30,7 @@ import jax
 import numpy as np
 
 from grokjax.errors import GrokjaxError, RunBusy, write_failed
+from grokjax.store.files import CONFIG, RunFiles
 
 LIBRARIES = ("jax", "jaxlib", "flax", "optax", "orbax-checkpoint", "chex", "numpy",
              "ml_collections", "tensorboardX")
@@ -71,6 +72,10 @@ def write_json(path: pathlib.Path, obj: Any) -> None:
     _atomic_write(path, lambda f: f.write(text.encode() + b"\n"))
 
 
+def write_text(path: pathlib.Path, text: str) -> None:
+    _atomic_write(path, lambda f: f.write(text.encode()))
+
+
 def _json_default(x):
     if isinstance(x, (np.integer,)):
         return int(x)
@@ -84,7 +89,7 @@ def _json_default(x):
 _NO_DEFAULT = object()
 
 
-def require(run_dir: str | pathlib.Path, names: tuple[str, ...] = ("config.json",),
+def require(run_dir: str | pathlib.Path, names: tuple[str, ...] = (CONFIG,),
             use: str = "") -> pathlib.Path:
     """`run_dir` as a path, once it holds every file of `names`; else a GrokjaxError naming the
     first missing one and, in `use`, what needed it. The one check every reader of a run
@@ -92,7 +97,7 @@ def require(run_dir: str | pathlib.Path, names: tuple[str, ...] = ("config.json"
     run_dir = pathlib.Path(run_dir)
     for name in names:
         if not (run_dir / name).is_file():
-            what = "grokjax run directory" if name == "config.json" else "finished grokjax run"
+            what = "grokjax run directory" if name == CONFIG else "finished grokjax run"
             raise GrokjaxError(f"{run_dir} has no {name}: it is not a {what}"
                                + (f"; {use}" if use else ""))
     return run_dir
@@ -100,7 +105,7 @@ def require(run_dir: str | pathlib.Path, names: tuple[str, ...] = ("config.json"
 
 def read_config(run_dir: str | pathlib.Path, use: str = "") -> dict:
     """A run directory's config.json (see `require`), checked to be an object."""
-    return read_json_dict(require(run_dir, use=use) / "config.json")
+    return read_json_dict(RunFiles(require(run_dir, use=use)).config)
 
 
 def read_json(path: pathlib.Path, default: Any = _NO_DEFAULT) -> Any:
@@ -141,9 +146,6 @@ def read_npz(path: pathlib.Path) -> dict[str, np.ndarray]:
                            f"{str(e)[:120]})") from None
 
 
-LOCK = ".lock"
-
-
 @contextlib.contextmanager
 def lock(workdir: pathlib.Path, patience: float = 2.0) -> Iterator[None]:
     """Holds RUN/.lock while a run trains; raises RunBusy if another process holds it for
@@ -176,7 +178,7 @@ def _busy(workdir: pathlib.Path) -> str:
 def _flock(workdir: pathlib.Path, patience: float) -> Iterator[None]:
     try:
         workdir.mkdir(parents=True, exist_ok=True)
-        f = open(workdir / LOCK, "a")  # pylint: disable=consider-using-with
+        f = open(RunFiles(workdir).lock, "a")  # pylint: disable=consider-using-with
     except FileExistsError:
         raise GrokjaxError(f"--out {workdir} is a file, not a directory; choose another "
                            "--out") from None
@@ -201,7 +203,7 @@ def _flock(workdir: pathlib.Path, patience: float) -> Iterator[None]:
 def is_locked(workdir: pathlib.Path) -> bool:
     """Whether a process is training this run now (reads only: a read-only tree works)."""
     try:
-        f = open(workdir / LOCK)  # pylint: disable=consider-using-with
+        f = open(RunFiles(workdir).lock)  # pylint: disable=consider-using-with
     except FileNotFoundError:
         return False
     with f:
