@@ -11,7 +11,8 @@ this list (tests/test_layout.py reads every import and checks it):
     core            tasks, data (tokens and splits), config/ (defaults, files, overrides,
                     validation, resume policy), optim, transfer, sharding, grid (members),
                     program (the pure step and the many-member program), experiment (a config
-                    built), summary, saved (a run directory opened: `open_run`)
+                    built), summary, saved (a run directory opened: `open_run`), memory (what
+                    a run's programs need, from XLA's analysis, checked before it allocates)
     monitor/        what a run shows while it trains: progress line, TensorBoard
     circuits/       which parts of a trained model compute its answer: the graph, one patched
                     forward pass, edge and activation patching, EAP, EAP-IG, ACDC

@@ -70,11 +70,16 @@ def _load(args):
 
 
 def _default_workdir(spec: str, cfg) -> pathlib.Path:
-    """runs/NAME-HASH, HASH from the resolved config: the same command finds its run again
-    (and resumes it, or reports it finished); any change of config or seeds is a new run."""
+    """runs/NAME-HASH, HASH from the resolved config less the keys a resume may change
+    (config.RESUMABLE_KEYS: train.steps, train.stop_when_grokked, checkpoint.*, ...): the same
+    command finds its run again (and resumes it, or reports it finished), and so does it with
+    another --steps (which extends the run); any other change of config or seeds is a new run."""
     import hashlib
-    from grokjax.config import spec_name, to_json
-    digest = hashlib.sha256(to_json(cfg).encode()).hexdigest()[:8]
+    import json
+    from grokjax.config import RESUMABLE_KEYS, flatten, spec_name
+    kept = {k: v for k, v in flatten(cfg).items() if k not in RESUMABLE_KEYS}
+    text = json.dumps(kept, sort_keys=True, default=list)
+    digest = hashlib.sha256(text.encode()).hexdigest()[:8]
     return pathlib.Path("runs") / f"{spec_name(spec)}-{digest}"
 
 
@@ -101,10 +106,11 @@ def cmd_train(args) -> int:
         sharding.initialize_distributed(args.coordinator, args.num_processes, args.process_id)
     from grokjax import run  # imports jax: after the cheap argument checks
     workdir = pathlib.Path(args.workdir) if args.workdir else _default_workdir(args.config, cfg)
-    print(f"training in {workdir} (the same command resumes it: "
-          f"{resume_command(workdir, args.argv)})", flush=True)
+    # said once the run is accepted (run.train's `announce`): a refused command says only why
+    announce = lambda: print(f"training in {workdir} (the same command resumes it: "  # noqa: E731
+                             f"{resume_command(workdir, args.argv)})", flush=True)
     try:
-        summary = run.train(cfg, workdir, progress=not args.no_progress)
+        summary = run.train(cfg, workdir, progress=not args.no_progress, announce=announce)
     except Interrupted as e:
         print(f"grokjax: {e}; resume: {resume_command(workdir, args.argv)}", file=sys.stderr,
               flush=True)
@@ -257,7 +263,8 @@ def _add_train_options(p: argparse.ArgumentParser) -> None:
                    "again for a grid of several axes)")
     p.add_argument("--out", "--workdir", dest="workdir", metavar="DIR",
                    help="the run directory (default runs/NAME-HASH, HASH from the resolved "
-                   "config: the same command finds the same run); --workdir is its older name")
+                   "config less --steps and the other keys a resume may change: the same "
+                   "command, with any --steps, finds the same run); --workdir is its older name")
     p.add_argument("--init-from", metavar="RUN[@STEP]",
                    help="start from another run's checkpoint (default: its latest)")
     p.add_argument("--load", metavar="GROUPS",

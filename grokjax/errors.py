@@ -6,8 +6,10 @@ message that names the problem and the fix. The CLI prints it without a tracebac
 """
 
 import logging
+import os
 import sys
 import threading
+import types
 import warnings
 
 
@@ -82,9 +84,12 @@ def silence_library_noise() -> None:
     reach the command as exceptions (each reported in one line) goes unprinted. That is orbax's
     (absl) info and warnings and the tracebacks it logs from its threads; asyncio's "Task
     exception was never retrieved" for a failed write; the coroutines of such a write collected
-    unawaited as the process exits; and the "RuntimeError: Event loop is closed" that
+    unawaited as the process exits; the "RuntimeError: Event loop is closed" that
     tensorstore's C++ callbacks raise (unraisable) into the event loop orbax closed after a
-    failed save, a dozen tracebacks on a full disk."""
+    failed save, a dozen tracebacks on a full disk; and, after a failed read (a truncated
+    checkpoint, reported in one line), orbax's read coroutines that were left suspended: closed
+    as they are collected, each turns the close into an "Exception: Encountered error while
+    reading array index" with a 60-line TensorStore spec (`_unraisable_noise`)."""
     global _SILENCED  # pylint: disable=global-statement
     if _SILENCED:
         return
@@ -95,7 +100,54 @@ def silence_library_noise() -> None:
     previous = sys.unraisablehook
 
     def hook(unraisable):
-        error = unraisable.exc_value
-        if not (isinstance(error, RuntimeError) and str(error) == "Event loop is closed"):
+        if not _unraisable_noise(unraisable):
             previous(unraisable)
     sys.unraisablehook = hook
+
+
+def _unraisable_noise(unraisable) -> bool:
+    """Whether an unraisable exception is one of the libraries' noise (see
+    `silence_library_noise`): tensorstore's "Event loop is closed", or an exception raised by
+    closing a suspended coroutine of orbax's or tensorstore's as it is collected (its
+    `except BaseException: raise Exception(...)` catches the GeneratorExit of the close)."""
+    error, obj = unraisable.exc_value, unraisable.object
+    if isinstance(error, RuntimeError) and str(error) == "Event loop is closed":
+        return True
+    if not isinstance(obj, types.CoroutineType):
+        return False
+    where = obj.cr_code.co_filename.replace("\\", "/")
+    closing = isinstance(error, GeneratorExit) or isinstance(
+        getattr(error, "__cause__", None) or getattr(error, "__context__", None), GeneratorExit)
+    return closing or any(f"/{lib}/" in where for lib in ("orbax", "tensorstore"))
+
+
+# Threads a library will not finish (an orbax save on a disk that stopped answering), that the
+# process must not wait for at its exit; see `leave_behind`.
+_LEFT_BEHIND: list[threading.Thread] = []
+LEFT_BEHIND_EXIT = 2  # the exit code of the error that reports them (the CLI's error code)
+
+
+def leave_behind(threads) -> None:
+    """`threads` (a library's, that hang) are not waited for at the process's exit: Python joins
+    every non-daemon thread as it shuts down, for ever for one that hangs; so if any of these
+    still runs then, the process ends there with LEFT_BEHIND_EXIT, its stdout and stderr
+    flushed (the error was reported when they were left behind). Daemon threads are never
+    waited for."""
+    threads = [t for t in threads if not t.daemon and t is not threading.current_thread()]
+    if threads and not _LEFT_BEHIND:
+        try:
+            # run as the interpreter shuts down, before it joins the non-daemon threads
+            threading._register_atexit(_exit_if_left_behind)  # pylint: disable=protected-access
+        except (AttributeError, RuntimeError):  # (shutting down already)
+            return
+    _LEFT_BEHIND.extend(threads)
+
+
+def _exit_if_left_behind() -> None:
+    if any(t.is_alive() for t in _LEFT_BEHIND):
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except Exception:  # noqa: BLE001  (a closed or broken stream)
+                pass
+        os._exit(LEFT_BEHIND_EXIT)  # pylint: disable=protected-access

@@ -8,9 +8,12 @@
 * a run directory that already has checkpoints is resumed from its latest good one, after
   checking that the config would compute the same thing (`config.result_changes`); a run that
   is already complete just reports its summary;
-* the loop dispatches one compiled chunk after another, reading the previous chunk's records
-  while the next one runs, and checkpoints every `checkpoint.save_every` steps; checkpoints
-  fall between chunks, so a resumed run replays exactly the chunks an uninterrupted one runs;
+* its programs are compiled first, on abstract arguments, and XLA's memory analysis of them
+  checked against this machine's memory (`grokjax.memory`); the run calls those executables;
+* the loop dispatches the compiled chunk program in pieces of about two seconds (whole outer
+  iterations: `_piece_steps`), reading the previous piece's records while the next one runs,
+  and checkpoints every `checkpoint.save_every` steps; checkpoints fall on chunk ends, and no
+  result depends on where the pieces end, so a resumed run equals an uninterrupted one;
 * the records it reads also go to TensorBoard (`grokjax.monitor.tensorboard`) and the progress
   line, the weights' histograms at each chunk's end, the hparams with the final summary.
 
@@ -20,15 +23,17 @@ in `_needed_now`), `_finish`.
 This module only trains; everything that reads a run directory afterwards opens it with
 `grokjax.saved.open_run`. Only the command line imports it.
 
-SIGINT (Ctrl-C) and SIGTERM (a batch system's warning before the kill) stop a run at the next
-chunk boundary: the chunk in flight finishes (its input state was donated to it, so there is
-nothing older to save), a checkpoint is saved at that step, the writers are flushed and closed,
+SIGINT (Ctrl-C) and SIGTERM (a batch system's warning before the kill) stop a run at the end
+of the piece in flight (a few seconds of training: `_loop` dispatches a piece only once the
+one before it has run; its input state was donated to it, so there is nothing older to save),
+a checkpoint is saved at that step, the writers are flushed and closed,
 the lock released, and `Interrupted` says where the run stopped. A second signal quits at once;
 the last checkpoint stays as it was, and the OS drops the lock.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import pathlib
 import shutil
@@ -36,6 +41,7 @@ import signal
 import sys
 import threading
 import time
+from typing import Callable
 
 import jax
 import jax.numpy as jnp
@@ -43,7 +49,7 @@ import ml_collections
 import numpy as np
 
 from grokjax import config as config_lib
-from grokjax import models, numerics, program, sharding, transfer
+from grokjax import memory, models, numerics, program, sharding, transfer
 from grokjax import saved as saved_lib
 from grokjax.errors import GrokjaxError, Interrupted
 from grokjax.experiment import Experiment, build
@@ -94,8 +100,11 @@ def _write_outputs(exp: Experiment, files: RunFiles, history: dict, **timing) ->
     return summary
 
 
-def _start(exp: Experiment, workdir: pathlib.Path, loss_dtype: str):
-    """A fresh run: metadata files, the initial state (with transfer), the step-0 checkpoint."""
+def _start(exp: Experiment, workdir: pathlib.Path, loss_dtype: str,
+           accept: Callable[[], dict]):
+    """A fresh run: metadata files and the initial state (with transfer), after its checks and
+    `accept()` (`_accept`: the programs compiled, their memory checked); returns (the state,
+    the compiled programs)."""
     files = RunFiles(workdir)
     if files.summary.exists() or files.corrupt.exists():
         raise GrokjaxError(f"{workdir} holds a run but no readable checkpoint (see its "
@@ -107,9 +116,11 @@ def _start(exp: Experiment, workdir: pathlib.Path, loss_dtype: str):
             raise GrokjaxError(f"{workdir} holds a run with another config "
                                f"({'; '.join(changes)}); choose another --out")
     info = run_info(exp, loss_dtype)
-    state = exp.init_state()
-    if exp.cfg.transfer.from_run:
+    if exp.cfg.transfer.from_run:  # read before anything compiles: it may refuse the run
         source, source_step = saved_lib.source_params(exp)
+    programs = accept()
+    state = programs["init"](sharding.shard_members(exp.init_inputs(), exp.mesh))
+    if exp.cfg.transfer.from_run:
         groups = transfer.parse_groups(exp.cfg.transfer.load, "transfer.load")
         params = transfer.merge(state.params, source, groups)
         state = state.replace(params=sharding.shard_members(params, exp.mesh))
@@ -122,7 +133,26 @@ def _start(exp: Experiment, workdir: pathlib.Path, loss_dtype: str):
     rundir.write_json(files.config, exp.cfg.to_dict())
     rundir.write_json(files.run_info, info)
     rundir.write_npz(files.splits, exp.splits())
-    return state
+    return state, programs
+
+
+def _accept(exp: Experiment, announce: Callable[[], None], say: bool) -> dict:
+    """Compiles the run's programs (init, chunk, final) on abstract arguments, and checks the
+    memory XLA says they need against what this machine has (`grokjax.memory`): a run that
+    would not fit is refused here, before anything is allocated or written. Then
+    `announce()`. Returns the compiled programs, which the run calls (no second compile)."""
+    if say:
+        print(f"compiling the training programs ({exp.n_members} members)", file=sys.stderr,
+              flush=True)
+    est = memory.estimate(exp)
+    warning = memory.check(exp, est=est)
+    if warning and sharding.is_primary():
+        print(f"grokjax: warning: {warning}", file=sys.stderr, flush=True)
+    announce()
+    if say:
+        print(f"compiled in {est.seconds:.1f} s (XLA's estimate of the peak memory: "
+              f"{memory.gib(est.total)}); training", file=sys.stderr, flush=True)
+    return est.compiled
 
 
 def _meta(exp: Experiment, step: int, final: bool) -> dict:
@@ -132,8 +162,13 @@ def _meta(exp: Experiment, step: int, final: bool) -> dict:
 
 
 def train(cfg: ml_collections.ConfigDict, workdir: str | pathlib.Path, *,
-          progress: bool = True, progress_interval: float = 30.0) -> dict:
-    """Trains (or resumes) every member of `cfg` as one program; returns the run's summary."""
+          progress: bool = True, progress_interval: float = 30.0,
+          announce: Callable[[], None] | None = None) -> dict:
+    """Trains (or resumes) every member of `cfg` as one program; returns the run's summary.
+    `announce()` is called once the run is accepted (lock taken, config and splits checked, a
+    transfer source read, its programs compiled and their memory checked) and before it
+    initialises anything; not for a run that is complete already or refused."""
+    announce = announce or (lambda: None)
     loss_dtype = numerics.configure(cfg.numerics.loss_dtype)
     workdir = pathlib.Path(workdir)
     known = (saved_lib.open_run(workdir).recorded_source_d_vocab
@@ -150,17 +185,20 @@ def train(cfg: ml_collections.ConfigDict, workdir: str | pathlib.Path, *,
         board = (tensorboard.Board(workdir, cfg, exp.members, exp.dataset.task_names)
                  if cfg.tensorboard.enabled and sharding.is_primary() else None)
         try:
+            accept = functools.partial(_accept, exp, announce, progress and sharding.is_primary())
             if checkpoints.steps():
                 begun = _resume(exp, workdir, checkpoints)
                 if isinstance(begun, dict):  # complete already: its summary
                     return begun
+                programs = accept()
             else:
                 try:
-                    begun = (0, _start(exp, workdir, loss_dtype), [])
+                    state, programs = _start(exp, workdir, loss_dtype, accept)
                 except GrokjaxError:
                     if made:
                         shutil.rmtree(workdir, ignore_errors=True)
                     raise
+                begun = (0, state, [])
             step, state, chunks = begun
             writer = _Writer(exp, checkpoints, board)
             if board is not None:
@@ -172,10 +210,11 @@ def train(cfg: ml_collections.ConfigDict, workdir: str | pathlib.Path, *,
                 cfg.train.steps, start=step, enabled=progress and sharding.is_primary(),
                 interval=progress_interval))
             t0 = time.perf_counter()
-            end, state = _loop(exp, data, step, state, records, writer, stop)
+            end, state = _loop(exp, programs["chunk"], data, step, state, records, writer, stop)
             if stop.signum is not None and end < cfg.train.steps:
                 _stop_at(end, state, records, writer, stop.signum, workdir)
-            return _finish(exp, data, workdir, end, state, records, writer, end - step, t0)
+            return _finish(exp, programs["final"], data, workdir, end, state, records, writer,
+                           end - step, t0)
         finally:
             try:
                 checkpoints.close()  # waits for the last asynchronous save
@@ -210,7 +249,7 @@ class _Stop:
                   "checkpoint", file=sys.stderr, flush=True)
             os._exit(128 + signum)  # pylint: disable=protected-access
         self.signum = signum
-        print(f"grokjax: {name}: stopping after the chunk in flight, with a checkpoint (send "
+        print(f"grokjax: {name}: stopping after the piece in flight, with a checkpoint (send "
               "it again to quit at once)", file=sys.stderr, flush=True)
 
 
@@ -239,9 +278,10 @@ def _resume(exp: Experiment, workdir: pathlib.Path, checkpoints: ckpt_lib.Checkp
     if saved.meta["final"] and (step >= tcfg.steps or (tcfg.stop_when_grokked and grokked)):
         print(f"{workdir} is complete at step {step}; nothing to do", flush=True)
         summary, reason = damage(workdir)
-        if reason is None and summary["steps"] == step:
+        if reason is None and summary["steps"] == step and files.history.is_file():
             return summary
-        # killed after its final checkpoint, or a damaged summary: written from the checkpoint
+        # killed after its final checkpoint, a damaged summary or a missing history.npz:
+        # written again from the final checkpoint
         return _write_outputs(exp, files, history)
     _check_splits(saved.splits, exp.splits(), workdir, step)  # before it trains on
     rundir.write_json(files.config, cfg.to_dict())  # e.g. the new train.steps
@@ -351,10 +391,10 @@ def _all_grokked(grok_step: np.ndarray) -> bool:
 
 
 def _needed_now(tcfg, ccfg, step: int) -> bool:
-    """The read-ahead rule. A chunk's records reach the host while the next chunk runs, so the
+    """The read-ahead rule. A piece's records reach the host while the next piece runs, so the
     device never waits for the host; except when they are needed before the next dispatch: to
     decide whether to stop (train.stop_when_grokked), or for the checkpoint saved after this
-    chunk (its history must be whole)."""
+    piece (its history must be whole)."""
     return tcfg.stop_when_grokked or _saves_at(ccfg, step)
 
 
@@ -362,51 +402,82 @@ def _saves_at(ccfg, step: int) -> bool:
     return bool(ccfg.save_every) and step % ccfg.save_every == 0
 
 
+PIECE_SECONDS = 2.0  # about how long one dispatch runs, once the speed is known
+
+
 def _first_steps(tcfg, unit: int) -> int:
-    """The length of a run's first chunk (fresh or resumed): a tenth of a chunk, in whole outer
+    """The length of a run's first piece (fresh or resumed): a tenth of a chunk, in whole outer
     iterations of the program (`unit` steps), so that progress shows within seconds of the
-    compile. It runs in the same compiled program as every other chunk."""
+    compile. It runs in the same compiled program as every other piece."""
     return max(unit, tcfg.chunk_steps // 10 // unit * unit)
 
 
-def _loop(exp: Experiment, data: program.Data, step: int, state, records: _Records,
-          writer: _Writer, stop: _Stop):
-    """Dispatches chunk after chunk until train.steps (or every member grokked, with
-    stop_when_grokked, or a signal); checkpoints between chunks. Returns (the last step, the
-    state)."""
+def _piece_steps(tcfg, unit: int, seconds_per_step: float | None, first: int) -> int:
+    """How many steps the next dispatch runs: about PIECE_SECONDS at the measured speed, in
+    whole outer iterations (at least one, at most a chunk), so that progress moves and a stop
+    request is answered within seconds however long a chunk is. Before a speed is measured,
+    the first piece's length. The pieces run in the one compiled chunk program (a traced count
+    of its outer iterations), so their lengths change no result, only when the host looks."""
+    if seconds_per_step is None:
+        return first
+    want = int(PIECE_SECONDS / max(seconds_per_step, 1e-9)) // unit * unit
+    return min(max(unit, want), tcfg.chunk_steps)
+
+
+def _wait(records) -> None:
+    """Waits until a dispatched piece has run, looking every few milliseconds rather than
+    blocking in XLA, so that a signal's handler runs at once (a second Ctrl-C quits then)."""
+    leaves = jax.tree.leaves(records)
+    delay = 0.0005
+    while not all(x.is_ready() for x in leaves):
+        time.sleep(delay)
+        delay = min(2 * delay, 0.01)
+
+
+def _loop(exp: Experiment, chunk_program, data: program.Data, step: int, state,
+          records: _Records, writer: _Writer, stop: _Stop):
+    """Dispatches piece after piece (see `_piece_steps`) until train.steps (or every member
+    grokked, with stop_when_grokked, or a signal); checkpoints between pieces. A piece is
+    dispatched only once the one before it has run, so a stop request ends the run after the
+    piece it lands in; that piece's records are read while the next one runs. Returns (the
+    last step, the state)."""
     tcfg, ccfg = exp.cfg.train, exp.cfg.checkpoint
-    chunk_program = program.make_program(exp.scfg, tcfg.chunk_steps // tcfg.eval_every,
-                                         tcfg.eval_every, exp.batching, exp.mesh)
     unit = program.outer_steps(exp.scfg, tcfg.eval_every)
-    first = _first_steps(tcfg, unit)  # then None
-    if step < tcfg.steps:
-        records.bar.compiling(exp.n_members, min(first, tcfg.steps - step))
-    pending = None  # the previous chunk's records (and weights), not yet read
+    first = _first_steps(tcfg, unit)
+    pending = None  # the previous piece's records (and weights), not yet read
+    speed, started = None, None  # speed: seconds per step, measured
 
     def read(chunk, n_steps, end, weights) -> bool:
         all_grokked = records.read(chunk, n_steps)
         writer.histograms(end, weights)
         return all_grokked
 
-    while step < tcfg.steps and stop.signum is None:
-        # Chunks end on multiples of chunk_steps, so checkpoints (and probes) keep their cadence
-        # after a run was extended from a step in between.
+    while step < tcfg.steps:
+        if pending is not None:
+            _wait(pending[0])
+            if started is not None:  # the last piece ran from its dispatch until now
+                speed = (time.perf_counter() - started) / pending[1]
+        if stop.signum is not None:
+            break
+        # Pieces end on multiples of chunk_steps, so checkpoints (and probes) keep their
+        # cadence after a run was extended from a step in between.
         n_steps = min(tcfg.chunk_steps - step % tcfg.chunk_steps, tcfg.steps - step,
-                      first or tcfg.chunk_steps)
+                      _piece_steps(tcfg, unit, speed, first))
         t0 = time.perf_counter()
         state, chunk = chunk_program(state, data, np.int32(n_steps // unit))
-        weights = writer.weights(state)
-        if first:  # the first call compiled the program
-            records.bar.compiled(time.perf_counter() - t0)
-            first = None
         step += n_steps
-        if pending is not None:  # read while this chunk runs
+        # the weights' histograms at each chunk's end (and the run's)
+        at_chunk_end = step % tcfg.chunk_steps == 0 or step == tcfg.steps
+        weights = writer.weights(state) if at_chunk_end else None
+        started = t0
+        if pending is not None:  # read while this piece runs
             read(*pending)
             pending = None
         if not _needed_now(tcfg, ccfg, step):
             pending = chunk, n_steps, step, weights
             continue
         all_grokked = read(chunk, n_steps, step, weights)
+        started = None  # the host read it: the next wait times no device work alone
         if tcfg.stop_when_grokked and all_grokked:
             break  # (the final checkpoint follows)
         if _saves_at(ccfg, step) and step < tcfg.steps:
@@ -416,11 +487,12 @@ def _loop(exp: Experiment, data: program.Data, step: int, state, records: _Recor
     return step, state
 
 
-def _finish(exp: Experiment, data: program.Data, workdir: pathlib.Path, step: int, state,
-            records: _Records, writer: _Writer, steps_run: int, t0: float) -> dict:
+def _finish(exp: Experiment, final_program, data: program.Data, workdir: pathlib.Path,
+            step: int, state, records: _Records, writer: _Writer, steps_run: int,
+            t0: float) -> dict:
     """The final log point (and probes), the final checkpoint, history.npz and summary.json;
     `steps_run` steps since `t0` give the run's speed."""
-    state, final = program.make_final(exp.scfg, exp.batching, exp.mesh)(state, data)
+    state, final = final_program(state, data)
     final = sharding.to_host(final)
     records.add({k: (v[:1] if k in SHARED_STEPS else v[:, None]) for k, v in final.items()})
     history = records.history()

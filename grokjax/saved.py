@@ -248,6 +248,7 @@ class Model:
     task: str
     task_index: int  # into dataset.tasks
     run_dir: pathlib.Path
+    _jitted: dict = dataclasses.field(default_factory=dict, repr=False, compare=False)
 
     @property
     def n_members(self) -> int:
@@ -278,8 +279,7 @@ class Model:
     def __call__(self, tokens, hooks: dict[str, Callable] | None = None) -> jax.Array:
         """Logits [M, B, d_vocab] at the readout position; `hooks` replace activations by
         hook name (models.apply)."""
-        return jax.vmap(lambda prm: models.apply(prm, tokens, self.cfg, hooks=hooks))(
-            self.params)
+        return self._compiled(hooks, False)(self.params, tokens)
 
     run_with_hooks = __call__
 
@@ -287,9 +287,20 @@ class Model:
                        hooks: dict[str, Callable] | None = None):
         """(logits [M, B, d_vocab], {hook name: activation [M, ...]}), every hook point's or
         those in `names`."""
-        cache = True if names is None else tuple(names)
-        return jax.vmap(lambda prm: models.apply(prm, tokens, self.cfg, hooks=hooks,
-                                                 cache=cache))(self.params)
+        return self._compiled(hooks, True if names is None else tuple(names))(
+            self.params, tokens)
+
+    def _compiled(self, hooks, cache) -> Callable:
+        """The forward pass over the members, jitted: once per cache setting without hooks
+        (kept), afresh with hooks (functions, compiled into the pass)."""
+        key = None if hooks else cache
+        if key is not None and key in self._jitted:
+            return self._jitted[key]
+        fn = jax.jit(jax.vmap(lambda prm, tokens: models.apply(
+            prm, tokens, self.cfg, hooks=hooks, cache=cache), in_axes=(0, None)))
+        if key is not None:
+            self._jitted[key] = fn
+        return fn
 
     def accuracy(self, operands: np.ndarray | None = None,
                  hooks: dict[str, Callable] | None = None) -> np.ndarray:

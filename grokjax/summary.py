@@ -71,13 +71,16 @@ def grok_stats(entries: list[dict]) -> dict:
             "grok_step_median": float(np.median(done)) if done else None,
             "grok_step_min": min(done) if done else None,
             "grok_step_max": max(done) if done else None,
-            "best_test_acc_median": _nanmedian([e["best_test_acc"] for e in entries])
+            "best_test_acc_median": finite_median([e["best_test_acc"] for e in entries])
             if entries else None}
 
 
-def _nanmedian(values: list[float]) -> float:
-    finite = [v for v in values if np.isfinite(v)]
-    return float(np.median(finite)) if finite else float("nan")
+def finite_median(values) -> float:
+    """The median of the finite values (a diverged member's NaN left out); NaN, without
+    numpy's 'All-NaN slice' warning, when there are none."""
+    values = np.asarray(values, np.float64).ravel()
+    finite = values[np.isfinite(values)]
+    return float(np.median(finite)) if finite.size else float("nan")
 
 
 def _final_probes(history: dict, final: dict, i: int) -> dict:
@@ -177,6 +180,6 @@ def _grid_cells(per_seed: list[dict], members) -> dict:
     for e in per_seed:
         cells.setdefault(tuple(e["hparams"].values()), []).append(e)
     rows = [{**dict(zip(members.axes, values)), **grok_stats(entries),
-             "test_acc_median": float(np.median([e["test_acc"] for e in entries]))}
+             "test_acc_median": finite_median([e["test_acc"] for e in entries])}
             for values, entries in cells.items()]
     return {"axes": {a: list(v) for a, v in members.axes.items()}, "cells": rows}

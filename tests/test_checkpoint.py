@@ -79,6 +79,19 @@ def test_outputs_lost_after_the_final_checkpoint_are_rebuilt_from_it(uninterrupt
     assert rundir.read_json(run / "summary.json")["steps"] == 40
 
 
+def test_a_deleted_history_of_a_finished_run_is_rebuilt_by_resuming_it(tmp_path, capsys):
+    """Its summary is still there: `plot` says to resume, and resuming writes history.npz
+    again from the final checkpoint (it used to report the run complete and write nothing)."""
+    run = tmp_path / "run"
+    train(run, "--steps", "20")
+    history = (run / "history.npz").read_bytes()
+    (run / "history.npz").unlink()
+    assert cli.main(["plot", str(run)]) == 2
+    assert f"grokjax train CONFIG --out {run}" in capsys.readouterr().err
+    train(run, "--steps", "20")
+    assert (run / "history.npz").read_bytes() == history
+
+
 def test_a_run_stopped_early_because_every_seed_grokked_stays_stopped(tmp_path, capsys):
     run = tmp_path / "run"
     stop = ["--steps", "40", "--set", "train.stop_when_grokked=true", "--set",

@@ -139,7 +139,8 @@ def test_the_default_run_directory_is_the_same_for_the_same_command(tmp_path, mo
     capsys.readouterr()
     assert cli.main(["train", tiny, "--seeds", "1", "--no-progress"]) == 0
     assert sorted((tmp_path / "runs").iterdir()) == first
-    assert f"training in {pathlib.Path('runs') / first[0].name}" in capsys.readouterr().out
+    # (complete: it says so and names its directory; "training in" is for a run that trains)
+    assert f"run directory: {pathlib.Path('runs') / first[0].name}" in capsys.readouterr().out
     one, two = (config.load_config(tiny, config.seed_overrides(n)) for n in (1, 2))
     assert cli._default_workdir(tiny, one) == pathlib.Path("runs") / first[0].name
     assert cli._default_workdir(tiny, two) != cli._default_workdir(tiny, one)
@@ -227,3 +228,76 @@ def test_version_and_the_top_level_help_speak_to_users(capsys):
     with pytest.raises(SystemExit):
         cli.main(["train", "--help"])
     assert "resumes the run" in capsys.readouterr().out
+
+
+def test_another_steps_without_out_extends_the_same_run(tmp_path, monkeypatch, capsys):
+    # The default run directory does not hash what a resume may change: `--steps 20` after
+    # `--steps 10` finds the run of the first command and extends it (no new run from step 0),
+    # and `grokjax config` names that same directory, as one to resume.
+    monkeypatch.chdir(tmp_path)
+    tiny = str(pathlib.Path(__file__).parent / "tiny.py")
+    assert cli.main(["train", tiny, "--steps", "10", "--no-progress"]) == 0
+    (first,) = (tmp_path / "runs").iterdir()
+    assert capsys.readouterr().out.count("training in") == 1  # an accepted run says it once
+    assert cli.main(["config", tiny, "--steps", "20"]) == 0
+    err = capsys.readouterr().err
+    assert err.strip() == f"# grokjax train with these options resumes runs/{first.name}"
+    assert cli.main(["train", tiny, "--steps", "20", "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("training in") == 1 and f"runs/{first.name}" in out
+    assert list((tmp_path / "runs").iterdir()) == [first]
+    history = rundir.read_npz(first / "history.npz")
+    np.testing.assert_array_equal(history["step"], [0, 5, 10, 15, 20])
+    assert json.loads((first / "summary.json").read_text())["steps"] == 20
+    one = config.load_config(tiny, ["train.steps=10"])
+    for extra in (["train.steps=40"], ["train.stop_when_grokked=true", "checkpoint.keep=5",
+                                       "tensorboard.enabled=false"]):  # nor any resumable key
+        two = config.load_config(tiny, extra)
+        assert cli._default_workdir(tiny, one) == cli._default_workdir(tiny, two)
+    other = config.load_config(tiny, ["optim.lr=0.003"])
+    assert cli._default_workdir(tiny, other) != cli._default_workdir(tiny, one)
+
+
+def test_a_refused_train_command_never_says_it_is_training(finished_run, capsys):
+    # The "training in RUN" line comes once the run is accepted (run.train's announce), so a
+    # command refused (here: the directory holds a run of another config) prints only why.
+    assert cli.main(["train", TINY, "--out", str(finished_run), "--no-progress"]) == 2
+    out, err = capsys.readouterr()
+    assert "holds a run with another config" in err
+    assert "training in" not in out + err
+
+
+def _suggested(message: str) -> list[int]:
+    """The step counts a 'give --steps A or B[, or C or D with --set probe.every=0]' names,
+    each with the extra overrides it needs."""
+    import re
+    first, _, rest = message.partition(", or ")
+    out = [(int(n), []) for n in re.findall(r"\d+", first.split("give --steps")[1])]
+    if "with --set probe.every=0" in rest:
+        out += [(int(n), ["probe.every=0"]) for n in re.findall(r"\d+", rest.split(" with")[0])]
+    return out
+
+
+@pytest.mark.parametrize("spec, sets, steps", [
+    ("configs/add.py", [], 1234),  # eval_every 10, probe.every 100: 1230 and 1240 fit neither
+    ("configs/add.py", [], 1230),
+    ("configs/add.py", [], 55),
+    ("configs/add.py", ["train.eval_every=20", "probe.every=500"], 7777),
+    (TINY, ["train.eval_every=4", "train.chunk_steps=24", "checkpoint.save_every=48",
+            "probe.every=12"], 50),
+    (TINY, ["train.eval_every=4", "train.chunk_steps=24", "checkpoint.save_every=48",
+            "probe.every=0"], 50),
+])
+def test_every_step_count_a_refusal_suggests_is_accepted(capsys, spec, sets, steps):
+    overrides = [x for s in sets for x in ("--set", s)]
+    assert cli.main(["config", spec, *overrides, "--steps", str(steps)]) == 2
+    err = capsys.readouterr().err
+    assert f"train.steps={steps} must be a multiple of" in err
+    suggested = _suggested(err)
+    assert suggested, err
+    for n, extra in suggested:
+        cfg = config.load_config(spec, [*sets, f"train.steps={n}", *extra])
+        config.validate(cfg)  # raises if the suggestion is refused too
+    if spec == "configs/add.py" and steps == 1234:
+        assert ("give --steps 1200 or 1300, or 1230 or 1240 with --set probe.every=0"
+                in err), err

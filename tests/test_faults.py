@@ -320,8 +320,9 @@ def test_a_refused_transfer_leaves_no_half_made_directory(finished, tmp_path, ca
 
 
 @pytest.mark.parametrize("steps, says", [
-    ("1234", "train.steps=1234 must be a multiple of train.eval_every=10: give --steps 1230 or "
-             "1240"),
+    ("1234", "train.steps=1234 must be a multiple of train.eval_every=10 and probe.every=100 (a "
+             "probe ends every interval): give --steps 1200 or 1300, or 1230 or 1240 with --set "
+             "probe.every=0"),
     ("1230", "train.steps=1230 must be a multiple of probe.every=100 (a probe ends every "
              "interval): give --steps 1200 or 1300, or --set probe.every=0"),
 ])

@@ -241,3 +241,36 @@ def test_a_run_without_a_terminal_prints_progress_lines_and_ends_with_the_table(
     table = out.out.split("run directory:")[0]
     assert "seed  train acc   test acc" in table and len(table.strip().splitlines()) >= 4
     assert f"tensorboard --logdir {tmp_path / 'r' / 'tb'}" in out.out
+
+
+def test_an_all_diverged_run_reports_diverged_and_warns_of_nothing(tmp_path, capsys):
+    # lr = 1000 diverges every member at step 2: its kept (finite) params are so large that the
+    # logits overflow, so even they give no finite loss. The tables say "diverged" in that
+    # column rather than nan, and nothing the run, inspect, plot or collect computes over the
+    # members warns (numpy's 'All-NaN slice').
+    import warnings
+    from grokjax import summary as summary_lib
+    run_dir = tmp_path / "sweep" / "div"
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert cli.main(["train", TINY, "--out", str(run_dir), "--no-progress",
+                         "--set", "optim.lr=1000"]) == 0
+        trained = capsys.readouterr().out
+        assert cli.main(["inspect", str(run_dir)]) == 0
+        inspected = capsys.readouterr().out
+        assert cli.main(["plot", str(run_dir), "--no-spectra"]) == 0
+        assert cli.main(["collect", str(tmp_path / "sweep")]) == 0
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["diverged"] == 2 and not np.isfinite(summary["seeds"][0]["test_loss"])
+    for text in (trained, inspected):
+        table = text.split("seed  train acc")[1].split("\n\n")[0]
+        rows = table.strip().splitlines()[1:]
+        assert len(rows) == 2 and all(r.split()[3] == "diverged" for r in rows), table
+        assert "nan" not in table
+    all_nan = [f"{w.filename}:{w.lineno}: {w.message}" for w in caught
+               if "All-NaN" in str(w.message)]
+    assert not all_nan, all_nan  # (the progress line and TensorBoard's aggregate included)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert np.isnan(summary_lib.finite_median([np.nan, np.inf]))
+        assert summary_lib.finite_median([1.0, np.nan, 3.0]) == 2.0

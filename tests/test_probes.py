@@ -268,3 +268,23 @@ def test_the_printed_reading_is_an_option_of_spectrum():
     w = synthetic(11, [("sin", 2, 1.0, 0)])
     mu, nu = measures.spectrum(w, 11, reading="half")
     assert int(jnp.argmax(nu)) == 1 and float(jnp.max(mu)) < float(jnp.max(nu))
+
+
+@pytest.mark.parametrize("direction", ["a+b", "a-b"])
+def test_the_key_projection_is_the_least_squares_fit_on_the_key_directions(direction):
+    """measures.key_projection (separable: [K, p] waves, no [2K, p, p] table) against numpy's
+    least squares onto cos/sin w_k (a +- b) of the key frequencies, for both directions."""
+    p, C = 13, 5
+    rng = np.random.default_rng(0)
+    logits = rng.normal(size=(p, p, C)).astype(np.float32)
+    keys = np.zeros(fourier.n_freqs(p), bool)
+    keys[[0, 3, 4]] = True
+    a, b = np.meshgrid(np.arange(p), np.arange(p), indexing="ij")
+    s = a + b if direction == "a+b" else a - b
+    w = 2 * np.pi * (np.flatnonzero(keys)[:, None, None] + 1) / p
+    basis = np.concatenate([np.cos(w * s), np.sin(w * s)]).reshape(-1, p * p).T
+    flat = logits.reshape(p * p, C).astype(np.float64)
+    coef, *_ = np.linalg.lstsq(basis, flat, rcond=None)
+    want = (basis @ coef).reshape(p, p, C)
+    got = np.asarray(measures.key_projection(jnp.asarray(logits), jnp.asarray(keys), direction))
+    np.testing.assert_allclose(got, want, atol=2e-5)

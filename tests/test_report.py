@@ -343,3 +343,69 @@ def test_inspect_shows_each_seeds_phases_and_key_frequencies(tmp_path):
     lines = describe.phase_table({"seeds": bare}, describe._probe_report_keys(tmp_path))
     assert "key frequencies (probe report, step 500)" in lines[1]
     assert lines[2].split()[-1] == "3,14,35" and lines[3].split()[-1] == "none"
+
+
+def _grid_history(lrs, seeds, steps=(0, 10, 20, 40)):
+    """A history and summary of a grid run over lr (the seed varying fastest), test accuracy
+    rising faster with the larger lr."""
+    members = [(lr, s) for lr in lrs for s in seeds]
+    P = len(steps)
+    history = {"step": np.asarray(steps), "probe/step": np.asarray(steps)}
+    for split in ("train", "test"):
+        acc = np.stack([np.linspace(0.1, min(1.0, lr * 100 + 0.05 * s), P)
+                        for lr, s in members])[..., None]
+        history[f"{split}/acc"] = acc
+        history[f"{split}/loss"] = (2.5 * (1.05 - acc))
+    history["norm/total"] = np.stack([np.linspace(10, 5 + lr * 100, P) for lr, _ in members])
+    for key in ("probe/ffd/W_E", "probe/fcr/W_E", "probe/ffd/W_L", "probe/fcr/W_L",
+                "probe/restricted_loss", "probe/excluded_loss", "probe/gini/W_E",
+                "probe/gini/W_L"):
+        history[key] = np.stack([np.linspace(0.5, 0.5 + lr, P) for lr, _ in members])
+    summary = {"grid": {"axes": {"lr": list(lrs)}, "cells": []},
+               "seeds": [{"seed": s, "hparams": {"lr": lr}, "memorisation_step": 10,
+                          "grok_step": -1} for lr, s in members]}
+    return history, summary
+
+
+def test_the_curves_of_a_grid_run_have_a_median_per_setting(tmp_path, figures):
+    """`plot` of an lr grid: one median (and band) per grid setting, coloured and labelled by
+    setting, not one median pooled over the settings; a run without a grid keeps its one."""
+    from grokjax.report import draw, plot
+    history, summary = _grid_history([0.001, 0.01], [0, 1, 2])
+    groups = plot.setting_groups(summary)
+    assert groups == [("lr=0.001", [0, 1, 2]), ("lr=0.01", [3, 4, 5])]
+    draw.grokking_curves(history, "t", tmp_path / "c.png", plot.event_marks(summary),
+                         groups=groups)
+    draw.measure_curves(history, "t", tmp_path / "m.png", [], groups=groups)
+    curves, measures = figures
+    acc = curves.axes[0]
+    medians = {line.get_label(): line for line in acc.get_lines()
+               if line.get_label().endswith("(median)")}
+    assert set(medians) == {"train, lr=0.001 (median)", "test, lr=0.001 (median)",
+                            "train, lr=0.01 (median)", "test, lr=0.01 (median)"}
+    legend = [t.get_text() for t in acc.get_legend().get_texts()]
+    assert "test, lr=0.001 (median)" in legend and "test, lr=0.01 (median)" in legend
+    test_acc = history["test/acc"][..., 0]
+    for label, members in groups:
+        line = medians[f"test, {label} (median)"]
+        np.testing.assert_allclose(line.get_ydata(), np.median(test_acc[members], 0))
+    assert (medians["test, lr=0.001 (median)"].get_color()
+            != medians["test, lr=0.01 (median)"].get_color())
+    assert (medians["test, lr=0.01 (median)"].get_color()
+            == medians["train, lr=0.01 (median)"].get_color())  # a colour per setting
+    norm = measures.axes[3]  # the weight norm panel: a median per setting too
+    labels = [line.get_label() for line in norm.get_lines() if "(median)" in line.get_label()]
+    assert labels == ["L2 norm of all weights, lr=0.001 (median)",
+                      "L2 norm of all weights, lr=0.01 (median)"]
+    assert plot.setting_groups({"seeds": summary["seeds"][:1]}) is None
+
+
+def test_plot_of_a_grid_run_writes_its_figures_with_a_median_per_setting(tmp_path, figures):
+    """The same through `grokjax plot` on a trained 2-setting grid run."""
+    assert cli.main(["train", TINY, "--out", str(tmp_path / "g"), "--no-progress",
+                     "--steps", "10", "--grid", "lr=0.001,0.003"]) == 0
+    assert cli.main(["plot", str(tmp_path / "g"), "--no-spectra"]) == 0
+    curves = next(f for f in figures if "grokking curves" in f._suptitle.get_text())
+    assert "median per grid setting" in curves._suptitle.get_text()
+    labels = {line.get_label() for line in curves.axes[0].get_lines()}
+    assert {"test, lr=0.001 (median)", "test, lr=0.003 (median)"} <= labels

@@ -208,3 +208,34 @@ def test_a_run_is_not_cut_into_other_pieces_than_before(tmp_path):
     (root / "subtract/r0.5/config.json").write_text("{}")
     with pytest.raises(GrokjaxError, match="already holds 'subtract/r0.5' as whole"):
         sweep.plan(runs, root, seeds_per_task=1)
+
+
+def test_collect_without_a_sweep_file_lists_unfinished_runs_too(tmp_path):
+    # Without sweep.json, collect finds run directories by their config.json: a run with
+    # checkpoints only, one not yet begun, and one extended (--steps) past its summary are
+    # listed with their status, beside a finished one; task, p and r come from the config.
+    from grokjax.store.files import RunFiles
+    from tests.conftest import tiny_config
+    root = tmp_path / "runs"
+    summary = {"task": "add", "p": 11, "train_fraction": 0.5, "steps": 20, "grokked": 0,
+               "n_members": 1, "seeds": [{"seed": 0, "memorisation_step": -1, "grok_step": -1,
+                                          "best_test_acc": 0.25, "test_acc": 0.2,
+                                          "train_acc": 0.5}]}
+    for name, steps, saved, summarised in (("done", 20, 20, True), ("extended", 40, 20, True),
+                                           ("partial", 20, 10, False), ("new", 20, None, False)):
+        run = RunFiles(root / name)
+        run.root.mkdir(parents=True)
+        cfg = tiny_config().to_dict()
+        cfg["train"]["steps"] = steps
+        rundir.write_json(run.config, cfg)
+        if saved is not None:
+            (run.checkpoints / str(saved)).mkdir(parents=True)
+        if summarised:
+            rundir.write_json(run.summary, summary)
+    table, per_seed = collect.rows(root)
+    assert [(r["run"], r["task"], r["p"], r["r"], r["status"]) for r in table] == [
+        ("done", "add", 11, 0.5, "finished"), ("extended", "add", 11, 0.5, "partial (step 20)"),
+        ("new", "add", 11, 0.5, "new"), ("partial", "add", 11, 0.5, "partial (step 10)")]
+    assert [s["run"] for s in per_seed] == ["done"]
+    assert "| partial | add | 11 | 0.5 | - | - | - | - | partial (step 10) |" in \
+        collect.markdown(table)

@@ -5,6 +5,8 @@ one-line `GrokjaxError` that names the key and the fix; returns the parsed tasks
 
 from __future__ import annotations
 
+import math
+
 import ml_collections
 
 from grokjax import transfer
@@ -56,10 +58,7 @@ def validate(cfg: ml_collections.ConfigDict) -> tuple[Task, ...]:
     for key in ("optim.b1", "optim.b2"):
         if not 0.0 <= flat[key] < 1.0:
             raise GrokjaxError(f"{key}={flat[key]} is outside [0, 1)")
-    if cfg.train.steps % cfg.train.eval_every:
-        raise GrokjaxError(f"train.steps={cfg.train.steps} must be a multiple of "
-                           f"train.eval_every={cfg.train.eval_every}: "
-                           f"{_nearest(cfg.train.steps, cfg.train.eval_every)}")
+    _check_steps(cfg)
     if cfg.train.chunk_steps % cfg.train.eval_every:
         raise GrokjaxError(
             f"train.chunk_steps={cfg.train.chunk_steps} must be a multiple of "
@@ -69,11 +68,6 @@ def validate(cfg: ml_collections.ConfigDict) -> tuple[Task, ...]:
             f"checkpoint.save_every={cfg.checkpoint.save_every} must be 0 or a multiple of "
             f"train.chunk_steps={cfg.train.chunk_steps} (checkpoints fall between chunks)")
     every = cfg.probe.every
-    if (every > 0 and not every % cfg.train.eval_every and not cfg.train.chunk_steps % every
-            and cfg.train.steps % every):
-        raise GrokjaxError(f"train.steps={cfg.train.steps} must be a multiple of probe.every="
-                           f"{every} (a probe ends every interval): "
-                           f"{_nearest(cfg.train.steps, every)}, or --set probe.every=0")
     if every < 0 or (every and (every % cfg.train.eval_every or cfg.train.chunk_steps % every
                                 or cfg.train.steps % every)):
         raise GrokjaxError(
@@ -161,11 +155,40 @@ def _grid_tasks(cfg: ml_collections.ConfigDict) -> tuple[Task, ...]:
     return tasks
 
 
-def _nearest(steps: int, multiple: int) -> str:
+def _probe_divides_steps(cfg: ml_collections.ConfigDict) -> bool:
+    """Whether probe.every is a valid probe interval (a multiple of train.eval_every that
+    divides train.chunk_steps), so that train.steps must be a multiple of it too."""
+    every = cfg.probe.every
+    return (every > 0 and not every % cfg.train.eval_every
+            and not cfg.train.chunk_steps % every)
+
+
+def _check_steps(cfg: ml_collections.ConfigDict) -> None:
+    """train.steps against every rule that divides it: a multiple of train.eval_every and (a
+    probe ends every interval) of a valid probe.every. The counts it suggests satisfy all of
+    them at once; with an invalid probe.every, that key's own error follows."""
+    steps, eval_every = cfg.train.steps, cfg.train.eval_every
+    rules = [(f"train.eval_every={eval_every}", eval_every)]
+    if _probe_divides_steps(cfg):
+        rules.append((f"probe.every={cfg.probe.every} (a probe ends every interval)",
+                      cfg.probe.every))
+    broken = [text for text, m in rules if steps % m]
+    if not broken:
+        return
+    multiple = math.lcm(*(m for _, m in rules))
+    message = (f"train.steps={steps} must be a multiple of {' and '.join(broken)}: "
+               f"{_nearest(steps, multiple)}")
+    if len(rules) > 1:  # without the probes, only train.eval_every divides the steps
+        message += (", or --set probe.every=0" if not steps % eval_every else
+                    f", or {_nearest(steps, eval_every, give='')} with --set probe.every=0")
+    raise GrokjaxError(message)
+
+
+def _nearest(steps: int, multiple: int, give: str = "give --steps ") -> str:
     """'give --steps 1200 or 1300': the nearest multiples of `multiple` around `steps`."""
     low = steps // multiple * multiple
     options = [n for n in (low, low + multiple) if n > 0]
-    return "give --steps " + " or ".join(str(n) for n in options)
+    return give + " or ".join(str(n) for n in options)
 
 
 TABLE_WARN_BYTES = 8 << 30  # a run whose token tables and logits would take more says so

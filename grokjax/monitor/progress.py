@@ -1,11 +1,13 @@
 """Progress of a training run: a tqdm bar on a terminal, plain lines elsewhere.
 
-First a line says that the program compiles, and another how long that took; a run's first
-chunk is short (a tenth of `train.chunk_steps`), so the first progress follows within seconds.
-Both show the step out of the total, steps per second, the median (over members) of the train
-and test accuracy (mean over tasks; healthy members), how many members have memorised and grokked
-(and diverged, once one has), and the ETA. Without
-a terminal (CI, batch jobs) a line is printed at most every `interval` seconds and at the end.
+It starts once the run's programs are compiled (grokjax.run says when, and how long that
+took); a run's first piece is short (a tenth of `train.chunk_steps`), so the first progress
+follows within seconds. Both show the step out of the total, steps per second, the median
+(over members) of the train and test accuracy (mean over tasks; healthy members), how many
+members have memorised and grokked (and diverged, once one has), and the ETA. The loop reports
+every piece it dispatches (about two seconds of training, grokjax.run), so the bar moves while
+a long chunk runs. Without a terminal (CI, batch jobs) a line is printed with the first
+progress, then at most every `interval` seconds, and at the end.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ import time
 
 import numpy as np
 from tqdm.auto import tqdm
+
+from grokjax.summary import finite_median
 
 
 def _fmt_time(seconds: float) -> str:
@@ -29,34 +33,17 @@ class Progress:
         self.stream = stream or sys.stderr
         self.enabled, self.interval = enabled, interval
         self.tty = enabled and hasattr(self.stream, "isatty") and self.stream.isatty()
-        self.t0 = self.t_run = self.last_print = time.perf_counter()  # t_run: after the compile
+        self.t0 = self.t_run = self.last_print = time.perf_counter()  # (after the compile)
         self.bar = tqdm(total=total, initial=start, file=self.stream, dynamic_ncols=True,
                         unit="step") if self.tty else None
         self.postfix = ""
-
-    def compiling(self, n_members: int, first_steps: int) -> None:
-        self._say(f"compiling the training program ({n_members} members), then a first "
-                  f"{first_steps} steps")
-
-    def compiled(self, seconds: float) -> None:
-        """The program is compiled (and its first chunk dispatched): the speed counts from now."""
-        self.t_run = time.perf_counter()
-        self._say(f"compiled in {seconds:.1f} s; training")
-
-    def _say(self, text: str) -> None:
-        if not self.enabled:
-            return
-        if self.bar is not None:
-            self.bar.write(text, file=self.stream)
-        else:
-            print(text, file=self.stream, flush=True)
+        self.reported = False  # whether a progress line was printed yet (without a terminal)
 
     def update(self, step: int, train_acc: np.ndarray, test_acc: np.ndarray,
                memorised: int, grokked: int, n_members: int, diverged: int = 0) -> None:
         """Accuracies are per member (mean over tasks; NaN for a diverged member, left out of
         the median); counts are members so far."""
-        with np.errstate(all="ignore"):
-            train, test = np.nanmedian(train_acc), np.nanmedian(test_acc)
+        train, test = finite_median(train_acc), finite_median(test_acc)
         self.postfix = (f"train {train:.3f} test {test:.3f} "
                         f"memorised {memorised}/{n_members} grokked {grokked}/{n_members}"
                         + (f" diverged {diverged}/{n_members}" if diverged else ""))
@@ -66,8 +53,8 @@ class Progress:
         self.step = step
         now = time.perf_counter()
         if self.enabled and not self.tty and (now - self.last_print >= self.interval
-                                              or step >= self.total):
-            self.last_print = now
+                                              or step >= self.total or not self.reported):
+            self.last_print, self.reported = now, True
             print(self.line(), file=self.stream, flush=True)
 
     def line(self) -> str:

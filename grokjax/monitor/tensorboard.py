@@ -47,11 +47,21 @@ per call).
 
 A resumed run opens its writers with `purge_step` at the resumed step, so whatever a killed run
 wrote after its last checkpoint is hidden; the writers are flushed before every checkpoint.
+
+Nothing here can hang the run or its exit. A flush and the close run in helper threads that the
+main thread waits for with a deadline (FLUSH_SECONDS, CLOSE_SECONDS; the main thread keeps
+answering signals meanwhile); a writer that fails, blocks or does not finish in time is
+abandoned (its events so far stay on disk) and the others close all the same. An abandoned
+writer is never waited for again: not by tensorboardX's own atexit close, nor by
+multiprocessing's exit handler, which would join its queue's feeder thread for ever once the
+writer thread that reads that queue died on a full disk.
 """
 
 from __future__ import annotations
 
+import atexit
 import pathlib
+import threading
 import time
 import warnings
 
@@ -200,15 +210,89 @@ def _session(values: dict, failed: bool) -> tuple[Summary, Summary]:
 
 
 _QUEUE = 1 << 20  # events a writer may hold: never full, so adding one never blocks
+FLUSH_SECONDS = 120.0  # a flush of the writers (before a checkpoint) that takes longer fails
+CLOSE_SECONDS = 10.0  # closing a run's writers, all together: then the rest are abandoned
+
+
+def _event_writers(writer: SummaryWriter) -> list:
+    """The tensorboardX EventFileWriters of a SummaryWriter (none once it is closed)."""
+    writers = getattr(writer, "all_writers", None) or {}
+    return [w.event_writer for w in writers.values()]
 
 
 def _abandon(writer: SummaryWriter) -> None:
-    """Stops a writer without its final flush (which would fail again, also at exit)."""
-    events = writer.file_writer.event_writer
-    worker = getattr(events, "_worker", None)
-    if worker is not None and worker.is_alive():
-        worker.stop()
-    events._closed = True  # pylint: disable=protected-access
+    """Stops a writer without its final flush (which would fail again, or block, also at
+    exit), and without waiting for anything: never blocks. Its events so far are on disk."""
+    # pylint: disable=protected-access
+    for events in _event_writers(writer):
+        events._closed = True  # tensorboardX's atexit close has nothing to do
+        queue, worker = getattr(events, "_event_queue", None), getattr(events, "_worker", None)
+        if queue is None:
+            continue
+        # Its feeder thread blocks on the pipe once nobody reads it (the writer thread died):
+        # multiprocessing joins that thread at exit unless told not to.
+        queue.cancel_join_thread()
+        if worker is not None and worker.is_alive():  # it writes what it has, then stops
+            try:
+                queue.put_nowait(worker._shutdown_signal)
+            except Exception:  # noqa: BLE001  (a closed or full queue: a daemon thread anyway)
+                pass
+
+
+def _worker_alive(writer: SummaryWriter) -> bool:
+    """Whether every event writer of `writer` still has its writer thread (it dies on a
+    failed write, e.g. a full disk)."""
+    # pylint: disable=protected-access
+    for events in _event_writers(writer):
+        worker = getattr(events, "_worker", None)
+        if not events._closed and (worker is None or not worker.is_alive()):
+            return False
+    return True
+
+
+def _within(calls: list, timeout: float) -> list[BaseException | None]:
+    """Runs each call in a helper thread, all at once, and waits for them `timeout` seconds in
+    all, answering signals meanwhile; per call: None when it returned in time, its exception,
+    or a TimeoutError."""
+    results: list[BaseException | None] = [TimeoutError(f"no answer in {timeout:g} s")] * len(
+        calls)
+
+    def run(i, call):
+        try:
+            call()
+            results[i] = None
+        except Exception as e:  # noqa: BLE001  (reported by the caller)
+            results[i] = e
+
+    threads = [threading.Thread(target=run, args=(i, call), daemon=True,
+                                name=f"grokjax-tensorboard-{i}")
+               for i, call in enumerate(calls)]
+    for thread in threads:
+        thread.start()
+    end = time.monotonic() + timeout
+    for thread in threads:
+        while thread.is_alive() and time.monotonic() < end:
+            thread.join(min(0.1, max(0.0, end - time.monotonic())))
+    return list(results)
+
+
+def close_writers(writers: list[SummaryWriter], timeout: float | None = None
+                  ) -> list[BaseException | None]:
+    """Closes `writers` within `timeout` seconds in all (default CLOSE_SECONDS); one whose
+    thread died, whose close fails or that does not close in time is abandoned, and does not
+    keep the others from closing. Never raises: per writer, None if it closed, else why not."""
+    timeout = CLOSE_SECONDS if timeout is None else timeout
+    died = RuntimeError("its writer thread died")
+    results: list[BaseException | None] = [
+        None if _worker_alive(w) else (errors.thread_error("tensorboardX") or died)
+        for w in writers]
+    live = [i for i, error in enumerate(results) if error is None]
+    for i, error in zip(live, _within([writers[i].close for i in live], timeout)):
+        results[i] = error
+    for writer, error in zip(writers, results):
+        if error is not None:
+            _abandon(writer)
+    return results
 
 
 class Board:
@@ -242,13 +326,18 @@ class Board:
         errors.thread_error("tensorboardX", clear=True)  # (another run's, in this process)
         purge = step if step > 0 else None
         try:
-            self.writers = {i: SummaryWriter(str(self.root / self.names[i]), purge_step=purge,
-                                             flush_secs=60, max_queue=_QUEUE)
-                            for i in self.seed_idx}
+            for i in self.seed_idx:
+                self.writers[i] = SummaryWriter(str(self.root / self.names[i]),
+                                                purge_step=purge, flush_secs=60,
+                                                max_queue=_QUEUE)
             self.aggregate = SummaryWriter(str(self.root / AGGREGATE), purge_step=purge,
                                            flush_secs=60, max_queue=_QUEUE)
         except OSError as e:
+            self.close()  # the writers made so far
             raise errors.write_failed(self.root, e) from None
+        # If the run never closes its board, the exit does, with the same deadline, before
+        # tensorboardX's own atexit close of each writer (registered earlier, so run later).
+        atexit.register(self.close)
         if step == 0:
             self.aggregate.add_custom_scalars({
                 "train and test (every run)": {
@@ -362,7 +451,7 @@ class Board:
             self._add(writer, list(metrics), np.array(list(metrics.values())), step, time.time())
         seeds = summary["seeds"]
         stats = summary_lib.grok_stats(seeds)
-        agg = {f"hparam/{k}": float(np.nanmedian([e[k] for e in seeds]))
+        agg = {f"hparam/{k}": summary_lib.finite_median([e[k] for e in seeds])
                for k in _HPARAM_METRICS}
         agg["hparam/grok_step"] = (stats["grok_step_median"] if stats["grokked"] else -1.0)
         agg["hparam/grokked_fraction"] = stats["grokked"] / stats["seeds"]
@@ -370,29 +459,24 @@ class Board:
         self._add(self.aggregate, list(agg), np.array(list(agg.values())), step, time.time())
 
     def flush(self) -> None:
+        """Flushes every writer (in helper threads, FLUSH_SECONDS at most: a disk that stops
+        answering is an error, not a hang); a failed flush is a one-line error."""
         self._check()
-        try:
-            for writer in [*self.writers.values(), self.aggregate]:
-                if writer is not None:
-                    writer.flush()
-        except OSError as e:  # a write in this thread (the writer thread's: `_check`)
-            raise errors.write_failed(self.root, e) from None
+        writers = [w for w in [*self.writers.values(), self.aggregate] if w is not None]
+        for error in _within([w.flush for w in writers], FLUSH_SECONDS):
+            if error is not None:  # a write in the helper thread, or no answer
+                raise errors.write_failed(self.root, error) from None
         self._check()
 
-    def close(self) -> None:
-        """Closes the writers; after a writer failed, abandons them (closing would fail again)."""
-        failed = errors.thread_error("tensorboardX") is not None
-        for writer in [*self.writers.values(), self.aggregate]:
-            if writer is None:
-                continue
-            if failed:
-                _abandon(writer)
-                continue
-            try:
-                writer.close()
-            except OSError:  # its events so far are on disk; the run reports its own errors
-                _abandon(writer)  # (and no second try at exit)
+    def close(self, timeout: float | None = None) -> None:
+        """Closes the writers, within `timeout` seconds in all (default CLOSE_SECONDS): a
+        writer that failed (its thread died, e.g. on a full disk), fails to close or blocks is
+        abandoned (its events so far are on disk), and the others close all the same. Never
+        raises; called again (at exit), it does nothing."""
+        atexit.unregister(self.close)
+        writers = [w for w in [*self.writers.values(), self.aggregate] if w is not None]
         self.writers, self.aggregate = {}, None
+        close_writers(writers, timeout)
         if self._canvas is not None:
             self._canvas.close()
             self._canvas = None
@@ -413,4 +497,6 @@ def write_measures(workdir: pathlib.Path, names: list[str], steps: list[int],
                 Board._add(writer, list(tags), np.asarray([tags[t][j, m] for t in tags]),
                            int(step), time.time())
         finally:
-            writer.close()
+            error = close_writers([writer])[0]
+        if error is not None:
+            raise errors.write_failed(root / name, error)

@@ -58,10 +58,14 @@ def fcr(mu: jax.Array, nu: jax.Array, floor: float = 1e-6) -> jax.Array:
 
 
 def gini(c: jax.Array) -> jax.Array:
-    c = jnp.sort(jnp.abs(c))
+    """The Gini coefficient of |c|. Its sums are taken in float64 where JAX has it and rounded
+    to c's dtype at the end, so that the order XLA chooses for them (which differs between a
+    member alone and in a batch) does not reach the result."""
+    dtype = c.dtype
+    c = jnp.sort(jnp.abs(c)).astype(jnp.float64 if jax.config.jax_enable_x64 else dtype)
     n = c.shape[0]
-    k = jnp.arange(1, n + 1)
-    return 1.0 - 2.0 * jnp.sum(c / jnp.sum(c) * (n - k + 0.5) / n)
+    k = jnp.arange(1, n + 1, dtype=c.dtype)
+    return (1.0 - 2.0 * jnp.sum(c / jnp.sum(c) * (n - k + 0.5) / n)).astype(dtype)
 
 
 def half_sum_norms(w: jax.Array) -> tuple[jax.Array, jax.Array]:
@@ -140,13 +144,12 @@ def key_frequencies(best: jax.Array, frac: jax.Array, K: int, threshold: float =
     return mask, jnp.mean(explained)
 
 
-def directions(n: int, direction: str = "a+b") -> jax.Array:
-    """[2K, n, n]: unit cos and sin of w_k (a + b) (or a - b) over the Z/n table, k = 1..K."""
-    a, b = np.meshgrid(np.arange(n), np.arange(n), indexing="ij")
-    s = a + b if direction == "a+b" else a - b
-    k = np.arange(1, fourier.n_freqs(n) + 1)[:, None, None]
-    d = np.concatenate([np.cos(2 * np.pi * k * s / n), np.sin(2 * np.pi * k * s / n)])
-    return jnp.asarray(d / np.linalg.norm(d, axis=(1, 2), keepdims=True), jnp.float32)
+def waves(n: int) -> tuple[jax.Array, jax.Array]:
+    """[K, n] each: cos and sin of w_k x over Z/n, k = 1..K (computed in float64)."""
+    x = np.arange(n)
+    k = np.arange(1, fourier.n_freqs(n) + 1)[:, None]
+    angle = 2 * np.pi * (k * x % n) / n
+    return jnp.asarray(np.cos(angle), jnp.float32), jnp.asarray(np.sin(angle), jnp.float32)
 
 
 def mean_loss(logits: jax.Array, labels: jax.Array, weight: jax.Array, dtype=jnp.float32
@@ -157,12 +160,29 @@ def mean_loss(logits: jax.Array, labels: jax.Array, weight: jax.Array, dtype=jnp
 
 
 def key_projection(logits_ppC: jax.Array, key_mask: jax.Array, direction: str = "a+b"):
-    """The part of the logits along cos/sin w_k(a +- b) for the key frequencies: [p, p, C]."""
+    """The part of the logits along cos/sin w_k(a +- b) for the key frequencies: [p, p, C].
+
+    Each direction is separable, cos w(a +- b) = cos wa cos wb -+ sin wa sin wb and
+    sin w(a +- b) = sin wa cos wb +- cos wa sin wb, and has norm p / sqrt(2) over the table
+    (0 < k < p/2), so the projection takes [K, p] waves and [K, p, C] intermediates: no [2K, p,
+    p] table of directions (8 GB of program constants at p = 1009)."""
     p = logits_ppC.shape[0]
-    d = directions(p, direction)  # [2K, p, p]
-    weights = jnp.concatenate([key_mask, key_mask]).astype(logits_ppC.dtype)
-    coef = jnp.einsum("kab,abc->kc", d, logits_ppC, precision=jax.lax.Precision.HIGHEST)
-    return jnp.einsum("k,kab,kc->abc", weights, d, coef, precision=jax.lax.Precision.HIGHEST)
+    cos, sin = (w.astype(logits_ppC.dtype) for w in waves(p))
+    sign = 1.0 if direction == "a+b" else -1.0
+    hi = jax.lax.Precision.HIGHEST
+
+    def inner(u, v):  # sum_ab u[k, a] v[k, b] logits[a, b, c]: [K, C]
+        return jnp.einsum("kb,kbc->kc", v, jnp.einsum("ka,abc->kbc", u, logits_ppC,
+                                                       precision=hi), precision=hi)
+
+    def outer(u, v, coef):  # sum_k u[k, a] v[k, b] coef[k, c]: [p, p, C]
+        return jnp.einsum("ka,kbc->abc", u, v[:, :, None] * coef[:, None, :], precision=hi)
+
+    weight = (key_mask.astype(logits_ppC.dtype) / (p * p / 2))[:, None]  # 1 / norm^2
+    along_cos = (inner(cos, cos) - sign * inner(sin, sin)) * weight
+    along_sin = (inner(sin, cos) + sign * inner(cos, sin)) * weight
+    return (outer(cos, cos, along_cos) - sign * outer(sin, sin, along_cos)
+            + outer(sin, cos, along_sin) + sign * outer(cos, sin, along_sin))
 
 
 def restricted_loss(logits_ppC, labels_pp, key_mask, direction: str = "a+b",

@@ -1,7 +1,8 @@
 """`grokjax collect SWEEP_DIR`: every run of a sweep in one table.
 
 Reads each run's summary.json (and the sweep's manifest, ROOT/sweep.json, for the runs' names
-and order and for runs that have not finished) and writes:
+and order and for runs that have not finished; without a manifest, every run directory below
+ROOT, found by its config.json, finished or not) and writes:
 
     ROOT/results.csv   one row per run (per grid cell for grid runs): task, p, r, the grid
                        values, seeds, memorised and grokked counts, the median and range of the
@@ -41,13 +42,29 @@ SEED_COLUMNS = ("run", "task", "p", "r", "setting", "seed", "memorisation_step",
 
 def _entries(root: pathlib.Path) -> list[dict]:
     """Every run: its group, directory and what it targets, from the manifest; without one,
-    every summary.json below ROOT (seed pieces 'NAME/seeds-A-B' grouped as NAME)."""
+    every run directory below ROOT (one with a config.json: unfinished runs too, or a
+    summary.json), seed pieces 'NAME/seeds-A-B' grouped as NAME, its target and task, p and r
+    read from its config.json."""
     manifest = rundir.read_json(root / sweep_lib.MANIFEST, None)
     if manifest is not None:
         return [{**r, "dir": root / r["workdir"]} for r in manifest["runs"]]
-    found = sorted(p.parent for p in root.rglob(files.SUMMARY))
+    found = sorted({p.parent for name in (files.CONFIG, files.SUMMARY)
+                    for p in root.rglob(name)})
     return [{"group": re.sub(r"/seeds-[0-9_-]+$", "", str(d.relative_to(root))) if d != root
-             else root.name, "dir": d} for d in found]
+             else root.name, "dir": d, **_target(d)} for d in found]
+
+
+def _target(run_dir: pathlib.Path) -> dict:
+    """What a run directory's config.json says it trains to, and its task, p and r (as a
+    manifest's entry holds them); nothing for a missing or damaged config.json (its summary,
+    if any, still says the rest)."""
+    try:
+        cfg = rundir.read_json_dict(files.RunFiles(run_dir).config, ("task", "p", "train"))
+        return {"target_steps": int(cfg["train"]["steps"]),
+                "stop_when_grokked": bool(cfg["train"].get("stop_when_grokked", False)),
+                "task": cfg["task"], "p": cfg["p"], "r": cfg.get("train_fraction")}
+    except (GrokjaxError, OSError, KeyError, TypeError, ValueError):
+        return {}
 
 
 def _setting(hparams: dict | None) -> tuple[str | None, float | None, str]:
@@ -62,8 +79,9 @@ def rows(root: pathlib.Path) -> tuple[list[dict], list[dict]]:
     """(one row per run or grid cell, one row per seed), in the sweep's order."""
     entries = _entries(root)
     if not entries:
-        raise GrokjaxError(f"{root} holds no finished run (no summary.json) and no sweep.json; "
-                           "give a sweep's root directory, e.g. runs/arithmetic")
+        raise GrokjaxError(f"{root} holds no sweep.json and no run directory (no config.json),"
+                           " so no finished run either; give a sweep's root directory, e.g. "
+                           "runs/arithmetic")
     groups: dict[str, list[dict]] = {}
     for e in entries:
         groups.setdefault(e["group"], []).append(e)

@@ -1,7 +1,8 @@
 """Figures, drawn with matplotlib's headless Agg backend and saved as PNG.
 
 Over training, every seed a thin line with the median and a min-max band over seeds (or one
-chosen seed bold), on a log-scaled step axis: `grokking_curves` (train and test accuracy and
+chosen seed bold; for a grid run a median and band per setting, in the setting's colour), on a
+log-scaled step axis: `grokking_curves` (train and test accuracy and
 loss) and `measure_curves` (FFD/FCR of W_E and W_L, restricted and excluded loss, the weight norm
 and Gini), with memorisation and grok steps or phases marked. Across seeds and runs:
 `grok_steps` (the grok step of every seed, one column per run). Of one seed's weights:
@@ -20,6 +21,7 @@ memorisation and grok steps, `probe`'s phases of one seed, the report's phase sp
 from __future__ import annotations
 
 import pathlib
+import warnings
 
 import matplotlib
 
@@ -236,18 +238,55 @@ def _mark(ax, marks: list[tuple[int, str, str]]) -> None:
         ax.axvline(max(step, 1), color=color, ls="--", lw=1, label=label)
 
 
+def _spread(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(median, min, max) over the members [S, P] -> [P] of the finite values: a diverged
+    member's NaN leaves the others' median standing; NaN (no warning) where none is finite."""
+    v = np.where(np.isfinite(values), values, np.nan)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # numpy's 'All-NaN slice'
+        return np.nanmedian(v, 0), np.nanmin(v, 0), np.nanmax(v, 0)
+
+
 def seed_lines(ax, x: np.ndarray, values: np.ndarray, color: str, label: str,
-               highlight: int | None = None) -> None:
+               highlight: int | None = None, style: str = "-") -> None:
     """values [S, P] against x [P]: thin lines per seed, and either the median over seeds with a
     min-max band (highlight None) or one seed's line drawn bold."""
     for i in range(values.shape[0]):
         if i != highlight:
-            ax.plot(x, values[i], color=color, lw=0.6, alpha=0.35)
+            ax.plot(x, values[i], color=color, lw=0.6, alpha=0.35, ls=style)
     if highlight is None:
-        ax.fill_between(x, values.min(0), values.max(0), color=color, alpha=0.15, lw=0)
-        ax.plot(x, np.median(values, 0), color=color, lw=2, label=f"{label} (median)")
+        median, low, high = _spread(values)
+        ax.fill_between(x, low, high, color=color, alpha=0.15, lw=0)
+        ax.plot(x, median, color=color, lw=2, ls=style, label=f"{label} (median)")
     else:
-        ax.plot(x, values[highlight], color=color, lw=2, label=label)
+        ax.plot(x, values[highlight], color=color, lw=2, ls=style, label=label)
+
+
+# A grid run's figures: one colour per setting, one line style per series of a panel.
+SERIES_STYLES = ("-", "--", ":", "-.")
+
+
+def setting_colours(n: int) -> list:
+    """n colours for a grid run's settings: C0-C5 (none of them an EVENTS colour), or for more
+    settings a sequential colour map, in the settings' order."""
+    if n <= 6:
+        return [f"C{g}" for g in range(n)]
+    return list(plt.get_cmap("viridis")(np.linspace(0, 0.9, n)))
+
+
+def series_lines(ax, x: np.ndarray, values: np.ndarray, j: int, label: str,
+                 groups: list[tuple[str, list[int]]] | None = None,
+                 highlight: int | None = None) -> None:
+    """Series j of a panel, values [S, P]: over all members in colour C{j} (`seed_lines`), or
+    with `groups` (a grid run's settings: (label, member indices)) a median, band and thin
+    lines per setting, in the setting's colour and the series' line style, labelled
+    '<label>, <setting> (median)'."""
+    if groups is None or highlight is not None:
+        seed_lines(ax, x, values, f"C{j}", label, highlight)
+        return
+    for colour, (name, members) in zip(setting_colours(len(groups)), groups):
+        seed_lines(ax, x, values[np.asarray(members, int)], colour, f"{label}, {name}",
+                   style=SERIES_STYLES[j % len(SERIES_STYLES)])
 
 
 def _per_seed(history: dict, key: str) -> np.ndarray:
@@ -256,23 +295,26 @@ def _per_seed(history: dict, key: str) -> np.ndarray:
     return over_tasks(key, v) if v.ndim == 3 else v
 
 
-def _legend(ax) -> None:
+def _legend(ax, fontsize: float = 8) -> None:
     if ax.get_legend_handles_labels()[0]:
-        ax.legend(loc="best", fontsize=8)
+        ax.legend(loc="best", fontsize=fontsize)
 
 
 def grokking_curves(history: dict, title: str, path: pathlib.Path,
-                    marks: list[tuple[int, str, str]]) -> None:
-    """Train and test accuracy, and loss, against step: median, min-max band, seeds thin."""
+                    marks: list[tuple[int, str, str]],
+                    groups: list[tuple[str, list[int]]] | None = None) -> None:
+    """Train and test accuracy, and loss, against step: median, min-max band, seeds thin; with
+    `groups` (a grid run's settings: (label, member indices)) one median and band per setting,
+    in its colour (train dashed, test solid)."""
     x = np.maximum(history["step"], 1)
     fig, (acc, loss) = plt.subplots(1, 2, figsize=CURVES_SIZE)
     for ax, metric, ylabel in ((acc, "acc", "accuracy"), (loss, "loss", "cross-entropy (nats)")):
-        for j, split in enumerate(("train", "test")):
-            seed_lines(ax, x, _per_seed(history, f"{split}/{metric}"), f"C{j}", split)
+        for j, split in ((1, "train"), (0, "test")) if groups else enumerate(("train", "test")):
+            series_lines(ax, x, _per_seed(history, f"{split}/{metric}"), j, split, groups)
         _mark(ax, marks)
         _step_axis(ax)
         ax.set_ylabel(ylabel)
-        _legend(ax)
+        _legend(ax, 7 if groups else 8)
     acc.set_ylim(-0.02, 1.02)
     acc.set_title("accuracy")
     loss.set_yscale("log")
@@ -284,11 +326,14 @@ def grokking_curves(history: dict, title: str, path: pathlib.Path,
 
 
 def measure_curves(history: dict, title: str, path: pathlib.Path,
-                   marks: list[tuple[int, str, str]], highlight: int | None = None) -> None:
+                   marks: list[tuple[int, str, str]], highlight: int | None = None,
+                   groups: list[tuple[str, list[int]]] | None = None) -> None:
     """The progress measures against step: FFD and FCR of W_E and of W_L, restricted and
     excluded loss with the train and test loss, the total weight norm and the Gini coefficients.
-    Median and min-max band over seeds (or one seed bold: `highlight`), seeds thin; `marks` are
-    vertical lines (e.g. the memorisation and grok steps, or one seed's phases)."""
+    Median and min-max band over seeds (or one seed bold: `highlight`), seeds thin; with
+    `groups` (a grid run's settings) one median and band per setting, in its colour, each
+    series of a panel in its own line style. `marks` are vertical lines (e.g. the memorisation
+    and grok steps, or one seed's phases)."""
     steps = np.maximum(history.get("probe/step", np.zeros(0)), 1)
     log_steps = np.maximum(history["step"], 1)
     panels = [("FFD and FCR of W_E", [("probe/ffd/W_E", "FFD(W_E)"), ("probe/fcr/W_E", "FCR(W_E)")],
@@ -307,14 +352,14 @@ def measure_curves(history: dict, title: str, path: pathlib.Path,
         for j, (key, label) in enumerate(series):
             if key in history:
                 x = log_steps if key.startswith(("train/", "test/", "norm/")) else steps
-                seed_lines(ax, x, _per_seed(history, key), f"C{j}", label, highlight)
+                series_lines(ax, x, _per_seed(history, key), j, label, groups, highlight)
         if name.startswith("weight norm") and "probe/gini/W_E" in history:
             twin = ax.twinx()
             for j, name_ in enumerate(("W_E", "W_L")):
-                seed_lines(twin, steps, history[f"probe/gini/{name_}"], f"C{j + 2}",
-                           f"Gini({name_})", highlight)
+                series_lines(twin, steps, history[f"probe/gini/{name_}"], j + (
+                    1 if groups else 2), f"Gini({name_})", groups, highlight)
             twin.set_ylabel("Gini coefficient")
-            twin.legend(loc="lower right", fontsize=8)
+            twin.legend(loc="lower right", fontsize=7 if groups else 8)
         if not ax.lines:
             ax.text(0.5, 0.5, "not recorded (probe.every = 0, or no (a, b) table for this task)",
                     ha="center", va="center", transform=ax.transAxes, fontsize=9)
@@ -324,7 +369,7 @@ def measure_curves(history: dict, title: str, path: pathlib.Path,
             ax.set_yscale("log")
         ax.set_ylabel(ylabel)
         ax.set_title(name)
-        _legend(ax)
+        _legend(ax, 7 if groups else 8)
     fig.suptitle(title)
     fig.tight_layout(rect=(0, 0, 1, 0.97))
     fig.savefig(path, dpi=DPI)

@@ -3,8 +3,9 @@
 Per run, from its history.npz and summary.json:
 
     <run>-curves.png      train and test accuracy and loss against step (log scale): the median
-                          over seeds, a min-max band, every seed thin; median memorisation and
-                          grok steps marked
+                          over seeds, a min-max band, every seed thin (for a grid run, one
+                          median and band per grid setting, coloured and labelled by setting);
+                          median memorisation and grok steps marked
     <run>-measures.png    the weight norm, FFD/FCR of W_E and W_L, restricted and excluded loss
                           (and Gini) against step, the same way, with the same marks
     <run>-embedding-spectrum.png
@@ -68,6 +69,18 @@ def key_basis(cfg: dict, summary: dict) -> str:
 def _member_label(entry: dict) -> str:
     hparams = entry.get("hparams", {})
     return f"seed {entry['seed']}" + "".join(f", {a}={value_text(v)}" for a, v in hparams.items())
+
+
+def setting_groups(summary: dict) -> list[tuple[str, list[int]]] | None:
+    """A grid run's settings in member order, each as (label, its members' indices), e.g.
+    ('lr=0.001', [0, 1]); None for a run without a grid."""
+    if "grid" not in summary:
+        return None
+    groups: dict[str, list[int]] = {}
+    for i, e in enumerate(summary["seeds"]):
+        label = ", ".join(f"{a}={value_text(v)}" for a, v in e.get("hparams", {}).items())
+        groups.setdefault(label, []).append(i)
+    return list(groups.items())
 
 
 def _embedding_spectrum(run: SavedRun, path: pathlib.Path) -> dict | None:
@@ -157,12 +170,14 @@ def write(run_dirs: list[str | pathlib.Path], out: str | pathlib.Path | None = N
         prefix, summary = run.dir.name, run.summary
         name = runs.run_title(run)
         marks = event_marks(summary)
+        groups = setting_groups(summary)
+        how = ("median per grid setting" if groups else "median") + ", min-max band, seeds thin"
         written.append(out / f"{prefix}-curves.png")
-        draw.grokking_curves(run.history, f"{name}: grokking curves (median, min-max band, "
-                             "seeds thin)", written[-1], marks)
+        draw.grokking_curves(run.history, f"{name}: grokking curves ({how})", written[-1],
+                             marks, groups=groups)
         written.append(out / f"{prefix}-measures.png")
-        draw.measure_curves(run.history, f"{name}: progress measures (median, min-max band, "
-                            "seeds thin)", written[-1], marks)
+        draw.measure_curves(run.history, f"{name}: progress measures ({how})", written[-1],
+                            marks, groups=groups)
         if "grid" in summary:
             written.append(out / f"{prefix}-grid.png")
             _grid(summary, name, written[-1])

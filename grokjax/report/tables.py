@@ -23,10 +23,22 @@ def seed_table(summary: dict) -> list[str]:
         grok = e["grok_step"] if e["grok_step"] >= 0 else "-"
         div = e.get("diverged_step", -1)
         lines.append("".join(f"{value_text(e['hparams'][a]):>15}" for a in axes)
-                     + f"{e['seed']:>6} {e['train_acc']:>10.4f} {e['test_acc']:>10.4f} "
-                     f"{e['test_loss']:>11.3e} {mem:>10} {grok:>8}"
+                     + f"{e['seed']:>6} {final_text(e, 'train_acc', '.4f'):>10} "
+                     f"{final_text(e, 'test_acc', '.4f'):>10} "
+                     f"{final_text(e, 'test_loss', '.3e'):>11} {mem:>10} {grok:>8}"
                      + (f" {div if div >= 0 else '-':>9}" if diverged else ""))
     return lines
+
+
+def final_text(entry: dict, key: str, fmt: str) -> str:
+    """A member's final metric as a table cell. The final metrics are those of its last finite
+    params (a diverged member keeps them: its non-finite steps are skipped); where even those
+    give no finite value (weights grown so large that the logits overflow), the cell says
+    'diverged' rather than nan."""
+    value = entry.get(key)
+    if value is None or not np.isfinite(value):
+        return "diverged" if entry.get("diverged_step", -1) >= 0 else str(value)
+    return format(value, fmt)
 
 
 def grok_matrix(cells: dict[tuple, list[dict]], ys: list, xs: list

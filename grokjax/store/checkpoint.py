@@ -20,6 +20,13 @@ mesh), so a checkpoint saved on a GPU or on 8 devices restores on a 1-device CPU
 that fails to read is reported, moved aside to ``RUN/corrupt_checkpoints/`` (never deleted),
 and the previous good one is used; if that one fails too, nothing more is moved and the error
 is reported (two failures in a row point at the machine or the code, not at the files).
+
+Waiting for a save never hangs the run or its exit: orbax's wait runs in a helper thread while
+the main thread keeps answering signals (Ctrl-C), and a save during which nothing is written
+for SAVE_STALL_SECONDS (x4 with several processes; a disk that stopped answering) is given up:
+a one-line error, and its threads are left behind, not waited for at exit
+(`errors.leave_behind`). The deadline is tied to progress, not to the save's length, so a big
+save on a slow disk is never cut short.
 """
 
 from __future__ import annotations
@@ -29,18 +36,24 @@ import logging
 import pathlib
 import shutil
 import sys
+import threading
 import time
-from typing import Any
+from typing import Any, Callable
 
 import jax
 import numpy as np
 import orbax.checkpoint as ocp
 from orbax.checkpoint import checkpoint_managers as policies
 
+from grokjax import errors
 from grokjax.errors import GrokjaxError, keep_thread_errors, write_failed
 from grokjax.store.files import RunFiles, replaced_step
 
 ITEMS = ("state", "history", "splits", "meta")
+# A save during which nothing is written for this long is given up (a hung disk): neither by
+# this process nor back from the page cache to a disk (a long fsync). Where /proc cannot tell
+# (not Linux), a wait is given up after SAVE_STALL_SECONDS x 4 in all.
+SAVE_STALL_SECONDS = 300.0
 
 
 @dataclasses.dataclass
@@ -77,6 +90,8 @@ class Checkpoints:
         finally:
             absl_log.setLevel(level)
         self._in_flight: int | None = None  # the step of an asynchronous save not waited for
+        self._save_threads: list[threading.Thread] = []  # the threads of the save in flight
+        self._stuck: GrokjaxError | None = None  # a save given up: nothing waits for it again
         if not read_only:
             self._recover_replaced()
             # a failed asynchronous save raises in orbax's thread, and again in `wait`, where
@@ -104,6 +119,7 @@ class Checkpoints:
         history = {**(history if n_points else {}), "n_points": np.int32(n_points)}
         self.wait()  # the previous save had a chunk's time: a failure in it is named as its own
         self._in_flight = step
+        before = set(threading.enumerate())
         try:
             self.manager.save(step, force=True, args=ocp.args.Composite(
                 state=ocp.args.StandardSave(state),
@@ -112,6 +128,8 @@ class Checkpoints:
                 meta=ocp.args.JsonSave(meta)))
         except Exception as e:  # noqa: BLE001  (this save, or the asynchronous one before it)
             raise write_failed(self.directory / str(step), e) from None
+        finally:  # orbax's threads of this save (its async commit and finalize threads)
+            self._save_threads = [t for t in threading.enumerate() if t not in before]
 
     def replace(self, step: int, state: Any, history: dict[str, np.ndarray],
                 splits: dict[str, np.ndarray], meta: dict) -> None:
@@ -185,38 +203,122 @@ class Checkpoints:
         return dest
 
     def wait(self) -> None:
-        """Waits for the asynchronous save in flight; a failed one is a one-line error."""
+        """Waits for the asynchronous save in flight; a failed one, or one that stalls (see
+        SAVE_STALL_SECONDS), is a one-line error. After a stalled save, nothing more is waited
+        for: every later wait is that same error again, at once."""
         step, self._in_flight = self._in_flight, None
+        where = self.directory / str(step) if step is not None else self.directory
+        if self._stuck is not None:
+            raise self._stuck
         try:
-            self.manager.wait_until_finished()
+            _wait_with_progress(self.manager.wait_until_finished, _stall_seconds)
+        except _Stalled as e:
+            self._stuck = write_failed(where, e)
+            errors.leave_behind(self._save_threads)  # the exit does not wait for them either
+            raise self._stuck from None
         except Exception as e:  # noqa: BLE001
-            raise write_failed(self.directory / str(step) if step is not None
-                               else self.directory, e) from None
+            raise write_failed(where, e) from None
+        finally:
+            if self._stuck is None:
+                self._save_threads = []
 
     def close(self) -> None:
         """Waits for the save in flight and closes the manager; a failed save is one
-        GrokjaxError (the manager's close raises the same failure again: not a second one)."""
+        GrokjaxError (the manager's close raises the same failure again: not a second one).
+        After a save that stalled, the manager is not closed (its close would wait for that
+        save for ever)."""
         error = None
         try:
             self.wait()
         except GrokjaxError as e:
             error = e
-        try:
-            self.manager.close()
-        except Exception as e:  # noqa: BLE001
-            error = error or write_failed(self.directory, e)
+        if self._stuck is None:
+            try:
+                _wait_with_progress(self.manager.close, _stall_seconds)
+            except _Stalled as e:
+                self._stuck = write_failed(self.directory, e)
+                errors.leave_behind(self._save_threads)
+                error = error or self._stuck
+            except Exception as e:  # noqa: BLE001
+                error = error or write_failed(self.directory, e)
         if error is not None:
             raise error
+
+
+class _Stalled(TimeoutError):
+    """A wait for a save during which the process wrote nothing for too long."""
+
+
+def _stall_seconds() -> float:
+    """SAVE_STALL_SECONDS; four times that with several processes, where one that wrote its
+    part of a save waits for the others at orbax's barriers, writing nothing."""
+    return SAVE_STALL_SECONDS * (4 if jax.process_count() > 1 else 1)
+
+
+def _written_bytes() -> tuple | None:
+    """What has been written so far, to compare with a later reading: the bytes this process
+    passed to write calls, every thread's (/proc/self/io `wchar`), and the system's dirty and
+    writeback pages (/proc/meminfo: they change while an fsync pushes a save to the disk);
+    None where Linux's /proc cannot be read."""
+    try:
+        with open("/proc/self/io", encoding="ascii") as f:
+            wchar = next(int(line.split()[1]) for line in f if line.startswith("wchar:"))
+        with open("/proc/meminfo", encoding="ascii") as f:
+            pages = tuple(line.split()[1] for line in f
+                          if line.startswith(("Dirty:", "Writeback:")))
+    except (OSError, ValueError, StopIteration):
+        return None
+    return wchar, pages
+
+
+def _wait_with_progress(call: Callable[[], Any], stall: float | Callable[[], float], *,
+                        poll: float = 0.1, progress: Callable[[], Any] | None = None) -> Any:
+    """`call()` (a wait that has no timeout of its own: orbax's) in a helper thread. The main
+    thread waits for it answering signals (a blocking wait inside a library does not run
+    Python's signal handlers, so Ctrl-C would do nothing), and gives up with `_Stalled` once
+    nothing has been written for `stall` seconds (`progress()`: a reading that changes as
+    bytes are written, _written_bytes by default; None, unknown: after 4 x `stall` in all;
+    `stall` may be a function, asked only once the wait takes longer than a poll). The helper
+    thread is a daemon, left to finish or not."""
+    progress = progress or _written_bytes
+    result: dict[str, Any] = {}
+
+    def run():
+        try:
+            result["value"] = call()
+        except BaseException as e:  # noqa: BLE001  (re-raised in the waiting thread)
+            result["error"] = e
+
+    thread = threading.Thread(target=run, name="grokjax-checkpoint-wait", daemon=True)
+    thread.start()
+    thread.join(poll)
+    if thread.is_alive():
+        last, since = progress(), time.monotonic()
+        stall = stall() if callable(stall) else stall
+        limit = stall if last is not None else 4 * stall
+        while thread.is_alive():
+            thread.join(poll)
+            now, written = time.monotonic(), progress()
+            if written is not None and written != last:
+                last, since = written, now
+            elif now - since > limit:
+                raise _Stalled(f"the save wrote nothing for {limit:.0f} s (a disk that does "
+                               "not answer?)")
+    if "error" in result:
+        raise result["error"]
+    return result.get("value")
 
 
 def read_failure(error: BaseException) -> str:
     """The cause of a failed read in one line: the innermost error of the chain (orbax wraps
     TensorStore's "Error reading ...: byte range ... is not valid" in errors whose text ends in a
-    pybind11 method repr), without TensorStore's "See full details" tail."""
+    pybind11 method repr), without TensorStore's "See full details" tail. A context the code
+    suppressed (`raise ... from None`, as json's decoder hides its StopIteration) is not part
+    of the chain."""
     seen = []
     while error is not None and error not in seen:
         seen.append(error)
-        error = error.__cause__ or error.__context__
+        error = error.__cause__ or (None if error.__suppress_context__ else error.__context__)
     for e in reversed(seen):
         text = str(e).split("See full TensorStore details")[0].strip()
         if text:

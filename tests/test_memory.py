@@ -1,0 +1,139 @@
+"""grokjax.memory: a run's memory from XLA's analysis of its compiled programs, before it
+allocates; the warning and the refusal at their thresholds."""
+
+import dataclasses
+
+import jax
+import numpy as np
+import pytest
+
+from grokjax import experiment, memory, numerics, program, sharding
+from grokjax.config import load_config
+from grokjax.errors import GrokjaxError
+from tests.conftest import TINY
+
+
+def tiny_experiment(*overrides: str) -> experiment.Experiment:
+    cfg = load_config(TINY, list(overrides))
+    numerics.configure(cfg.numerics.loss_dtype)
+    return experiment.build(cfg)
+
+
+def live_bytes() -> tuple[int, int]:
+    arrays = jax.live_arrays()
+    return len(arrays), sum(a.nbytes for a in arrays)
+
+
+@pytest.fixture(scope="module")
+def tiny_estimate():
+    """(experiment, estimate, live arrays before and after the estimate) of tests/tiny.py,
+    estimated where any transfer to a device would raise."""
+    exp = tiny_experiment()
+    before = live_bytes()
+    with jax.transfer_guard("disallow_explicit"):  # no array placed (but the data made for its shapes)
+        est = memory.estimate(exp)
+    return exp, est, before, live_bytes()
+
+
+@pytest.fixture(scope="module")
+def larger_p_estimate():
+    """The estimate of tests/tiny.py at p = 29."""
+    return memory.estimate(tiny_experiment("p=29"))
+
+
+def chunk_without_probes(p: int) -> memory.ProgramMemory:
+    """The chunk program's memory of tests/tiny.py at `p` with probes off."""
+    exp = tiny_experiment(f"p={p}", "probe.every=0")
+    traced = memory.traces(exp)["chunk"]()
+    return memory.ProgramMemory.of(traced.lower().compile(), 0)
+
+
+def test_estimate_allocates_nothing(tiny_estimate):
+    _, est, before, after = tiny_estimate
+    assert after == before  # no array left on a device (count and bytes)
+    assert set(est.compiled) == set(memory.PROGRAMS) == set(est.programs)
+
+
+def test_estimate_is_xla_analysis_of_the_run_programs(tiny_estimate):
+    """The chunk program the run compiles from concrete arguments has the memory analysis the
+    estimate reports, and the estimate's compiled program, called as the run calls it, returns
+    records and a state of the estimated bytes."""
+    exp, est, _, _ = tiny_estimate
+    tcfg = exp.cfg.train
+    state, data = exp.init_state(), exp.place(exp.data())
+    jitted = program.make_program(exp.scfg, tcfg.chunk_steps // tcfg.eval_every,
+                                  tcfg.eval_every, exp.batching, exp.mesh)
+    xla = jitted.lower(state, data, np.int32(1)).compile().memory_analysis()
+    chunk = est.programs["chunk"]
+    assert (chunk.argument, chunk.output, chunk.alias, chunk.temp) == (
+        xla.argument_size_in_bytes, xla.output_size_in_bytes, xla.alias_size_in_bytes,
+        xla.temp_size_in_bytes)
+    assert chunk.temp > 0 and chunk.alias > 0  # the state is donated
+    assert chunk.footprint == (xla.argument_size_in_bytes + xla.output_size_in_bytes
+                               - xla.alias_size_in_bytes + xla.temp_size_in_bytes
+                               + chunk.constants)
+    nbytes = lambda tree: sum(x.nbytes for x in jax.tree.leaves(tree))  # noqa: E731
+    assert est.state == nbytes(state) and est.data == nbytes(data)
+    leaf = jax.tree.leaves(state)[0]
+    state, records = est.compiled["chunk"](state, data, np.int32(1))
+    assert leaf.is_deleted()  # donated, as by the jitted program
+    assert est.state == nbytes(state)
+    # the output's size also counts XLA's tuple index table: 8 bytes per output array
+    n_out = len(jax.tree.leaves((state, records)))
+    assert est.records == nbytes(records) + 8 * n_out, (est.records, nbytes(records), n_out)
+    assert est.peak == max(est.programs["init"].footprint, chunk.footprint + est.records,
+                           est.programs["final"].footprint)
+    assert est.peak >= est.state + est.data + est.records
+    assert est.total == est.peak * exp.mesh.size
+    final = est.compiled["final"](state, data)
+    assert sharding.to_host(final[1])["step"].shape == (exp.n_members,)
+
+
+def test_estimate_grows_with_the_probe_table(tiny_estimate, larger_p_estimate):
+    """The probes' share of the chunk program (its footprint less that of the same program
+    without probes) holds at least one pass of logits over the (a, b) table (p * p inputs,
+    d_vocab float32 logits each), and grows from p = 11 to 29 over 4x (the table: 7x). The
+    probes' Fourier directions are [K, p] waves (measures.key_projection):
+    no [p-1, p, p] table of them is a constant of the program (it was, twice: 8 GB at p = 1009)."""
+    shares = {}
+    for est in (tiny_estimate[1], larger_p_estimate):
+        p = 29 if est is larger_p_estimate else 11
+        chunk = est.programs["chunk"]
+        shares[p] = chunk.footprint - chunk_without_probes(p).footprint
+        d_vocab = p + 5 + 1
+        assert shares[p] >= p * p * d_vocab * 4, (p, shares[p])
+        assert chunk.constants < (p - 1) * p * p * 4, (p, chunk.constants)  # < one table
+    assert shares[29] >= 4 * shares[11], shares  # the table grows 7x; fixed costs do not
+    assert larger_p_estimate.peak - tiny_estimate[1].peak >= shares[29] - shares[11]
+
+
+def test_check_warns_and_refuses_at_its_thresholds(tiny_estimate, monkeypatch):
+    exp, est, _, _ = tiny_estimate
+    needed = est.total  # the CPU: the whole process against the host's memory
+    monkeypatch.delenv("GROKJAX_MEMORY_CHECK", raising=False)
+    assert memory.check(exp, int(needed / 0.45), est=est) is None
+    warning = memory.check(exp, int(needed / 0.6), est=est)
+    assert warning and memory.gib(needed) in warning and memory.gib(int(needed / 0.6)) in warning
+    assert "probe.every=0" in warning and "smaller p (11 now)" in warning
+    assert "fewer members" not in warning  # one member at a time ('map'): they share little
+    vmapped = dataclasses.replace(exp, batching="vmap")  # every member's temporaries at once
+    assert "fewer members per run (2 now" in memory.check(vmapped, int(needed / 0.6), est=est)
+    assert "train.batching=map" in memory.check(vmapped, int(needed / 0.6), est=est)
+    with pytest.raises(GrokjaxError, match=r"needs ~.* 95% of the .* available.*refused.*"
+                                           r"--set probe.every=0"):
+        memory.check(exp, int(needed / 0.95), est=est)
+    monkeypatch.setenv("GROKJAX_MEMORY_CHECK", "0")
+    assert "may run out of memory" in memory.check(exp, int(needed / 0.95), est=est)
+    assert memory.check(exp, est=est) is None  # this machine has more than 2 MB
+    assert memory.host_available() > needed
+
+
+def test_a_trace_out_of_host_memory_is_one_line(monkeypatch):
+    exp = tiny_experiment()
+
+    def too_big(*args, **kwargs):
+        raise MemoryError("Unable to allocate 3.82 GiB")
+    monkeypatch.setattr(memory, "abstract_init_inputs", too_big)
+    with pytest.raises(GrokjaxError, match=r"tracing the init program ran out of host memory "
+                                           r".* a smaller p \(11 now\), probes off"):
+        memory.estimate(exp)
