@@ -53,7 +53,7 @@ def base_config() -> ml_collections.ConfigDict:
     c.train = ml_collections.ConfigDict(dict(
         steps=20_000,
         eval_every=10,  # test metrics (and the grok step) at this resolution, in steps
-        chunk_steps=1000,  # steps per device program; metrics reach the host once per chunk
+        chunk_steps=1000,  # steps of the compiled program; the loop runs it in ~2 s pieces
         acc_threshold=0.99,  # memorised / grokked when train / test accuracy reaches this
         stop_when_grokked=False,  # end early once every seed has grokked
         batching="auto",  # seeds: 'vmap' | 'map' (bit-exact per seed) | 'auto' (map on CPU)

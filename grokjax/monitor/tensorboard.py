@@ -8,7 +8,7 @@
 
     tensorboard --logdir RUN/tb      (or the parent of several runs, to compare them)
 
-Everything is written from the records the training loop brings to the host once per chunk;
+Everything is written from the records the training loop brings to the host once per piece;
 the board never reads a device array itself, so it adds no device sync.
 
 Tags. Time Series groups its cards by a tag's first part and sorts the groups by name (digits
