@@ -18,7 +18,7 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
-from jax.sharding import NamedSharding, PartitionSpec as P
+from jax.sharding import NamedSharding
 
 from grokjax import config as config_lib
 from grokjax import data as data_lib
@@ -101,13 +101,18 @@ class Experiment:
         return program.Data(train_idx=jnp.asarray(self.train_idx),
                             test_idx=jnp.asarray(self.test_idx), **fields)
 
-    def place(self, data: program.Data) -> program.Data:
-        """Per-member fields sharded over the mesh's member axis, shared tables replicated."""
+    def field_sharding(self, name: str) -> NamedSharding:
+        """Where a `program.Data` field lives: per-member fields over the mesh's member axis,
+        shared tables replicated."""
+        return (sharding.members if name in program.PER_MEMBER else sharding.replicated)(
+            self.mesh)
+
+    def place(self, data: program.Data, put=jax.device_put) -> program.Data:
+        """The data with every field placed by `field_sharding` (`put`: jax.device_put; or
+        checkpoint.abstract_like for the shapes alone)."""
         fields = {f.name: getattr(data, f.name) for f in dataclasses.fields(data)}
-        return data.replace(**{
-            k: (sharding.shard_members if k in program.PER_MEMBER else sharding.replicate)(
-                v, self.mesh)
-            for k, v in fields.items() if v is not None})
+        return data.replace(**{k: put(v, self.field_sharding(k))
+                               for k, v in fields.items() if v is not None})
 
     def init_inputs(self) -> dict[str, np.ndarray]:
         """What `make_init` takes: every member's seed and traced grid values."""
@@ -116,17 +121,21 @@ class Experiment:
                     for axis in grid_lib.TRACED if axis in self.members.axes})
         return out
 
-    def init_state(self) -> program.TrainState:
-        """Every member's initial state, sharded over the mesh."""
-        init = program.make_init(self.scfg, self.n_tasks, self.batching, self.mesh)
+    def init_state(self, init=None) -> program.TrainState:
+        """Every member's initial state, sharded over the mesh, by `init` (default: the
+        jitted `program.make_init`; a run passes the one it compiled, grokjax.memory)."""
+        init = init or program.make_init(self.scfg, self.n_tasks, self.batching, self.mesh)
         return init(sharding.shard_members(self.init_inputs(), self.mesh))
+
+    def abstract_init_inputs(self) -> dict[str, jax.ShapeDtypeStruct]:
+        """Shapes, dtypes and member sharding of `init_inputs`, as `init_state` places them."""
+        return ckpt_lib.abstract_like(self.init_inputs(), sharding.members(self.mesh))
 
     def abstract_state(self):
         """Shapes, dtypes and this process's member sharding of the stacked state."""
         init = program.make_init(self.scfg, self.n_tasks, self.batching, self.mesh)
-        shapes = jax.eval_shape(init, jax.tree.map(
-            lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype), self.init_inputs()))
-        return ckpt_lib.abstract_like(shapes, NamedSharding(self.mesh, P(sharding.AXIS)))
+        shapes = jax.eval_shape(init, self.abstract_init_inputs())
+        return ckpt_lib.abstract_like(shapes, sharding.members(self.mesh))
 
 
 def model_config(cfg: ml_collections.ConfigDict, d_vocab: int, n_ctx: int) -> ModelConfig:

@@ -43,6 +43,11 @@ def value_text(v) -> str:
     return v if isinstance(v, str) else f"{v:g}"
 
 
+def setting_text(hparams: dict, sep: str = ", ") -> str:
+    """A grid setting as text: 'lr=0.001, weight_decay=1' (member names join with ',')."""
+    return sep.join(f"{a}={value_text(v)}" for a, v in hparams.items())
+
+
 @dataclasses.dataclass(frozen=True)
 class Members:
     seeds: list[int]  # per member
@@ -57,8 +62,8 @@ class Members:
 
     def names(self) -> list[str]:
         """Unique member names: 'seed_003', or 'lr=0.001,weight_decay=1,seed_003'."""
-        return [",".join([f"{a}={value_text(v)}" for a, v in self.hparams(i).items()]
-                         + [f"seed_{s:03d}"]) for i, s in enumerate(self.seeds)]
+        return [",".join(filter(None, [setting_text(self.hparams(i), ","), f"seed_{s:03d}"]))
+                for i, s in enumerate(self.seeds)]
 
     def describe(self) -> dict:
         return {"axes": {a: list(v) for a, v in self.axes.items()},

@@ -72,11 +72,10 @@ from typing import Callable
 import jax
 import numpy as np
 from jax.extend import core as jax_core
-from jax.sharding import NamedSharding, PartitionSpec as P
-
-from grokjax import program, sharding
+from grokjax import program
 from grokjax.errors import GrokjaxError
 from grokjax.experiment import Experiment
+from grokjax.store import checkpoint as ckpt_lib
 
 WARN_FRACTION = 0.5  # of the memory available: a warning
 REFUSE_FRACTION = 0.9  # of the memory available: GrokjaxError
@@ -202,26 +201,13 @@ def _constant_bytes(closed: jax_core.ClosedJaxpr) -> int:
 
 
 def abstract_data(exp: Experiment) -> program.Data:
-    """ShapeDtypeStructs of `exp.place(exp.data())`: per-member fields sharded over the member
-    axis, shared tables replicated. The data is made on the host's CPU device (`exp.data()`
-    makes jax arrays), read for its shapes and dropped; nothing reaches the run's devices
-    (the one transfer `estimate` makes, allowed here under any transfer guard)."""
+    """ShapeDtypeStructs of `exp.place(exp.data())`, placed as `place` places them. The data
+    is made on the host's CPU device (`exp.data()` makes jax arrays), read for its shapes and
+    dropped; nothing reaches the run's devices (the one transfer `estimate` makes, allowed
+    here under any transfer guard)."""
     with jax.default_device(jax.devices("cpu")[0]), jax.transfer_guard("allow"):
         host = exp.data()
-    member = NamedSharding(exp.mesh, P(sharding.AXIS))
-    shared = NamedSharding(exp.mesh, P())
-    fields = {f.name: getattr(host, f.name) for f in dataclasses.fields(host)}
-    return host.replace(**{
-        k: jax.ShapeDtypeStruct(v.shape, v.dtype,
-                                sharding=member if k in program.PER_MEMBER else shared)
-        for k, v in fields.items() if v is not None})
-
-
-def abstract_init_inputs(exp: Experiment) -> dict[str, jax.ShapeDtypeStruct]:
-    """ShapeDtypeStructs of what `make_init` takes, sharded as `Experiment.init_state` puts it."""
-    member = NamedSharding(exp.mesh, P(sharding.AXIS))
-    return {k: jax.ShapeDtypeStruct(v.shape, v.dtype, sharding=member)
-            for k, v in exp.init_inputs().items()}
+    return exp.place(host, put=ckpt_lib.abstract_like)
 
 
 def traces(exp: Experiment, state=None, data: program.Data | None = None
@@ -235,7 +221,7 @@ def traces(exp: Experiment, state=None, data: program.Data | None = None
     active = jax.ShapeDtypeStruct((), np.int32)  # the run passes np.int32(n)
     return {
         "init": lambda: program.make_init(scfg, exp.n_tasks, exp.batching, exp.mesh).trace(
-            abstract_init_inputs(exp)),
+            exp.abstract_init_inputs()),
         "chunk": lambda: program.make_program(
             scfg, tcfg.chunk_steps // tcfg.eval_every, tcfg.eval_every, exp.batching,
             exp.mesh).trace(state, data, active),

@@ -119,7 +119,7 @@ def _start(exp: Experiment, workdir: pathlib.Path, loss_dtype: str,
     if exp.cfg.transfer.from_run:  # read before anything compiles: it may refuse the run
         source, source_step = saved_lib.source_params(exp)
     programs = accept()
-    state = programs["init"](sharding.shard_members(exp.init_inputs(), exp.mesh))
+    state = exp.init_state(programs["init"])
     if exp.cfg.transfer.from_run:
         groups = transfer.parse_groups(exp.cfg.transfer.load, "transfer.load")
         params = transfer.merge(state.params, source, groups)

@@ -58,10 +58,19 @@ def to_host(tree):
     return multihost_utils.process_allgather(tree, tiled=True)
 
 
+def members(mesh: Mesh) -> NamedSharding:
+    """The leading (member) axis across the mesh."""
+    return NamedSharding(mesh, P(AXIS))
+
+
+def replicated(mesh: Mesh) -> NamedSharding:
+    return NamedSharding(mesh, P())
+
+
 def shard_members(tree, mesh: Mesh):
     """Puts every leaf's leading (member) axis across the mesh."""
-    return jax.device_put(tree, NamedSharding(mesh, P(AXIS)))
+    return jax.device_put(tree, members(mesh))
 
 
 def replicate(tree, mesh: Mesh):
-    return jax.device_put(tree, NamedSharding(mesh, P()))
+    return jax.device_put(tree, replicated(mesh))

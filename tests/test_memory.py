@@ -131,9 +131,18 @@ def test_check_warns_and_refuses_at_its_thresholds(tiny_estimate, monkeypatch):
 def test_a_trace_out_of_host_memory_is_one_line(monkeypatch):
     exp = tiny_experiment()
 
-    def too_big(*args, **kwargs):
-        raise MemoryError("Unable to allocate 3.82 GiB")
-    monkeypatch.setattr(memory, "abstract_init_inputs", too_big)
+    make_init = program.make_init
+
+    class TooBig:  # the init program, whose trace runs out of host memory
+        def __init__(self, *args, **kwargs):
+            self.init = make_init(*args, **kwargs)
+
+        def __call__(self, *args):  # (for the abstract state's shapes)
+            return self.init(*args)
+
+        def trace(self, *args):
+            raise MemoryError("Unable to allocate 3.82 GiB")
+    monkeypatch.setattr(program, "make_init", TooBig)
     with pytest.raises(GrokjaxError, match=r"tracing the init program ran out of host memory "
                                            r".* a smaller p \(11 now\), probes off"):
         memory.estimate(exp)

@@ -26,7 +26,7 @@ import re
 import sys
 
 from grokjax.errors import GrokjaxError
-from grokjax.grid import value_text
+from grokjax.grid import setting_text
 from grokjax.launch import sweep as sweep_lib
 from grokjax.saved import open_run
 from grokjax.store import files, rundir
@@ -72,7 +72,7 @@ def _setting(hparams: dict | None) -> tuple[str | None, float | None, str]:
     as text."""
     hparams = dict(hparams or {})
     task, r = hparams.pop("task", None), hparams.pop("train_fraction", None)
-    return task, r, ", ".join(f"{k}={value_text(v)}" for k, v in hparams.items())
+    return task, r, setting_text(hparams)
 
 
 def rows(root: pathlib.Path) -> tuple[list[dict], list[dict]]:

@@ -36,7 +36,7 @@ import pathlib
 
 import numpy as np
 
-from grokjax.grid import value_text
+from grokjax.grid import setting_text
 from grokjax.report import draw, runs
 from grokjax.saved import SavedRun
 from grokjax.store.files import RunFiles
@@ -67,8 +67,8 @@ def key_basis(cfg: dict, summary: dict) -> str:
 
 
 def _member_label(entry: dict) -> str:
-    hparams = entry.get("hparams", {})
-    return f"seed {entry['seed']}" + "".join(f", {a}={value_text(v)}" for a, v in hparams.items())
+    return ", ".join(filter(None, [f"seed {entry['seed']}",
+                                   setting_text(entry.get("hparams", {}))]))
 
 
 def setting_groups(summary: dict) -> list[tuple[str, list[int]]] | None:
@@ -78,8 +78,7 @@ def setting_groups(summary: dict) -> list[tuple[str, list[int]]] | None:
         return None
     groups: dict[str, list[int]] = {}
     for i, e in enumerate(summary["seeds"]):
-        label = ", ".join(f"{a}={value_text(v)}" for a, v in e.get("hparams", {}).items())
-        groups.setdefault(label, []).append(i)
+        groups.setdefault(setting_text(e.get("hparams", {})), []).append(i)
     return list(groups.items())
 
 
