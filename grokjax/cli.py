@@ -83,7 +83,17 @@ def _default_workdir(spec: str, cfg) -> pathlib.Path:
     return pathlib.Path("runs") / f"{spec_name(spec)}-{digest}"
 
 
-def _print_summary(summary: dict, workdir: pathlib.Path) -> None:
+def _board_command(workdir: pathlib.Path, cfg) -> str | None:
+    """The command that opens a run's TensorBoard, every spectra image on its slider (None:
+    the run writes none)."""
+    from grokjax.monitor import tensorboard
+    from grokjax.store.files import RunFiles
+    if not cfg.tensorboard.enabled:
+        return None
+    return tensorboard.command(RunFiles(workdir).tensorboard, tensorboard.images_per_tag(cfg))
+
+
+def _print_summary(summary: dict, workdir: pathlib.Path, cfg) -> None:
     from grokjax.report.tables import seed_table
     from grokjax.summary import n_members
     print("\n" + "\n".join(seed_table(summary)))
@@ -95,8 +105,8 @@ def _print_summary(summary: dict, workdir: pathlib.Path) -> None:
              if "seed_steps_per_second" in summary else ""))
     from grokjax.store.files import RunFiles
     print(f"run directory: {workdir}")
-    if RunFiles(workdir).tensorboard.is_dir():
-        print(f"TensorBoard:   tensorboard --logdir {RunFiles(workdir).tensorboard}")
+    if RunFiles(workdir).tensorboard.is_dir() and _board_command(workdir, cfg):
+        print(f"TensorBoard:   {_board_command(workdir, cfg)}")
 
 
 def cmd_train(args) -> int:
@@ -107,15 +117,17 @@ def cmd_train(args) -> int:
     from grokjax import run  # imports jax: after the cheap argument checks
     workdir = pathlib.Path(args.workdir) if args.workdir else _default_workdir(args.config, cfg)
     # said once the run is accepted (run.train's `announce`): a refused command says only why
+    board = _board_command(workdir, cfg)
     announce = lambda: print(f"training in {workdir} (the same command resumes it: "  # noqa: E731
-                             f"{resume_command(workdir, args.argv)})", flush=True)
+                             f"{resume_command(workdir, args.argv)})"
+                             + (f"\nwatch it:      {board}" if board else ""), flush=True)
     try:
         summary = run.train(cfg, workdir, progress=not args.no_progress, announce=announce)
     except Interrupted as e:
         print(f"grokjax: {e}; resume: {resume_command(workdir, args.argv)}", file=sys.stderr,
               flush=True)
         return e.exit_code
-    _print_summary(summary, workdir)
+    _print_summary(summary, workdir, cfg)
     return 0
 
 
@@ -148,10 +160,12 @@ def cmd_sweep(args) -> int:
 
 def cmd_collect(args) -> None:
     from grokjax.report import collect
-    table, written = collect.write(pathlib.Path(args.root), args.out, args.plot)
+    table, written, board = collect.write(pathlib.Path(args.root), args.out, args.plot)
     print(table, end="")
     for path in written:
         print(f"wrote {path}")
+    if board:
+        print(f"TensorBoard, every run in one HPARAMS table: {board}")
 
 
 def cmd_inspect(args) -> None:

@@ -96,7 +96,7 @@ def test_a_tensorboard_writer_that_blocks_does_not_block_the_close(tmp_path, tin
     tensorboardX's atexit close or multiprocessing's exit handler would wait for."""
     board = _board(tmp_path, tiny)
     blocked, failing = board.writers[0], board.writers[1]
-    healthy = board.aggregate
+    healthy = board.aggregates["aggregate"]
     release = threading.Event()
 
     def block():

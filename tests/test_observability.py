@@ -11,7 +11,7 @@ from tensorboard.plugins.hparams import api_pb2, plugin_data_pb2
 
 from grokjax import cli
 from grokjax.report import draw
-from grokjax.store import rundir
+from grokjax.store import files, rundir
 from tests.conftest import TINY, params_of, png_size, tb_events, tiny_config
 
 
@@ -99,6 +99,27 @@ def test_spectra_images_at_probe_steps_and_histograms_at_chunk_ends(run):
         and at_20.max == pytest.approx(w_e.max())  # the weights of that step and seed
 
 
+def test_a_long_run_writes_every_kth_spectrum_and_the_printed_command_keeps_them(tmp_path,
+                                                                                 capsys):
+    from grokjax.monitor import tensorboard
+    # 6 probes (steps 0..50), at most 3 images: every 3rd probe from 0, and the last
+    assert cli.main(["train", TINY, "--out", str(tmp_path / "r"), "--no-progress", "--steps",
+                     "50", "--seeds", "1", "--set", "tensorboard.images=3"]) == 0
+    steps = [im.step for im in tb_events(tmp_path / "r" / "tb" / "seed_000").Images("spectra")]
+    assert steps == [0, 30, 50]
+    cfg = tiny_config()
+    with cfg.unlocked():
+        cfg.train.steps, cfg.tensorboard.images = 50, 3
+    assert tensorboard.images_per_tag(cfg) == len(steps)
+    out = capsys.readouterr().out
+    assert f"tensorboard --logdir {tmp_path / 'r' / 'tb'}" in out  # (10 or fewer: no flag)
+    cfg.train.steps, cfg.tensorboard.images = 1000, 200
+    assert tensorboard.command("RUN/tb", tensorboard.images_per_tag(cfg)) == (
+        "tensorboard --logdir RUN/tb --samples_per_plugin images=101")
+    cfg.train.steps, cfg.probe.every = 300_000, 100  # 3,001 probes: every 16th, and the last
+    assert tensorboard.image_stride(cfg) == 16 and tensorboard.images_per_tag(cfg) == 189
+
+
 def test_hparams_sessions_in_the_seed_runs_and_the_experiment_once(run):
     summary = json.loads((run / "summary.json").read_text())
     for name, seed in (("seed_000", 0), ("seed_001", 1)):
@@ -127,8 +148,9 @@ def test_hparams_sessions_in_the_seed_runs_and_the_experiment_once(run):
     assert list(infos["optim.constrain_norm"].domain_discrete) == [False, True]
     assert list(infos["7_seed"].domain_discrete) == [0, 1]
     metrics = [m.name.tag for m in experiment.metric_infos]
-    assert metrics[:3] == ["hparam/grok_step", "hparam/memorisation_step", "hparam/test_acc"]
-    assert "hparam/grokked_fraction" in metrics
+    assert metrics[:5] == ["hparam/grok_step", "hparam/grokked_fraction", "hparam/test_acc",
+                           "hparam/memorisation_step", "hparam/test_loss"]
+    assert (run / "tb" / "seed_000" / files.TB_EXPERIMENT).is_file()  # (collect rewrites it)
     aggregate = tb_events(run / "tb" / "aggregate")
     with pytest.raises(KeyError):  # no hparams at all: not a session of the HPARAMS tab
         aggregate.PluginTagToContent("hparams")

@@ -84,9 +84,11 @@ def base_config() -> ml_collections.ConfigDict:
     ))
     c.tensorboard = ml_collections.ConfigDict(dict(
         enabled=True,  # event files under RUN/tb (see grokjax/monitor/tensorboard.py)
-        seed_runs=64,  # a TensorBoard run for each of the first this many seeds (-1: all);
-                       # the aggregate run covers every seed
-        detail_seeds=4,  # spectra images and weight histograms for the first this many seeds
+        seed_runs=64,  # a TensorBoard run for each of the first this many members (-1: all);
+                       # the aggregate runs (one per grid setting) cover every member
+        detail_seeds=4,  # spectra images and weight histograms for the first this many members
+        images=200,  # at most this many spectra images per member: every probe's, or every
+                     # k-th probe's (the printed `tensorboard` command keeps them all)
     ))
     c.numerics = ml_collections.ConfigDict(dict(
         loss_dtype="float64",  # 'float64' (jax x64; float32 on TPU) | 'float32'

@@ -42,7 +42,8 @@ def from_saved(saved: dict) -> ml_collections.ConfigDict:
 # goes, or what it keeps on disk, never a number it computes.
 RESUMABLE_KEYS = ("train.steps", "train.stop_when_grokked", "checkpoint.save_every",
                   "checkpoint.keep", "checkpoint.pin", "checkpoint.async_save",
-                  "tensorboard.enabled", "tensorboard.seed_runs", "tensorboard.detail_seeds")
+                  "tensorboard.enabled", "tensorboard.seed_runs", "tensorboard.detail_seeds",
+                  "tensorboard.images")
 
 
 def result_changes(saved: dict, cfg: ml_collections.ConfigDict) -> list[str]:

@@ -3,10 +3,12 @@
     RUN/tb/seed_000, seed_001, ...   one TensorBoard run per seed (the first
                                      `tensorboard.seed_runs`), so the seeds overlay in a chart;
                                      for a grid, per member: lr=0.001,...,seed_000
-    RUN/tb/aggregate                 over all members: the mean under the same tags, the band
-                                     `spread/...` and the custom-scalars layout
+    RUN/tb/aggregate                 over the members: the mean under the same tags, the band
+                                     `spread/...` (and, in the first, the custom-scalars
+                                     layout); one per grid setting: lr=0.001,aggregate, ...
+                                     (a mean over settings would describe none of them)
 
-    tensorboard --logdir RUN/tb      (or the parent of several runs, to compare them)
+    tensorboard --logdir RUN/tb --samples_per_plugin images=N     (`command`: N from the run)
 
 Everything is written from the records the training loop brings to the host once per piece;
 the board never reads a device array itself, so it adds no device sync.
@@ -23,8 +25,12 @@ first (after `circuits/`, which only `grokjax circuits` adds), then the events:
     hparam/grok_step, ...             the final metrics, once at the end (HPARAMS' columns)
     norm/total, norm/<param>          per log point, every matrix (TransformerLens names)
     probe/ffd/W_E, ..., probe/n_key_freqs   per probe point, every scalar probe
-    spectra                           image per probe point: the per-frequency norms of W_E and
-                                      W_L, for the first `tensorboard.detail_seeds` seeds
+    spectra                           image per probe point (or every k-th: at most
+                                      `tensorboard.images`): the per-frequency norms of W_E and
+                                      W_L (and in the discrete-log basis, for a task that
+                                      multiplies), for the first `tensorboard.detail_seeds`
+                                      members. TensorBoard keeps 10 images of a series unless
+                                      told (`images_per_tag` sizes the flag)
     spread/TAG/mean|min|max           aggregate only, for the key curves (_BAND): the band over
                                       members, drawn by the custom scalars' Margin charts
     weights/<param>                   histograms of the detail seeds at every chunk's end and
@@ -34,14 +40,17 @@ Custom scalars: multiline charts of train against test (regexes of tags every ru
 Margin charts of the aggregate's `spread/` tags, which the seed runs lack altogether (a run
 lacking only some of a chart's tags would show "Missing Tags").
 
-HPARAMS: each seed run is a session (the aggregate is none): its hparams and the final metrics.
-The experiment, written once into the first seed run, lists every hparam with its type and
-values and marks those that differ across the runs. TensorBoard sorts the hparams by (not
+HPARAMS: each seed run is a session (the aggregates are none): its hparams and the final
+metrics (`final_metrics`; a step never reached has no value, as -1 would sort as the earliest;
+the first five columns, which TensorBoard shows, are the grokking ones). The experiment, in an
+event file of its own in the first seed run (`write_experiment`), lists every hparam with its
+type and values and marks those that differ across the runs. TensorBoard sorts the hparams by (not
 differs, name) and ticks the first five, so the ones a grokking researcher compares are named
 with their rank first: `1_task`, `2_p`, `3_r` (train_fraction), `4_lr`, `5_weight_decay`,
 `6_alpha` (model.weight_scale), `7_seed` (shown as `task`, `p`, ...); then what differs, then
 these, then the rest of the config by its keys, without the bookkeeping (_NOISE). With a parent
-of several runs, TensorBoard takes one run's experiment: the same columns, its own `differs`.
+of several runs, TensorBoard takes whichever run's experiment it finds first: `grokjax collect`
+writes the experiment of all of them into each (`merge_experiments`).
 The events go into each run's own directory (tensorboardX's `add_hparams` makes a subdirectory
 per call).
 
@@ -61,6 +70,7 @@ from __future__ import annotations
 
 import atexit
 import pathlib
+import struct
 import threading
 import time
 import warnings
@@ -68,15 +78,18 @@ import warnings
 import ml_collections
 import numpy as np
 from tensorboardX import SummaryWriter
-from tensorboardX.proto import api_pb2
+from tensorboardX.proto import api_pb2, event_pb2
 from tensorboardX.proto import plugin_hparams_pb2 as hp_pb2
 from tensorboardX.proto.summary_pb2 import Summary, SummaryMetadata
+from tensorboardX.record_writer import masked_crc32c
 
 from grokjax import config as config_lib
 from grokjax import errors
 from grokjax import grid as grid_lib
 from grokjax import models
 from grokjax import summary as summary_lib
+from grokjax import tasks as tasks_lib
+from grokjax.store import rundir
 from grokjax.store.files import RunFiles
 
 AGGREGATE = "aggregate"
@@ -88,9 +101,11 @@ _BAND = {"test accuracy": "curves/test/acc", "train accuracy": "curves/train/acc
 _LINES = {"accuracy": r"curves/(train|test)/acc$", "loss": r"curves/(train|test)/loss$",
           "probability of the answer": r"curves/(train|test)/prob$",
           "memorised and grokked": r"event/(memorised|grokked)$"}
-# Final metrics in the HPARAMS tab, its first five columns first: summary.json's per-seed key.
-_HPARAM_METRICS = ("grok_step", "memorisation_step", "test_acc", "train_acc", "best_test_acc",
-                   "test_loss", "train_loss", "l2_norm")
+# Final metrics in the HPARAMS tab (summary.json's per-member keys, and the two flags), in
+# order: TensorBoard shows the first five columns, chosen for grokking.
+_HPARAM_METRICS = ("grok_step", "grokked_fraction", "test_acc", "memorisation_step", "test_loss",
+                   "best_test_acc", "train_acc", "train_loss", "l2_norm", "diverged")
+_EVENT_STEPS = ("grok_step", "memorisation_step")  # -1: never; written as no value at all
 # The hparams a grokking researcher compares, in this order: config key -> the name shown.
 _COMPARED = {"task": "task", "p": "p", "train_fraction": "r", "optim.lr": "lr",
              "optim.weight_decay": "weight_decay", "model.weight_scale": "alpha",
@@ -100,6 +115,7 @@ _RANKED = {key: f"{rank}_{label}" for rank, (key, label) in enumerate(_COMPARED.
 # Config keys that are not hparams: bookkeeping, or what `seed` and the grid values say.
 _NOISE = ("checkpoint.", "tensorboard.", "grid.", "seeds", "seed_list", "train.chunk_steps",
           "train.batching")
+_IMAGES_KEPT = 10  # images per tag TensorBoard keeps without --samples_per_plugin
 _FEW = 10  # fewer distinct values than this: TensorBoard's value filter has a box for each
 _DIFFERS = bytes([7 << 3, 1])  # HParamInfo.differs = true (field 7 of TensorBoard's api.proto,
 #                                which tensorboardX's copy lacks: kept as an unknown field)
@@ -142,6 +158,27 @@ def probe_scalars(host: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
 
 # -- hparams ----------------------------------------------------------------------------------
 
+def final_metrics(entries: list[dict]) -> dict[str, float]:
+    """HPARAMS' metrics `hparam/...` of one member (its summary.json entry) or over several (an
+    aggregate: medians over the finite values; the grok step over the members that grokked).
+    A step of an event no member reached is left out: -1 would read as the earliest."""
+    stats = summary_lib.grok_stats(entries)
+    out = {}
+    for k in _HPARAM_METRICS:
+        if k == "grokked_fraction":
+            out[f"hparam/{k}"] = stats["grokked"] / stats["seeds"]
+        elif k == "diverged":
+            out[f"hparam/{k}"] = float(np.mean([e.get("diverged_step", -1) >= 0
+                                                for e in entries]))
+        elif k in _EVENT_STEPS:
+            reached = [e[k] for e in entries if e[k] >= 0]
+            if reached:
+                out[f"hparam/{k}"] = float(np.median(reached))
+        else:
+            out[f"hparam/{k}"] = float(summary_lib.finite_median([e[k] for e in entries]))
+    return out
+
+
 def hparams(cfg: ml_collections.ConfigDict, members, i: int) -> dict[str, bool | float | str]:
     """Member i's hparams by their names in the HPARAMS tab (see the module docstring): the
     compared ones first, then the rest of the config; tuples as text ('none' when empty)."""
@@ -162,13 +199,98 @@ def _value(v) -> bool | float | str:
     return ",".join(str(x) for x in v) or "none"
 
 
+def _text(v: bool | float | str) -> str:
+    return f"{v:g}" if isinstance(v, float) else str(v)
+
+
+def shown(cfg: ml_collections.ConfigDict, n_members: int) -> list[int]:
+    """The members that get a TensorBoard run of their own (and an HPARAMS session): the
+    first `tensorboard.seed_runs` (all when negative)."""
+    n = n_members if cfg.tensorboard.seed_runs < 0 else cfg.tensorboard.seed_runs
+    return list(range(min(n_members, n)))
+
+
+def sessions(cfg: ml_collections.ConfigDict, members) -> dict[int, dict]:
+    """Member -> its hparams, for each member shown (HPARAMS' sessions)."""
+    return {i: hparams(cfg, members, i) for i in shown(cfg, len(members))}
+
+
+def aggregate_name(setting: str) -> str:
+    """The run of a grid setting's aggregate ('weight_decay=1,aggregate', beside its members
+    in TensorBoard's run list); 'aggregate' without a grid."""
+    return f"{setting},{AGGREGATE}" if setting else AGGREGATE
+
+
+def image_stride(cfg: ml_collections.ConfigDict) -> int:
+    """Every how many probes a spectra image is written: every probe, or sparser, so that a
+    run writes at most `tensorboard.images` per member."""
+    if not cfg.probe.every:
+        return 1
+    last = cfg.train.steps // cfg.probe.every  # probes 0..last; the last is always written
+    return max(1, -(-last // max(1, cfg.tensorboard.images - 1)))
+
+
+def images_per_tag(cfg: ml_collections.ConfigDict) -> int:
+    """How many spectra images a member's run holds (0: none), which TensorBoard must be told
+    to keep (it keeps 10 of an image series by default, a random sample)."""
+    if not (cfg.tensorboard.enabled and cfg.probe.every and cfg.tensorboard.detail_seeds):
+        return 0
+    last, stride = cfg.train.steps // cfg.probe.every, image_stride(cfg)
+    return last // stride + 1 + (last % stride > 0)
+
+
+def command(logdir: pathlib.Path | str, images: int = 0) -> str:
+    """The command that opens `logdir` with every image of its series on the slider."""
+    keep = f" --samples_per_plugin images={images}" if images > _IMAGES_KEPT else ""
+    return f"tensorboard --logdir {logdir}{keep}"
+
+
+def write_experiment(path: pathlib.Path, experiment: api_pb2.Experiment) -> None:
+    """HPARAMS' experiment as an event file of its own (RunFiles.experiment_events: in the
+    first member's run), replacing the one there atomically, so that `grokjax collect` can
+    rewrite it with the experiment of several runs (TensorBoard reads one experiment, from
+    whichever run it finds first that has one)."""
+    summary = _hparams_summary("_hparams_/experiment", experiment=experiment)
+    events = [event_pb2.Event(wall_time=time.time(), file_version="brain.Event:2"),
+              event_pb2.Event(wall_time=time.time(), step=0, summary=summary)]
+    data = b"".join(_record(e.SerializeToString()) for e in events)
+    rundir.write_bytes(path, data)
+
+
+def _record(data: bytes) -> bytes:
+    """One TFRecord, as an event file holds it."""
+    header = struct.pack("Q", len(data))
+    return (header + struct.pack("I", masked_crc32c(header)) + data
+            + struct.pack("I", masked_crc32c(data)))
+
+
+def merge_experiments(runs: list[tuple[pathlib.Path, ml_collections.ConfigDict]]) -> int:
+    """Writes one HPARAMS experiment over the sessions of all `runs` (run directory, config)
+    into each of them, so that TensorBoard over their parent compares them all, whichever it
+    reads; returns how many runs it wrote to (those with TensorBoard's files)."""
+    found = []
+    for run_dir, cfg in runs:
+        members = grid_lib.members(cfg, config_lib.seeds(cfg))
+        first = RunFiles(run_dir).experiment_events(members.names()[0])
+        if cfg.tensorboard.enabled and first.parent.is_dir():
+            found.append((first, sessions(cfg, members)))
+    if found:
+        experiment = _experiment([s for _, run in found for s in run.values()])
+        for path, _ in found:
+            write_experiment(path, experiment)
+    return len(found)
+
+
 def _experiment(sessions: list[dict]) -> api_pb2.Experiment:
     """Every hparam of the sessions (their hparams() dicts) with its type and the values it
     takes, those that differ first, as TensorBoard shows them; the final metrics."""
     labels = {name: (_COMPARED[key], key) for key, name in _RANKED.items()}
     infos = []
-    for name in sessions[0]:
-        values = sorted({s[name] for s in sessions})
+    for name in dict.fromkeys(name for s in sessions for name in s):
+        values = {s[name] for s in sessions if name in s}
+        if len({bool if isinstance(v, bool) else type(v) for v in values}) > 1:
+            values = {_text(v) for v in values}  # runs that disagree on its type: as text
+        values = sorted(values)
         kind = ("DATA_TYPE_BOOL" if isinstance(values[0], bool) else
                 "DATA_TYPE_STRING" if isinstance(values[0], str) else "DATA_TYPE_FLOAT64")
         label, key = labels.get(name, ("", ""))
@@ -184,7 +306,7 @@ def _experiment(sessions: list[dict]) -> api_pb2.Experiment:
             info = api_pb2.HParamInfo.FromString(info.SerializeToString() + _DIFFERS)
         infos.append((len(values) == 1, name, info))
     metrics = [api_pb2.MetricInfo(name=api_pb2.MetricName(tag=f"hparam/{k}"), display_name=k)
-               for k in (*_HPARAM_METRICS, "grokked_fraction", "diverged")]
+               for k in _HPARAM_METRICS]
     return api_pb2.Experiment(hparam_infos=[info for *_, info in sorted(infos)],
                               metric_infos=metrics)
 
@@ -302,16 +424,30 @@ class Board:
     def __init__(self, workdir: pathlib.Path, cfg: ml_collections.ConfigDict, members,
                  task_names: list[str]):
         """members: the run's grokjax.grid.Members (its seeds, or grid settings x seeds)."""
-        self.root = RunFiles(workdir).tensorboard
+        self.files = RunFiles(workdir)
+        self.root = self.files.tensorboard
         self.cfg, self.members, self.task_names = cfg, members, list(task_names)
         self.seeds, self.names = list(members.seeds), members.names()
-        n_runs = len(self.seeds) if cfg.tensorboard.seed_runs < 0 else cfg.tensorboard.seed_runs
-        self.seed_idx = list(range(min(len(self.seeds), n_runs)))
+        self.seed_idx = shown(cfg, len(self.seeds))
         self.detail_idx = self.seed_idx[:cfg.tensorboard.detail_seeds]
+        # one aggregate per grid setting (a plain run has one setting): aggregate run -> members
+        self.groups: dict[str, list[int]] = {}
+        for i in range(len(self.seeds)):
+            setting = grid_lib.setting_text(members.hparams(i), ",")
+            self.groups.setdefault(aggregate_name(setting), []).append(i)
+        self.stride = image_stride(cfg)
         self.writers: dict[int, SummaryWriter] = {}
-        self.aggregate: SummaryWriter | None = None
+        self.aggregates: dict[str, SummaryWriter] = {}
         self.last_time = time.time()
-        self._canvas = None
+        self._canvases: dict[tuple, object] = {}
+
+    def _discrete_log(self, i: int) -> bool:
+        """Whether member i's spectra image shows the discrete-log basis too (its task
+        multiplies, Task.shows_discrete_log; for an addition it would be half the image of
+        noise)."""
+        spec = self.members.values["task"][i] if "task" in self.members.axes else self.cfg.task
+        return any(t.shows_discrete_log(self.cfg.p)
+                   for t in tasks_lib.parse_task_spec(spec, p=self.cfg.p))
 
     # -- a writer that failed (a full disk): tensorboardX's writer thread dies, and a later
     # add_event would block on its full queue for ever; so its error is kept and raised here
@@ -330,8 +466,9 @@ class Board:
                 self.writers[i] = SummaryWriter(str(self.root / self.names[i]),
                                                 purge_step=purge, flush_secs=60,
                                                 max_queue=_QUEUE)
-            self.aggregate = SummaryWriter(str(self.root / AGGREGATE), purge_step=purge,
-                                           flush_secs=60, max_queue=_QUEUE)
+            for name in self.groups:
+                self.aggregates[name] = SummaryWriter(str(self.root / name), purge_step=purge,
+                                                      flush_secs=60, max_queue=_QUEUE)
         except OSError as e:
             self.close()  # the writers made so far
             raise errors.write_failed(self.root, e) from None
@@ -339,10 +476,10 @@ class Board:
         # tensorboardX's own atexit close of each writer (registered earlier, so run later).
         atexit.register(self.close)
         if step == 0:
-            self.aggregate.add_custom_scalars({
+            next(iter(self.aggregates.values())).add_custom_scalars({
                 "train and test (every run)": {
                     title: ["Multiline", [regex]] for title, regex in _LINES.items()},
-                "mean and min-max band over members (aggregate)": {
+                "mean and min-max band over members (aggregates)": {
                     title: ["Margin", [f"spread/{tag}/{s}" for s in ("mean", "min", "max")]]
                     for title, tag in _BAND.items()}})
         self.last_time = time.time()
@@ -354,21 +491,23 @@ class Board:
         names = list(tags)
         values = np.stack([np.asarray(tags[n], np.float64) for n in names], -1)  # [S, P, n]
         band = [j for j, n in enumerate(names) if n in _BAND.values()]
+        agg_names = names + [f"spread/{names[j]}/{s}" for s in ("mean", "min", "max")
+                             for j in band]
+        aggregates = {}  # aggregate run -> [P, len(agg_names)]: its members' mean and band
         with np.errstate(all="ignore"), warnings.catch_warnings():
             # the band over members leaves a diverged member's non-finite values out
             warnings.simplefilter("ignore", RuntimeWarning)
             finite = np.where(np.isfinite(values), values, np.nan)
-            mean = np.nanmean(finite, 0)  # [P, n]
-            stats = [mean[:, band], np.nanmin(finite[..., band], 0),
-                     np.nanmax(finite[..., band], 0)]
-        agg_names = names + [f"spread/{names[j]}/{s}" for s in ("mean", "min", "max")
-                             for j in band]
+            for name, idx in self.groups.items():
+                mean = np.nanmean(finite[idx], 0)  # [P, n]
+                aggregates[name] = np.concatenate(
+                    [mean, mean[:, band], np.nanmin(finite[idx][..., band], 0),
+                     np.nanmax(finite[idx][..., band], 0)], -1)
         for j, step in enumerate(steps):
             for i, writer in self.writers.items():
                 self._add(writer, names, values[i, j], int(step), walltimes[j])
-            self._add(self.aggregate, agg_names,
-                      np.concatenate([mean[j]] + [s[j] for s in stats]), int(step),
-                      walltimes[j])
+            for name, writer in self.aggregates.items():
+                self._add(writer, agg_names, aggregates[name][j], int(step), walltimes[j])
 
     @staticmethod
     def _add(writer: SummaryWriter, names: list[str], values: np.ndarray, step: int,
@@ -402,18 +541,23 @@ class Board:
         if "probe/W_E/mu" not in host or not self.detail_idx:
             return
         from grokjax.monitor import spectrum_image  # pylint: disable=import-outside-toplevel
-        bases = [("additive", "probe/")] + ([("discrete log", "probe/log/")]
-                                            if "probe/log/W_E/mu" in host else [])
-        if self._canvas is None:
-            self._canvas = spectrum_image.SpectrumCanvas({b: host[f"{prefix}W_E/mu"].shape[-1]
-                                                 for b, prefix in bases})
+        # every `stride`-th probe from step 0, and the run's last
+        kept = [j for j, step in enumerate(psteps)
+                if (step // self.cfg.probe.every) % self.stride == 0
+                or step >= self.cfg.train.steps]
         for i in self.detail_idx:
-            for j, step in enumerate(psteps):
+            bases = (("additive", "probe/"),) + ((("discrete log", "probe/log/"),)
+                                                 if "probe/log/W_E/mu" in host
+                                                 and self._discrete_log(i) else ())
+            if bases not in self._canvases:
+                self._canvases[bases] = spectrum_image.SpectrumCanvas(
+                    {b: host[f"{prefix}W_E/mu"].shape[-1] for b, prefix in bases})
+            for j in kept:
                 spectra = {(basis, name): (host[f"{prefix}{name}/mu"][i, j],
                                            host[f"{prefix}{name}/nu"][i, j])
                            for basis, prefix in bases for name in ("W_E", "W_L")}
-                image = self._canvas.render(spectra)
-                self.writers[i].add_image("spectra", image, int(step), walltimes[j],
+                image = self._canvases[bases].render(spectra)
+                self.writers[i].add_image("spectra", image, int(psteps[j]), walltimes[j],
                                           dataformats="HWC")
 
     # -- weights and the end ---------------------------------------------------------------
@@ -432,37 +576,31 @@ class Board:
                     self.writers[i].add_histogram(f"weights/{name}", w, step)
 
     def finish(self, summary: dict) -> None:
-        """Each seed run's hparams session, with its final metrics `hparam/...`; the experiment
-        in the first; the aggregate's metrics (over members), as scalars only."""
+        """Each member run's hparams session, with its final metrics `hparam/...`; the
+        experiment (write_experiment, in the first member's run); each aggregate's metrics over
+        its members, as scalars only. A member that never grokked (or never memorised) has no
+        `hparam/grok_step` (`memorisation_step`): no value that would sort as early."""
         self._check()
         step = int(summary["steps"])
-        sessions = {i: hparams(self.cfg, self.members, i) for i in self.writers}
+        entries = summary["seeds"]
+        shown_sessions = sessions(self.cfg, self.members)
         for i, writer in self.writers.items():
-            entry = summary["seeds"][i]
-            metrics = {f"hparam/{k}": float(entry[k]) for k in _HPARAM_METRICS}
-            metrics["hparam/grokked_fraction"] = float(entry["grok_step"] >= 0)
-            metrics["hparam/diverged"] = float(entry.get("diverged_step", -1) >= 0)
-            parts = list(_session(sessions[i], failed=metrics["hparam/diverged"] > 0))
-            if i == self.seed_idx[0]:
-                parts.insert(0, _hparams_summary("_hparams_/experiment",
-                                                 experiment=_experiment([*sessions.values()])))
-            for part in parts:
+            metrics = final_metrics([entries[i]])
+            for part in _session(shown_sessions[i], failed=metrics["hparam/diverged"] > 0):
                 writer.file_writer.add_summary(part)
             self._add(writer, list(metrics), np.array(list(metrics.values())), step, time.time())
-        seeds = summary["seeds"]
-        stats = summary_lib.grok_stats(seeds)
-        agg = {f"hparam/{k}": summary_lib.finite_median([e[k] for e in seeds])
-               for k in _HPARAM_METRICS}
-        agg["hparam/grok_step"] = (stats["grok_step_median"] if stats["grokked"] else -1.0)
-        agg["hparam/grokked_fraction"] = stats["grokked"] / stats["seeds"]
-        agg["hparam/diverged"] = float(summary.get("diverged", 0)) / stats["seeds"]
-        self._add(self.aggregate, list(agg), np.array(list(agg.values())), step, time.time())
+        if self.writers:
+            write_experiment(self.files.experiment_events(self.names[self.seed_idx[0]]),
+                             _experiment([*shown_sessions.values()]))
+        for name, writer in self.aggregates.items():
+            metrics = final_metrics([entries[i] for i in self.groups[name]])
+            self._add(writer, list(metrics), np.array(list(metrics.values())), step, time.time())
 
     def flush(self) -> None:
         """Flushes every writer (in helper threads, FLUSH_SECONDS at most: a disk that stops
         answering is an error, not a hang); a failed flush is a one-line error."""
         self._check()
-        writers = [w for w in [*self.writers.values(), self.aggregate] if w is not None]
+        writers = [*self.writers.values(), *self.aggregates.values()]
         for error in _within([w.flush for w in writers], FLUSH_SECONDS):
             if error is not None:  # a write in the helper thread, or no answer
                 raise errors.write_failed(self.root, error) from None
@@ -474,12 +612,12 @@ class Board:
         abandoned (its events so far are on disk), and the others close all the same. Never
         raises; called again (at exit), it does nothing."""
         atexit.unregister(self.close)
-        writers = [w for w in [*self.writers.values(), self.aggregate] if w is not None]
-        self.writers, self.aggregate = {}, None
+        writers = [*self.writers.values(), *self.aggregates.values()]
+        self.writers, self.aggregates = {}, {}
         close_writers(writers, timeout)
-        if self._canvas is not None:
-            self._canvas.close()
-            self._canvas = None
+        for canvas in self._canvases.values():
+            canvas.close()
+        self._canvases = {}
 
 
 def write_measures(workdir: pathlib.Path, names: list[str], steps: list[int],

@@ -13,6 +13,11 @@ ROOT, found by its config.json, finished or not) and writes:
                        their r part: 'x2_y2/r0.3' is row x2_y2) by r (columns), each cell
                        with the fraction of its seeds that grokked
 
+and makes `tensorboard --logdir ROOT` compare every run in one HPARAMS table: TensorBoard reads
+one hparams experiment (the hparams, their values and which differ), from whichever run it
+finds first, so collect writes the experiment of all the runs into each of them (replacing the
+one each run wrote for itself; run it again after adding runs, and reload TensorBoard).
+
 A run cut into seed pieces (`--seeds-per-task`) is one row again. A run that has not finished
 is listed with its status (running, partial (step N), new), so nothing is missed.
 """
@@ -28,6 +33,7 @@ import sys
 from grokjax.errors import GrokjaxError
 from grokjax.grid import setting_text
 from grokjax.launch import sweep as sweep_lib
+from grokjax.monitor import tensorboard
 from grokjax.saved import open_run
 from grokjax.store import files, rundir
 from grokjax.report.tables import grok_matrix
@@ -185,10 +191,26 @@ def plot(per_seed: list[dict], title: str, path: pathlib.Path) -> None:
     draw.grid_heatmap(xs, ys, med, frac, "train fraction r", "run", title, path)
 
 
+def merge_boards(root: pathlib.Path) -> str | None:
+    """One HPARAMS experiment over every run below ROOT, written into each run's TensorBoard
+    files (monitor.tensorboard.merge_experiments), so that `tensorboard --logdir ROOT`
+    compares them all; returns that command (None: no run has TensorBoard files)."""
+    runs = []
+    for entry in _entries(root):
+        try:
+            runs.append((entry["dir"], open_run(entry["dir"]).cfg))
+        except GrokjaxError:  # not started, or its config.json is damaged: no board to merge
+            continue
+    if not tensorboard.merge_experiments(runs):
+        return None
+    return tensorboard.command(root, max(tensorboard.images_per_tag(cfg) for _, cfg in runs))
+
+
 def write(root: pathlib.Path, out: str | pathlib.Path | None = None, figure: bool = False
-          ) -> tuple[str, list[pathlib.Path]]:
-    """Writes the tables (and with `figure` the heatmap); returns the markdown table and the
-    paths written."""
+          ) -> tuple[str, list[pathlib.Path], str | None]:
+    """Writes the tables (and with `figure` the heatmap), and merges the runs' HPARAMS
+    experiments (merge_boards); returns the markdown table, the paths written and the
+    command that opens TensorBoard over them all."""
     if not root.is_dir():
         raise GrokjaxError(f"{root} is not a directory; give a sweep's root, e.g. runs/arithmetic")
     table, per_seed = rows(root)
@@ -203,4 +225,4 @@ def write(root: pathlib.Path, out: str | pathlib.Path | None = None, figure: boo
     if figure and per_seed:
         written.append(out / "grok-steps.png")
         plot(per_seed, f"{root.name}: median grok step ({len(per_seed)} seeds)", written[-1])
-    return files["results.md"], written
+    return files["results.md"], written, merge_boards(root)

@@ -9,7 +9,7 @@
     checkpoints/<step>/    orbax checkpoints (grokjax.store.checkpoint)
     corrupt_checkpoints/   unreadable checkpoints, moved aside (never deleted)
     .replaced-<step>/      a checkpoint set aside while a same-step one replaces it
-    tb/                    TensorBoard event files
+    tb/                    TensorBoard event files (tb/<member>/ per member shown)
     probes/                `grokjax probe` reports (report-step<N>.json, final-keys.json)
     plots/                 `grokjax plot` figures
     circuits/              `grokjax circuits` results
@@ -33,6 +33,9 @@ CHECKPOINTS = "checkpoints"
 CORRUPT = "corrupt_checkpoints"
 REPLACED = ".replaced-"
 TENSORBOARD = "tb"
+# in the first member's TensorBoard run: HPARAMS' experiment, in a file of its own (rewritten
+# by `grokjax collect`); it sorts before the writer's files, which name their creation time
+TB_EXPERIMENT = "events.out.tfevents.0.grokjax-experiment"
 PROBES = "probes"
 PLOTS = "plots"
 CIRCUITS = "circuits"
@@ -90,6 +93,10 @@ class RunFiles:
     @property
     def tensorboard(self) -> pathlib.Path:
         return self.root / TENSORBOARD
+
+    def experiment_events(self, member: str) -> pathlib.Path:
+        """HPARAMS' experiment, in the TensorBoard run of the member named `member`."""
+        return self.root / TENSORBOARD / member / TB_EXPERIMENT
 
     @property
     def probes(self) -> pathlib.Path:

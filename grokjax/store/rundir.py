@@ -76,6 +76,10 @@ def write_text(path: pathlib.Path, text: str) -> None:
     _atomic_write(path, lambda f: f.write(text.encode()))
 
 
+def write_bytes(path: pathlib.Path, data: bytes) -> None:
+    _atomic_write(path, lambda f: f.write(data))
+
+
 def _json_default(x):
     if isinstance(x, (np.integer,)):
         return int(x)
