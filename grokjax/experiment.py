@@ -49,6 +49,9 @@ class Experiment:
     # With a task grid: one dataset per grid task (`dataset` is the first), each member's task.
     task_datasets: list[data_lib.Dataset] | None = None
     task_index: np.ndarray | None = None  # [M] int32, into task_datasets
+    # With vmap: members per vmapped group (0: all at once); train.member_group, or chosen
+    # from the device's memory (grokjax.memory.fit_members) and then recorded in run.json
+    member_group: int = 0
 
     @property
     def n_tasks(self) -> int:
@@ -124,7 +127,8 @@ class Experiment:
     def init_state(self, init=None) -> program.TrainState:
         """Every member's initial state, sharded over the mesh, by `init` (default: the
         jitted `program.make_init`; a run passes the one it compiled, grokjax.memory)."""
-        init = init or program.make_init(self.scfg, self.n_tasks, self.batching, self.mesh)
+        init = init or program.make_init(self.scfg, self.n_tasks, self.batching, self.mesh,
+                                         self.member_group)
         return init(sharding.shard_members(self.init_inputs(), self.mesh))
 
     def abstract_init_inputs(self) -> dict[str, jax.ShapeDtypeStruct]:
@@ -133,7 +137,8 @@ class Experiment:
 
     def abstract_state(self):
         """Shapes, dtypes and this process's member sharding of the stacked state."""
-        init = program.make_init(self.scfg, self.n_tasks, self.batching, self.mesh)
+        init = program.make_init(self.scfg, self.n_tasks, self.batching, self.mesh,
+                                 self.member_group)
         shapes = jax.eval_shape(init, self.abstract_init_inputs())
         return ckpt_lib.abstract_like(shapes, sharding.members(self.mesh))
 
@@ -216,7 +221,8 @@ def build(cfg: ml_collections.ConfigDict, source_d_vocab: int | None = None) -> 
                       split_seeds=split_seeds, train_idx=train_idx, test_idx=test_idx,
                       scfg=scfg, mesh=sharding.member_mesh(len(members)), batching=batching,
                       members=members, train_mask=train_mask, test_mask=test_mask,
-                      task_datasets=datasets if task_grid else None, task_index=task_index)
+                      task_datasets=datasets if task_grid else None, task_index=task_index,
+                      member_group=int(cfg.train.member_group))
 
 
 def _check_task_grid(datasets: list[data_lib.Dataset]) -> None:

@@ -220,12 +220,13 @@ def traces(exp: Experiment, state=None, data: program.Data | None = None
     data = abstract_data(exp) if data is None else data
     active = jax.ShapeDtypeStruct((), np.int32)  # the run passes np.int32(n)
     return {
-        "init": lambda: program.make_init(scfg, exp.n_tasks, exp.batching, exp.mesh).trace(
-            exp.abstract_init_inputs()),
+        "init": lambda: program.make_init(scfg, exp.n_tasks, exp.batching, exp.mesh,
+                                          exp.member_group).trace(exp.abstract_init_inputs()),
         "chunk": lambda: program.make_program(
             scfg, tcfg.chunk_steps // tcfg.eval_every, tcfg.eval_every, exp.batching,
-            exp.mesh).trace(state, data, active),
-        "final": lambda: program.make_final(scfg, exp.batching, exp.mesh).trace(state, data),
+            exp.mesh, exp.member_group).trace(state, data, active),
+        "final": lambda: program.make_final(scfg, exp.batching, exp.mesh,
+                                            exp.member_group).trace(state, data),
     }
 
 
@@ -309,6 +310,44 @@ def _fixes(exp: Experiment, est: Estimate | None = None) -> str:
     return ", ".join(fixes)
 
 
+def _needed(exp: Experiment, est: Estimate, available: int | None) -> tuple[int, int, str]:
+    """(bytes needed, bytes available, where): `peak` per device against the least free
+    device memory (GPU, TPU), else `total` against the host's memory (or `available`)."""
+    free = device_free(exp)
+    needed, where = (est.peak, "per device") if free is not None else (est.total, "in all")
+    have = available if available is not None else (
+        free if free is not None else host_available())
+    return needed, have, where
+
+
+def fit_members(exp: Experiment, est: Estimate, available: int | None = None) -> Estimate:
+    """With vmap and no member group yet (`train.member_group` = 0, a fresh run or one that
+    ran with all members at once): when every member of a device in one vmap
+    would need more than WARN_FRACTION of the memory, the largest group of members that fits
+    (`exp.member_group`, set here; the programs compiled again, its estimate returned). The
+    resident state, data and records do not shrink with the group; the temporaries of one group
+    are live at a time (lax.map over groups), so the group is sized from them, then halved
+    until the run fits below REFUSE_FRACTION, or a group is one member."""
+    per_device = exp.n_members // exp.mesh.size
+    if (exp.batching != "vmap" or exp.member_group or per_device < 2
+            or not all(m.analysed for m in est.programs.values())):
+        return est
+    needed, have, _ = _needed(exp, est, available)
+    if have <= 0 or needed <= WARN_FRACTION * have:
+        return est
+    resident = est.state + est.data + est.records  # per device, whatever the group
+    room = WARN_FRACTION * have - resident * (needed / est.peak)  # (total: all devices)
+    group = int(per_device * room / max(1, needed - resident * (needed / est.peak)))
+    group = max(1, min(per_device // 2, group))
+    while True:
+        exp.member_group = group
+        est = estimate(exp)
+        needed, have, _ = _needed(exp, est, available)
+        if needed <= REFUSE_FRACTION * have or group == 1:
+            return est
+        group //= 2
+
+
 def check(exp: Experiment, available: int | None = None, *,
           est: Estimate | None = None) -> str | None:
     """None if the run fits; a warning line if its estimated peak is more than WARN_FRACTION
@@ -320,10 +359,7 @@ def check(exp: Experiment, available: int | None = None, *,
     if not all(m.analysed for m in est.programs.values()):
         return (f"XLA gives no memory analysis on {jax.default_backend()}: this run's memory "
                 "is not checked")
-    free = device_free(exp)
-    needed, where = (est.peak, "per device") if free is not None else (est.total, "in all")
-    have = available if available is not None else (
-        free if free is not None else host_available())
+    needed, have, where = _needed(exp, est, available)
     if have <= 0 or needed <= WARN_FRACTION * have:
         return None
     big = est.programs[est.largest]

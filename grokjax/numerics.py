@@ -8,16 +8,70 @@ grokjax creates names its dtype). TPUs lack float64: there the loss falls back t
 the run records that it did. Matmul precision is passed explicitly to every einsum
 (`jax.lax.Precision`), never as a string flag: float32's default is bf16 passes on TPU and TF32
 on recent GPUs.
+
+The same bits every run: on a GPU, XLA computes the scatter-adds of the gathers' backward pass
+(the embedding, the table attention) with atomics, whose order varies from run to run; measured
+on an H200, two runs of the same command differed from step 30 and grokked hundreds of steps
+apart. `numerics.deterministic` (default true) asks XLA for deterministic ops
+(`--xla_gpu_deterministic_ops=true`, which also turns autotuning off), added to the user's
+XLA_FLAGS before JAX's backend starts; a flag the user set stands. XLA reads XLA_FLAGS once,
+when the first backend starts: a process that started JAX before grokjax could set it keeps
+what it had, and the run records that ('late'). CPUs and TPUs compute the same bits without it.
 """
 
 from __future__ import annotations
 
+import os
+import re
+import warnings
+
 import jax
 import jax.numpy as jnp
+from jax._src import xla_bridge
+
+GPU_DETERMINISM = "--xla_gpu_deterministic_ops"
+_FLAG = re.compile(re.escape(GPU_DETERMINISM) + r"(?:=(\S*))?(?:\s|$)")
+_how = ""  # how the flag came to be what it is (set, user, off, late), once asked
 
 
-def configure(loss_dtype: str) -> str:
-    """Enables x64 if the float64 loss is wanted and possible; returns the dtype in effect."""
+def request_determinism(on: bool) -> None:
+    """Adds `--xla_gpu_deterministic_ops=true` to XLA_FLAGS when `on`, unless the user's XLA_FLAGS
+    name it already, or JAX's backend has started (then it would be ignored: a warning on a
+    GPU). Call before anything starts the backend; `determinism()` says what came of it."""
+    global _how
+    flags = os.environ.get("XLA_FLAGS", "")
+    if _how in ("set", "user", "late"):
+        return  # decided for this process: XLA read its flags once
+    if _FLAG.search(flags):
+        _how = "user"
+    elif xla_bridge.backends_are_initialized():
+        _how = "late"
+        if on and jax.default_backend() == "gpu":
+            warnings.warn("JAX's GPU backend started before grokjax could ask XLA for "
+                          "deterministic ops, so reruns may differ in their last bits; start "
+                          f"Python with XLA_FLAGS={GPU_DETERMINISM}=true", stacklevel=2)
+    elif on:
+        os.environ["XLA_FLAGS"] = f"{flags} {GPU_DETERMINISM}=true".strip()
+        _how = "set"
+    else:
+        _how = "off"
+
+
+def determinism() -> dict:
+    """What run.json records: whether XLA_FLAGS asks for deterministic GPU ops, how it came
+    to ('set': by grokjax; 'user': the user's XLA_FLAGS; 'off': numerics.deterministic=false;
+    'late': the backend had started before grokjax could ask), and XLA_FLAGS itself."""
+    flags = os.environ.get("XLA_FLAGS", "")
+    found = _FLAG.findall(flags)
+    on = bool(found) and found[-1].lower() in ("", "true", "1")
+    return {"gpu_deterministic_ops": on, "deterministic_how": _how or "late",
+            "xla_flags": flags}
+
+
+def configure(loss_dtype: str, deterministic: bool = True) -> str:
+    """Asks for deterministic GPU ops (`request_determinism`) before the backend starts, then
+    enables x64 if the float64 loss is wanted and possible; returns the loss dtype in effect."""
+    request_determinism(deterministic)
     if loss_dtype == "float64" and jax.default_backend() != "tpu":
         jax.config.update("jax_enable_x64", True)
         return "float64"

@@ -309,18 +309,22 @@ def keep_active(records: dict, n_steps: int, scfg: StepConfig, eval_every: int) 
 
 
 def over_members(fn, batching: str = "vmap", mesh: Mesh | None = None, data_arg: bool = True,
-                 n_shared: int = 0):
+                 n_shared: int = 0, group: int = 0):
     """Lifts fn(state, data, *shared) of one member to the stacked member axis (fn(member)
     when not data_arg); the last `n_shared` arguments are the same for every member.
 
-    'vmap' batches the members into one computation (fast on accelerators). 'map' loops over
-    them with lax.map, so each member runs exactly the computation it runs alone: bit-identical
-    results whatever the batch (XLA's CPU reductions are ordered differently for different batch
-    shapes, so 'vmap' agrees only to float rounding there). With a mesh of several devices, each
-    device runs its own block of members (shard_map): the members never communicate.
+    'vmap' batches the members into one computation (fast on accelerators); with `group` > 0 it
+    loops over groups of that many members, each group batched (lax.map with batch_size: the
+    temporaries of one group are live at a time, so a member axis larger than memory runs).
+    'map' loops over them one at a time with lax.map, so each member runs exactly the
+    computation it runs alone: bit-identical results whatever the batch (XLA's CPU reductions
+    are ordered differently for different batch shapes, so 'vmap' agrees only to float
+    rounding there). With a mesh of several devices, each device runs its own block of members
+    (shard_map): the members never communicate; a group is of a device's members.
     """
     in_axes = ((0, DATA_AXES) if data_arg else (0,)) + (None,) * n_shared
-    if batching == "vmap":
+    size = group if batching == "vmap" else None  # lax.map's batch_size; None: one at a time
+    if batching == "vmap" and not group:
         per_device = jax.vmap(fn, in_axes=in_axes)
     elif data_arg:
         def per_device(state, data, *shared):
@@ -328,10 +332,10 @@ def over_members(fn, batching: str = "vmap", mesh: Mesh | None = None, data_arg:
                 s, part = args
                 return fn(s, data.replace(**part), *shared)
             part = {k: getattr(data, k) for k in PER_MEMBER if getattr(data, k) is not None}
-            return jax.lax.map(one, (state, part))
+            return jax.lax.map(one, (state, part), batch_size=size)
     else:
         def per_device(members):
-            return jax.lax.map(fn, members)
+            return jax.lax.map(fn, members, batch_size=size)
     if mesh is None or mesh.size == 1:
         return per_device
     specs = ((P(AXIS), DATA_SPECS) if data_arg else (P(AXIS),)) + (P(),) * n_shared
@@ -340,21 +344,26 @@ def over_members(fn, batching: str = "vmap", mesh: Mesh | None = None, data_arg:
 
 
 def make_program(scfg: StepConfig, n_blocks: int, eval_every: int, batching: str = "vmap",
-                 mesh: Mesh | None = None):
+                 mesh: Mesh | None = None, group: int = 0):
     """The compiled chunk of every member, `program(states, data, active)`: the first `active`
-    outer iterations of `n_blocks` log blocks (see run_chunk); the input state is donated."""
+    outer iterations of `n_blocks` log blocks (see run_chunk); the input state is donated.
+    `batching`, `group`: how the members are lifted (over_members)."""
     chunk = functools.partial(run_chunk, scfg=scfg, n_blocks=n_blocks, eval_every=eval_every)
-    return jax.jit(over_members(chunk, batching, mesh, n_shared=1), donate_argnums=0)
+    return jax.jit(over_members(chunk, batching, mesh, n_shared=1, group=group),
+                   donate_argnums=0)
 
 
-def make_final(scfg: StepConfig, batching: str = "vmap", mesh: Mesh | None = None):
-    return jax.jit(over_members(functools.partial(final_record, scfg=scfg), batching, mesh))
+def make_final(scfg: StepConfig, batching: str = "vmap", mesh: Mesh | None = None,
+               group: int = 0):
+    return jax.jit(over_members(functools.partial(final_record, scfg=scfg), batching, mesh,
+                                group=group))
 
 
-def make_init(scfg: StepConfig, n_tasks: int, batching: str = "vmap", mesh: Mesh | None = None):
+def make_init(scfg: StepConfig, n_tasks: int, batching: str = "vmap", mesh: Mesh | None = None,
+              group: int = 0):
     """Every member's state from {'seed': int32 [M]} and, for a grid, its traced values
     ('lr', 'weight_decay', 'weight_scale': float32 [M])."""
     def init_one(member):
         hparams = {k: v for k, v in member.items() if k != "seed"}
         return init_state(jax.random.key(member["seed"]), scfg, n_tasks, hparams)
-    return jax.jit(over_members(init_one, batching, mesh, data_arg=False))
+    return jax.jit(over_members(init_one, batching, mesh, data_arg=False, group=group))

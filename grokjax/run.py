@@ -74,8 +74,10 @@ def run_info(exp: Experiment, loss_dtype: str) -> dict:
         "n_train": int(exp.train_idx.shape[1]),
         "n_test": int(exp.test_idx.shape[1]),
         "numerics": {"loss_dtype": loss_dtype,
-                     "matmul_precision": exp.cfg.numerics.matmul_precision},
+                     "matmul_precision": exp.cfg.numerics.matmul_precision,
+                     **numerics.determinism()},
         "batching": exp.batching,
+        "member_group": exp.member_group,  # (0: all members of a device in one vmap)
         "mesh_devices": int(exp.mesh.size),
         **({"grid": exp.members.describe()} if exp.members.axes else {}),
         **rundir.environment(),
@@ -115,10 +117,10 @@ def _start(exp: Experiment, workdir: pathlib.Path, loss_dtype: str,
         if changes:
             raise GrokjaxError(f"{workdir} holds a run with another config "
                                f"({'; '.join(changes)}); choose another --out")
-    info = run_info(exp, loss_dtype)
     if exp.cfg.transfer.from_run:  # read before anything compiles: it may refuse the run
         source, source_step = saved_lib.source_params(exp)
     programs = accept()
+    info = run_info(exp, loss_dtype)  # (the member group `accept` chose)
     state = exp.init_state(programs["init"])
     if exp.cfg.transfer.from_run:
         groups = transfer.parse_groups(exp.cfg.transfer.load, "transfer.load")
@@ -144,7 +146,10 @@ def _accept(exp: Experiment, announce: Callable[[], None], say: bool) -> dict:
     if say:
         print(f"compiling the training programs ({exp.n_members} members)", file=sys.stderr,
               flush=True)
-    est = memory.estimate(exp)
+    est = memory.fit_members(exp, memory.estimate(exp))
+    if exp.member_group and exp.member_group != exp.cfg.train.member_group and say:
+        print(f"the members do not fit the device in one vmap: {exp.member_group} at a time",
+              file=sys.stderr, flush=True)
     warning = memory.check(exp, est=est)
     if warning and sharding.is_primary():
         print(f"grokjax: warning: {warning}", file=sys.stderr, flush=True)
@@ -169,7 +174,7 @@ def train(cfg: ml_collections.ConfigDict, workdir: str | pathlib.Path, *,
     transfer source read, its programs compiled and their memory checked) and before it
     initialises anything; not for a run that is complete already or refused."""
     announce = announce or (lambda: None)
-    loss_dtype = numerics.configure(cfg.numerics.loss_dtype)
+    loss_dtype = numerics.configure(cfg.numerics.loss_dtype, cfg.numerics.deterministic)
     workdir = pathlib.Path(workdir)
     known = (saved_lib.open_run(workdir).recorded_source_d_vocab
              if RunFiles(workdir).run_info.exists() else None)  # a resumed run's source may move
@@ -187,6 +192,9 @@ def train(cfg: ml_collections.ConfigDict, workdir: str | pathlib.Path, *,
         try:
             accept = functools.partial(_accept, exp, announce, progress and sharding.is_primary())
             if checkpoints.steps():
+                # the member groups it ran with, so that it goes on bit for bit
+                exp.member_group = saved_lib.open_run(workdir).info.get(
+                    "member_group", exp.member_group)
                 begun = _resume(exp, workdir, checkpoints)
                 if isinstance(begun, dict):  # complete already: its summary
                     return begun

@@ -152,7 +152,7 @@ class SavedRun:
     @functools.cached_property
     def experiment(self) -> Experiment:
         """The experiment the run's config builds: members, splits, data, model config."""
-        numerics.configure(self.cfg.numerics.loss_dtype)
+        numerics.configure(self.cfg.numerics.loss_dtype, self.cfg.numerics.deterministic)
         return build(self.cfg, source_d_vocab(self.cfg, self.recorded_source_d_vocab))
 
     @property

@@ -18,7 +18,7 @@ from tests.conftest import tiny_config
 def setup(cfg):
     exp = build(cfg)
     data = exp.data()
-    states = program.make_init(exp.scfg, exp.n_tasks, exp.batching)(
+    states = program.make_init(exp.scfg, exp.n_tasks, exp.batching, group=exp.member_group)(
         {"seed": jnp.asarray(exp.member_seeds, jnp.int32)})
     return exp, data, states
 
@@ -121,7 +121,7 @@ def test_with_minibatches_memorisation_is_measured_on_the_whole_train_set():
 def run_program(cfg, steps=20):
     exp, data, states = setup(cfg)
     chunk = program.make_program(exp.scfg, steps // cfg.train.eval_every, cfg.train.eval_every,
-                                 exp.batching)
+                                 exp.batching, group=exp.member_group)
     states, records = chunk(states, data, steps // program.outer_steps(exp.scfg,
                                                                       cfg.train.eval_every))
     return jax.device_get(states), jax.device_get(records)
@@ -142,6 +142,25 @@ def test_a_seed_gives_the_same_result_alone_and_in_a_batch(batching):
     member_1 = lambda tree, i: jax.tree.map(lambda x: x[i], tree)  # noqa: E731
     same(member_1(s_batch, 1), member_1(s_alone, 0))
     same(member_1(r_batch, 1), member_1(r_alone, 0))
+
+
+def test_a_member_in_a_group_equals_its_group_run_alone():
+    """vmap in groups (train.member_group = 2 of 5 members: two groups and a remainder of one)
+    loops over the groups, each batched: a member equals its group's members vmapped alone, bit
+    for bit on the CPU, and all members at once to float rounding."""
+    def seeds(seed_list, group):
+        cfg = tiny_config()
+        with cfg.unlocked():
+            cfg.seed_list, cfg.train.batching, cfg.train.member_group = seed_list, "vmap", group
+        return run_program(cfg)
+    grouped, group_alone = seeds((0, 1, 2, 3, 4), 2), seeds((2, 3), 0)
+    last, every = seeds((4,), 0), seeds((0, 1, 2, 3, 4), 0)
+    member = lambda tree, i: jax.tree.map(lambda x: x[i], tree)  # noqa: E731
+    for part in range(2):  # the state, the records
+        for i in range(2):
+            chex.assert_trees_all_equal(member(grouped[part], 2 + i), member(group_alone[part], i))
+        chex.assert_trees_all_equal(member(grouped[part], 4), member(last[part], 0))
+        chex.assert_trees_all_close(grouped[part], every[part], rtol=1e-4, atol=1e-6)
 
 
 def test_a_whole_run_of_a_seed_alone_equals_it_in_a_batch(tmp_path):

@@ -57,6 +57,8 @@ def base_config() -> ml_collections.ConfigDict:
         acc_threshold=0.99,  # memorised / grokked when train / test accuracy reaches this
         stop_when_grokked=False,  # end early once every seed has grokked
         batching="auto",  # seeds: 'vmap' | 'map' (bit-exact per seed) | 'auto' (map on CPU)
+        member_group=0,  # with vmap, members per vmapped group, looped over (lax.map); 0: all
+                         # at once, or the largest group that fits the device (grokjax.memory)
     ))
     c.probe = ml_collections.ConfigDict(dict(
         every=100,  # steps between probes inside the program (0: none); divides train.chunk_steps
@@ -93,6 +95,8 @@ def base_config() -> ml_collections.ConfigDict:
     c.numerics = ml_collections.ConfigDict(dict(
         loss_dtype="float64",  # 'float64' (jax x64; float32 on TPU) | 'float32'
         matmul_precision="highest",  # 'default' | 'high' | 'highest' (full float32 on GPU/TPU)
+        deterministic=True,  # on a GPU, XLA's deterministic ops: the same bits every rerun
+                             # (grokjax.numerics; false: atomics, reruns differ)
     ))
     return c
 

@@ -43,7 +43,7 @@ def from_saved(saved: dict) -> ml_collections.ConfigDict:
 RESUMABLE_KEYS = ("train.steps", "train.stop_when_grokked", "checkpoint.save_every",
                   "checkpoint.keep", "checkpoint.pin", "checkpoint.async_save",
                   "tensorboard.enabled", "tensorboard.seed_runs", "tensorboard.detail_seeds",
-                  "tensorboard.images")
+                  "tensorboard.images", "numerics.deterministic")
 
 
 def result_changes(saved: dict, cfg: ml_collections.ConfigDict) -> list[str]:

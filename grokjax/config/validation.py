@@ -79,6 +79,9 @@ def validate(cfg: ml_collections.ConfigDict) -> tuple[Task, ...]:
     if cfg.tensorboard.seed_runs < -1 or cfg.tensorboard.detail_seeds < 0:
         raise GrokjaxError("tensorboard.seed_runs (-1: all) and tensorboard.detail_seeds count "
                            "seeds; they cannot be negative")
+    if cfg.train.member_group < 0:
+        raise GrokjaxError(f"train.member_group={cfg.train.member_group}: members per vmapped "
+                           "group, e.g. 256, or 0 (all at once, or what fits the device)")
     if cfg.tensorboard.images < 2:
         raise GrokjaxError(f"tensorboard.images={cfg.tensorboard.images}: keep at least 2 spectra "
                            "images per member (the first and the last), e.g. 200")
