@@ -1,0 +1,44 @@
+"""benchmarks/gpu.py --small: the five-minute accelerator check runs as written, on this CPU
+with small sizes, and reports what the CPU promises (the README's "What holds where"): the
+same command twice and a resume after a kill bit for bit, a seed alone equal to it in a batch
+bit for bit with map and to float rounding with vmap, memory per member from XLA."""
+
+import json
+import pathlib
+import subprocess
+import sys
+
+REPO = pathlib.Path(__file__).resolve().parent.parent
+
+
+def test_the_gpu_check_runs_on_a_cpu_and_finds_what_the_cpu_promises(tmp_path):
+    out = tmp_path / "gpu-small.json"
+    printed = subprocess.run([sys.executable, "benchmarks/gpu.py", "--small", "--out", str(out)],
+                             cwd=REPO, capture_output=True, text=True, timeout=300,
+                             check=True).stdout
+    result = json.loads(out.read_text())
+    s = result["sections"]
+    assert result["small"] and result["backend"] == "cpu" and result["matmul_gflops"] > 0
+
+    runs = s["runs"]
+    assert runs["same_command_twice"]["bit_identical"], runs["same_command_twice"]
+    assert runs["resume_after_kill"]["bit_identical"], runs["resume_after_kill"]
+    assert runs["killed"]["returncode"] == -9 and runs["resumed"]["returncode"] == 0
+    assert runs["run_json_numerics"]["gpu_deterministic_ops"]
+    assert runs["cold"]["compile_seconds"] > 0 and runs["cached"]["compile_seconds"] > 0
+
+    assert s["alone_vs_batch"]["map"]["largest_metric_difference"] == 0
+    assert 0 <= s["alone_vs_batch"]["vmap"]["largest_metric_difference"] < 1e-4
+
+    rows = s["throughput"]
+    assert [(r["members"], r["matmul_precision"], r["member_group"]) for r in rows] == [
+        (1, "highest", 0), (4, "highest", 0), (8, "highest", 0), (8, "default", 0),
+        (8, "highest", 2)]
+    for r in rows:
+        assert r["member_steps_per_second"] > 0 and r["bytes_per_member"] > 0
+        assert 0 < r["fraction_of_matmul_rate"] < 2
+    grouped, whole = rows[-1], rows[2]
+    assert grouped["peak_bytes_per_device"] < whole["peak_bytes_per_device"]  # groups cut it
+
+    assert s["table_a5"]["members"] == 3 and s["table_a5"]["projected_hours_to_3e5_steps"] > 0
+    assert "| same command twice | bit-identical: True |" in printed
