@@ -16,8 +16,10 @@ would not leave it its time:
   vmap (a GPU's default) and with map, one chunk program each: bit for bit or the largest
   difference, and the grok steps;
 * throughput: the default config (add, p = 97, r = 0.3, full batch; probes off, test evaluation
-  every 10 steps) at 1, 64, 1,024 and 8,192 members in full float32, and 1,024 with TF32
-  matmuls (`numerics.matmul_precision=default`), through the run's own path: XLA's memory
+  every 10 steps) at 1, 64, 1,024 and 8,192 members in full float32, and at 1,024 with TF32
+  matmuls (`numerics.matmul_precision=default`), in groups of 256, and with the attention
+  computed per example (`model.attention=dense`: no scatter-add into the score table in the
+  backward pass; `--profile DIR` traces the 1,024-member chunk), through the run's own path: XLA's memory
   analysis first (grokjax.memory), members in vmapped groups where they do not fit at once, the
   compiled chunk program timed: member-steps/s, bytes per member, the executed FLOP rate against
   the card's measured float32 matmul rate;
@@ -182,7 +184,7 @@ def section_alone_vs_batch(size: dict) -> dict:
 
 # -- throughput and memory ----------------------------------------------------------------------
 
-def _throughput(cfg, n: int, steps: int, peak: float) -> dict:
+def _throughput(cfg, n: int, steps: int, peak: float, profile: str | None = None) -> dict:
     exp = build(speed.with_overrides(cfg, *config_lib.seed_overrides(n)))
     est = memory.fit_members(exp, memory.estimate(exp))
     state = exp.init_state(est.compiled["init"])
@@ -192,14 +194,19 @@ def _throughput(cfg, n: int, steps: int, peak: float) -> dict:
     state, records = chunk(state, data, active)  # first run (warm caches)
     jax.block_until_ready(records)
     t0 = time.perf_counter()
+    if profile:  # a trace of the timed chunk, for TensorBoard's profile plugin or Perfetto
+        jax.profiler.start_trace(profile)
     state, records = chunk(state, data, active)
     jax.block_until_ready(records)
     seconds = time.perf_counter() - t0
+    if profile:
+        jax.profiler.stop_trace()
     flops = speed.executed_flops(exp)
     per_step = flops["train_step"] + flops["test_eval"] / cfg.train.eval_every
     rate = n * steps / seconds
     return {"members": n, "member_group": exp.member_group, "steps": steps,
             "matmul_precision": cfg.numerics.matmul_precision,
+            "attention": cfg.model.attention,
             "compile_seconds": round(est.seconds, 2), "seconds": round(seconds, 4),
             "member_steps_per_second": round(rate, 1),
             "peak_bytes_per_device": est.peak, "bytes_per_member": int(est.total / n),
@@ -208,24 +215,29 @@ def _throughput(cfg, n: int, steps: int, peak: float) -> dict:
             "fraction_of_matmul_rate": round(per_step * rate / 1e9 / peak, 3)}
 
 
-def section_throughput(size: dict, clock: Clock, peak: float) -> list[dict]:
+def section_throughput(size: dict, clock: Clock, peak: float, profile: str | None
+                       ) -> list[dict]:
     base = config_lib.load_config("configs/add.py", [  # vmap: the GPU's default, on a CPU too
         "probe.every=0", "train.eval_every=10", "train.batching=vmap", f"train.chunk_steps={size['steps']}",
         f"train.steps={size['steps']}", "tensorboard.enabled=false"])
     rows = []
-    largest = size["members"][-1]
-    plan = ([(n, "highest", 0) for n in size["members"]]
-            + [(n, "default", 0) for n in size["tf32"]]
-            + [(size["tf32"][0], "highest", size["tf32"][0] // 4)])  # what groups cost
-    for n, precision, group in plan:
+    largest, mid = size["members"][-1], size["tf32"][0]
+    plan = ([(n, "highest", 0, "tables") for n in size["members"]]
+            + [(mid, "default", 0, "tables")]  # TF32 matmuls on a GPU
+            + [(mid, "highest", mid // 4, "tables")]  # what groups cost
+            + [(mid, "highest", 0, "dense")])  # attention per example: no table scatter-add
+    for n, precision, group, attention in plan:
         if clock.left() < 20 or (n == largest and clock.left() < 60 and not is_small(size)):
-            rows.append({"members": n, "matmul_precision": precision, "skipped": "deadline"})
+            rows.append({"members": n, "matmul_precision": precision, "attention": attention,
+                         "skipped": "deadline"})
             continue
         cfg = speed.with_overrides(base, f"numerics.matmul_precision={precision}",
-                                   f"train.member_group={group}")
-        row = _throughput(cfg, n, size["steps"], peak)
+                                   f"train.member_group={group}", f"model.attention={attention}")
+        row = _throughput(cfg, n, size["steps"], peak, profile if n == mid and group == 0
+                          and precision == "highest" and attention == "tables" else None)
         rows.append(row)
-        print(f"  {n:>5} members ({precision}): {row['member_steps_per_second']:>10.1f} "
+        print(f"  {n:>5} members ({precision}, {attention}): "
+              f"{row['member_steps_per_second']:>10.1f} "
               f"member-steps/s, {row['fraction_of_matmul_rate']:.0%} of the matmul rate, "
               f"{row['bytes_per_member'] / 2**20:.1f} MiB/member, group "
               f"{row['member_group'] or 'all'}, compiled in {row['compile_seconds']} s",
@@ -289,14 +301,16 @@ def table(result: dict) -> str:
                          f"{row['grok_step_alone_and_in_batch']} |")
     ref = (s.get("reference") or {}).get("steps_per_second")
     if isinstance(s.get("throughput"), list):
-        lines += ["", "| members | precision | member-steps/s | x reference | of matmul rate | "
-                  "MiB/member | group | compile s |", "|---:|---|---:|---:|---:|---:|---:|---:|"]
+        lines += ["", "| members | precision | attention | member-steps/s | x reference | "
+                  "of matmul rate | MiB/member | group | compile s |",
+                  "|---:|---|---|---:|---:|---:|---:|---:|---:|"]
         for row in s["throughput"]:
             if "skipped" in row:
-                lines.append(f"| {row['members']} | {row['matmul_precision']} | skipped | | | | | |")
+                lines.append(f"| {row['members']} | {row['matmul_precision']} | "
+                             f"{row['attention']} | skipped | | | | | |")
                 continue
             x = f"{row['member_steps_per_second'] / ref:.0f}x" if ref else "-"
-            lines.append(f"| {row['members']} | {row['matmul_precision']} | "
+            lines.append(f"| {row['members']} | {row['matmul_precision']} | {row['attention']} | "
                          f"{row['member_steps_per_second']:,.0f} | {x} | "
                          f"{row['fraction_of_matmul_rate']:.0%} | "
                          f"{row['bytes_per_member'] / 2**20:.1f} | {row['member_group'] or 'all'}"
@@ -313,6 +327,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--small", action="store_true", help="small sizes, for a CPU")
     ap.add_argument("--deadline", type=float, default=None, help="seconds for everything")
+    ap.add_argument("--profile", default=None, metavar="DIR",
+                    help="a jax.profiler trace of the 1,024-member chunk (8 with --small)")
     ap.add_argument("--only", default="runs,alone_vs_batch,throughput,reference,table_a5")
     ap.add_argument("--out", default=None, help="the JSON (default benchmarks/results/"
                                                 "gpu-<device>.json)")
@@ -342,7 +358,7 @@ def main(argv: list[str] | None = None) -> int:
             elif name == "alone_vs_batch":
                 value = section_alone_vs_batch(size)
             elif name == "throughput":
-                value = section_throughput(size, clock, result["matmul_gflops"])
+                value = section_throughput(size, clock, result["matmul_gflops"], args.profile)
             elif name == "reference":
                 value = speed.section_reference(size["reference_steps"])
             else:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import dataclasses
 
 import jax
-import jax.numpy as jnp
 import ml_collections
 import numpy as np
 from jax.sharding import NamedSharding
@@ -74,7 +73,8 @@ class Experiment:
     def data(self) -> program.Data:
         """The program's data, on the host (see `place`). With a task grid, the token and label
         tables (and the probes' (a, b) table) of every grid task, stacked, and each member's
-        index into them."""
+        index into them. (Made with device_put: jnp.asarray of a numpy array compiles a
+        staging program per shape, a cost at every cold start on a GPU.)"""
         datasets = self.task_datasets or [self.dataset]
         fields = {}
         spec = self.scfg.probe
@@ -89,20 +89,20 @@ class Experiment:
             tables = [(data_lib.tokenize(operands, d.vocab.op_tokens[0], d.vocab),
                        d.tasks[0].labels(operands, p).reshape(p, p)) for d in datasets]
             fields = dict(table_tokens=[t for t, _ in tables], table_labels=[l for _, l in tables],
-                          table_train=jnp.asarray(train))
+                          table_train=jax.device_put(train))
         fields["tokens"] = [d.tokens for d in datasets]
         fields["labels"] = [d.labels for d in datasets]
         for key in ("tokens", "labels", "table_tokens", "table_labels"):
             if key in fields:  # one task's table, or every grid task's stacked
-                fields[key] = jnp.asarray(np.stack(fields[key]) if self.task_datasets
+                fields[key] = jax.device_put(np.stack(fields[key]) if self.task_datasets
                                           else fields[key][0])
         if self.task_index is not None:
-            fields["task_index"] = jnp.asarray(self.task_index)
+            fields["task_index"] = jax.device_put(self.task_index)
         if self.train_mask is not None:
-            fields.update(train_mask=jnp.asarray(self.train_mask),
-                          test_mask=jnp.asarray(self.test_mask))
-        return program.Data(train_idx=jnp.asarray(self.train_idx),
-                            test_idx=jnp.asarray(self.test_idx), **fields)
+            fields.update(train_mask=jax.device_put(self.train_mask),
+                          test_mask=jax.device_put(self.test_mask))
+        return program.Data(train_idx=jax.device_put(self.train_idx),
+                            test_idx=jax.device_put(self.test_idx), **fields)
 
     def field_sharding(self, name: str) -> NamedSharding:
         """Where a `program.Data` field lives: per-member fields over the mesh's member axis,
@@ -150,7 +150,7 @@ def model_config(cfg: ml_collections.ConfigDict, d_vocab: int, n_ctx: int) -> Mo
         d_vocab=d_vocab, n_ctx=n_ctx, arch=m.arch, variant=m.variant, num_layers=m.num_layers,
         d_model=m.d_model, num_heads=m.num_heads, d_head=m.d_head, d_mlp=m.d_mlp, act=m.act,
         d_emb=m.d_emb, weight_scale=m.weight_scale, precision=cfg.numerics.matmul_precision,
-        attn_rate=m.attn_rate)
+        attn_rate=m.attn_rate, attention=m.attention)
 
 
 def _probe_spec(cfg: ml_collections.ConfigDict, tasks, task_grid: bool) -> ProbeSpec | None:

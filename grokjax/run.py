@@ -324,6 +324,7 @@ class _Writer:
         cfg = exp.cfg
         self.n_detail = cfg.tensorboard.detail_seeds if cfg.tensorboard.enabled else 0
         self.histogram_step = -1  # the same on every process, unlike the primary's board
+        self._detail = None  # the program that copies the detail members' params
 
     def weights(self, state):
         """The detail members' params, still on the device: a copy taken as soon as a chunk
@@ -331,8 +332,12 @@ class _Writer:
         None without histograms."""
         if not self.n_detail:
             return None
-        # a copy: x[:n] of n members is x itself, which the next chunk deletes
-        return jax.tree.map(lambda x: jnp.copy(x[:self.n_detail]), state.params)
+        # a copy (x[:n] of n members is x itself, which the next chunk deletes), by one
+        # program for every matrix (not a slice and a copy program per shape: compiles)
+        if self._detail is None:
+            n = self.n_detail
+            self._detail = jax.jit(lambda params: jax.tree.map(lambda x: jnp.copy(x[:n]), params))
+        return self._detail(state.params)
 
     def histograms(self, step: int, weights) -> None:
         """The histograms of `weights` (what `weights` returned) at `step`, once per step.

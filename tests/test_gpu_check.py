@@ -31,13 +31,14 @@ def test_the_gpu_check_runs_on_a_cpu_and_finds_what_the_cpu_promises(tmp_path):
     assert 0 <= s["alone_vs_batch"]["vmap"]["largest_metric_difference"] < 1e-4
 
     rows = s["throughput"]
-    assert [(r["members"], r["matmul_precision"], r["member_group"]) for r in rows] == [
-        (1, "highest", 0), (4, "highest", 0), (8, "highest", 0), (8, "default", 0),
-        (8, "highest", 2)]
+    assert [(r["members"], r["matmul_precision"], r["member_group"], r["attention"])
+            for r in rows] == [
+        (1, "highest", 0, "tables"), (4, "highest", 0, "tables"), (8, "highest", 0, "tables"),
+        (8, "default", 0, "tables"), (8, "highest", 2, "tables"), (8, "highest", 0, "dense")]
     for r in rows:
         assert r["member_steps_per_second"] > 0 and r["bytes_per_member"] > 0
         assert 0 < r["fraction_of_matmul_rate"] < 2
-    grouped, whole = rows[-1], rows[2]
+    grouped, whole = rows[4], rows[2]
     assert grouped["peak_bytes_per_device"] < whole["peak_bytes_per_device"]  # groups cut it
 
     assert s["table_a5"]["members"] == 3 and s["table_a5"]["projected_hours_to_3e5_steps"] > 0

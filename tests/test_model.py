@@ -221,3 +221,24 @@ def test_attention_from_tables_equals_the_plain_attention(variant):
     # (each gradient entry sums hundreds of float32 terms, in another order on either path)
     jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5), grads,
                  grads_plain)
+
+
+def test_dense_attention_is_the_same_function_as_attention_from_tables():
+    """model.attention='dense' (the per-example path, readout position only): the logits and
+    every gradient of the default 'tables' path, to float rounding."""
+    tables, dense = CFG, dataclasses.replace(CFG, attention="dense")
+    params = models.init(jax.random.key(6), tables)
+    tokens = jnp.asarray(np.random.default_rng(2).integers(0, CFG.d_vocab, size=(200, 3)),
+                         jnp.int32)
+
+    def loss(p, cfg):
+        return jnp.sum(jnp.sin(models.apply(p, tokens, cfg)))
+
+    np.testing.assert_allclose(models.apply(params, tokens, tables),
+                               models.apply(params, tokens, dense), rtol=1e-5, atol=1e-6)
+    jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5),
+                 jax.grad(loss)(params, tables), jax.grad(loss)(params, dense))
+    # and they are two computations: XLA's programs differ (a gather from the score table)
+    texts = [jax.jit(lambda p, c=c: models.apply(p, tokens, c)).lower(params).as_text()
+             for c in (tables, dense)]
+    assert texts[0] != texts[1]

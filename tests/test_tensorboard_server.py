@@ -196,7 +196,7 @@ def test_tensorboard_shows_the_transition_the_settings_and_never_as_never(two_ru
     assert cli.main(["collect", str(root)]) == 0
     line = [ln for ln in capsys.readouterr().out.splitlines() if "tensorboard --logdir" in ln]
     flags = line[0].split("tensorboard --logdir ")[1].split()
-    assert flags[0] == str(root) and flags[1:] == ["--samples_per_plugin", "images=22"]
+    assert flags[0] == str(root) and flags[1:] == ["--samples_per_plugin", "images=21"]
 
     server = Server(command, root, "auto", *flags[1:])
     plain = Server(command, root, "auto")  # TensorBoard's defaults, to show what the flag is for

@@ -38,6 +38,8 @@ def base_config() -> ml_collections.ConfigDict:
         d_emb=500,  # MLP model only
         weight_scale=1.0,  # multiplies every init std (Omnigrok's alpha)
         attn_rate=1.0,  # attention = rate * softmax + (1 - rate) * uniform (Zhong et al.); 0: pizza
+        attention="tables",  # a 1-layer model's attention: 'tables' (per-vocabulary tables,
+                             # gathered per example) | 'dense' (per example); the same function
     ))
     c.optim = ml_collections.ConfigDict(dict(
         lr=1e-3,

@@ -22,6 +22,7 @@ _CHOICES = {
     "train.batching": ("auto", "vmap", "map"),
     "model.variant": ("furuta", "nanda"),
     "model.act": ("relu", "gelu"),
+    "model.attention": ("tables", "dense"),
     "numerics.loss_dtype": ("float64", "float32"),
     "numerics.matmul_precision": ("default", "high", "highest"),
 }

@@ -35,6 +35,9 @@ class ModelConfig:
     weight_scale: float = 1.0  # multiplies every init std (Omnigrok's alpha); 1 = the reference
     precision: str = "highest"  # matmul precision: 'default' | 'high' | 'highest'
     attn_rate: float = 1.0  # attention = rate * softmax + (1 - rate) * uniform (Zhong et al.)
+    # a first layer read out at the last position: 'tables' (per-vocabulary tables, gathered;
+    # chosen on a CPU) | 'dense' (per example; which is faster on a GPU is for gpu.py to say)
+    attention: str = "tables"
 
 
 def activation(name: str) -> Callable[[jax.Array], jax.Array]:

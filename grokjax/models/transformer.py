@@ -16,7 +16,10 @@ position only: the logits never read the other positions, so the result is the s
 work is a third. A one-layer model goes further (`_attention_from_tables`): its attention input
 is a token's embedding (plus its position's), so queries, keys and values are per-vocabulary
 tables and the scores one [V, C, V, H] table, gathered per example; the same function, with
-a much cheaper backward pass (tests check both against the plain path).
+a much cheaper backward pass on a CPU (tests check both against the plain path);
+`model.attention='dense'` keeps the per-example path, whose backward pass has no scatter-add
+into the [V, C, V, H] table (a GPU computes those with atomics, or slowly when deterministic:
+benchmarks/gpu.py times both).
 """
 
 from __future__ import annotations
@@ -179,7 +182,7 @@ def _forward(params: Params, tokens_BxC: jax.Array, cfg: ModelConfig, hp: HookPo
         p, name = params["blocks"][str(layer)], f"blocks.{layer}"
         last_only = layer == cfg.num_layers - 1 and not hp.active
         x_BxCxD = hp(f"{name}.hook_resid_pre", x_BxCxD)
-        if last_only and layer == 0:  # the input is a table lookup: attend from tables
+        if last_only and layer == 0 and cfg.attention == "tables":  # input: a table lookup
             rows_PxVxD = _input_rows(params, tokens_BxC)
             attn_BxQxD = _attention_from_tables(p["attn"], rows_PxVxD, tokens_BxC, prec,
                                                 cfg.attn_rate)
