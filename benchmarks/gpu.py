@@ -65,7 +65,7 @@ SIZES = {"full": {"members": [1, 64, 1024, 8192], "tf32": [1024], "steps": 100,
                   "quick_steps": 500, "batch_steps": 1000, "reference_steps": 200,
                   "a5_steps": 300, "a5_tasks": None, "a5_seeds": 3, "a5_p": 97,
                   "deadline": 290.0},
-         "small": {"members": [1, 4, 8], "tf32": [8], "steps": 10, "quick_steps": 40,
+         "small": {"members": [1, 8], "tf32": [8], "steps": 10, "quick_steps": 40,
                    "batch_steps": 40, "reference_steps": 5, "a5_steps": 20,
                    "a5_tasks": ("add", "subtract", "multiply"), "a5_seeds": 1, "a5_p": 23,
                    "deadline": 170.0}}

@@ -148,31 +148,39 @@ def test_a_trace_out_of_host_memory_is_one_line(monkeypatch):
         memory.estimate(exp)
 
 
-def test_members_that_do_not_fit_in_one_vmap_run_in_groups_that_do():
-    """With vmap and 8 members, memory for little more than all of them at once: fit_members
+GROUPED = ("seeds=4", "train.batching=vmap", "tensorboard.enabled=false")
+
+
+@pytest.fixture(scope="module")
+def vmapped_estimate():
+    """The estimate of tests/tiny.py with 4 members in one vmap."""
+    return memory.estimate(tiny_experiment(*GROUPED))
+
+
+def test_members_that_do_not_fit_in_one_vmap_run_in_groups_that_do(vmapped_estimate):
+    """With vmap and 4 members, memory for little more than all of them at once: fit_members
     picks a group (its programs compiled again) whose estimate is below the refusal line,
     and whose temporaries are smaller; a run that fits keeps every member in one vmap."""
-    exp = tiny_experiment("seeds=8", "train.batching=vmap")
-    est = memory.estimate(exp)
+    exp, est = tiny_experiment(*GROUPED), vmapped_estimate
     assert memory.fit_members(exp, est, available=10 * est.total) is est
     assert exp.member_group == 0
     available = int(est.total * 1.05)  # all at once: 95% of it, above the refusal line
     grouped = memory.fit_members(exp, est, available=available)
-    assert 1 <= exp.member_group <= 4
+    assert 1 <= exp.member_group <= 2
     assert grouped.total <= memory.REFUSE_FRACTION * available < est.total
     assert grouped.programs["chunk"].temp < est.programs["chunk"].temp
     assert memory.check(exp, available, est=grouped) is None or "needs" in memory.check(
         exp, available, est=grouped)
 
 
-def test_a_chosen_member_group_is_recorded_and_kept_on_resume(tmp_path, monkeypatch):
+def test_a_chosen_member_group_is_recorded_and_kept_on_resume(tmp_path, monkeypatch,
+                                                              vmapped_estimate):
     """A run whose members do not fit in one vmap records the group it chose in run.json; its
     resume compiles with that group whatever the memory then (so it goes on bit for bit)."""
     from grokjax import cli
     from grokjax.store import rundir
     out = tmp_path / "r"
-    overrides = ["seeds=4", "train.batching=vmap", "tensorboard.enabled=false"]
-    need = memory.estimate(tiny_experiment(*overrides)).total
+    overrides, need = GROUPED, vmapped_estimate.total
     groups = []  # the member group of every estimate the runs make
     estimate = memory.estimate
     monkeypatch.setattr(memory, "estimate", lambda exp: groups.append(exp.member_group)
