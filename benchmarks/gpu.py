@@ -49,6 +49,7 @@ sys.path.insert(0, str(REPO))
 
 from grokjax import numerics  # noqa: E402  (before anything starts JAX's backend)
 
+USER_XLA_FLAGS = os.environ.get("XLA_FLAGS")  # the train processes ask for themselves
 numerics.request_determinism(True)  # as `grokjax train` does: the same bits every rerun
 
 import jax  # noqa: E402
@@ -62,10 +63,11 @@ from grokjax.store import rundir  # noqa: E402
 from grokjax.store.files import RunFiles  # noqa: E402
 
 SIZES = {"full": {"members": [1, 64, 1024, 8192], "tf32": [1024], "steps": 100,
-                  "quick_steps": 500, "batch_steps": 1000, "reference_steps": 200,
+                  "quick_steps": 500, "quick_every": 250, "batch_steps": 1000, "reference_steps": 200,
                   "a5_steps": 300, "a5_tasks": None, "a5_seeds": 3, "a5_p": 97,
                   "deadline": 290.0},
          "small": {"members": [1, 8], "tf32": [8], "steps": 10, "quick_steps": 40,
+                   "quick_every": 10,
                    "batch_steps": 40, "reference_steps": 5, "a5_steps": 20,
                    "a5_tasks": ("add", "subtract", "multiply"), "a5_seeds": 1, "a5_p": 23,
                    "deadline": 170.0}}
@@ -99,13 +101,19 @@ def _train(out: pathlib.Path, args: list[str], cache: pathlib.Path, kill_at: int
     """`grokjax train ARGS --out OUT` in a subprocess with its compilation cache in `cache`;
     SIGKILLed once checkpoint `kill_at` exists. Returns its wall time and the compile time it
     reported (None where it did not say)."""
-    env = {**os.environ, "JAX_COMPILATION_CACHE_DIR": str(cache), "PYTHONPATH": str(REPO)}
+    env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
+    if USER_XLA_FLAGS is not None:
+        env["XLA_FLAGS"] = USER_XLA_FLAGS
+    env.update(JAX_COMPILATION_CACHE_DIR=str(cache), PYTHONPATH=os.pathsep.join(
+        filter(None, [str(REPO), os.environ.get("PYTHONPATH")])))  # (carried wheels stay)
     cmd = [sys.executable, "-m", "grokjax", "train", *args, "--out", str(out)]
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     if kill_at is not None:
-        while proc.poll() is None and not (RunFiles(out).checkpoints / str(kill_at)).is_dir():
+        deadline = time.perf_counter() + 120
+        while (proc.poll() is None and time.perf_counter() < deadline
+               and not (RunFiles(out).checkpoints / str(kill_at)).is_dir()):
             time.sleep(0.05)
         proc.send_signal(signal.SIGKILL)
     out_text, err_text = proc.communicate()
@@ -130,16 +138,22 @@ def _same(a: pathlib.Path, b: pathlib.Path) -> dict:
                            for r in (a, b) for i in range(2)]}
 
 
-def section_runs(size: dict, tmp: pathlib.Path) -> dict:
+def runs_args(size: dict) -> list[str]:
+    """The `grokjax train` arguments of the runs section: a checkpoint per chunk (progress on:
+    it says the compile time)."""
     config = "tests/tiny.py" if is_small(size) else "configs/quick.py"
-    steps = size["quick_steps"]
-    args = [config, "--seeds", "2", "--steps", str(steps),  # (progress on: it says the compile time)
-            "--set", f"checkpoint.save_every={steps // 4}", "--set", "tensorboard.enabled=false"]
+    steps, every = size["quick_steps"], size["quick_every"]
+    return [config, "--seeds", "2", "--steps", str(steps), "--set", f"train.chunk_steps={every}",
+            "--set", f"checkpoint.save_every={every}", "--set", "tensorboard.enabled=false"]
+
+
+def section_runs(size: dict, tmp: pathlib.Path) -> dict:
+    args, every = runs_args(size), size["quick_every"]
     cache = tmp / "cache"
     out = {"command": "grokjax train " + " ".join(args)}
     out["cold"] = _train(tmp / "cold", args, cache)
     out["cached"] = _train(tmp / "cached", args, cache)
-    out["killed"] = _train(tmp / "resumed", args, cache, kill_at=steps // 4)
+    out["killed"] = _train(tmp / "resumed", args, cache, kill_at=every)
     out["resumed"] = _train(tmp / "resumed", args, cache)
     out["same_command_twice"] = _same(tmp / "cold", tmp / "cached")
     out["resume_after_kill"] = _same(tmp / "cold", tmp / "resumed")
@@ -215,11 +229,16 @@ def _throughput(cfg, n: int, steps: int, peak: float, profile: str | None = None
             "fraction_of_matmul_rate": round(per_step * rate / 1e9 / peak, 3)}
 
 
+def throughput_config(size: dict):
+    return config_lib.load_config("configs/add.py", [  # vmap: the GPU's default, on a CPU too
+        "probe.every=0", "train.eval_every=10", "train.batching=vmap",
+        f"train.chunk_steps={size['steps']}", f"train.steps={size['steps']}",
+        "tensorboard.enabled=false", "checkpoint.save_every=0"])
+
+
 def section_throughput(size: dict, clock: Clock, peak: float, profile: str | None
                        ) -> list[dict]:
-    base = config_lib.load_config("configs/add.py", [  # vmap: the GPU's default, on a CPU too
-        "probe.every=0", "train.eval_every=10", "train.batching=vmap", f"train.chunk_steps={size['steps']}",
-        f"train.steps={size['steps']}", "tensorboard.enabled=false"])
+    base = throughput_config(size)
     rows = []
     largest, mid = size["members"][-1], size["tf32"][0]
     plan = ([(n, "highest", 0, "tables") for n in size["members"]]
@@ -247,17 +266,22 @@ def section_throughput(size: dict, clock: Clock, peak: float, profile: str | Non
 
 # -- Table A.5's task grid ----------------------------------------------------------------------
 
-def section_table_a5(size: dict) -> dict:
+def table_a5_config(size: dict):
     from experiments.sweep_table_a5 import TWO_VARIABLE  # pylint: disable=import-outside-toplevel
-    tasks = size["a5_tasks"] or TWO_VARIABLE
     steps = size["a5_steps"]
     cfg = config_lib.load_config("configs/polynomials.py", [
         f"p={size['a5_p']}", "train_fraction=0.3", f"train.steps={steps}",
-        f"train.chunk_steps={steps}", "tensorboard.enabled=false",
+        f"train.chunk_steps={steps}", "tensorboard.enabled=false", "checkpoint.save_every=0",
         f"probe.every={100 if steps % 100 == 0 else 0}",  # as a run probes (not at --small)
         *config_lib.seed_overrides(size["a5_seeds"])])
     with cfg.unlocked():
-        cfg.grid.task = tuple(tasks)
+        cfg.grid.task = tuple(size["a5_tasks"] or TWO_VARIABLE)
+    return cfg
+
+
+def section_table_a5(size: dict) -> dict:
+    cfg = table_a5_config(size)
+    tasks, steps = cfg.grid.task, size["a5_steps"]
     exp = build(cfg)
     est = memory.fit_members(exp, memory.estimate(exp))
     state = exp.init_state(est.compiled["init"])
@@ -353,16 +377,21 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             print(f"{name}:", flush=True)
             t0 = time.perf_counter()
-            if name == "runs":
-                value = section_runs(size, pathlib.Path(tmp))
-            elif name == "alone_vs_batch":
-                value = section_alone_vs_batch(size)
-            elif name == "throughput":
-                value = section_throughput(size, clock, result["matmul_gflops"], args.profile)
-            elif name == "reference":
-                value = speed.section_reference(size["reference_steps"])
-            else:
-                value = section_table_a5(size)
+            try:  # a section that fails is recorded, and the others still run
+                if name == "runs":
+                    value = section_runs(size, pathlib.Path(tmp))
+                elif name == "alone_vs_batch":
+                    value = section_alone_vs_batch(size)
+                elif name == "throughput":
+                    value = section_throughput(size, clock, result["matmul_gflops"],
+                                               args.profile)
+                elif name == "reference":
+                    value = speed.section_reference(size["reference_steps"])
+                else:
+                    value = section_table_a5(size)
+            except Exception as e:  # noqa: BLE001
+                value = {"failed": f"{type(e).__name__}: {e}"[:2000]}
+                print(f"  failed: {value['failed'][:300]}", flush=True)
             result["sections"][name] = value
             result.setdefault("section_seconds", {})[name] = round(time.perf_counter() - t0, 1)
             out.parent.mkdir(parents=True, exist_ok=True)

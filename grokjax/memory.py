@@ -327,15 +327,19 @@ def fit_members(exp: Experiment, est: Estimate, available: int | None = None) ->
     (`exp.member_group`, set here; the programs compiled again, its estimate returned). The
     resident state, data and records do not shrink with the group; the temporaries of one group
     are live at a time (lax.map over groups), so the group is sized from them, then halved
-    until the run fits below REFUSE_FRACTION, or a group is one member."""
+    until the run fits below REFUSE_FRACTION, or a group is one member. (Not across several
+    processes, which would each measure their own memory: set `train.member_group` there.)"""
     per_device = exp.n_members // exp.mesh.size
     if (exp.batching != "vmap" or exp.member_group or per_device < 2
+            or jax.process_count() > 1  # (each process would measure its own memory)
             or not all(m.analysed for m in est.programs.values())):
         return est
     needed, have, _ = _needed(exp, est, available)
     if have <= 0 or needed <= WARN_FRACTION * have:
         return est
     resident = est.state + est.data + est.records  # per device, whatever the group
+    if resident * (needed / est.peak) > REFUSE_FRACTION * have:
+        return est  # no group helps: `check` refuses it
     room = WARN_FRACTION * have - resident * (needed / est.peak)  # (total: all devices)
     group = int(per_device * room / max(1, needed - resident * (needed / est.peak)))
     group = max(1, min(per_device // 2, group))

@@ -44,17 +44,17 @@ def request_determinism(on: bool) -> None:
         return  # decided for this process: XLA read its flags once
     if _FLAG.search(flags):
         _how = "user"
+    elif not on:
+        _how = "off"
     elif xla_bridge.backends_are_initialized():
         _how = "late"
-        if on and jax.default_backend() == "gpu":
+        if jax.default_backend() == "gpu":
             warnings.warn("JAX's GPU backend started before grokjax could ask XLA for "
                           "deterministic ops, so reruns may differ in their last bits; start "
                           f"Python with XLA_FLAGS={GPU_DETERMINISM}=true", stacklevel=2)
-    elif on:
+    else:
         os.environ["XLA_FLAGS"] = f"{flags} {GPU_DETERMINISM}=true".strip()
         _how = "set"
-    else:
-        _how = "off"
 
 
 def determinism() -> dict:

@@ -138,16 +138,21 @@ def _start(exp: Experiment, workdir: pathlib.Path, loss_dtype: str,
     return state, programs
 
 
-def _accept(exp: Experiment, announce: Callable[[], None], say: bool) -> dict:
+def _accept(exp: Experiment, announce: Callable[[], None], say: bool, fit: bool = True
+            ) -> dict:
     """Compiles the run's programs (init, chunk, final) on abstract arguments, and checks the
     memory XLA says they need against what this machine has (`grokjax.memory`): a run that
     would not fit is refused here, before anything is allocated or written. Then
-    `announce()`. Returns the compiled programs, which the run calls (no second compile)."""
+    `announce()`. Returns the compiled programs, which the run calls (no second compile).
+    `fit`: members in groups where they do not fit at once (not for a resumed run: its
+    recorded group stands, so that it goes on bit for bit)."""
     if say:
         print(f"compiling the training programs ({exp.n_members} members)", file=sys.stderr,
               flush=True)
-    est = memory.fit_members(exp, memory.estimate(exp))
-    if exp.member_group and exp.member_group != exp.cfg.train.member_group and say:
+    est = memory.estimate(exp)
+    if fit:
+        est = memory.fit_members(exp, est)
+    if fit and exp.member_group != exp.cfg.train.member_group and say:
         print(f"the members do not fit the device in one vmap: {exp.member_group} at a time",
               file=sys.stderr, flush=True)
     warning = memory.check(exp, est=est)
@@ -192,13 +197,15 @@ def train(cfg: ml_collections.ConfigDict, workdir: str | pathlib.Path, *,
         try:
             accept = functools.partial(_accept, exp, announce, progress and sharding.is_primary())
             if checkpoints.steps():
-                # the member groups it ran with, so that it goes on bit for bit
-                exp.member_group = saved_lib.open_run(workdir).info.get(
-                    "member_group", exp.member_group)
+                # the member groups it ran with (0: all at once), so that it goes on bit for
+                # bit; a run written before run.json recorded them chooses as a new one does
+                recorded = saved_lib.open_run(workdir).info.get("member_group")
+                if recorded is not None:
+                    exp.member_group = int(recorded)
                 begun = _resume(exp, workdir, checkpoints)
                 if isinstance(begun, dict):  # complete already: its summary
                     return begun
-                programs = accept()
+                programs = accept(fit=recorded is None)
             else:
                 try:
                     state, programs = _start(exp, workdir, loss_dtype, accept)
@@ -369,11 +376,12 @@ class _Records:
             if "skip_step" in c:  # (the empty history of a step-0 checkpoint has none)
                 self.diverged |= (c["skip_step"] >= 0).any(1)
 
-    def add(self, host: dict) -> None:
-        """A chunk of host records: kept, and written to TensorBoard."""
+    def add(self, host: dict, final: bool = False) -> None:
+        """A chunk of host records (`final`: the run's final record): kept, and written to
+        TensorBoard."""
         self.chunks.append(host)
         if self.board is not None:
-            self.board.write(host, self.diverged)
+            self.board.write(host, self.diverged, final=final)
         self.diverged |= (host["skip_step"] >= 0).any(1)
 
     def read(self, records, n_steps: int) -> bool:
@@ -507,7 +515,8 @@ def _finish(exp: Experiment, final_program, data: program.Data, workdir: pathlib
     `steps_run` steps since `t0` give the run's speed."""
     state, final = final_program(state, data)
     final = sharding.to_host(final)
-    records.add({k: (v[:1] if k in SHARED_STEPS else v[:, None]) for k, v in final.items()})
+    records.add({k: (v[:1] if k in SHARED_STEPS else v[:, None]) for k, v in final.items()},
+                final=True)
     history = records.history()
     writer.save(step, state, history, True,
                 replace=step in writer.checkpoints.steps())  # a non-final one of this step

@@ -43,6 +43,7 @@ def test_the_gpu_check_runs_on_a_cpu_and_finds_what_the_cpu_promises(tmp_path):
     assert runs["resume_after_kill"]["bit_identical"], runs["resume_after_kill"]
     assert runs["killed"]["returncode"] == -9 and runs["resumed"]["returncode"] == 0
     assert runs["run_json_numerics"]["gpu_deterministic_ops"]
+    assert runs["run_json_numerics"]["deterministic_how"] == "set"  # by the run itself
     assert runs["cold"]["compile_seconds"] > 0 and runs["cached"]["compile_seconds"] > 0
 
     assert s["alone_vs_batch"]["map"]["largest_metric_difference"] == 0
@@ -61,3 +62,18 @@ def test_the_gpu_check_runs_on_a_cpu_and_finds_what_the_cpu_promises(tmp_path):
 
     assert s["table_a5"]["members"] == 3 and s["table_a5"]["projected_hours_to_3e5_steps"] > 0
     assert "| same command twice | bit-identical: True |" in printed
+
+
+def test_the_full_size_check_asks_for_configs_grokjax_accepts():
+    """The GPU sizes are never run here: their configs are checked as a run checks them (a
+    config the GPU refused would waste the lease)."""
+    sys.path.insert(0, str(REPO))
+    from benchmarks import gpu
+    from grokjax import config as config_lib
+    full = gpu.SIZES["full"]
+    args = gpu.runs_args(full)
+    overrides = [args[i + 1] for i, a in enumerate(args) if a == "--set"]
+    runs = config_lib.load_config(args[0], overrides + [f"train.steps={args[4]}"])
+    for cfg in (runs, gpu.throughput_config(full), gpu.table_a5_config(full)):
+        config_lib.validate(cfg)
+    assert gpu.table_a5_config(full).grid.task and len(gpu.table_a5_config(full).grid.task) == 39

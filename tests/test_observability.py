@@ -111,8 +111,8 @@ def test_a_long_run_writes_every_kth_spectrum_and_the_printed_command_keeps_them
     with cfg.unlocked():
         cfg.train.steps, cfg.tensorboard.images = 50, 3
     assert tensorboard.images_per_tag(cfg) == len(steps)
-    out = capsys.readouterr().out
-    assert f"tensorboard --logdir {tmp_path / 'r' / 'tb'}" in out  # (10 or fewer: no flag)
+    out = capsys.readouterr().out.splitlines()
+    assert f"TensorBoard:   tensorboard --logdir {tmp_path / 'r' / 'tb'}" in out  # 10 or fewer
     cfg.train.steps, cfg.tensorboard.images = 1000, 200
     assert tensorboard.command("RUN/tb", tensorboard.images_per_tag(cfg)) == (
         "tensorboard --logdir RUN/tb --samples_per_plugin images=101")

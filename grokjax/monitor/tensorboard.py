@@ -114,7 +114,7 @@ _COMPARED = {"task": "task", "p": "p", "train_fraction": "r", "optim.lr": "lr",
 _RANKED = {key: f"{rank}_{label}" for rank, (key, label) in enumerate(_COMPARED.items(), 1)}
 # Config keys that are not hparams: bookkeeping, or what `seed` and the grid values say.
 _NOISE = ("checkpoint.", "tensorboard.", "grid.", "seeds", "seed_list", "train.chunk_steps",
-          "train.batching")
+          "train.batching", "train.member_group", "numerics.deterministic")
 _IMAGES_KEPT = 10  # images per tag TensorBoard keeps without --samples_per_plugin
 _FEW = 10  # fewer distinct values than this: TensorBoard's value filter has a box for each
 _DIFFERS = bytes([7 << 3, 1])  # HParamInfo.differs = true (field 7 of TensorBoard's api.proto,
@@ -161,7 +161,8 @@ def probe_scalars(host: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
 def final_metrics(entries: list[dict]) -> dict[str, float]:
     """HPARAMS' metrics `hparam/...` of one member (its summary.json entry) or over several (an
     aggregate: medians over the finite values; the grok step over the members that grokked).
-    A step of an event no member reached is left out: -1 would read as the earliest."""
+    A step of an event no member reached is left out (-1 would read as the earliest), and so is
+    a value no member has finite."""
     stats = summary_lib.grok_stats(entries)
     out = {}
     for k in _HPARAM_METRICS:
@@ -174,8 +175,10 @@ def final_metrics(entries: list[dict]) -> dict[str, float]:
             reached = [e[k] for e in entries if e[k] >= 0]
             if reached:
                 out[f"hparam/{k}"] = float(np.median(reached))
-        else:
-            out[f"hparam/{k}"] = float(summary_lib.finite_median([e[k] for e in entries]))
+        else:  # (a diverged member's NaN: no value, as it would sort anywhere)
+            value = summary_lib.finite_median([e[k] for e in entries])
+            if np.isfinite(value):
+                out[f"hparam/{k}"] = float(value)
     return out
 
 
@@ -517,8 +520,8 @@ class Board:
                                  for n, v in zip(names, values)])
         writer.file_writer.add_summary(summary, step, walltime)
 
-    def write(self, host: dict[str, np.ndarray], diverged_before: np.ndarray | None = None
-              ) -> None:
+    def write(self, host: dict[str, np.ndarray], diverged_before: np.ndarray | None = None,
+              final: bool = False) -> None:
         """A chunk of host records ([S, P, ...], with 'step' [P] and 'probe/step' [P_probe]);
         `diverged_before` [S]: the members that diverged in earlier chunks."""
         self._check()
@@ -534,17 +537,19 @@ class Board:
             psteps = np.asarray(host["probe/step"])
             pw = np.interp(psteps, steps, walltimes)
             self._scalars(psteps, probe_scalars(host), pw)
-            self._spectra(host, psteps, pw)
+            self._spectra(host, psteps, pw, final)
         self.last_time = now
 
-    def _spectra(self, host: dict, psteps: np.ndarray, walltimes: np.ndarray) -> None:
+    def _spectra(self, host: dict, psteps: np.ndarray, walltimes: np.ndarray,
+                 final: bool = False) -> None:
         if "probe/W_E/mu" not in host or not self.detail_idx:
             return
         from grokjax.monitor import spectrum_image  # pylint: disable=import-outside-toplevel
-        # every `stride`-th probe from step 0, and the run's last
+        # every `stride`-th probe from step 0, and the run's last (its final record: also
+        # when it stopped early, grokked)
         kept = [j for j, step in enumerate(psteps)
                 if (step // self.cfg.probe.every) % self.stride == 0
-                or step >= self.cfg.train.steps]
+                or step >= self.cfg.train.steps or final]
         for i in self.detail_idx:
             bases = (("additive", "probe/"),) + ((("discrete log", "probe/log/"),)
                                                  if "probe/log/W_E/mu" in host

@@ -16,7 +16,8 @@ ROOT, found by its config.json, finished or not) and writes:
 and makes `tensorboard --logdir ROOT` compare every run in one HPARAMS table: TensorBoard reads
 one hparams experiment (the hparams, their values and which differ), from whichever run it
 finds first, so collect writes the experiment of all the runs into each of them (replacing the
-one each run wrote for itself; run it again after adding runs, and reload TensorBoard).
+one each run wrote for itself; run it again after adding runs, and restart TensorBoard: a
+running one keeps the experiment it read).
 
 A run cut into seed pieces (`--seeds-per-task`) is one row again. A run that has not finished
 is listed with its status (running, partial (step N), new), so nothing is missed.
@@ -201,7 +202,12 @@ def merge_boards(root: pathlib.Path) -> str | None:
             runs.append((entry["dir"], open_run(entry["dir"]).cfg))
         except GrokjaxError:  # not started, or its config.json is damaged: no board to merge
             continue
-    if not tensorboard.merge_experiments(runs):
+    try:
+        if not tensorboard.merge_experiments(runs):
+            return None
+    except GrokjaxError as e:  # a run directory this user cannot write (the tables are written)
+        print(f"grokjax: warning: the runs' HPARAMS experiments were not merged: {e}",
+              file=sys.stderr)
         return None
     return tensorboard.command(root, max(tensorboard.images_per_tag(cfg) for _, cfg in runs))
 
