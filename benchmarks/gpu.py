@@ -173,7 +173,7 @@ def _chunk(cfg, seeds: tuple[int, ...], batching: str, steps: int) -> dict:
     exp = build(cfg)
     state = exp.init_state()
     chunk = program.make_program(exp.scfg, steps // cfg.train.eval_every, cfg.train.eval_every,
-                                 exp.batching, exp.mesh)
+                                 **exp.lifting)
     _, records = chunk(state, exp.place(exp.data()),
                        np.int32(steps // program.outer_steps(exp.scfg, cfg.train.eval_every)))
     return jax.device_get(records)

@@ -83,17 +83,7 @@ def _default_workdir(spec: str, cfg) -> pathlib.Path:
     return pathlib.Path("runs") / f"{spec_name(spec)}-{digest}"
 
 
-def _board_command(workdir: pathlib.Path, cfg) -> str | None:
-    """The command that opens a run's TensorBoard, every spectra image on its slider (None:
-    the run writes none)."""
-    from grokjax.monitor import tensorboard
-    from grokjax.store.files import RunFiles
-    if not cfg.tensorboard.enabled:
-        return None
-    return tensorboard.command(RunFiles(workdir).tensorboard, tensorboard.images_per_tag(cfg))
-
-
-def _print_summary(summary: dict, workdir: pathlib.Path, cfg) -> None:
+def _print_summary(summary: dict, workdir: pathlib.Path, board: str | None) -> None:
     from grokjax.report.tables import seed_table
     from grokjax.summary import n_members
     print("\n" + "\n".join(seed_table(summary)))
@@ -105,8 +95,8 @@ def _print_summary(summary: dict, workdir: pathlib.Path, cfg) -> None:
              if "seed_steps_per_second" in summary else ""))
     from grokjax.store.files import RunFiles
     print(f"run directory: {workdir}")
-    if RunFiles(workdir).tensorboard.is_dir() and _board_command(workdir, cfg):
-        print(f"TensorBoard:   {_board_command(workdir, cfg)}")
+    if board and RunFiles(workdir).tensorboard.is_dir():
+        print(f"TensorBoard:   {board}")
 
 
 def cmd_train(args) -> int:
@@ -117,7 +107,8 @@ def cmd_train(args) -> int:
     from grokjax import run  # imports jax: after the cheap argument checks
     workdir = pathlib.Path(args.workdir) if args.workdir else _default_workdir(args.config, cfg)
     # said once the run is accepted (run.train's `announce`): a refused command says only why
-    board = _board_command(workdir, cfg)
+    from grokjax.monitor import tensorboard
+    board = tensorboard.run_command(workdir, cfg)
     announce = lambda: print(f"training in {workdir} (the same command resumes it: "  # noqa: E731
                              f"{resume_command(workdir, args.argv)})"
                              + (f"\nwatch it:      {board}" if board else ""), flush=True)
@@ -127,7 +118,7 @@ def cmd_train(args) -> int:
         print(f"grokjax: {e}; resume: {resume_command(workdir, args.argv)}", file=sys.stderr,
               flush=True)
         return e.exit_code
-    _print_summary(summary, workdir, cfg)
+    _print_summary(summary, workdir, board)
     return 0
 
 

@@ -124,11 +124,16 @@ class Experiment:
                     for axis in grid_lib.TRACED if axis in self.members.axes})
         return out
 
+    @property
+    def lifting(self) -> dict:
+        """How the program makers lift one member's function over the members
+        (program.over_members): `make_program(..., **exp.lifting)`."""
+        return dict(batching=self.batching, mesh=self.mesh, group=self.member_group)
+
     def init_state(self, init=None) -> program.TrainState:
         """Every member's initial state, sharded over the mesh, by `init` (default: the
         jitted `program.make_init`; a run passes the one it compiled, grokjax.memory)."""
-        init = init or program.make_init(self.scfg, self.n_tasks, self.batching, self.mesh,
-                                         self.member_group)
+        init = init or program.make_init(self.scfg, self.n_tasks, **self.lifting)
         return init(sharding.shard_members(self.init_inputs(), self.mesh))
 
     def abstract_init_inputs(self) -> dict[str, jax.ShapeDtypeStruct]:
@@ -137,8 +142,7 @@ class Experiment:
 
     def abstract_state(self):
         """Shapes, dtypes and this process's member sharding of the stacked state."""
-        init = program.make_init(self.scfg, self.n_tasks, self.batching, self.mesh,
-                                 self.member_group)
+        init = program.make_init(self.scfg, self.n_tasks, **self.lifting)
         shapes = jax.eval_shape(init, self.abstract_init_inputs())
         return ckpt_lib.abstract_like(shapes, sharding.members(self.mesh))
 

@@ -220,13 +220,12 @@ def traces(exp: Experiment, state=None, data: program.Data | None = None
     data = abstract_data(exp) if data is None else data
     active = jax.ShapeDtypeStruct((), np.int32)  # the run passes np.int32(n)
     return {
-        "init": lambda: program.make_init(scfg, exp.n_tasks, exp.batching, exp.mesh,
-                                          exp.member_group).trace(exp.abstract_init_inputs()),
+        "init": lambda: program.make_init(scfg, exp.n_tasks, **exp.lifting).trace(
+            exp.abstract_init_inputs()),
         "chunk": lambda: program.make_program(
-            scfg, tcfg.chunk_steps // tcfg.eval_every, tcfg.eval_every, exp.batching,
-            exp.mesh, exp.member_group).trace(state, data, active),
-        "final": lambda: program.make_final(scfg, exp.batching, exp.mesh,
-                                            exp.member_group).trace(state, data),
+            scfg, tcfg.chunk_steps // tcfg.eval_every, tcfg.eval_every, **exp.lifting).trace(
+                state, data, active),
+        "final": lambda: program.make_final(scfg, **exp.lifting).trace(state, data),
     }
 
 
@@ -337,11 +336,11 @@ def fit_members(exp: Experiment, est: Estimate, available: int | None = None) ->
     needed, have, _ = _needed(exp, est, available)
     if have <= 0 or needed <= WARN_FRACTION * have:
         return est
-    resident = est.state + est.data + est.records  # per device, whatever the group
-    if resident * (needed / est.peak) > REFUSE_FRACTION * have:
+    # what stays whatever the group: state, data, records (per device; `needed` may be a total)
+    resident = (est.state + est.data + est.records) * needed / est.peak
+    if resident > REFUSE_FRACTION * have:
         return est  # no group helps: `check` refuses it
-    room = WARN_FRACTION * have - resident * (needed / est.peak)  # (total: all devices)
-    group = int(per_device * room / max(1, needed - resident * (needed / est.peak)))
+    group = int(per_device * (WARN_FRACTION * have - resident) / max(1, needed - resident))
     group = max(1, min(per_device // 2, group))
     while True:
         exp.member_group = group

@@ -248,6 +248,13 @@ def command(logdir: pathlib.Path | str, images: int = 0) -> str:
     return f"tensorboard --logdir {logdir}{keep}"
 
 
+def run_command(workdir: pathlib.Path, cfg: ml_collections.ConfigDict) -> str | None:
+    """`command` for a run's own board (None: the run writes none)."""
+    if not cfg.tensorboard.enabled:
+        return None
+    return command(RunFiles(workdir).tensorboard, images_per_tag(cfg))
+
+
 def write_experiment(path: pathlib.Path, experiment: api_pb2.Experiment) -> None:
     """HPARAMS' experiment as an event file of its own (RunFiles.experiment_events: in the
     first member's run), replacing the one there atomically, so that `grokjax collect` can
@@ -439,6 +446,7 @@ class Board:
             setting = grid_lib.setting_text(members.hparams(i), ",")
             self.groups.setdefault(aggregate_name(setting), []).append(i)
         self.stride = image_stride(cfg)
+        self.discrete_log = {i: self._discrete_log(i) for i in self.detail_idx}
         self.writers: dict[int, SummaryWriter] = {}
         self.aggregates: dict[str, SummaryWriter] = {}
         self.last_time = time.time()
@@ -553,7 +561,7 @@ class Board:
         for i in self.detail_idx:
             bases = (("additive", "probe/"),) + ((("discrete log", "probe/log/"),)
                                                  if "probe/log/W_E/mu" in host
-                                                 and self._discrete_log(i) else ())
+                                                 and self.discrete_log[i] else ())
             if bases not in self._canvases:
                 self._canvases[bases] = spectrum_image.SpectrumCanvas(
                     {b: host[f"{prefix}W_E/mu"].shape[-1] for b, prefix in bases})
