@@ -179,13 +179,14 @@ def cmd_plot(args) -> None:
 def cmd_circuits(args) -> None:
     from grokjax.report import circuits
     seeds = None if args.seed_list is None else _int_list(args.seed_list, "--seed-list")
-    out = circuits.write(args.run, args.method, step=args.step, seeds=seeds, corrupt=args.corrupt,
-                         metric=args.metric, tau=args.tau, granularity=args.granularity,
-                         by_frequency=args.by_frequency, examples=args.examples,
-                         ig_steps=args.ig_steps, direction=args.direction,
-                         over_training=args.over_training, task=args.task, seed=args.corrupt_seed,
-                         out=args.out)
-    print(f"wrote {out}")
+    out, result = circuits.write(
+        args.run, args.method, step=args.step, seeds=seeds, corrupt=args.corrupt,
+        metric=args.metric, tau=args.tau, granularity=args.granularity,
+        by_frequency=args.by_frequency, examples=args.examples, ig_steps=args.ig_steps,
+        sparsity=args.sparsity, prune_steps=args.prune_steps,
+        direction=args.direction, over_training=args.over_training, task=args.task,
+        seed=args.corrupt_seed, out=args.out)
+    print(f"{circuits.summary(result.report)}\nwrote {out}")
 
 
 def _int_list(text: str, option: str) -> list[int]:
@@ -403,21 +404,25 @@ def _collect_parser(sub) -> None:
 
 def _circuits_parser(sub) -> None:
     ci = _command(sub, "circuits", "circuits of a run's checkpoint, every seed at once: ACDC, "
-                  "EAP, EAP-IG, edge and activation patching")
+                  "EAP, EAP-IG, edge pruning, edge and activation patching")
     ci.add_argument("run", help="a run directory")
     ci.add_argument("--method", default="acdc",
-                    choices=("acdc", "edges", "eap", "eap-ig", "patch", "clock-pizza"),
+                    choices=("acdc", "edges", "eap", "eap-ig", "prune", "patch", "clock-pizza"),
                     help="acdc (default); edges: each unit's exact effect; eap, eap-ig: their "
-                    "attribution estimates; patch: TransformerLens's activation-patching tables; "
+                    "attribution estimates; prune: edge pruning (hard-concrete masks trained to a "
+                    "target sparsity); patch: TransformerLens's activation-patching tables; "
                     "clock-pizza: gradient symmetricity and distance irrelevance")
     _add_checkpoint_option(ci)
     ci.add_argument("--seed-list", "--seeds", dest="seed_list", metavar="S,S,...",
-                    help="the seeds to read (default: all); --seeds is its older name")
+                    help="the seeds to read (default: all; some of them write to a folder "
+                    "named ...-seeds-S-S); --seeds is its older name")
     ci.add_argument("--corrupt", default="shuffle", metavar="KIND",
                     help="shuffle (default: another input's activations), resample-b, b+1, a+1, "
                     "swap (a null control for commutative tasks), mean (over the p x p table), zero")
-    ci.add_argument("--metric", default="kl", choices=("kl", "logit_diff", "loss", "accuracy"),
-                    help="kl from the clean model (default), logit_diff, loss or accuracy")
+    ci.add_argument("--metric", default=None, choices=("kl", "logit_diff", "loss", "accuracy"),
+                    help="kl from the clean model (the default for acdc, edges and patch), "
+                    "logit_diff (the default for eap and eap-ig: KL's gradient at the clean "
+                    "model is 0), loss or accuracy")
     ci.add_argument("--tau", type=float, default=0.01,
                     help="ACDC's threshold (default 0.01); for edges/eap/eap-ig, the |score| a "
                     "kept unit reaches")
@@ -432,13 +437,18 @@ def _circuits_parser(sub) -> None:
                     help="seed of the corruption's draws (default 0)")
     ci.add_argument("--ig-steps", type=int, default=10, metavar="N",
                     help="EAP-IG's interpolation steps (default 10)")
+    ci.add_argument("--sparsity", type=float, default=0.8, metavar="S",
+                    help="prune: the fraction of units the circuit removes (default 0.8)")
+    ci.add_argument("--prune-steps", type=int, default=300, metavar="N",
+                    help="prune: optimisation steps at each target sparsity (default 300)")
     ci.add_argument("--direction", default="denoise", choices=("denoise", "noise"),
                     help="patch: clean into corrupted (denoise, TransformerLens's) or the reverse")
     ci.add_argument("--over-training", action="store_true",
                     help="also at every checkpoint: size and faithfulness against step")
     ci.add_argument("--task", help="a mixture's task (default: its first)")
     ci.add_argument("--out", metavar="DIR",
-                    help="output directory (default RUN/circuits/METHOD-GRANULARITY...)")
+                    help="output directory (default RUN/circuits/METHOD-GRANULARITY..., "
+                    "with -step-N and -seeds-S-S for an older checkpoint or some seeds)")
     _add_compilation_option(ci)
     ci.set_defaults(func=cmd_circuits)
 

@@ -8,8 +8,10 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from grokjax import circuits, models
+from grokjax import circuits, cli, models
 from grokjax.circuits import clock_pizza, forward, metrics, patching
+from grokjax.report import circuits as command
+from grokjax.report.circuits import Options
 
 P = 7
 
@@ -312,13 +314,17 @@ def test_the_circuits_command_writes_reports_figures_and_tensorboard_over_traini
     sizes = events.Scalars("circuits/acdc-edges/size")
     assert [e.step for e in sizes] == over["steps"]
     assert [e.value for e in sizes] == [row[0] for row in over["size"]]
+    cpr = events.Scalars("circuits/acdc-edges/cpr")  # the ranking's faithfulness area
+    np.testing.assert_allclose([e.value for e in cpr], [row[0] for row in over["cpr"]], rtol=1e-6)
+    assert all(0 <= row[m] <= 1.5 for row in over["cpr"] for m in range(2))
 
 
 def test_eap_is_reported_beside_exact_edge_patching(grokked):
     from grokjax import cli
     assert cli.main(["circuits", str(grokked), "--method", "eap", "--metric", "logit_diff",
                      "--granularity", "edges-nopos", "--seeds", "1"]) == 0
-    report = json.loads((grokked / "circuits" / "eap-edges-nopos-logit_diff" / "report.json").read_text())
+    report = json.loads((grokked / "circuits" / "eap-edges-nopos-logit_diff-seeds-1" /
+                         "report.json").read_text())
     assert report["seeds"] == [1] and report["n_units"] == 23
     assert report["correlation_with_exact"][0] > 0.5
 
@@ -406,3 +412,56 @@ def test_edge_effects_from_the_first_changed_stage_equal_whole_forward_passes(ki
     whole = np.stack([circuits.evaluate(s, np.stack([m, m]), units, "loss") for m in masks], 1)
     np.testing.assert_allclose(circuits.edge_effects(s, units, "loss"), whole - full[:, None],
                                rtol=1e-4, atol=1e-5)
+
+
+# -- the command as a researcher meets it (the fixture-free parts: test_circuits_command.py)
+
+def test_seed_1_s_heads_are_one_command_and_one_line_of_python(grokked, capsys):
+    assert cli.main(["circuits", str(grokked), "--method", "edges", "--granularity", "nodes",
+                     "--seed-list", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "seed_001: 6 of 6 units kept" in out and "seed_000" not in out
+    printed = {line.split()[-1]: float(line.split()[0]) for line in out.splitlines()
+               if line.startswith("  ") and "CPR" not in line}
+    assert set(printed) == {"E", "L0H0", "L0H1", "L0H2", "L0H3", "L0MLP"}  # all six nodes
+    one_line = command.compute(circuits.load(grokked, seeds=[1]), Options(
+        "edges", granularity="nodes")).report["members"][0]["scores"]
+    report = json.loads((grokked / "circuits" / "edges-nodes-seeds-1" / "report.json").read_text())
+    assert report["seeds"] == [1] and report["members"][0]["scores"] == pytest.approx(one_line)
+    assert printed == pytest.approx(one_line, rel=1e-3)
+    assert min(one_line[f"L0H{h}"] for h in range(4)) > 0.1  # every head matters once grokked
+
+
+def test_eap_finds_a_circuit_prints_it_and_keys_every_score_by_its_unit(grokked):
+    out, result = command.write(str(grokked), "eap", granularity="edges-nopos", seeds=[0])
+    assert out.name == "eap-edges-nopos-logit_diff-seeds-0"
+    r = json.loads((out / "report.json").read_text())
+    member = r["members"][0]
+    assert r["metric"] == "logit_diff" and 0 < member["size"] < 23
+    assert list(member["scores"]) == r["units_short"]  # keyed, in arrays.npz's order
+    np.testing.assert_allclose(list(member["scores"].values()),
+                               np.load(out / "arrays.npz")["scores"][0], rtol=1e-6)
+    assert r["correlation_with_exact"][0] > 0.9
+    text = command.summary(result.report)
+    top = max(member["scores"], key=lambda u: abs(member["scores"][u]))
+    assert f"seed_000: {member['size']} of 23 units kept" in text and top in text
+    assert "correlation with exact" in text and len(text.splitlines()) == 2 + 2 + command.TOP
+
+
+def test_edge_pruning_and_every_method_s_faithfulness_curve_in_the_command(grokked):
+    out, result = command.write(str(grokked), "prune", prune_steps=20)
+    r = json.loads((out / "report.json").read_text())
+    assert out.name == "prune-edges" and r["sparsity"] == 0.8 and r["prune_steps"] == 20
+    assert [m["size"] for m in r["members"]] == [8, 8]  # round(0.2 * 39) units kept
+    front = r["front"]
+    assert front["targets"] == list(command.PRUNE_TARGETS)  # 0.8 among them
+    assert np.asarray(front["size"]).shape == (len(command.PRUNE_TARGETS), 2)
+    curve = np.asarray(r["faithfulness_curve"]["curve"], np.float64)
+    assert curve.shape == (2, 40)
+    np.testing.assert_allclose(curve[:, [0, -1]], [[0, 1], [0, 1]], atol=1e-5)
+    for m, member in enumerate(r["members"]):  # CPR is the curve's area, and beats random
+        np.testing.assert_allclose(member["cpr"], command.C.cpr_cmd(curve[m:m + 1])[0][0])
+        assert member["cpr"] > member["cpr_random"] + 0.2
+    from tests.conftest import png_size
+    png_size(out / "faithfulness.png")
+    assert "CPR" in command.summary(result.report)

@@ -80,7 +80,22 @@ def _clean_and_corrupt(params, tokens, corrupt_tokens, table_tokens, groups, cfg
         p, tokens, corrupt_tokens, cfg, graph, ablation, g, table_tokens))(params, groups)
 
 
-def _member_metric(s: Setup, units: Units, metric: str, start: int = 0):
+def concat(setups: list[Setup]) -> Setup:
+    """Setups of the same inputs joined on the member axis: e.g. the same members under
+    several draws of the corruption, so that one program covers seeds x resamples."""
+    first = setups[0]
+    for other in setups[1:]:
+        if (other.graph != first.graph or other.cfg != first.cfg
+                or not np.array_equal(other.tokens, first.tokens)):
+            raise ValueError("concat joins setups of one graph, config and clean inputs")
+    shared = ("tokens", "labels")
+    fields = {f.name: getattr(first, f.name) if f.name in shared else jax.tree.map(
+        lambda *x: jnp.concatenate(x, axis=0), *[getattr(x, f.name) for x in setups])
+        for f in dataclasses.fields(Setup) if not f.metadata.get("static")}
+    return Setup(**fields, cfg=first.cfg, graph=first.graph, n_answers=first.n_answers)
+
+
+def member_metric(s: Setup, units: Units, metric: str, start: int = 0):
     """For one member's slice of the setup: unit mask [n_units] -> metric value. With `start`
     the stages before it are the clean model's (see `forward.run`): only for masks that keep
     every unit whose stage is earlier."""
@@ -99,18 +114,20 @@ def _member_axes(s: Setup) -> Setup:
     return Setup(None, None, 0, 0, 0, 0, 0, 0, s.cfg, s.graph, s.n_answers)
 
 
-def _per_member(fn):
-    """Lifts fn(one member's setup, *args) over the setup's member axis."""
+def per_member(fn, mapped: tuple[bool, ...] = ()):
+    """Lifts fn(one member's setup, *args) over the setup's member axis; the args flagged in
+    `mapped` have a member axis too, the others are shared."""
     def lifted(s: Setup, *args):
         axes = _member_axes(s)
-        return jax.vmap(fn, in_axes=(axes,) + (None,) * len(args))(s, *args)
+        arg_axes = tuple(0 if i < len(mapped) and mapped[i] else None for i in range(len(args)))
+        return jax.vmap(fn, in_axes=(axes,) + arg_axes)(s, *args)
     return lifted
 
 
 @functools.partial(jax.jit, static_argnames=("units", "metric"))
 def evaluate(s: Setup, unit_masks, units: Units, metric: str) -> jax.Array:
     """The metric of each member's circuit: unit masks [M, n_units] -> [M]."""
-    return jax.vmap(lambda sm, m: _member_metric(sm, units, metric)(m),
+    return jax.vmap(lambda sm, m: member_metric(sm, units, metric)(m),
                     in_axes=(_member_axes(s), 0)
                     )(s, unit_masks)
 
@@ -130,11 +147,11 @@ def edge_effects(s: Setup, units: Units, metric: str, batch_size: int = 8) -> ja
         out = jnp.zeros(len(units), jnp.float32)
         for stage, idx in units.segments(np.arange(len(units))[np.argsort(-units.stage,
                                                                             kind="stable")]):
-            f = _member_metric(sm, units, metric, stage)
+            f = member_metric(sm, units, metric, stage)
             out = out.at[idx].set(jax.lax.map(lambda i: f(ones.at[i].set(0.0)),
                                               jnp.asarray(idx), batch_size=batch_size))
-        return out - _member_metric(sm, units, metric)(ones)
-    return _per_member(one)(s)
+        return out - member_metric(sm, units, metric)(ones)
+    return per_member(one)(s)
 
 
 @functools.partial(jax.jit, static_argnames=("units", "metric", "steps"))
@@ -142,10 +159,10 @@ def eap_ig(s: Setup, units: Units, metric: str, steps: int = 1) -> jax.Array:
     """[M, n_units]: the first-order estimate of `edge_effects`, -d metric / d mask averaged
     over masks alpha = k / steps (k = 1..steps); steps=1 is EAP."""
     def one(sm):
-        grad = jax.grad(_member_metric(sm, units, metric))
+        grad = jax.grad(member_metric(sm, units, metric))
         alphas = jnp.arange(1, steps + 1, dtype=jnp.float32) / steps
         return -jax.lax.map(lambda a: grad(jnp.full(len(units), a, jnp.float32)), alphas).mean(axis=0)
-    return _per_member(one)(s)
+    return per_member(one)(s)
 
 
 def eap(s: Setup, units: Units, metric: str) -> jax.Array:
@@ -164,12 +181,12 @@ class AcdcResult:
 def _acdc(s: Setup, taus, units: Units, metric: str):
     def one(sm, tau):
         ones = jnp.ones(len(units), jnp.float32)
-        carry = (ones, metrics.damage(metric, _member_metric(sm, units, metric)(ones)))
+        carry = (ones, metrics.damage(metric, member_metric(sm, units, metric)(ones)))
         deltas = jnp.zeros(len(units), jnp.float32)
         # ACDC's order visits receivers from the logits back, so while it is at stage t every
         # unit before t is still kept: each run of equal stage is one scan from stage t on.
         for stage, idx in units.segments(units.acdc_order):
-            f = _member_metric(sm, units, metric, stage)
+            f = member_metric(sm, units, metric, stage)
 
             def visit(carry, i, f=f):
                 mask, current = carry
@@ -182,7 +199,7 @@ def _acdc(s: Setup, taus, units: Units, metric: str):
             deltas = deltas.at[idx].set(d)
         mask, current = carry
         return mask > 0.5, metrics.damage(metric, current), deltas
-    over_members = _per_member(one)
+    over_members = per_member(one)
     return jax.vmap(over_members, in_axes=(None, 0))(s, taus)
 
 
