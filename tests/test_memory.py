@@ -2,6 +2,7 @@
 allocates; the warning and the refusal at their thresholds."""
 
 import dataclasses
+import gc
 
 import jax
 import numpy as np
@@ -20,6 +21,9 @@ def tiny_experiment(*overrides: str) -> experiment.Experiment:
 
 
 def live_bytes() -> tuple[int, int]:
+    """(count, bytes) of the arrays alive on the device, after collecting garbage: arrays an
+    earlier test in this process dropped would otherwise vanish during the measurement."""
+    gc.collect()
     arrays = jax.live_arrays()
     return len(arrays), sum(a.nbytes for a in arrays)
 
