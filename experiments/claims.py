@@ -16,6 +16,7 @@ from grokjax.report.claims import (Claim, does_not_grok, excluded_rises_before_g
                                    spectrum_pattern, steps_per_percent, task_groks)
 
 FURUTA = "p=97, r=0.3, 3 seeds, up to 3e5 steps"
+FURUTA_STEPS, FURUTA_SEEDS = 300_000, 3
 A5_CPU = "table_a5-cpu/r0.3"  # experiments/sweep_table_a5.py:cpu
 A5 = "table_a5/r0.3"  # experiments/sweep_table_a5.py (the paper's scale)
 
@@ -51,10 +52,13 @@ FIG8 = [("add", "a+b", "falls", "flat", "FFD falls while FCR stays high"),
         ("x2_2xy_y2", "(a+b)^2", "falls", "falls", "like addition; FCR falls for even n"),
         ("x2_xy_y2", "a^2+ab+b^2", "flat", "any", "FFD flat, no grokking")]
 FIG8_RUNS = {"subtract": "pretrain/subtract"}  # 30k steps: subtraction groks at 19k
-TRANSFER = "p=97, r=0.3, 3 seeds, up to 1e5 steps"
+TRANSFER = "p=97, r=0.3, 3 seeds, up to 1e5 steps (the reference code's, not the paper's)"
+TRANSFER_STEPS = 100_000
 TRANSFER_TARGETS = ("a+b", "a-b", "ab", "2a+b", "2a-b", "2a+3b", "2a-3b", "ab+b", "ab-b")
-MIXTURE = "p=97, 3 seeds, up to 5e4 steps"
+MIXTURE = "p=97, 3 seeds, up to 5e4 steps (the reference code's, not the paper's)"
+MIXTURE_STEPS = 50_000
 NANDA = "p=113, r=0.3, 40k steps"
+NANDA_STEPS = 40_000
 # the report's curve figures: Fig. 8 from one run's members, Nanda's phases on one member
 SPECTRUM_FIGURE = (A5_CPU, [(task, formula) for task, formula, *_ in FIG8])
 PHASES_FIGURE = ("nanda_p113-s0-5", 3)
@@ -67,8 +71,9 @@ def _a5(task, formula, grok, best, run, scale_note="", cells=()):
         id=f"A.5 {formula}" + scale_note, source="Furuta Table A.5",
         statement=f"{formula} {'groks' if grok else 'does not grok'} at r = 0.3",
         paper="groks" if grok else f"does not grok (best test acc {best})", run=run,
-        members={"task": task}, predicate=groks() if grok else does_not_grok(),
-        paper_scale=FURUTA, cells=cells)
+        members={"task": task}, paper_scale=FURUTA, cells=cells,
+        predicate=groks(paper_steps=FURUTA_STEPS) if grok else does_not_grok(FURUTA_STEPS),
+        paper_steps=FURUTA_STEPS, paper_seeds=FURUTA_SEEDS)
 
 
 CLAIMS = [
@@ -79,6 +84,7 @@ CLAIMS = [
     *[Claim(f"A.5 smallest r {formula}", "Furuta §1.8, Table A.5", f"the smallest r at which "
             f"{formula} groks from scratch", f"r = {r:g}", f"smallest-r/{task}",
             smallest_grokking_r(r), paper_scale="p=97, r=0.1-0.9, 3 seeds",
+            paper_steps=FURUTA_STEPS, paper_seeds=FURUTA_SEEDS,
             cells=(("table-a5", formula, "r={r}, 8k steps"),))
       for task, formula, r in SMALLEST_R],
     Claim("A.4 add restricted", "Furuta Table A.4, App. E", "addition: the restricted loss is "
@@ -96,75 +102,88 @@ CLAIMS = [
       for task, formula, ffd, fcr, words in FIG8],
     *[Claim(f"PG-E(add) {formula}", "Furuta Fig. 2, Table 1", f"with add's embedding frozen, "
             f"{formula} groks at r = 0.3 (it does not from scratch)", "groks",
-            f"pge-add/{task}", groks(), paper_scale=TRANSFER,
+            f"pge-add/{task}", groks(paper_steps=TRANSFER_STEPS), paper_scale=TRANSFER,
+            paper_steps=TRANSFER_STEPS, paper_seeds=3,
             cells=(("transfer", formula, "PG-E(add)"),))
       for task, formula in (("x_x_y", "2a+b"), ("x_x_m_y", "2a-b"), ("2x_3y", "2a+3b"),
                             ("2x_m_3y", "2a-3b"))],
     *[Claim(f"PG-T(mul) {formula}", "Furuta Fig. 2, Table 1", f"with multiply's transformer "
             f"frozen, {formula} groks at r = 0.3 (it does not from scratch)", "groks",
-            f"pgt-mul/{task}", groks(), paper_scale=TRANSFER,
+            f"pgt-mul/{task}", groks(paper_steps=TRANSFER_STEPS), paper_scale=TRANSFER,
+            paper_steps=TRANSFER_STEPS, paper_seeds=3,
             cells=(("transfer", formula, "PG-T(mul)"),))
       for task, formula in (("xy_y", "ab+b"), ("xy_m_y", "ab-b"))],
     *[Claim(f"PG-T(sub) {formula}", "Furuta Fig. 2", f"subtract's frozen transformer transfers "
             f"to nothing, not even {formula}", "does not grok", f"pgt-sub/{task}",
-            does_not_grok(), paper_scale=TRANSFER,
+            does_not_grok(TRANSFER_STEPS), paper_scale=TRANSFER,
+            paper_steps=TRANSFER_STEPS, paper_seeds=3,
             cells=(("transfer", formula, "PG-T(sub)"),))
       for task, formula in (("subtract", "a-b"), ("add", "a+b"))],
     *[Claim(f"App. F frozen random W_E {formula}", "Furuta App. F", f"{formula} groks with "
             "the embedding frozen at its random init", "groks",
-            f"frozen-random-embed/{task}", groks(), paper_scale=TRANSFER,
+            f"frozen-random-embed/{task}", groks(paper_steps=TRANSFER_STEPS),
+            paper_scale=TRANSFER, paper_steps=TRANSFER_STEPS, paper_seeds=3,
             cells=(("transfer", formula, "frozen random W_E"),))
       for task, formula in (("add", "a+b"), ("subtract", "a-b"), ("multiply", "ab"))],
     Claim("§8 add+sub+mul r=0.3", "Furuta §8.1", "add+sub+mul does not co-grok at r = 0.3",
-          "does not co-grok", "mix-asm-r0.3", does_not_grok(), paper_scale=MIXTURE),
+          "does not co-grok", "mix-asm-r0.3", does_not_grok(MIXTURE_STEPS),
+          paper_scale=MIXTURE, paper_steps=MIXTURE_STEPS, paper_seeds=3),
     Claim("§8 add+sub+mul r=0.9", "Furuta §8.1", "add+sub+mul co-groks at a higher r (0.9)",
-          "co-groks", "mix-asm-r0.9", groks(), paper_scale=MIXTURE),
+          "co-groks", "mix-asm-r0.9", groks(paper_steps=MIXTURE_STEPS), paper_scale=MIXTURE,
+          paper_steps=MIXTURE_STEPS, paper_seeds=3),
     Claim("§8 mul groks last", "Furuta §8.1", "in add+sub+mul, multiplication groks last",
-          "multiplication slowest", "mix-asm-r0.9", groks_last("multiply"), paper_scale=MIXTURE),
+          "multiplication slowest", "mix-asm-r0.9", groks_last("multiply"), paper_scale=MIXTURE,
+          paper_steps=MIXTURE_STEPS, paper_seeds=3),
     Claim("§8 squares mixture", "Furuta §8", "trained with a^2+b^2 and (a+b)^2, a^2+ab+b^2 "
-          "groks at r = 0.3", "groks", "mix-squares-r0.3", task_groks("x2_xy_y2"),
-          paper_scale=MIXTURE),
+          "groks at r = 0.3", "groks", "mix-squares-r0.3",
+          task_groks("x2_xy_y2", paper_steps=MIXTURE_STEPS), paper_scale=MIXTURE,
+          paper_steps=MIXTURE_STEPS, paper_seeds=3),
     Claim("Nanda groks", "Nanda §3", "p = 113 addition groks near step 10k",
-          "groks after ~10,000 steps", "nanda_p113-s0-5", groks(),
-          paper_scale="p=113, r=0.3, 5 seeds (Fig. 2), 40k steps"),
+          "groks after ~10,000 steps", "nanda_p113-s0-5", groks(paper_steps=NANDA_STEPS),
+          paper_scale="p=113, r=0.3, 5 seeds (Fig. 2), 40k steps", paper_steps=NANDA_STEPS,
+          paper_seeds=5),
     Claim("Nanda key frequencies", "Nanda §4, App. C", "a grokked model uses a few key "
           "frequencies", "5 (seeds 0-3: 5, 4, 3, 4)", "nanda_p113-s0-5",
-          probe_range("key_freqs", 3, 6, "{:.0f}"), paper_scale="p=113, r=0.3, 40k steps"),
+          probe_range("key_freqs", 3, 6, "{:.0f}"), paper_scale="p=113, r=0.3, 40k steps",
+          paper_steps=NANDA_STEPS),
     Claim("Nanda neurons explained", "Nanda §4", "most MLP neurons are explained by one "
           "frequency", "84.6% (433/512) above 85%", "nanda_p113-s0-5",
-          probe_range("neurons_explained", 0.8, 1.0), paper_scale="p=113, r=0.3, 40k steps"),
+          probe_range("neurons_explained", 0.8, 1.0), paper_scale="p=113, r=0.3, 40k steps",
+          paper_steps=NANDA_STEPS),
     Claim("Nanda measures lead", "Nanda §5, Fig. 7", "during circuit formation the excluded "
           "loss rises and the restricted loss falls while the test loss is still high",
           "excluded loss rises from ~1.4k to 9.4k, before the test loss falls",
           "nanda_p113-s0-5", excluded_rises_before_grokking(),
-          paper_scale="p=113, r=0.3, 40k steps"),
+          paper_scale="p=113, r=0.3, 40k steps", paper_steps=NANDA_STEPS),
     Claim("Nanda restricted < train", "Nanda §5.1, Fig. 7", "the restricted loss ends below the "
           "train loss", "below the train loss", "nanda_p113-s0-5", restricted_below_train(),
-          paper_scale="p=113, r=0.3, 40k steps"),
+          paper_scale="p=113, r=0.3, 40k steps", paper_steps=NANDA_STEPS),
     Claim("Nanda phases", "Nanda §5.2, Fig. 7", "training splits into memorisation, circuit "
           "formation and cleanup, in that order (phases from the measures)",
           "memorisation to 1.4k, circuit formation to 9.4k, cleanup to 14k", "nanda_p113-s0-5",
-          phases_in_order(), paper_scale=NANDA),
+          phases_in_order(), paper_scale=NANDA, paper_steps=NANDA_STEPS),
     Claim("Nanda Gini at cleanup", "Nanda §5.2, Fig. 7", "the Gini coefficient of W_E's and "
           "W_L's Fourier components rises sharply in cleanup", "rises sharply in cleanup",
-          "nanda_p113-s0-5", gini_rises_at_cleanup(), paper_scale=NANDA),
+          "nanda_p113-s0-5", gini_rises_at_cleanup(), paper_scale=NANDA,
+          paper_steps=NANDA_STEPS),
     *[Claim(f"Nanda data fraction {r:g}", "Nanda App. (data fraction)", text, paper,
             "nanda-fraction", predicate, members={"train_fraction": r},
-            paper_scale="p=113, r=0.1-0.9, 40k steps")
+            paper_scale="p=113, r=0.1-0.9, 40k steps", paper_steps=NANDA_STEPS)
       for r, text, paper, predicate in (
           (0.1, "with 10% of the data it does not grok within 40k steps", "does not grok",
-           does_not_grok()),
+           does_not_grok(NANDA_STEPS)),
           (0.2, "with 20% of the data it does not grok within 40k steps", "does not grok",
-           does_not_grok()),
-          (0.5, "with 50% of the data it groks", "groks", groks()),
+           does_not_grok(NANDA_STEPS)),
+          (0.5, "with 50% of the data it groks", "groks", groks(paper_steps=NANDA_STEPS)),
           (0.7, "with 70% of the data it generalises almost at once (no grokking delay)",
            "generalises almost at once", no_grokking_delay()))],
     Claim("Power data cost", "Power §3.1.1", "near 25-30% of the data, 1% less data costs "
           "40-50% more steps to generalise", "+40% to +50% median steps per point",
           "power", steps_per_percent(0.27, 0.30, 0.40, 0.50),
-          paper_scale="division p=97, 2-layer model, 1e5 steps"),
+          paper_scale="division p=97, 2-layer model, 1e5 steps", paper_steps=100_000),
     Claim("Omnigrok constrained norm", "Omnigrok Fig. 7", "with the weight norm held at its "
           "initial value (alpha = 0.8, no weight decay), train and test accuracy rise "
           "together: no grokking delay", "no delay", "omnigrok-constrained",
-          no_grokking_delay(), paper_scale="p=113, r=0.3, Nanda's model, 15k steps"),
+          no_grokking_delay(), paper_scale="p=113, r=0.3, Nanda's model, 15k steps",
+          paper_steps=15_000),
 ]

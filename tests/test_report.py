@@ -40,11 +40,16 @@ def test_the_report_lists_every_claim_with_its_verdict(tmp_path, capsys):
     out = tmp_path / "REPRODUCTION.md"
     assert cli.main(["report", str(tmp_path / "claims.py"), "--results", str(results),
                      "--out", str(out)]) == 0
-    rows = {line.split(" | ")[0].strip("| "): line for line in out.read_text().splitlines()
-            if line.startswith("| ") and not line.startswith("| claim")}
+    text = out.read_text()
+    table = text[text.index("| claim |"):].splitlines()[2:]
+    rows = {line.split(" | ")[0].strip("| "): line for line in table if line.startswith("| ")}
     assert list(rows) == ["add groks", "add stays", "never trained", "sub groks"]
-    assert rows["add groks"].endswith("| agrees |") and "2/2 grokked" in rows["add groks"]
-    assert rows["add stays"].endswith("| disagrees |")
+    assert rows["add groks"].endswith("| agrees [2 seeds] |")
+    assert "2/2 grokked" in rows["add groks"]
+    # the headline: counts by scale (no paper budget given here) and by seeds
+    assert "| agrees | 0 | 0 | 2 | 0 | 2 | 0 |" in text
+    assert "| disagrees | 0 | 0 | 1 | 0 | 1 | 0 |" in text
+    assert rows["add stays"].endswith("| disagrees [2 seeds] |")
     assert rows["never trained"].endswith("| - | - | not run |")
     assert "p=11, r=0.5, 20 steps, 2 seeds" in rows["sub groks"]
     assert "Verdicts: 2 agrees, 1 disagrees, 1 not run." in out.read_text()

@@ -4,9 +4,17 @@ A `Claim` names its source (table, figure, section), the paper's value, where it
 (a run directory under the results root, and which of its members: `{"task": "add"}`), and a
 predicate. A predicate takes the selected members' summary entries, the run's summary and the
 run's directory (for files such as probes/final-keys.json) and returns `(our value as text,
-verdict)`, the verdict one of `AGREES`, `DISAGREES` or
-`INCONCLUSIVE` with its reason. `evaluate` adds `NOT_RUN` for a claim whose run is missing, so
-that no claim is ever dropped from the report. The claims themselves are experiments/claims.py.
+verdict)`, the verdict one of `AGREES`, `DISAGREES`, `CONSISTENT` or `INCONCLUSIVE` with its
+reason. `evaluate` adds `NOT_RUN` for a claim whose run is missing, so that no claim is ever
+dropped from the report. The claims themselves are experiments/claims.py.
+
+Every rule can come out either way (tests/test_verdicts.py feeds each one members that agree,
+members that disagree and a run too short to say). A claim that something does not happen
+(does not grok) agrees only where our run was as long as the paper's (`paper_steps`), or where
+a task of comparable difficulty that the paper says groks (`control`, members of the same run)
+grokked within the same budget; otherwise it is `CONSISTENT` ("consistent so far, N of M
+steps"), counted apart. A claim that something does happen (groks) that no member met within
+the paper's budget disagrees; within a shorter one it is inconclusive.
 """
 
 from __future__ import annotations
@@ -26,6 +34,7 @@ from grokjax.report.tables import measure_phases
 from grokjax.summary import grok_stats
 
 AGREES, DISAGREES, INCONCLUSIVE, NOT_RUN = "agrees", "disagrees", "inconclusive", "not run"
+CONSISTENT = "consistent so far"
 Predicate = Callable[[list[dict], dict, pathlib.Path], tuple[str, str]]
 
 
@@ -39,6 +48,10 @@ class Claim:
     predicate: Predicate
     members: dict = dataclasses.field(default_factory=dict)  # hparams the members must have
     paper_scale: str = ""  # e.g. 'p=97, r=0.3, 3 seeds, 3e5 steps'
+    # the paper's budget and seeds as numbers (None: the paper does not say): a run at least
+    # as long, with at least as many seeds, is at the paper's scale
+    paper_steps: int | None = None
+    paper_seeds: int | None = None
     # where the report's matrix figures show the selected members: (figure, row, column); a
     # column with '{r}' splits the members by train fraction
     cells: tuple[tuple[str, str, str], ...] = ()
@@ -48,9 +61,10 @@ def _steps(summary: dict) -> int:
     return int(summary["steps"])
 
 
-def groks(min_fraction: float = 2 / 3) -> Predicate:
-    """Agrees when at least `min_fraction` of the members grokked; a claim of grokking that no
-    member met within the budget is inconclusive (the papers train far longer)."""
+def groks(min_fraction: float = 2 / 3, paper_steps: int | None = None) -> Predicate:
+    """Agrees when at least `min_fraction` of the members grokked. A claim of grokking that no
+    member met disagrees where the run was as long as the paper's `paper_steps`, and is
+    inconclusive within a shorter budget (or where the paper gives none)."""
     def decide(entries, summary, run_dir):
         s = grok_stats(entries)
         value = f"{s['grokked']}/{s['seeds']} grokked" + (
@@ -58,28 +72,49 @@ def groks(min_fraction: float = 2 / 3) -> Predicate:
             f", best test acc {s['best_test_acc_median']:.3f}")
         if s["grokked"] / max(s["seeds"], 1) >= min_fraction:
             return value, AGREES
-        if s["grokked"] == 0:
-            return value, f"{INCONCLUSIVE}: no grokking within {_steps(summary)} steps"
+        if s["grokked"] == 0 and not _at_budget(summary, paper_steps):
+            return value, f"{INCONCLUSIVE}: no grokking within {_steps(summary)} steps" + (
+                f" of the paper's {paper_steps}" if paper_steps else "")
         return value, DISAGREES
     return decide
 
 
-def does_not_grok() -> Predicate:
-    """Agrees when no member grokked (within our budget, which the verdict states)."""
+def _at_budget(summary: dict, paper_steps: int | None) -> bool:
+    return paper_steps is not None and _steps(summary) >= paper_steps
+
+
+def does_not_grok(paper_steps: int | None = None, control: dict | None = None) -> Predicate:
+    """Agrees when no member grokked and either the run was as long as the paper's
+    `paper_steps` or the `control` members of the same run (a task of comparable difficulty
+    that the paper says groks, e.g. {'task': 'add'}) grokked in 2/3 of their seeds within it;
+    otherwise, with no member grokked, consistent so far. Any member that grokked disagrees."""
     def decide(entries, summary, run_dir):
         s = grok_stats(entries)
         value = (f"{s['grokked']}/{s['seeds']} grokked, best test acc "
                  f"{s['best_test_acc_median']:.3f}")
         if s["grokked"]:
             return value, DISAGREES
-        return value, f"{AGREES} (within {_steps(summary)} steps)"
+        if paper_steps is None or _at_budget(summary, paper_steps):
+            return value, f"{AGREES} (within {_steps(summary)} steps)"
+        controls = selected(summary, control) if control else []
+        c = grok_stats(controls) if controls else None
+        if c and _share(c["grokked"], c["seeds"]):
+            label = ", ".join(f"{k}={v}" for k, v in control.items())
+            return (value + f"; the control {label} grokked ({c['grokked']}/{c['seeds']}, "
+                    f"median step {c['grok_step_median']:.0f})",
+                    f"{AGREES} (within {_steps(summary)} steps, where the control grokked)")
+        return value, f"{CONSISTENT} ({_steps(summary)} of {paper_steps} steps)"
     return decide
 
 
 def probe_range(key: str, low: float, high: float, fmt: str = "{:.3g}") -> Predicate:
-    """Agrees when the median over members of a final probe (`probes[key]`; for 'key_freqs'
-    their number) lies in [low, high]."""
+    """Agrees when the median over the grokked members of a final probe (`probes[key]`; for
+    'key_freqs' their number) lies in [low, high]; inconclusive when none grokked (a probe of
+    the grokked algorithm says nothing of a model that has not found it)."""
     def decide(entries, summary, run_dir):
+        entries = [e for e in entries if e["grok_step"] >= 0]
+        if not entries:
+            return "none grokked", f"{INCONCLUSIVE}: no grokking within {_steps(summary)} steps"
         values = [len(e["probes"][key]) if key == "key_freqs" else e["probes"][key]
                   for e in entries]
         med = float(np.median(values))
@@ -90,9 +125,13 @@ def probe_range(key: str, low: float, high: float, fmt: str = "{:.3g}") -> Predi
 
 
 def restricted_below_train(min_fraction: float = 0.5) -> Predicate:
-    """Agrees when in at least `min_fraction` of the members the final restricted loss is
-    below the final train loss (Nanda: the key frequencies alone fit better than the model)."""
+    """Agrees when in at least `min_fraction` of the grokked members the final restricted loss
+    is below the final train loss (Nanda: the key frequencies alone fit better than the model);
+    inconclusive when none grokked."""
     def decide(entries, summary, run_dir):
+        entries = [e for e in entries if e["grok_step"] >= 0]
+        if not entries:
+            return "none grokked", f"{INCONCLUSIVE}: no grokking within {_steps(summary)} steps"
         below = [e["probes"]["restricted_loss"] < e["train_loss"] for e in entries]
         ratios = [e["probes"]["restricted_loss"] / e["train_loss"] for e in entries]
         value = (f"{sum(below)}/{len(below)} members below; restricted/train loss median "
@@ -191,8 +230,10 @@ def spectrum_pattern(ffd: str, fcr: str, weight: str = "W_E", by: float = 0.1,
     return decide
 
 
-def task_groks(task: str, expected: bool = True) -> Predicate:
-    """For a mixture: whether `task` groks inside it (its own grok step, summary 'tasks')."""
+def task_groks(task: str, expected: bool = True, paper_steps: int | None = None) -> Predicate:
+    """For a mixture: whether `task` groks inside it (its own grok step, summary 'tasks'). As
+    `groks` and `does_not_grok`: none grokking within the paper's `paper_steps` disagrees
+    with `expected`, and within fewer is inconclusive (expected) or consistent so far (not)."""
     def decide(entries, summary, run_dir):
         per = [e.get("tasks", {}).get(task) for e in entries]
         if None in per:
@@ -201,11 +242,15 @@ def task_groks(task: str, expected: bool = True) -> Predicate:
         value = (f"{len(steps)}/{len(per)} grokked {task}"
                  + (f", median step {np.median(steps):.0f}" if steps else "")
                  + f", test acc median {np.median([t['test_acc'] for t in per]):.3f}")
+        at_budget = paper_steps is None or _at_budget(summary, paper_steps)
         if expected:
             return value, AGREES if _share(len(steps), len(per)) else (
-                f"{INCONCLUSIVE}: no grokking within {_steps(summary)} steps" if not steps
-                else DISAGREES)
-        return value, DISAGREES if steps else f"{AGREES} (within {_steps(summary)} steps)"
+                f"{INCONCLUSIVE}: no grokking within {_steps(summary)} steps"
+                if not steps and not _at_budget(summary, paper_steps) else DISAGREES)
+        if steps:
+            return value, DISAGREES
+        return value, (f"{AGREES} (within {_steps(summary)} steps)" if at_budget
+                       else f"{CONSISTENT} ({_steps(summary)} of {paper_steps} steps)")
     return decide
 
 
@@ -398,13 +443,29 @@ def placed(claim: Claim, root: pathlib.Path) -> list[tuple[tuple[str, str, str],
     return out
 
 
+def verdict_kind(verdict: str) -> str:
+    """A verdict without its reason: AGREES, DISAGREES, CONSISTENT, INCONCLUSIVE or NOT_RUN."""
+    return next(v for v in (AGREES, DISAGREES, CONSISTENT, INCONCLUSIVE, NOT_RUN)
+                if verdict.startswith(v))
+
+
+def at_paper_scale(claim: Claim, steps: int, seeds: int) -> bool | None:
+    """Whether a run of `steps` steps and `seeds` seeds is at the claim's paper scale (None:
+    the paper's budget is not known)."""
+    if claim.paper_steps is None:
+        return None
+    return steps >= claim.paper_steps and seeds >= (claim.paper_seeds or 1)
+
+
 def evaluate(claim: Claim, root: pathlib.Path) -> dict:
-    """One row of the report: the claim with our value, our scale and the verdict."""
+    """One row of the report: the claim with our value, our scale, the number of seeds it
+    rests on, whether that is the paper's scale, and the verdict."""
     row = {"id": claim.id, "source": claim.source, "statement": claim.statement,
            "paper": claim.paper, "paper_scale": claim.paper_scale}
     summary, entries = _run_members(claim, root)
     if not entries:
-        return {**row, "ours": "-", "scale": "-", "verdict": NOT_RUN}
+        return {**row, "ours": "-", "scale": "-", "verdict": NOT_RUN, "seeds": 0,
+                "at_paper_scale": None}
     cfg = rundir.read_json(RunFiles(root / claim.run).config, default={})
     ours, verdict = claim.predicate(entries, summary, root / claim.run)
     rs = sorted({setting(e, summary, "train_fraction") for e in entries})
@@ -413,4 +474,5 @@ def evaluate(claim: Claim, root: pathlib.Path) -> dict:
              f"{seeds} seed{'s' * (seeds != 1)}"
              + (f", {cfg['model']['variant']} model" if cfg.get("model", {}).get("variant")
                 == "nanda" else ""))
-    return {**row, "ours": ours, "scale": scale, "verdict": verdict}
+    return {**row, "ours": ours, "scale": scale, "verdict": verdict, "seeds": seeds,
+            "at_paper_scale": at_paper_scale(claim, int(summary["steps"]), seeds)}

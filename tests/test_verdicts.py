@@ -1,0 +1,131 @@
+"""Every verdict rule of grokjax.report.claims can come out every way: fed members that should
+agree, members that should disagree and a run too short to say, it says so. A rule that could
+never disagree would make a report that leans one way (the issue this file answers)."""
+
+import numpy as np
+import pytest
+
+from grokjax.report import claims as C
+from grokjax.store import rundir
+from grokjax.store.files import RunFiles
+
+
+def member(seed=0, grok=-1, mem=-1, acc=0.02, train_loss=1e-7, r=0.3, **extra):
+    return {"seed": seed, "grok_step": grok, "memorisation_step": mem, "best_test_acc": acc,
+            "train_loss": train_loss, "hparams": {"train_fraction": r}, **extra}
+
+
+def run(entries, steps):
+    return {"seeds": entries, "steps": steps, "p": 97, "train_fraction": 0.3}
+
+
+def verdict(rule, entries, steps, run_dir=None):
+    return C.verdict_kind(rule(entries, run(entries, steps), run_dir)[1])
+
+
+GROKKED = [member(s, grok=400, mem=100, acc=1.0) for s in range(3)]
+NONE = [member(s, mem=100) for s in range(3)]
+ONE_OF_THREE = [member(0, grok=400, mem=100, acc=1.0)] + NONE[1:]
+
+
+def probes(n_keys, restricted=1e-8, explained=0.9):
+    return {"key_freqs": list(range(n_keys)), "restricted_loss": restricted,
+            "neurons_explained": explained}
+
+
+def tasks(add, multiply):
+    return {"add": {"grok_step": add, "test_acc": 1.0 if add >= 0 else 0.1},
+            "multiply": {"grok_step": multiply, "test_acc": 1.0 if multiply >= 0 else 0.1}}
+
+
+# rule, members that agree (run steps), that disagree (steps), too short to say (steps)
+CASES = {
+    "groks": (C.groks(paper_steps=1000), (GROKKED, 500), (NONE, 1000), (NONE, 500)),
+    "groks, some": (C.groks(paper_steps=1000), (GROKKED, 500), (ONE_OF_THREE, 500), (NONE, 500)),
+    "does_not_grok": (C.does_not_grok(1000), (NONE, 1000), (ONE_OF_THREE, 500), (NONE, 500)),
+    "probe_range": (C.probe_range("key_freqs", 3, 6),
+                    ([dict(e, probes=probes(4)) for e in GROKKED], 500),
+                    ([dict(e, probes=probes(9)) for e in GROKKED], 500),
+                    ([dict(e, probes=probes(4)) for e in NONE], 500)),
+    "restricted_below_train": (C.restricted_below_train(),
+                               ([dict(e, probes=probes(4, 1e-8)) for e in GROKKED], 500),
+                               ([dict(e, probes=probes(4, 1.0)) for e in GROKKED], 500),
+                               ([dict(e, probes=probes(4, 1e-8)) for e in NONE], 500)),
+    "restricted_above_train": (C.restricted_above_train(100),
+                               ([dict(e, probes=probes(4, 0.7)) for e in GROKKED], 500),
+                               ([dict(e, probes=probes(4, 1e-8)) for e in GROKKED], 500),
+                               ([dict(e, probes=probes(4, 0.7)) for e in NONE], 500)),
+    "task_groks": (C.task_groks("add", paper_steps=1000),
+                   ([member(s, tasks=tasks(300, 500)) for s in range(3)], 500),
+                   ([member(s, tasks=tasks(-1, 500)) for s in range(3)], 1000),
+                   ([member(s, tasks=tasks(-1, 500)) for s in range(3)], 500)),
+    "task_groks, not expected": (C.task_groks("add", expected=False, paper_steps=1000),
+                                 ([member(s, tasks=tasks(-1, 500)) for s in range(3)], 1000),
+                                 ([member(s, tasks=tasks(300, 500)) for s in range(3)], 500),
+                                 ([member(s, tasks=tasks(-1, 500)) for s in range(3)], 500)),
+    "groks_last": (C.groks_last("multiply"),
+                   ([member(s, tasks=tasks(300, 500)) for s in range(3)], 600),
+                   ([member(s, tasks=tasks(500, 300)) for s in range(3)], 600),
+                   ([member(s, tasks=tasks(300, -1)) for s in range(3)], 400)),
+    "no_grokking_delay": (C.no_grokking_delay(2.0),
+                          ([member(s, grok=150, mem=100) for s in range(3)], 500),
+                          ([member(s, grok=900, mem=100) for s in range(3)], 1000),
+                          ([member(s) for s in range(3)], 50)),
+    "steps_per_percent": (C.steps_per_percent(0.27, 0.30, 0.40, 0.50),
+                          ([member(0, grok=1000 * 1.45 ** 3, r=0.27), member(1, grok=1000)],
+                           9000),
+                          ([member(0, grok=1000, r=0.27), member(1, grok=1000)], 9000),
+                          ([member(0, r=0.27), member(1, grok=1000)], 9000)),
+    "smallest_grokking_r": (C.smallest_grokking_r(0.5),
+                            ([member(0, r=0.4), member(1, grok=300, r=0.5)], 1000),
+                            ([member(0, grok=300, r=0.4), member(1, grok=300, r=0.5)], 1000),
+                            ([member(0, r=0.4), member(1, r=0.5)], 1000)),
+}
+SHORT = {C.INCONCLUSIVE, C.CONSISTENT}
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_each_rule_agrees_disagrees_and_says_when_the_run_is_too_short(name):
+    rule, agree, disagree, short = CASES[name]
+    assert verdict(rule, *agree) == C.AGREES
+    assert verdict(rule, *disagree) == C.DISAGREES
+    assert verdict(rule, *short) in SHORT
+
+
+def test_does_not_grok_at_a_short_budget_is_consistent_so_far_unless_a_control_grokked():
+    rule = C.does_not_grok(300_000, control={"task": "add"})
+    target = [dict(member(s), hparams={"task": "ab+b", "train_fraction": 0.3}) for s in range(3)]
+    control = [dict(member(s, grok=4000), hparams={"task": "add", "train_fraction": 0.3})
+               for s in range(3)]
+    value, v = rule(target, run(target + control, 8000), None)
+    assert v == f"{C.AGREES} (within 8000 steps, where the control grokked)" and "task=add" in value
+    failed = [dict(e, grok_step=-1) for e in control]
+    assert rule(target, run(target + failed, 8000), None)[1] == \
+        f"{C.CONSISTENT} (8000 of 300000 steps)"
+
+
+def test_a_one_seed_grokking_claim_can_disagree_at_the_paper_s_budget():
+    assert verdict(C.groks(paper_steps=1000), [member()], 1000) == C.DISAGREES
+    assert verdict(C.groks(paper_steps=1000), [member()], 999) == C.INCONCLUSIVE
+
+
+def test_the_spectrum_pattern_agrees_disagrees_and_waits_for_grokking(tmp_path):
+    def history(ffd, fcr):
+        rundir.write_npz(RunFiles(tmp_path).history, {
+            "probe/ffd/W_E": np.asarray([ffd] * 3), "probe/fcr/W_E": np.asarray([fcr] * 3)})
+    rule = C.spectrum_pattern("falls", "flat")
+    history([1.0, 0.5], [0.9, 0.9])
+    assert verdict(rule, GROKKED, 500, tmp_path) == C.AGREES
+    history([1.0, 1.0], [0.9, 0.4])
+    assert verdict(rule, GROKKED, 500, tmp_path) == C.DISAGREES
+    assert verdict(rule, NONE, 500, tmp_path) == C.INCONCLUSIVE
+
+
+def test_every_rule_of_the_module_is_exercised_here_or_on_files_in_test_report():
+    rules = {n for n, f in vars(C).items() if callable(f) and not n.startswith("_")
+             and getattr(f, "__module__", "") == C.__name__
+             and "decide" in getattr(getattr(f, "__code__", None), "co_varnames", ())}
+    assert len(rules) == 14, sorted(rules)  # the rules are found
+    covered = {n.split(",")[0] for n in CASES} | {"spectrum_pattern"}
+    on_files = {"excluded_rises_before_grokking", "phases_in_order", "gini_rises_at_cleanup"}
+    assert rules - covered - on_files == set(), rules - covered - on_files
