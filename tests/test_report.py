@@ -44,13 +44,13 @@ def test_the_report_lists_every_claim_with_its_verdict(tmp_path, capsys):
     table = text[text.index("| claim |"):].splitlines()[2:]
     rows = {line.split(" | ")[0].strip("| "): line for line in table if line.startswith("| ")}
     assert list(rows) == ["add groks", "add stays", "never trained", "sub groks"]
-    assert rows["add groks"].endswith("| agrees [2 seeds] |")
+    assert rows["add groks"].endswith("| agrees [2 seeds] | 3 seeds (this rests on 2) |")
     assert "2/2 grokked" in rows["add groks"]
     # the headline: counts by scale (no paper budget given here) and by seeds
     assert "| agrees | 0 | 0 | 2 | 0 | 2 | 0 |" in text
     assert "| disagrees | 0 | 0 | 1 | 0 | 1 | 0 |" in text
-    assert rows["add stays"].endswith("| disagrees [2 seeds] |")
-    assert rows["never trained"].endswith("| - | - | not run |")
+    assert "| disagrees [2 seeds] |" in rows["add stays"]
+    assert rows["never trained"].endswith("| - | - | not run | run it |")
     assert "p=11, r=0.5, 20 steps, 2 seeds" in rows["sub groks"]
     assert "Verdicts: 2 agrees, 1 disagrees, 1 not run." in out.read_text()
     summary = json.loads((results / "tasks" / "summary.json").read_text())

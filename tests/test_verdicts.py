@@ -129,3 +129,16 @@ def test_every_rule_of_the_module_is_exercised_here_or_on_files_in_test_report()
     covered = {n.split(",")[0] for n in CASES} | {"spectrum_pattern"}
     on_files = {"excluded_rises_before_grokking", "phases_in_order", "gini_rises_at_cleanup"}
     assert rules - covered - on_files == set(), rules - covered - on_files
+
+
+def test_each_row_says_what_would_settle_it_and_why_a_claim_has_no_run(tmp_path):
+    claim = C.Claim("x", "test", "x does not grok", "no", "missing", C.does_not_grok(1000),
+                    paper_steps=1000, paper_seeds=3, not_run_why="needs model Y")
+    row = C.evaluate(claim, tmp_path)
+    assert row["verdict"] == f"{C.NOT_RUN}: needs model Y" and row["seeds"] == 0
+    assert C.settle(claim, f"{C.CONSISTENT} (500 of 1000 steps)", False, 3) == \
+        "1,000 steps x 3 seeds (3,000 member-steps)"
+    assert C.settle(claim, C.AGREES, True, 1) == "3 seeds (this rests on 1)"
+    assert C.settle(claim, C.AGREES, True, 3) == ""
+    assert C.at_paper_scale(claim, 1000, 3) and not C.at_paper_scale(claim, 1000, 2)
+    assert C.at_paper_scale(C.Claim("y", "", "", "", "r", C.groks()), 10, 1) is None

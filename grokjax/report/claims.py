@@ -52,6 +52,7 @@ class Claim:
     # as long, with at least as many seeds, is at the paper's scale
     paper_steps: int | None = None
     paper_seeds: int | None = None
+    not_run_why: str = ""  # why the claim has no run yet, said in its verdict
     # where the report's matrix figures show the selected members: (figure, row, column); a
     # column with '{r}' splits the members by train fraction
     cells: tuple[tuple[str, str, str], ...] = ()
@@ -464,8 +465,9 @@ def evaluate(claim: Claim, root: pathlib.Path) -> dict:
            "paper": claim.paper, "paper_scale": claim.paper_scale}
     summary, entries = _run_members(claim, root)
     if not entries:
-        return {**row, "ours": "-", "scale": "-", "verdict": NOT_RUN, "seeds": 0,
-                "at_paper_scale": None}
+        return {**row, "ours": "-", "scale": "-", "seeds": 0, "at_paper_scale": None,
+                "verdict": NOT_RUN + (f": {claim.not_run_why}" if claim.not_run_why else ""),
+                "settle": claim.not_run_why and "-" or "run it"}
     cfg = rundir.read_json(RunFiles(root / claim.run).config, default={})
     ours, verdict = claim.predicate(entries, summary, root / claim.run)
     rs = sorted({setting(e, summary, "train_fraction") for e in entries})
@@ -474,5 +476,20 @@ def evaluate(claim: Claim, root: pathlib.Path) -> dict:
              f"{seeds} seed{'s' * (seeds != 1)}"
              + (f", {cfg['model']['variant']} model" if cfg.get("model", {}).get("variant")
                 == "nanda" else ""))
+    at_scale = at_paper_scale(claim, int(summary["steps"]), seeds)
     return {**row, "ours": ours, "scale": scale, "verdict": verdict, "seeds": seeds,
-            "at_paper_scale": at_paper_scale(claim, int(summary["steps"]), seeds)}
+            "at_paper_scale": at_scale, "settle": settle(claim, verdict, at_scale, seeds)}
+
+
+def settle(claim: Claim, verdict: str, at_scale: bool | None, seeds: int) -> str:
+    """What would settle a verdict: the paper's budget and seeds for one that is consistent so
+    far or inconclusive below that budget; the paper's number of seeds (3 where it gives none)
+    for an agreement or a disagreement resting on fewer; '' when nothing more is needed."""
+    kind = verdict_kind(verdict)
+    want = claim.paper_seeds or 3
+    if kind in (CONSISTENT, INCONCLUSIVE) and at_scale is False:
+        return (f"{claim.paper_steps:,} steps x {want} seeds "
+                f"({claim.paper_steps * want:,} member-steps)")
+    if seeds < want:
+        return f"{want} seeds (this rests on {seeds})"
+    return "" if kind in (AGREES, DISAGREES) else "a longer or larger run (see the verdict)"

@@ -84,13 +84,14 @@ def markdown(rows: list[dict], title: str, results: str, figures: list[str]) -> 
              "A claim that something does not happen agrees only at the paper's budget (or "
              "where a comparable task the paper says groks grokked in the same run); within a "
              "shorter one it is consistent so far. Each verdict gives the seeds it rests on.", "",
-             "| claim | source | statement | paper | paper's scale | ours | our scale | verdict |",
-             "|---|---|---|---|---|---|---|---|"]
+             "| claim | source | statement | paper | paper's scale | ours | our scale | verdict | "
+             "what would settle it |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         seeds = "" if kind(r) == NOT_RUN else f" [{r['seeds']} seed{'s' * (r['seeds'] != 1)}]"
         lines.append("| " + " | ".join(str(r[k]).replace("|", "/") for k in (
             "id", "source", "statement", "paper", "paper_scale", "ours", "scale")) + " | "
-            + (r["verdict"] + seeds).replace("|", "/") + " |")
+            + (r["verdict"] + seeds).replace("|", "/") + f" | {r.get('settle', '')} |")
     if figures:
         lines += ["", "## Figures", ""] + [f"![{pathlib.Path(f).stem}]({f})" for f in figures]
     return "\n".join(lines) + "\n"
