@@ -127,7 +127,7 @@ def test_every_rule_of_the_module_is_exercised_here_or_on_files_in_test_report()
              and "decide" in getattr(getattr(f, "__code__", None), "co_varnames", ())}
     assert len(rules) == 14, sorted(rules)  # the rules are found
     covered = {n.split(",")[0] for n in CASES} | {"spectrum_pattern"}
-    on_files = {"excluded_rises_before_grokking", "phases_in_order", "gini_rises_at_cleanup"}
+    on_files = {"excluded_rises_before_grokking", "phases_at_marks", "gini_rises_at_cleanup"}
     assert rules - covered - on_files == set(), rules - covered - on_files
 
 

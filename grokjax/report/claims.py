@@ -141,30 +141,42 @@ def restricted_below_train(min_fraction: float = 0.5) -> Predicate:
     return decide
 
 
-def excluded_rises_before_grokking(factor: float = 10.0) -> Predicate:
+def excluded_rises_before_grokking(factor: float = 10.0, high_test_loss: float = 1.0
+                                   ) -> Predicate:
     """Nanda's progress measures move before the test loss: with the final key frequencies
-    (final-keys.json, `grokjax probe RUN --final-keys`), at the last checkpoint before a
-    member's grok step its excluded loss is `factor` times its lowest value before then, and
-    its restricted loss is below half its value at the first checkpoint after step 0. Agrees
-    when that holds for 2/3 of the members."""
+    (final-keys.json, `grokjax probe RUN --final-keys`), at the last checkpoint by the end of
+    circuit formation (tables.measure_phases) the excluded loss is `factor` times its lowest
+    value before then and the restricted loss below half its value at the first checkpoint
+    after step 0, while the test loss there is still at least `high_test_loss` (nats; chance
+    is ln p). Agrees when that holds for 2/3 of the members; inconclusive where circuit
+    formation was not found (the run did not grok)."""
     def decide(entries, summary, run_dir):
         over = rundir.read_json(RunFiles(run_dir).final_keys, default=None)
-        if over is None:
+        history = _history(run_dir)
+        if over is None or history is None:
             return "-", f"{INCONCLUSIVE}: no final-keys.json (grokjax probe RUN --final-keys)"
         steps = np.asarray(over["steps"])
-        held, texts = 0, []
+        held, texts, found = 0, [], 0
         for e in entries:
-            i = summary["seeds"].index(e)
-            before = np.flatnonzero((steps > 0) & (steps < e["grok_step"]))
-            if e["grok_step"] < 0 or len(before) < 2:
+            i = _index(summary, e)
+            formed = measure_phases(history, over, i)["circuit_formation_end"]
+            before = np.flatnonzero((steps > 0) & (steps <= (formed or -1)))
+            if formed is None or len(before) < 2:
+                texts.append("circuit formation not found")
                 continue
+            found += 1
             ex = np.asarray(over["excluded_loss"])[before, i]
             re = np.asarray(over["restricted_loss"])[before, i]
+            at = int(np.searchsorted(history["step"], steps[before[-1]]))
+            test = float(np.asarray(history["test/loss"])[i].reshape(-1)[
+                min(at, len(history["step"]) - 1)])
             rise, fall = ex[-1] / ex.min(), re[-1] / re[0]
-            held += bool(rise >= factor and fall <= 0.5)
-            texts.append(f"x{rise:.3g}/{fall:.2g}")
-        value = (f"{held}/{len(entries)} members (excluded rise / restricted ratio by the "
-                 f"checkpoint before grokking: {', '.join(texts)})")
+            held += bool(rise >= factor and fall <= 0.5 and test >= high_test_loss)
+            texts.append(f"x{rise:.3g}/{fall:.2g}/test {test:.2g}")
+        value = (f"{held}/{len(entries)} members (at the end of circuit formation: excluded "
+                 f"rise / restricted ratio / test loss: {', '.join(texts)})")
+        if not found:
+            return value, f"{INCONCLUSIVE}: circuit formation not found in {_steps(summary)} steps"
         return value, AGREES if held / max(len(entries), 1) >= 2 / 3 else DISAGREES
     return decide
 
@@ -343,22 +355,33 @@ def _member_phases(entries, summary, run_dir):
     return [measure_phases(history, over, _index(summary, e)) for e in entries]
 
 
-def phases_in_order() -> Predicate:
-    """Nanda §5.2's three phases, found from the progress measures (tables.measure_phases):
-    agrees when memorisation, circuit formation and cleanup are all found, in that order, in
-    2/3 of the members; the value gives where they end."""
+def phases_at_marks(marks: tuple[int, int, int], factor: float = 2.0) -> Predicate:
+    """Nanda §5.2's three phases, found from the progress measures (tables.measure_phases),
+    against the paper's marks (where memorisation, circuit formation and cleanup end): a
+    member holds when all three are found, in order, each within `factor` of its mark (the
+    paper's marks are one seed's; seeds grok thousands of steps apart). Agrees when 2/3 of the
+    members hold; inconclusive when fewer than 2/3 reached the end of cleanup (a run shorter
+    than the paper's); else disagrees."""
+    ends = ("memorisation_end", "circuit_formation_end", "cleanup_end")
+
     def decide(entries, summary, run_dir):
         found = _member_phases(entries, summary, run_dir)
         if found is None:
             return "-", f"{INCONCLUSIVE}: no final-keys.json (grokjax probe RUN --final-keys)"
-        ends = ("memorisation_end", "circuit_formation_end", "cleanup_end")
-        held = sum(all(ph[k] is not None for k in ends) and
-                   ph[ends[0]] < ph[ends[1]] < ph[ends[2]] for ph in found)
+        complete = [ph for ph in found if all(ph[k] is not None for k in ends)]
+        held = sum(ph[ends[0]] < ph[ends[1]] < ph[ends[2]] and all(
+            m / factor <= ph[k] <= m * factor for k, m in zip(ends, marks)) for ph in complete)
         texts = ["/".join("-" if ph[k] is None else f"{ph[k] / 1000:.1f}k" for k in ends)
                  for ph in found]
-        value = f"{held}/{len(found)} members; ends (memorisation/circuit/cleanup): " + \
-            ", ".join(texts)
-        return value, AGREES if _share(held, len(found)) else DISAGREES
+        value = (f"{held}/{len(found)} members within x{factor:g} of "
+                 + "/".join(f"{m / 1000:.1f}k" for m in marks)
+                 + "; ends (memorisation/circuit/cleanup): " + ", ".join(texts))
+        if _share(held, len(found)):
+            return value, AGREES
+        if not _share(len(complete), len(found)):
+            return value, (f"{INCONCLUSIVE}: cleanup ended in {len(complete)}/{len(found)} "
+                           f"members within {_steps(summary)} steps")
+        return value, DISAGREES
     return decide
 
 
@@ -366,7 +389,8 @@ def gini_rises_at_cleanup(weights: tuple[str, ...] = ("W_E", "W_L"), factor: flo
                           ) -> Predicate:
     """Nanda: the Gini coefficient of the Fourier components of W_E and W_L rises sharply in
     cleanup: its rise per step there is at least `factor` times that in circuit formation, for
-    every weight, in 2/3 of the members (phases from the measures)."""
+    every weight, in 2/3 of the members (phases from the measures); inconclusive when fewer
+    than 2/3 of the members reached the end of cleanup."""
     def decide(entries, summary, run_dir):
         found = _member_phases(entries, summary, run_dir)
         if found is None:
@@ -390,6 +414,10 @@ def gini_rises_at_cleanup(weights: tuple[str, ...] = ("W_E", "W_L"), factor: flo
                                    for w, (cf, cu) in zip(weights, rates)))
         value = (f"{held}/{len(found)} members; Gini rise per 1k steps, circuit formation/"
                  f"cleanup: " + "; ".join(texts))
+        complete = sum(None not in ph.values() for ph in found)
+        if not _share(held, len(found)) and not _share(complete, len(found)):
+            return value, (f"{INCONCLUSIVE}: the phases ended in {complete}/{len(found)} "
+                           f"members within {_steps(summary)} steps")
         return value, AGREES if _share(held, len(found)) else DISAGREES
     return decide
 

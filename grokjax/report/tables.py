@@ -56,6 +56,9 @@ def grok_matrix(cells: dict[tuple, list[dict]], ys: list, xs: list
     return med, frac
 
 
+CLEANUP_RATE, CLEANUP_WINDOW = 0.01, 1000  # cleanup ends: the norm falls < 1% per 1,000 steps
+
+
 def measure_phases(history: dict, over: dict, i: int) -> dict:
     """Member i's phases found from Nanda's progress measures (his section 5.2) rather than
     from the test loss alone. `over` holds the restricted and excluded loss with the final key
@@ -65,8 +68,11 @@ def measure_phases(history: dict, over: dict, i: int) -> dict:
       checkpoints before the test loss drops): from there the key frequencies carry the fit.
     - Circuit formation ends where the test loss begins its sudden drop (10% of the way down
       in log, as `phases`), while the excluded loss is high.
-    - Cleanup ends where the sum of squared weights has made 90% of its fall from the end of
-      circuit formation to its lowest value (the memorising components decayed away).
+    - Cleanup ends at the first probe step after circuit formation from which the sum of
+      squared weights falls by less than CLEANUP_RATE (1%) over the next 1,000 steps: the
+      memorising components have decayed away and the norm has settled. A local criterion, so
+      the mark does not move with where the run stops (a fraction of the fall to the run's
+      lowest value did); a run that stops before the norm settles has no cleanup end.
     None where a phase was not reached."""
     out = {"memorisation_end": None, "circuit_formation_end": None, "cleanup_end": None}
     formed = phases(history, i)["circuit_formation_end"]
@@ -79,11 +85,12 @@ def measure_phases(history: dict, over: dict, i: int) -> dict:
     if formed is None or formed <= out["memorisation_end"]:
         return out
     out["circuit_formation_end"] = formed
-    probe_steps, ssw = history["probe/step"], history["probe/sum_sq_weights"][i]
-    after = probe_steps >= formed
-    start, low = ssw[after][0], ssw[after].min()
-    if start - low <= 0:
-        return out
-    done = after & (ssw <= low + 0.1 * (start - low))
-    out["cleanup_end"] = int(probe_steps[np.argmax(done)])
+    probe_steps, ssw = np.asarray(history["probe/step"]), history["probe/sum_sq_weights"][i]
+    for j in np.flatnonzero(probe_steps >= formed):
+        ahead = np.flatnonzero(probe_steps >= probe_steps[j] + CLEANUP_WINDOW)
+        if not len(ahead):
+            break  # the run stops before the next 1,000 steps can be read
+        if ssw[j] - ssw[ahead[0]] < CLEANUP_RATE * ssw[j]:
+            out["cleanup_end"] = int(probe_steps[j])
+            break
     return out
