@@ -60,6 +60,7 @@ MIXTURE = "p=97, 3 seeds, up to 5e4 steps (the reference code's, not the paper's
 MIXTURE_STEPS = 50_000
 NANDA = "p=113, r=0.3, 40k steps"
 NANDA_STEPS = 40_000
+NANDA_RUN = ("paper/nanda_p113", "nanda_p113-s0-5")  # the 40k run where it exists
 # the report's curve figures: Fig. 8 from one run's members, Nanda's phases on one member
 SPECTRUM_FIGURE = (A5_CPU, [(task, formula) for task, formula, *_ in FIG8])
 PHASES_FIGURE = ("nanda_p113-s0-5", 3)
@@ -83,7 +84,8 @@ CLAIMS = [
       for row in TABLE_A5 if row[0] in CPU_TASKS],
     *[_a5(*row, A5, cells=(("table-a5", row[1], "r={r}, paper's scale"),)) for row in TABLE_A5],
     *[Claim(f"A.5 smallest r {formula}", "Furuta §1.8, Table A.5", f"the smallest r at which "
-            f"{formula} groks from scratch", f"r = {r:g}", f"smallest-r/{task}",
+            f"{formula} groks from scratch", f"r = {r:g}",
+            (f"paper/smallest-r/{task}", f"smallest-r/{task}"),
             smallest_grokking_r(r), paper_scale="p=97, r=0.1-0.9, 3 seeds",
             paper_steps=FURUTA_STEPS, paper_seeds=FURUTA_SEEDS,
             cells=(("table-a5", formula, "r={r}, 8k steps"),))
@@ -110,74 +112,80 @@ CLAIMS = [
           paper_steps=FURUTA_STEPS, paper_seeds=FURUTA_SEEDS),
     *[Claim(f"PG-E(add) {formula}", "Furuta Fig. 9, §7.1", f"with add's embedding frozen, "
             f"{formula} groks at r = 0.3 (it does not from scratch)", "groks",
-            f"pge-add/{task}", groks(paper_steps=TRANSFER_STEPS), paper_scale=TRANSFER,
+            (f"paper/pge-add/{task}", f"pge-add/{task}"), groks(paper_steps=TRANSFER_STEPS),
+            paper_scale=TRANSFER,
             paper_steps=TRANSFER_STEPS, paper_seeds=3,
             cells=(("transfer", formula, "PG-E(add)"),))
       for task, formula in (("x_x_y", "2a+b"), ("x_x_m_y", "2a-b"), ("2x_3y", "2a+3b"),
                             ("2x_m_3y", "2a-3b"))],
     *[Claim(f"PG-T(mul) {formula}", "Furuta Fig. 2, Table 1", f"with multiply's transformer "
             f"frozen, {formula} groks at r = 0.3 (it does not from scratch)", "groks",
-            f"pgt-mul/{task}", groks(paper_steps=TRANSFER_STEPS), paper_scale=TRANSFER,
+            (f"paper/pgt-mul/{task}", f"pgt-mul/{task}"), groks(paper_steps=TRANSFER_STEPS),
+            paper_scale=TRANSFER,
             paper_steps=TRANSFER_STEPS, paper_seeds=3,
             cells=(("transfer", formula, "PG-T(mul)"),))
       for task, formula in (("xy_y", "ab+b"), ("xy_m_y", "ab-b"))],
     *[Claim(f"PG-T(sub) {formula}", "Furuta Fig. 2", f"subtract's frozen transformer transfers "
-            f"to nothing, not even {formula}", "does not grok", f"pgt-sub/{task}",
+            f"to nothing, not even {formula}", "does not grok",
+            (f"paper/pgt-sub/{task}", f"pgt-sub/{task}"),
             does_not_grok(TRANSFER_STEPS), paper_scale=TRANSFER,
             paper_steps=TRANSFER_STEPS, paper_seeds=3,
             cells=(("transfer", formula, "PG-T(sub)"),))
       for task, formula in (("subtract", "a-b"), ("add", "a+b"))],
     *[Claim(f"App. F frozen random W_E {formula}", "Furuta App. F", f"{formula} groks with "
             "the embedding frozen at its random init", "groks",
-            f"frozen-random-embed/{task}", groks(paper_steps=TRANSFER_STEPS),
+            (f"paper/frozen-random-embed/{task}", f"frozen-random-embed/{task}"),
+            groks(paper_steps=TRANSFER_STEPS),
             paper_scale=TRANSFER, paper_steps=TRANSFER_STEPS, paper_seeds=3,
             cells=(("transfer", formula, "frozen random W_E"),))
       for task, formula in (("add", "a+b"), ("subtract", "a-b"), ("multiply", "ab"))],
     Claim("§8 add+sub+mul r=0.3", "Furuta §8.1", "add+sub+mul does not co-grok at r = 0.3",
-          "does not co-grok", "mix-asm-r0.3", does_not_grok(MIXTURE_STEPS),
+          "does not co-grok", ("paper/mix-asm-r0.3", "mix-asm-r0.3"), does_not_grok(MIXTURE_STEPS),
           paper_scale=MIXTURE, paper_steps=MIXTURE_STEPS, paper_seeds=3),
     Claim("§8 add+sub+mul r=0.9", "Furuta §8.1", "add+sub+mul co-groks at a higher r (0.9)",
-          "co-groks", "mix-asm-r0.9", groks(paper_steps=MIXTURE_STEPS), paper_scale=MIXTURE,
+          "co-groks", ("paper/mix-asm-r0.9", "mix-asm-r0.9"), groks(paper_steps=MIXTURE_STEPS),
+          paper_scale=MIXTURE,
           paper_steps=MIXTURE_STEPS, paper_seeds=3),
     Claim("§8 mul groks last", "Furuta §8.1", "in add+sub+mul, multiplication groks last",
-          "multiplication slowest", "mix-asm-r0.9", groks_last("multiply"), paper_scale=MIXTURE,
+          "multiplication slowest", ("paper/mix-asm-r0.9", "mix-asm-r0.9"),
+          groks_last("multiply"), paper_scale=MIXTURE,
           paper_steps=MIXTURE_STEPS, paper_seeds=3),
     Claim("§8 squares mixture", "Furuta §8", "trained with a^2+b^2 and (a+b)^2, a^2+ab+b^2 "
-          "groks at r = 0.3", "groks", "mix-squares-r0.3",
+          "groks at r = 0.3", "groks", ("paper/mix-squares-r0.3", "mix-squares-r0.3"),
           task_groks("x2_xy_y2", paper_steps=MIXTURE_STEPS), paper_scale=MIXTURE,
           paper_steps=MIXTURE_STEPS, paper_seeds=3),
     Claim("Nanda groks", "Nanda §3", "p = 113 addition groks near step 10k",
-          "groks after ~10,000 steps", "nanda_p113-s0-5", groks(paper_steps=NANDA_STEPS),
+          "groks after ~10,000 steps", NANDA_RUN, groks(paper_steps=NANDA_STEPS),
           paper_scale="p=113, r=0.3, 5 seeds (Fig. 2), 40k steps", paper_steps=NANDA_STEPS,
           paper_seeds=5),
     Claim("Nanda key frequencies", "Nanda §4, App. C", "a grokked model uses a few key "
-          "frequencies", "5 (seeds 0-3: 5, 4, 3, 4)", "nanda_p113-s0-5",
+          "frequencies", "5 (seeds 0-3: 5, 4, 3, 4)", NANDA_RUN,
           probe_range("key_freqs", 3, 6, "{:.0f}"), paper_scale="p=113, r=0.3, 40k steps",
           paper_steps=NANDA_STEPS),
     Claim("Nanda neurons explained", "Nanda §4", "most MLP neurons are explained by one "
-          "frequency", "84.6% (433/512) above 85%", "nanda_p113-s0-5",
+          "frequency", "84.6% (433/512) above 85%", NANDA_RUN,
           probe_range("neurons_explained", 0.8, 1.0), paper_scale="p=113, r=0.3, 40k steps",
           paper_steps=NANDA_STEPS),
     Claim("Nanda measures lead", "Nanda §5, Fig. 7", "during circuit formation the excluded "
           "loss rises and the restricted loss falls while the test loss is still high",
           "excluded loss rises from ~1.4k to 9.4k, before the test loss falls",
-          "nanda_p113-s0-5", excluded_rises_before_grokking(),
+          NANDA_RUN, excluded_rises_before_grokking(),
           paper_scale="p=113, r=0.3, 40k steps", paper_steps=NANDA_STEPS),
     Claim("Nanda restricted < train", "Nanda §5.1, Fig. 7", "the restricted loss ends below the "
-          "train loss", "below the train loss", "nanda_p113-s0-5", restricted_below_train(),
+          "train loss", "below the train loss", NANDA_RUN, restricted_below_train(),
           paper_scale="p=113, r=0.3, 40k steps", paper_steps=NANDA_STEPS),
     Claim("Nanda phases", "Nanda §5.2, Fig. 7", "training splits into memorisation, circuit "
           "formation and cleanup, in that order, ending near the paper's marks (within a factor "
           "of 2; phases from the measures)",
-          "memorisation to 1.4k, circuit formation to 9.4k, cleanup to 14k", "nanda_p113-s0-5",
+          "memorisation to 1.4k, circuit formation to 9.4k, cleanup to 14k", NANDA_RUN,
           phases_at_marks((1400, 9400, 14000), 2.0), paper_scale=NANDA,
           paper_steps=NANDA_STEPS),
     Claim("Nanda Gini at cleanup", "Nanda §5.2, Fig. 7", "the Gini coefficient of W_E's and "
           "W_L's Fourier components rises sharply in cleanup", "rises sharply in cleanup",
-          "nanda_p113-s0-5", gini_rises_at_cleanup(), paper_scale=NANDA,
+          NANDA_RUN, gini_rises_at_cleanup(), paper_scale=NANDA,
           paper_steps=NANDA_STEPS),
     *[Claim(f"Nanda data fraction {r:g}", "Nanda App. (data fraction)", text, paper,
-            "nanda-fraction", predicate, members={"train_fraction": r},
+            ("paper/nanda-fraction", "nanda-fraction"), predicate, members={"train_fraction": r},
             paper_scale="p=113, r=0.1-0.9, 40k steps", paper_steps=NANDA_STEPS)
       for r, text, paper, predicate in (
           (0.1, "with 10% of the data it does not grok within 40k steps", "does not grok",

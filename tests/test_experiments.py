@@ -25,6 +25,7 @@ TINY_SET = ["p=11", "train_fraction=0.5", "model.d_model=32", "model.num_heads=2
     ("experiments/sweep_table_a5.py", 1, 1),
     ("experiments/sweep_table_a5.py:cpu", 1, 1),
     ("experiments/sweep_claims_cpu.py", 21, 2),
+    ("experiments/sweep_paper_scale.py", 31, 4),
 ])
 def test_every_shipped_sweep_plans_its_runs(tmp_path, spec, n_runs, n_stages):
     planned = sweep.plan(sweep.load(spec)[1], tmp_path)
@@ -43,3 +44,15 @@ def test_the_transfer_sweep_pretrains_then_transfers(tmp_path):
     assert out.stdout.index("pretrain/add: finished") < out.stdout.index("pge-add/x_x_y: finished")
     run = rundir.read_json(root / "pge-add/x_x_y/run.json")
     assert run["transfer"]["from_run"] == str(root / "pretrain/add")
+
+
+def test_the_paper_scale_plan_counts_every_member_step(capsys):
+    from experiments import paper_scale
+    assert paper_scale.main(["--plan"]) == 0
+    rows = paper_scale.costs(sweep.load(paper_scale.SPEC)[1])
+    a5 = next(r for r in rows if r["run"] == "table_a5/r0.3")
+    assert (a5["members"], a5["steps"]) == (117, 300_000)  # 39 tasks x 3 seeds, the paper's
+    assert [r["stage"] for r in rows] == sorted(r["stage"] for r in rows)  # cheapest first
+    out = capsys.readouterr().out
+    assert f"{sum(r['member_steps'] for r in rows):,}" in out.splitlines()[-1]
+    assert paper_scale.gpu_rate(1) == 2575 and paper_scale.gpu_rate(512) == 7963

@@ -142,3 +142,14 @@ def test_each_row_says_what_would_settle_it_and_why_a_claim_has_no_run(tmp_path)
     assert C.settle(claim, C.AGREES, True, 3) == ""
     assert C.at_paper_scale(claim, 1000, 3) and not C.at_paper_scale(claim, 1000, 2)
     assert C.at_paper_scale(C.Claim("y", "", "", "", "r", C.groks()), 10, 1) is None
+
+
+def test_a_claim_reads_its_paper_scale_run_where_it_exists(tmp_path):
+    claim = C.Claim("x", "test", "x groks", "groks", ("paper/x", "x"), C.groks())
+    assert C.run_dir(claim, tmp_path) == tmp_path / "paper/x"  # neither exists: the first
+    for run in ("x", "paper/x"):
+        (tmp_path / run).mkdir(parents=True)
+    rundir.write_json(RunFiles(tmp_path / "x").summary, {"seeds": []})
+    assert C.run_dir(claim, tmp_path) == tmp_path / "x"
+    rundir.write_json(RunFiles(tmp_path / "paper/x").summary, {"seeds": []})
+    assert C.run_dir(claim, tmp_path) == tmp_path / "paper/x"

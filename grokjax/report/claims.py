@@ -44,7 +44,9 @@ class Claim:
     source: str  # e.g. 'Furuta Table A.5'
     statement: str
     paper: str  # the paper's value, as text
-    run: str  # a run directory, relative to the results root
+    # a run directory relative to the results root, or several, the first that exists read
+    # (e.g. the paper-scale run, then the reduced one)
+    run: str | tuple[str, ...]
     predicate: Predicate
     members: dict = dataclasses.field(default_factory=dict)  # hparams the members must have
     paper_scale: str = ""  # e.g. 'p=97, r=0.3, 3 seeds, 3e5 steps'
@@ -434,8 +436,14 @@ def selected(summary: dict, members: dict) -> list[dict]:
             if all(setting(e, summary, k) == v for k, v in members.items())]
 
 
+def run_dir(claim: Claim, root: pathlib.Path) -> pathlib.Path:
+    """The claim's run: the first of its runs that has a summary (else the first)."""
+    runs = (claim.run,) if isinstance(claim.run, str) else claim.run
+    return next((root / r for r in runs if RunFiles(root / r).summary.exists()), root / runs[0])
+
+
 def _run_members(claim: Claim, root: pathlib.Path) -> tuple[dict | None, list[dict]]:
-    summary = read_summary(root / claim.run)
+    summary = read_summary(run_dir(claim, root))
     return summary, selected(summary, claim.members) if summary else []
 
 
@@ -496,8 +504,8 @@ def evaluate(claim: Claim, root: pathlib.Path) -> dict:
         return {**row, "ours": "-", "scale": "-", "seeds": 0, "at_paper_scale": None,
                 "verdict": NOT_RUN + (f": {claim.not_run_why}" if claim.not_run_why else ""),
                 "settle": claim.not_run_why and "-" or "run it"}
-    cfg = rundir.read_json(RunFiles(root / claim.run).config, default={})
-    ours, verdict = claim.predicate(entries, summary, root / claim.run)
+    cfg = rundir.read_json(RunFiles(run_dir(claim, root)).config, default={})
+    ours, verdict = claim.predicate(entries, summary, run_dir(claim, root))
     rs = sorted({setting(e, summary, "train_fraction") for e in entries})
     seeds = len({e["seed"] for e in entries})
     scale = (f"p={summary['p']}, r={'/'.join(f'{r:g}' for r in rs)}, {summary['steps']} steps, "
