@@ -10,6 +10,8 @@ decides agreement (grokjax/report/claims.py). A claim whose run is not there yet
 """
 
 from grokjax.report.claims import (Claim, does_not_grok, excluded_rises_before_grokking,
+                                   weight_norm_falls_in_phases,
+                                   weight_norm_rises_then_ends_below_init,
                                    gini_rises_at_cleanup, groks, groks_last, no_grokking_delay,
                                    phases_at_marks, probe_range, restricted_above_train,
                                    restricted_below_train, smallest_grokking_r,
@@ -184,6 +186,15 @@ CLAIMS = [
           "W_L's Fourier components rises sharply in cleanup", "rises sharply in cleanup",
           NANDA_RUN, gini_rises_at_cleanup(), paper_scale=NANDA,
           paper_steps=NANDA_STEPS),
+    Claim("Nanda weight norm", "Nanda §5.2, Fig. 7", "the sum of squared weights falls during "
+          "circuit formation and again during cleanup", "falls in both (a sharp drop in "
+          "cleanup)", NANDA_RUN, weight_norm_falls_in_phases(), paper_scale=NANDA,
+          paper_steps=NANDA_STEPS),
+    Claim("Omnigrok unconstrained norm", "Omnigrok §3 (LU mechanism), paper.md 4",
+          "without the norm constraint (weight decay 1), the weight norm grows while the model "
+          "memorises and ends below its initial value", "rises, then ends below init",
+          NANDA_RUN, weight_norm_rises_then_ends_below_init(),
+          paper_scale="p=113, r=0.3, Nanda's model, 15k steps", paper_steps=15_000),
     *[Claim(f"Nanda data fraction {r:g}", "Nanda App. (data fraction)", text, paper,
             ("paper/nanda-fraction", "nanda-fraction"), predicate, members={"train_fraction": r},
             paper_scale="p=113, r=0.1-0.9, 40k steps", paper_steps=NANDA_STEPS)

@@ -119,6 +119,9 @@ def test_phases_from_the_measures_fall_where_the_measures_turn(tmp_path):
         [entry], summary, tmp_path)[1] == "disagrees"
     value, verdict = claims_lib.gini_rises_at_cleanup()([entry], summary, tmp_path)
     assert verdict == "agrees", value
+    # the weight norm falls in circuit formation (2,000 -> 1,750) and cleanup (-> 1,000)
+    value, verdict = claims_lib.weight_norm_falls_in_phases()([entry], summary, tmp_path)
+    assert verdict == "agrees" and "2000/1750/1000" in value, value
     # a Gini that rises as fast before cleanup as in it does not agree
     history["probe/gini/W_L"] = (0.1 + history["step"] * 1e-4)[None]
     rundir.write_npz(tmp_path / "history.npz", history)
@@ -137,6 +140,8 @@ def test_a_run_that_stops_before_the_norm_settles_has_no_cleanup_end(tmp_path):
     verdict = claims_lib.phases_at_marks((1400, 9400, 14000))([entry], {"seeds": [entry],
                                                                         "steps": 8500}, tmp_path)
     assert verdict[1].startswith("inconclusive: cleanup ended in 0/1"), verdict
+    assert claims_lib.weight_norm_falls_in_phases()([entry], {"seeds": [entry], "steps": 8500},
+                                                    tmp_path)[1].startswith("inconclusive")
     # without formation found, the measures cannot lead: inconclusive, not agreement
     flat = dict(short, **{"test/loss": np.full_like(short["test/loss"], 10.0)})
     rundir.write_npz(tmp_path / "history.npz", flat)

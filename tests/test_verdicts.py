@@ -125,9 +125,11 @@ def test_every_rule_of_the_module_is_exercised_here_or_on_files_in_test_report()
     rules = {n for n, f in vars(C).items() if callable(f) and not n.startswith("_")
              and getattr(f, "__module__", "") == C.__name__
              and "decide" in getattr(getattr(f, "__code__", None), "co_varnames", ())}
-    assert len(rules) == 14, sorted(rules)  # the rules are found
-    covered = {n.split(",")[0] for n in CASES} | {"spectrum_pattern"}
-    on_files = {"excluded_rises_before_grokking", "phases_at_marks", "gini_rises_at_cleanup"}
+    assert len(rules) == 16, sorted(rules)  # the rules are found
+    covered = {n.split(",")[0] for n in CASES} | {"spectrum_pattern",
+                                                  "weight_norm_rises_then_ends_below_init"}
+    on_files = {"excluded_rises_before_grokking", "phases_at_marks", "gini_rises_at_cleanup",
+                "weight_norm_falls_in_phases"}
     assert rules - covered - on_files == set(), rules - covered - on_files
 
 
@@ -153,3 +155,17 @@ def test_a_claim_reads_its_paper_scale_run_where_it_exists(tmp_path):
     assert C.run_dir(claim, tmp_path) == tmp_path / "x"
     rundir.write_json(RunFiles(tmp_path / "paper/x").summary, {"seeds": []})
     assert C.run_dir(claim, tmp_path) == tmp_path / "paper/x"
+
+
+def test_the_unconstrained_norm_rises_while_memorising_and_ends_below_its_start(tmp_path):
+    def history(norms):
+        rundir.write_npz(RunFiles(tmp_path).history, {
+            "probe/step": np.arange(0, 500, 100),
+            "probe/sum_sq_weights": np.asarray([np.square(norms)] * 3)})
+    rule = C.weight_norm_rises_then_ends_below_init()
+    history([10.0, 12.0, 11.0, 8.0, 6.0])  # up to 1.2x by step 100 (memorised), ends at 0.6x
+    assert verdict(rule, GROKKED, 500, tmp_path) == C.AGREES
+    history([10.0, 9.0, 8.0, 7.0, 6.0])  # never rises
+    assert verdict(rule, GROKKED, 500, tmp_path) == C.DISAGREES
+    history([10.0, 12.0, 12.0, 12.0, 11.0])  # has not come down yet, and nothing grokked
+    assert verdict(rule, NONE, 500, tmp_path) == C.INCONCLUSIVE

@@ -424,6 +424,62 @@ def gini_rises_at_cleanup(weights: tuple[str, ...] = ("W_E", "W_L"), factor: flo
     return decide
 
 
+def weight_norm_falls_in_phases() -> Predicate:
+    """Nanda §5.2: the sum of squared weights falls during circuit formation and again during
+    cleanup (its value at the end of each phase below that at its start; phases from the
+    measures, tables.measure_phases), in 2/3 of the members; inconclusive when fewer than 2/3
+    reached the end of cleanup."""
+    def decide(entries, summary, run_dir):
+        found = _member_phases(entries, summary, run_dir)
+        if found is None:
+            return "-", f"{INCONCLUSIVE}: no final-keys.json (grokjax probe RUN --final-keys)"
+        history = _history(run_dir)
+        steps = np.asarray(history["probe/step"])
+        held, texts = 0, []
+        for e, ph in zip(entries, found):
+            if None in ph.values():
+                texts.append("phases not found")
+                continue
+            ssw = history["probe/sum_sq_weights"][_index(summary, e)]
+            at = [float(ssw[min(np.searchsorted(steps, ph[k]), len(steps) - 1)]) for k in ph]
+            held += at[1] < at[0] and at[2] < at[1]
+            texts.append("/".join(f"{v:.0f}" for v in at))
+        value = (f"{held}/{len(found)} members; sum of squared weights at the ends of "
+                 f"memorisation/circuit formation/cleanup: " + ", ".join(texts))
+        complete = sum(None not in ph.values() for ph in found)
+        if not _share(held, len(found)) and not _share(complete, len(found)):
+            return value, (f"{INCONCLUSIVE}: the phases ended in {complete}/{len(found)} "
+                           f"members within {_steps(summary)} steps")
+        return value, AGREES if _share(held, len(found)) else DISAGREES
+    return decide
+
+
+def weight_norm_rises_then_ends_below_init(rise: float = 1.0) -> Predicate:
+    """Omnigrok's LU picture without the norm constraint: the weight norm (sqrt of the sum of
+    squared weights) grows while the model memorises (its largest value up to the memorisation
+    step above `rise` times the initial one) and ends below its initial value, in 2/3 of the
+    grokked members; inconclusive when none grokked (weight decay has not yet shrunk it)."""
+    def decide(entries, summary, run_dir):
+        history = _history(run_dir)
+        if history is None or "probe/sum_sq_weights" not in history:
+            return "-", f"{INCONCLUSIVE}: the run's history has no sum of squared weights"
+        grokked = [e for e in entries if e["grok_step"] >= 0 and e["memorisation_step"] >= 0]
+        if not grokked:
+            return "none grokked", f"{INCONCLUSIVE}: no grokking within {_steps(summary)} steps"
+        steps = np.asarray(history["probe/step"])
+        held, texts = 0, []
+        for e in grokked:
+            norm = np.sqrt(history["probe/sum_sq_weights"][_index(summary, e)])
+            peak = norm[: np.searchsorted(steps, e["memorisation_step"], side="right")].max()
+            up, end = peak / norm[0], norm[-1] / norm[0]
+            held += up > rise and end < 1.0
+            texts.append(f"x{up:.2f} by memorisation, x{end:.2f} at the end")
+        value = f"{held}/{len(grokked)} grokked members; norm over its initial value: " + \
+            "; ".join(texts)
+        return value, AGREES if _share(held, len(grokked)) else DISAGREES
+    return decide
+
+
 def setting(entry: dict, summary: dict, key: str):
     """A member's value of `key` ('task', 'train_fraction'): its grid value where the run
     has that axis, else the run's."""
