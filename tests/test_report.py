@@ -153,12 +153,22 @@ def test_a_run_that_stops_before_the_norm_settles_has_no_cleanup_end(tmp_path):
     ("falls", "flat", True, "agrees"), ("falls", "any", True, "agrees"),
     ("flat", "falls", True, "disagrees"),
     ("flat", "falls", False, "inconclusive: no grokking within 12000 steps")])
-def test_fig8_patterns_read_ffd_and_fcr_from_init_to_end(tmp_path, ffd, fcr, grokked, verdict):
+def test_fig8_patterns_read_ffd_and_fcr_from_init_to_the_grok_step(tmp_path, ffd, fcr, grokked,
+                                                                   verdict):
+    """FFD falls linearly from 1.0 to 0.2 over 12,000 steps: 0.57 at the grok step, 6,500,
+    which a grokked member is read at (a member that did not grok, at the end); FCR stays 0.9.
+    The margin is how far the change clears 0.1: 0.43 - 0.1 for falls, 0.1 - 0 for flat."""
     _synthetic_run(tmp_path)
     entry = {"seed": 0, "grok_step": 6500 if grokked else -1, "memorisation_step": 100}
     value, got = claims_lib.spectrum_pattern(ffd, fcr)([entry], {"seeds": [entry],
                                                                  "steps": 12000}, tmp_path)
-    assert got == verdict and value == "FFD 1.00->0.20, FCR 0.90->0.90"
+    assert got == verdict
+    if grokked:
+        margin = {("falls", "flat"): 0.1, ("falls", "any"): 0.333,
+                  ("flat", "falls"): -0.333}[ffd, fcr]
+        assert value == f"FFD 1.00->0.57, FCR 0.90->0.90 at step 6500 (margin {margin:+.3f})"
+    else:
+        assert value.startswith("FFD 1.00->0.20, FCR 0.90->0.90 at step 12000")
 
 
 def test_mixture_and_delay_predicates(tmp_path):

@@ -217,25 +217,38 @@ def restricted_above_train(factor: float = 100.0) -> Predicate:
 
 def spectrum_pattern(ffd: str, fcr: str, weight: str = "W_E", by: float = 0.1,
                      needs_grokking: bool = True) -> Predicate:
-    """Furuta's Fig. 8: how FFD and FCR of `weight` move from initialisation to the end of the
-    run, each 'falls' (by at least `by`), 'flat' (changes by less) or 'any' (the paper says
-    nothing of it). Agrees when the pattern
-    holds in 2/3 of the members. Where it does not and the members did not grok although the
-    paper's curves run through grokking (`needs_grokking`), inconclusive."""
-    def moves(series):
-        return "falls" if series[0] - series[-1] >= by else (
-            "flat" if abs(series[-1] - series[0]) < by else "rises")
+    """Furuta's Fig. 8: how FFD and FCR of `weight` move from initialisation to the grok step
+    (the first probe at or after it: the paper's inflection points line up with test-accuracy
+    saturation, so where the run stops after grokking does not move the verdict; a member that
+    did not grok is read at the end of its run), each 'falls' (by at least `by`), 'flat'
+    (changes by less) or 'any' (the paper says nothing of it). Each member's margin is how far
+    its change clears `by` (negative: the pattern misses). Agrees when the pattern holds in 2/3
+    of the members. Where it does not and the members did not grok although the paper's curves
+    run through grokking (`needs_grokking`), inconclusive."""
+    def moves(change):
+        return "falls" if -change >= by else ("flat" if abs(change) < by else "rises")
+
+    def margin(want, change):
+        return {"falls": -change - by, "flat": by - abs(change)}.get(want, float("inf"))
 
     def decide(entries, summary, run_dir):
         history = _history(run_dir)
         if history is None or f"probe/ffd/{weight}" not in history:
             return "-", f"{INCONCLUSIVE}: the run's history has no FFD/FCR of {weight}"
+        steps = history.get("probe/step")
         held, texts = 0, []
         for e in entries:
             i = _index(summary, e)
             d, r = history[f"probe/ffd/{weight}"][i], history[f"probe/fcr/{weight}"][i]
-            held += ffd in ("any", moves(d)) and fcr in ("any", moves(r))
-            texts.append(f"FFD {d[0]:.2f}->{d[-1]:.2f}, FCR {r[0]:.2f}->{r[-1]:.2f}")
+            at = len(d) - 1
+            if e["grok_step"] >= 0 and steps is not None:
+                at = min(int(np.searchsorted(steps, e["grok_step"])), len(d) - 1)
+            dd, dr = d[at] - d[0], r[at] - r[0]
+            held += ffd in ("any", moves(dd)) and fcr in ("any", moves(dr))
+            edge = min(margin(ffd, dd), margin(fcr, dr))
+            where = f"at step {int(steps[at])}" if steps is not None else "at the end"
+            texts.append(f"FFD {d[0]:.2f}->{d[at]:.2f}, FCR {r[0]:.2f}->{r[at]:.2f} {where}"
+                         + (f" (margin {edge:+.3f})" if np.isfinite(edge) else ""))
         value = "; ".join(texts)
         if _share(held, len(entries)):
             return value, AGREES
