@@ -55,12 +55,20 @@ def get_runs(arg=None):
     runs += [Run(f"frozen-random-embed/{t}", f"configs/arithmetic.py:{t}",
                  {**CK, "train.steps": 8000, "transfer.freeze": "embed"}, seeds=1)
              for t in ("add", "subtract", "multiply")]
-    for mode, source, targets in (("pge", "add", ("x_x_y", "x_x_m_y", "2x_3y", "2x_m_3y")),
-                                  ("pgt", "multiply", ("xy_y", "xy_m_y")),
-                                  ("pgt", "subtract", ("subtract", "add"))):
-        short = {"add": "add", "multiply": "mul", "subtract": "sub"}[source]
-        runs += [Run(f"{mode}-{short}/{t}", f"configs/transfer.py:{mode},{source},{t}",
-                     {**CK, **FIXED, "train.steps": 8000,
-                      "transfer.from_run": f"{{root}}/pretrain/{source}"}, seeds=1, stage=1)
-                 for t in targets]
-    return runs
+    return runs + transfer_runs("", {**CK, **FIXED, "train.steps": 8000}, seeds=1, stage=1)
+
+
+# the transfer rows of experiments/claims.py: (mode, source, targets)
+TRANSFERS = (("pge", "add", ("x_x_y", "x_x_m_y", "2x_3y", "2x_m_3y")),
+             ("pgt", "multiply", ("xy_y", "xy_m_y")),
+             ("pgt", "subtract", ("subtract", "add")))
+
+
+def transfer_runs(prefix: str, overrides: dict, seeds: int, stage: int) -> list[Run]:
+    """PREFIXMODE-SOURCE/TARGET for every transfer row, from PREFIXpretrain/SOURCE (also used
+    by experiments/sweep_paper_scale.py)."""
+    short = {"add": "add", "multiply": "mul", "subtract": "sub"}
+    return [Run(f"{prefix}{mode}-{short[source]}/{t}", f"configs/transfer.py:{mode},{source},{t}",
+                {**overrides, "transfer.from_run": f"{{root}}/{prefix}pretrain/{source}"},
+                seeds=seeds, stage=stage)
+            for mode, source, targets in TRANSFERS for t in targets]

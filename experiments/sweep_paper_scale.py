@@ -23,10 +23,13 @@ program) and paper/smallest-r (the eleven tasks at r = 0.4, 0.5, ..., 0.9, 3 see
 300,000 steps), the most expensive.
 """
 
-from grokjax.launch.sweep import Run
-from grokjax.tasks import TASKS
+import pathlib
 
-TWO_VARIABLE = tuple(n for n, t in TASKS.items() if t.arity == 2 and t.domain == "all")
+from grokjax.config.files import exec_file
+from grokjax.launch.sweep import Run
+
+CPU = exec_file(pathlib.Path(__file__).with_name("sweep_claims_cpu.py"))  # its transfer rows
+A5 = exec_file(pathlib.Path(__file__).with_name("sweep_table_a5.py"))  # its tasks
 SMALLEST_R_TASKS = ("x_x_y", "x_x_m_y", "2x_3y", "2x_m_3y", "xy_y", "xy_m_y", "x2_m_y",
                     "_x_m_y__3", "_x_m_y__4", "x2_xy_y2", "x3_xy")
 CK = {"checkpoint.save_every": 2000, "checkpoint.keep": 3}
@@ -53,16 +56,9 @@ def get_runs(arg=None):
     runs += [Run(f"paper/pretrain/{s}", f"configs/arithmetic.py:{s}",
                  {**CK, "train.steps": 50_000, "train.stop_when_grokked": True}, seeds=3,
                  stage=1) for s in ("add", "multiply", "subtract")]
-    for mode, source, targets in (("pge", "add", ("x_x_y", "x_x_m_y", "2x_3y", "2x_m_3y")),
-                                  ("pgt", "multiply", ("xy_y", "xy_m_y")),
-                                  ("pgt", "subtract", ("subtract", "add"))):
-        short = {"add": "add", "multiply": "mul", "subtract": "sub"}[source]
-        runs += [Run(f"paper/{mode}-{short}/{t}", f"configs/transfer.py:{mode},{source},{t}",
-                     {**CK, **FULL, "train.steps": 100_000,
-                      "transfer.from_run": f"{{root}}/paper/pretrain/{source}"}, seeds=3, stage=2)
-                 for t in targets]
+    runs += CPU.transfer_runs("paper/", {**CK, **FULL, "train.steps": 100_000}, seeds=3, stage=2)
     runs.append(Run("table_a5/r0.3", "configs/polynomials.py",
-                    {**CK, "train_fraction": 0.3}, seeds=3, grid={"task": TWO_VARIABLE},
+                    {**CK, "train_fraction": 0.3}, seeds=3, grid={"task": A5.TWO_VARIABLE},
                     stage=3))
     runs += [Run(f"paper/smallest-r/{t}", f"configs/polynomials.py:{t}",
                  {**CK, **FULL, "train.steps": 300_000}, seeds=3, stage=3,

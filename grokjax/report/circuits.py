@@ -429,14 +429,17 @@ def _scores(s, units, o: Options, curves: bool = True) -> dict:
     `sweep_value` [taus, M]) or prune's front (`front_*` [targets, M]): what one step's report
     shows and `--over-training` does not repeat at every checkpoint."""
     if o.method == "acdc":
-        r = C.acdc(s, units, o.metric, o.tau)
+        # with the curves, one vmapped run over TAUS and --tau gives the circuit and the sweep
+        taus = np.unique(np.r_[TAUS, o.tau]) if curves else np.asarray([o.tau])
+        r = C.acdc(s, units, o.metric, taus)
+        kept, value, deltas = (np.asarray(x) for x in (r.kept, r.value, r.deltas))
+        at = int(np.flatnonzero(taus == o.tau)[0])
         # a unit is kept exactly when its delta reaches tau: ranked by delta, the circuit comes
         # first (ranking by the largest tau that keeps a unit needs the sweep at every step)
-        out = {"scores": np.asarray(r.deltas), "kept": np.asarray(r.kept),
-               "importance": np.asarray(r.deltas)}
+        out = {"scores": deltas[at], "kept": kept[at], "importance": deltas[at]}
         if curves:
-            r = C.acdc(s, units, o.metric, TAUS)
-            out.update(sweep_size=np.asarray(r.kept).sum(-1), sweep_value=np.asarray(r.value))
+            sweep = np.searchsorted(taus, TAUS)
+            out.update(sweep_size=kept[sweep].sum(-1), sweep_value=value[sweep])
     elif o.method == "prune":
         targets = tuple(sorted(set(PRUNE_TARGETS) | {o.sparsity}))
         r = C.edge_pruning(s, units, o.metric, targets, steps=o.prune_steps, seed=o.seed)

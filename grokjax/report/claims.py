@@ -35,6 +35,7 @@ from grokjax.summary import grok_stats
 
 AGREES, DISAGREES, INCONCLUSIVE, NOT_RUN = "agrees", "disagrees", "inconclusive", "not run"
 CONSISTENT = "consistent so far"
+NO_FINAL_KEYS = f"{INCONCLUSIVE}: no final-keys.json (grokjax probe RUN --final-keys)"
 Predicate = Callable[[list[dict], dict, pathlib.Path], tuple[str, str]]
 
 
@@ -156,7 +157,7 @@ def excluded_rises_before_grokking(factor: float = 10.0, high_test_loss: float =
         over = rundir.read_json(RunFiles(run_dir).final_keys, default=None)
         history = _history(run_dir)
         if over is None or history is None:
-            return "-", f"{INCONCLUSIVE}: no final-keys.json (grokjax probe RUN --final-keys)"
+            return "-", NO_FINAL_KEYS
         steps = np.asarray(over["steps"])
         held, texts, found = 0, [], 0
         for e in entries:
@@ -362,6 +363,19 @@ def smallest_grokking_r(expected: float) -> Predicate:
     return decide
 
 
+def _phases_verdict(value: str, held: int, found: list[dict], summary: dict) -> tuple[str, str]:
+    """The verdict of a rule over the members' phases: agrees when 2/3 of the members hold;
+    else inconclusive when fewer than 2/3 reached the end of cleanup (a run shorter than the
+    paper's), disagrees when they did."""
+    if _share(held, len(found)):
+        return value, AGREES
+    complete = sum(None not in ph.values() for ph in found)
+    if not _share(complete, len(found)):
+        return value, (f"{INCONCLUSIVE}: cleanup ended in {complete}/{len(found)} members "
+                       f"within {_steps(summary)} steps")
+    return value, DISAGREES
+
+
 def _member_phases(entries, summary, run_dir):
     over = rundir.read_json(RunFiles(run_dir).final_keys, default=None)
     history = _history(run_dir)
@@ -382,7 +396,7 @@ def phases_at_marks(marks: tuple[int, int, int], factor: float = 2.0) -> Predica
     def decide(entries, summary, run_dir):
         found = _member_phases(entries, summary, run_dir)
         if found is None:
-            return "-", f"{INCONCLUSIVE}: no final-keys.json (grokjax probe RUN --final-keys)"
+            return "-", NO_FINAL_KEYS
         complete = [ph for ph in found if all(ph[k] is not None for k in ends)]
         held = sum(ph[ends[0]] < ph[ends[1]] < ph[ends[2]] and all(
             m / factor <= ph[k] <= m * factor for k, m in zip(ends, marks)) for ph in complete)
@@ -391,12 +405,7 @@ def phases_at_marks(marks: tuple[int, int, int], factor: float = 2.0) -> Predica
         value = (f"{held}/{len(found)} members within x{factor:g} of "
                  + "/".join(f"{m / 1000:.1f}k" for m in marks)
                  + "; ends (memorisation/circuit/cleanup): " + ", ".join(texts))
-        if _share(held, len(found)):
-            return value, AGREES
-        if not _share(len(complete), len(found)):
-            return value, (f"{INCONCLUSIVE}: cleanup ended in {len(complete)}/{len(found)} "
-                           f"members within {_steps(summary)} steps")
-        return value, DISAGREES
+        return _phases_verdict(value, held, found, summary)
     return decide
 
 
@@ -409,7 +418,7 @@ def gini_rises_at_cleanup(weights: tuple[str, ...] = ("W_E", "W_L"), factor: flo
     def decide(entries, summary, run_dir):
         found = _member_phases(entries, summary, run_dir)
         if found is None:
-            return "-", f"{INCONCLUSIVE}: no final-keys.json (grokjax probe RUN --final-keys)"
+            return "-", NO_FINAL_KEYS
         history = _history(run_dir)
         steps = history["probe/step"]
         held, texts = 0, []
@@ -429,11 +438,7 @@ def gini_rises_at_cleanup(weights: tuple[str, ...] = ("W_E", "W_L"), factor: flo
                                    for w, (cf, cu) in zip(weights, rates)))
         value = (f"{held}/{len(found)} members; Gini rise per 1k steps, circuit formation/"
                  f"cleanup: " + "; ".join(texts))
-        complete = sum(None not in ph.values() for ph in found)
-        if not _share(held, len(found)) and not _share(complete, len(found)):
-            return value, (f"{INCONCLUSIVE}: the phases ended in {complete}/{len(found)} "
-                           f"members within {_steps(summary)} steps")
-        return value, AGREES if _share(held, len(found)) else DISAGREES
+        return _phases_verdict(value, held, found, summary)
     return decide
 
 
@@ -445,7 +450,7 @@ def weight_norm_falls_in_phases() -> Predicate:
     def decide(entries, summary, run_dir):
         found = _member_phases(entries, summary, run_dir)
         if found is None:
-            return "-", f"{INCONCLUSIVE}: no final-keys.json (grokjax probe RUN --final-keys)"
+            return "-", NO_FINAL_KEYS
         history = _history(run_dir)
         steps = np.asarray(history["probe/step"])
         held, texts = 0, []
@@ -459,11 +464,7 @@ def weight_norm_falls_in_phases() -> Predicate:
             texts.append("/".join(f"{v:.0f}" for v in at))
         value = (f"{held}/{len(found)} members; sum of squared weights at the ends of "
                  f"memorisation/circuit formation/cleanup: " + ", ".join(texts))
-        complete = sum(None not in ph.values() for ph in found)
-        if not _share(held, len(found)) and not _share(complete, len(found)):
-            return value, (f"{INCONCLUSIVE}: the phases ended in {complete}/{len(found)} "
-                           f"members within {_steps(summary)} steps")
-        return value, AGREES if _share(held, len(found)) else DISAGREES
+        return _phases_verdict(value, held, found, summary)
     return decide
 
 
