@@ -21,9 +21,10 @@ experiments/results/table_a5-cpu/.
 """
 
 from grokjax.launch.sweep import Run
-from grokjax.tasks import TASKS
+from grokjax.tasks import GROK_ONLY, TASKS
 
-TWO_VARIABLE = tuple(name for name, t in TASKS.items() if t.arity == 2 and t.domain == "all")
+TWO_VARIABLE = tuple(name for name, t in TASKS.items()
+                     if t.arity == 2 and t.domain == "all" and name not in GROK_ONLY)
 CPU_TASKS = ("add", "subtract", "multiply", "xy_x_y", "x2_y2", "x2_2xy_y2",  # grok (paper)
              "x_x_y", "2x_3y", "xy_y", "x2_m_y", "x2_xy_y2", "x3_xy", "_x_m_y__4")  # do not
 

@@ -18,12 +18,35 @@ p+5, p+6, ... So ``add,subtract,multiply`` uses '+', '-', '*' exactly as the ref
 
 Nanda's variant has the vocabulary p+1 (numbers, then '=' = p) and the input ``[a, b, =]``.
 
+Power's variant (openai/grok, `model.variant='power'`) reads ``[<|eos|>, a, op, b, =]``
+(``[<|eos|>, a, op, b, op, c, =]`` for three operands) and predicts c at '='. openai/grok trains
+on ``<|eos|> a op b = c <|eos|>`` with the loss on the two tokens after '=': c (predicted at '=',
+from exactly these five tokens: the model is causal) and the closing <|eos|> (predicted from c,
+which grokjax does not train). Its vocabulary is openai/grok's ArithmeticTokenizer's, reordered
+so that the answers come first, as grokjax's labels and probes need (a permutation of the
+vocabulary is a symmetry of the model: every embedding row is drawn alike)::
+
+    0 .. p-1          the numbers (or, for an S5 task, p = 120 elements of grokjax.groups)
+    p, p+1            <|eos|>, =
+    p+2 .. p+21       openai/grok's 20 operator tokens, in its order (sorted)
+    p+22 ..           the symbols openai/grok's vocabulary also holds but the task never uses
+                      (the 120 S5 elements for a task on numbers, the numbers 0..96 for S5):
+                      they stay because the softmax runs over them
+    then              task tokens <task_0>, ... for a task openai/grok lacks or a mixture's repeat
+
+so for p = 97 it is openai/grok's 239 tokens. A task's operator is its openai/grok operator
+(`Task.grok_op`).
+
 Splits. ``mode='paper'`` (the default) takes all inputs over 0..p-1 in the task's domain (y != 0
 for division, no 0 for multiply_non_zero, x <= y with ``symmetric``), permutes them with numpy's
 PCG64 seeded by the split seed and trains on the first ``int(r * N)``. ``mode='reference'``
 reproduces ``gen_train_test`` of frt03/grok_mod_poly exactly: ordered pairs over range(p+5)
 (range(p) for Nanda's code), shuffled by Python's ``random.seed(seed); random.shuffle``, so that
 special-token ids act as operands (97 = 0 mod 97, ...), as in the published runs.
+``mode='grok'`` reproduces openai/grok's ArithmeticDataset.splits: its equations in its order
+(a-major over the operands; division's as it writes them, c = a; a = b * c), shuffled by
+``np.random.RandomState(seed).shuffle`` and split at ``round(r * N)``. openai/grok always shuffles
+with seed 0 (the training seed moves only torch's init and batches): split seed 0 is its split.
 """
 
 from __future__ import annotations
@@ -38,18 +61,30 @@ from grokjax.errors import GrokjaxError
 from grokjax.tasks import Task
 
 OPERATORS = ("=", "+", "-", "*", "/")
+EOS = "<|eos|>"
+# openai/grok's VALID_OPERATORS keys, sorted as its ArithmeticTokenizer lists them.
+GROK_OPERATORS = tuple(sorted((
+    "+", "-", "*", "/", "**2+", "**3+", "x**2+y**2_mod_97", "x**2+y**2+x*y_mod_97",
+    "x**2+y**2+x*y+x_mod_97", "x**3+x*y_mod_97", "x**3+x*y**2+y_mod_97",
+    "(x._value//y)if(y._value%2==1)else(x-y)_mod_97", "s5", "s5conj", "s5aba", "+*", "+-",
+    "sort", "reverse", "copy")))
+GROK_NUMBERS = 97  # openai/grok's vocabulary holds the numbers 0..96 (its MODULUS)
 
 
 @dataclasses.dataclass(frozen=True)
 class Vocab:
-    """Where every token lives. `op_tokens[i]` is the operator token of the mixture's task i."""
+    """Where every token lives. `op_tokens[i]` is the operator token of the mixture's task i.
+    `names` (Power's variant only) names the tokens p, p+1, ..., d_vocab-1."""
 
     p: int
     d_vocab: int
     op_tokens: tuple[int, ...]
-    variant: str  # 'furuta' | 'nanda'
+    variant: str  # 'furuta' | 'nanda' | 'power'
+    names: tuple[str, ...] = ()
 
     def describe(self) -> dict[str, int]:
+        if self.variant == "power":
+            return {name: self.p + i for i, name in enumerate(self.names)}
         names = {"=": self.p}
         if self.variant == "furuta":
             names.update({op: self.p + i for i, op in enumerate(OPERATORS)})
@@ -58,7 +93,28 @@ class Vocab:
         return names
 
 
+def _power_vocab(tasks: tuple[Task, ...], p: int) -> Vocab:
+    """openai/grok's vocabulary, answers first (the module docstring)."""
+    if any(t.group for t in tasks):  # S5 elements are the answers; openai/grok's numbers idle
+        unused = [f"<unused {n}>" for n in range(GROK_NUMBERS)]
+    else:  # numbers are the answers; openai/grok's S5 tokens, rendered as it does ("01234"), idle
+        unused = [f"<unused {''.join(map(str, e))}>" for e in itertools.permutations(range(5))]
+    names = [EOS, "="] + list(GROK_OPERATORS) + unused
+    ops, used = [], set()
+    for task in tasks:
+        if task.grok_op is not None and task.grok_op not in used:
+            used.add(task.grok_op)
+            ops.append(p + names.index(task.grok_op))
+        else:
+            names.append(f"<task_{len(names) - len(GROK_OPERATORS) - len(unused) - 2}>")
+            ops.append(p + len(names) - 1)
+    return Vocab(p=p, d_vocab=p + len(names), op_tokens=tuple(ops), variant="power",
+                 names=tuple(names))
+
+
 def make_vocab(tasks: tuple[Task, ...], p: int, variant: str = "furuta") -> Vocab:
+    if variant == "power":
+        return _power_vocab(tasks, p)
     if variant == "nanda":
         if len(tasks) != 1 or tasks[0].arity != 2:
             raise GrokjaxError(
@@ -110,6 +166,8 @@ def tokenize(operands: np.ndarray, op_token: int, vocab: Vocab) -> np.ndarray:
     cols = [operands[:, 0]]
     for i in range(1, arity):
         cols += [np.full(n, op_token), operands[:, i]]
+    if vocab.variant == "power":  # <|eos|> x op y =, read out at '='
+        cols = [np.full(n, vocab.p)] + cols + [np.full(n, vocab.p + 1)]
     return np.stack(cols, axis=1).astype(np.int32)
 
 
@@ -140,6 +198,13 @@ def _reference_operands(tasks: tuple[Task, ...], num: int, symmetric: bool) -> n
     return np.array(pairs, dtype=np.int64)
 
 
+def _grok_division_operands(p: int) -> np.ndarray:
+    """openai/grok's division equations in its order: for a in 0..p-1, b in 1..p-1 it writes
+    (b * a) / b = a, so the operands are (b * a mod p, b)."""
+    a, b = np.meshgrid(np.arange(p), np.arange(1, p), indexing="ij")
+    return np.stack([(a * b % p).ravel(), b.ravel()], axis=1).astype(np.int64)
+
+
 def make_dataset(tasks: tuple[Task, ...], p: int, *, variant: str = "furuta",
                  split_mode: str = "paper", symmetric: bool = False) -> Dataset:
     """All inputs of the run with their tokens and per-task labels, in canonical order."""
@@ -148,6 +213,9 @@ def make_dataset(tasks: tuple[Task, ...], p: int, *, variant: str = "furuta",
     if split_mode == "reference":
         num = p + len(OPERATORS) if variant == "furuta" else p
         operands = _reference_operands(tasks, num, symmetric)
+    elif split_mode == "grok" and len(tasks) == 1 and tasks[0].name == "division":
+        operands = _grok_division_operands(p)
+        operands = operands[_in_domain(operands, tasks, symmetric)]
     else:
         operands = all_operands(p, arity)
         operands = operands[_in_domain(operands, tasks, symmetric)]
@@ -160,14 +228,21 @@ def make_dataset(tasks: tuple[Task, ...], p: int, *, variant: str = "furuta",
 def split_indices(n: int, fraction: float, seed: int, mode: str = "paper"
                   ) -> tuple[np.ndarray, np.ndarray]:
     """(train, test) indices into the dataset's N inputs for one split seed."""
+    n_train = int(fraction * n)
     if mode == "reference":
         order = list(range(n))
         random.seed(seed)  # exactly the reference: random.seed(seed); random.shuffle(pairs)
         random.shuffle(order)
         order = np.array(order, dtype=np.int32)
+    elif mode == "grok":
+        # openai/grok: np.random.RandomState(seed).shuffle(equations), then the first
+        # round(N * train_pct / 100) train (Python's round: half to even). Shuffling the indices
+        # draws what shuffling its list of strings does (legacy Fisher-Yates, one draw per i).
+        order = np.arange(n, dtype=np.int32)
+        np.random.RandomState(seed).shuffle(order)
+        n_train = round(n * fraction)
     else:
         order = np.random.default_rng(seed).permutation(n).astype(np.int32)
-    n_train = int(fraction * n)
     if n_train < 1 or n_train >= n:
         raise GrokjaxError(
             f"train_fraction={fraction} leaves an empty train or test set of {n} inputs; "

@@ -5,7 +5,11 @@ domain it is defined on (division excludes y = 0, multiply_non_zero excludes any
 needs a prime modulus. Three kinds of task exist:
 
 * named tasks of Furuta et al. (paper.md section 1.1) plus the paper-only ones, looked up by name
-  (the reference's `<name>_short` spelling is accepted too);
+  (the reference's `<name>_short` spelling is accepted too), and the tasks of Power et al.
+  (openai/grok) under openai/grok's names: its polynomials (quad1, cube2, squarepoly, ...), the
+  parity-switched operators (even-addition_odd-multiplication, ...), mix1, and the S5 tasks
+  (s5, s5conj, s5aba: operands and labels are element indices 0..119 of `grokjax.groups`, so
+  they need p = 120, and `Task.group` is 'S5': nothing Fourier over Z/p applies to them);
 * polynomials written by the user, e.g. ``"x**3 + 2*x*y"``, parsed with `ast` into a tree of
   `+ - *` and integer powers: nothing is ever `eval`-ed;
 * ``rand``: a seeded random table, the memorisation-only control.
@@ -24,6 +28,7 @@ from typing import Callable
 
 import numpy as np
 
+from grokjax import groups
 from grokjax.errors import GrokjaxError
 from grokjax.modular import is_prime
 
@@ -44,23 +49,44 @@ class Task:
     # Whether it multiplies or divides operands by each other (x*y, x/y, x*y**2 + y; not 2*x,
     # x**2 or (x + y)**2): its spectra in the discrete-log basis say something.
     multiplies: bool = False
+    # The group its operands are elements of ('S5'), or None for numbers mod p. A group task's
+    # tokens are element indices: no Fourier basis of Z/p means anything for it.
+    group: str | None = None
+    # openai/grok's operator token for it (a key of its VALID_OPERATORS: '+', '/', 's5',
+    # 'x**2+y**2_mod_97', ...), the token between the operands in model.variant='power''s
+    # layout; None for tasks openai/grok does not have.
+    grok_op: str | None = None
 
     def labels(self, operands: np.ndarray, p: int) -> np.ndarray:
+        if self.group is not None:
+            check_group_modulus(self, p)
         cols = [np.asarray(operands[:, i], dtype=np.int64) % p for i in range(self.arity)]
         return (self.fn(*cols, p) % p).astype(np.int32)
 
-    def key_basis(self, p: int) -> str:
+    def key_basis(self, p: int) -> str | None:
         """The basis its key frequencies are read in: the discrete log ('multiplicative',
         Fourier over Z/(p-1)) for the product x * y by a prime p, where multiplication is
-        addition of logs; else the additive basis of Z/p. The one rule behind the probes,
-        the figures' marks and the reports."""
+        addition of logs; else the additive basis of Z/p; None for a group task (S5), whose
+        element indices have no Fourier basis. The one rule behind the probes, the figures'
+        marks and the reports."""
+        if self.group is not None:
+            return None
         return ("multiplicative" if self.formula == "x * y" and self.arity == 2 and is_prime(p)
                 else "additive")
 
     def shows_discrete_log(self, p: int) -> bool:
         """Whether its discrete-log spectra are worth drawing: p is prime and it multiplies
-        operands (for additive tasks those panels are noise)."""
-        return self.multiplies and is_prime(p)
+        operands (for additive tasks those panels are noise; never for a group task)."""
+        return self.group is None and self.multiplies and is_prime(p)
+
+
+def check_group_modulus(task: Task, p: int) -> None:
+    """A group task's operands and labels are its element indices: p must be the group's
+    order."""
+    if task.group == "S5" and p != groups.ORDER:
+        raise GrokjaxError(
+            f"task {task.name!r} is on S5, whose {groups.ORDER} elements are the tokens: set "
+            f"p={groups.ORDER} (p={p} given)")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -154,8 +180,33 @@ def polynomial(formula: str) -> tuple[int, LabelFn]:
 # The named tasks.
 
 def _division(x, y, p):
-    inv = np.array([pow(int(v), p - 2, p) if v else 0 for v in range(p)], dtype=np.int64)
-    return (x * inv[y]) % p
+    return (x * _inverses(p)[y]) % p
+
+
+def _inverses(p: int) -> np.ndarray:
+    """y^-1 mod a prime p for every residue y (0 for y = 0, which has none)."""
+    return np.array([pow(int(v), p - 2, p) if v else 0 for v in range(p)], dtype=np.int64)
+
+
+def _even_add_odd_multiply(x, y, p):  # openai/grok's '+*': the parity of x's residue 0..p-1
+    return np.where(x % 2 == 0, x + y, x * y) % p
+
+
+def _even_add_odd_subtract(x, y, p):  # openai/grok's '+-'
+    return np.where(x % 2 == 0, x + y, x - y) % p
+
+
+def _mix1(x, y, p):
+    """openai/grok's mix1, `(x._value//y)if(y._value%2==1)else(x-y)` on `mod.Mod` numbers:
+    int // Mod is Mod's __rfloordiv__, x * y^-1 mod p (mod 0.3.0), so x / y for odd y (never
+    0) and x - y for even y."""
+    return np.where(y % 2 == 1, x * _inverses(p)[y], x - y) % p
+
+
+def _group_task(name: str, formula: str) -> Task:
+    table = groups.TABLES[name]
+    return Task(name=name, formula=formula, arity=2, op="=", group="S5", grok_op=name,
+                fn=lambda x, y, p: table[x, y])
 
 
 def _poly_task(name: str, formula: str, op: str = "=", **kw) -> Task:
@@ -166,11 +217,14 @@ def _poly_task(name: str, formula: str, op: str = "=", **kw) -> Task:
 
 def _registry() -> dict[str, Task]:
     tasks = [
-        _poly_task("add", "x + y", op="+"),
-        _poly_task("subtract", "x - y", op="-"),
-        _poly_task("multiply", "x * y", op="*", requires_prime=True),
+        _poly_task("add", "x + y", op="+", grok_op="+"),
+        _poly_task("subtract", "x - y", op="-", grok_op="-"),
+        _poly_task("multiply", "x * y", op="*", requires_prime=True, grok_op="*"),
+        # openai/grok writes its division data as c = a; a = b * c: the triples (b*c, b, c) over
+        # every c and b != 0, which are these (x, y, x/y) over x and y != 0, in another order
+        # (data.py's split.mode='grok' keeps openai/grok's order).
         Task("division", "x / y", 2, "/", domain="y_nonzero", requires_prime=True, fn=_division,
-             multiplies=True),
+             multiplies=True, grok_op="/"),
         _poly_task("multiply_non_zero", "x * y", op="*", domain="nonzero", requires_prime=True),
         # Two-variable polynomials of the reference (always the '=' operator, "short" form).
         _poly_task("x_x_y", "2*x + y"),
@@ -199,6 +253,26 @@ def _registry() -> dict[str, Task]:
         _poly_task("multiply_z", "x * y * z", op="*", requires_prime=True),
         _poly_task("x2_y2_z", "x**2 + y**2 + z"),
         _poly_task("x2_y2_z2", "x**2 + y**2 + z**2"),
+        # openai/grok's tasks under its names (VALID_OPERATORS' values), each with its operator
+        # token; its polynomials are those of its eval (squarepoly: `a **2+ b`) or of its
+        # 'x**2+y**2_mod_97'-style keys on mod.Mod numbers, several equal to tasks above.
+        _poly_task("squarepoly", "x**2 + y", grok_op="**2+"),  # = x2_y
+        _poly_task("cubepoly", "x**3 + y", grok_op="**3+"),
+        _poly_task("quad1", "x**2 + y**2", grok_op="x**2+y**2_mod_97"),  # = x2_y2
+        _poly_task("quad2", "x**2 + y**2 + x*y", grok_op="x**2+y**2+x*y_mod_97"),  # = x2_xy_y2
+        _poly_task("quad3", "x**2 + y**2 + x*y + x",
+                   grok_op="x**2+y**2+x*y+x_mod_97"),  # = x2_xy_y2_x
+        _poly_task("cube1", "x**3 + x*y", grok_op="x**3+x*y_mod_97"),  # = x3_xy
+        _poly_task("cube2", "x**3 + x*y**2 + y", grok_op="x**3+x*y**2+y_mod_97"),  # = x3_xy2_y
+        Task("mix1", "x / y if y is odd else x - y", 2, "=", requires_prime=True, fn=_mix1,
+             multiplies=True, grok_op="(x._value//y)if(y._value%2==1)else(x-y)_mod_97"),
+        Task("even-addition_odd-multiplication", "x + y if x is even else x * y", 2, "=",
+             fn=_even_add_odd_multiply, multiplies=True, grok_op="+*"),
+        Task("even-addition_odd-subtraction", "x + y if x is even else x - y", 2, "=",
+             fn=_even_add_odd_subtract, grok_op="+-"),
+        _group_task("s5", "y[x]: x, then y (S5)"),
+        _group_task("s5conj", "x y x^-1, sympy's order: x, then y, then x^-1 (S5)"),
+        _group_task("s5aba", "x y x, sympy's order: x, then y, then x (S5)"),
     ]
     # Sums of powers a^n + b^n (n = 2..7; x2_y2 is the reference's name for n = 2) and
     # (a + b)^n, (a - b)^n for n = 3..7 (the paper's Table A.5; the reference stops at 4).
@@ -212,6 +286,11 @@ def _registry() -> dict[str, Task]:
 
 TASKS: dict[str, Task] = _registry()
 RAND = "rand"
+# The tasks registered for openai/grok alone (Power et al.), not Furuta's: a sweep of Furuta's
+# tables leaves them out.
+GROK_ONLY = ("squarepoly", "cubepoly", "quad1", "quad2", "quad3", "cube1", "cube2", "mix1",
+             "even-addition_odd-multiplication", "even-addition_odd-subtraction", "s5",
+             "s5conj", "s5aba")
 
 
 def rand_task(seed: int, p: int) -> Task:
@@ -226,12 +305,20 @@ def get_task(spec: str, *, p: int = 0, rand_seed: int = 0) -> Task:
     spec = spec.strip()
     name = spec[: -len("_short")] if spec.endswith("_short") else spec
     if name in TASKS:
+        if p and TASKS[name].group is not None:
+            check_group_modulus(TASKS[name], p)
         return TASKS[name]
     if name == RAND:
         return rand_task(rand_seed, p)
     if any(c in spec for c in "+-*^()") or spec in _VARS:
         formula = " ".join(spec.split())
-        return _poly_task(formula, formula)
+        try:
+            return _poly_task(formula, formula)
+        except GrokjaxError:
+            # a misspelt name with a '-' in it ('even-addition_odd-multiplicaton') reads as a
+            # polynomial: name the task it was meant to be rather than the parse error
+            if not difflib.get_close_matches(name, [n for n in TASKS if "-" in n], n=1):
+                raise
     close = difflib.get_close_matches(name, list(TASKS) + [RAND], n=3)
     hint = f"did you mean {', '.join(close)}? " if close else ""
     raise GrokjaxError(
@@ -250,6 +337,10 @@ def parse_task_spec(spec: str, *, p: int = 0, rand_seed: int = 0) -> tuple[Task,
     if len({t.arity for t in tasks}) > 1:
         raise GrokjaxError(
             f"task mixture {spec!r} mixes two- and three-variable tasks; mix tasks of one arity")
+    if len({t.group for t in tasks}) > 1:
+        raise GrokjaxError(
+            f"task mixture {spec!r} mixes S5 tasks with tasks on numbers, whose operands would "
+            "share tokens; mix tasks of one kind")
     return tasks
 
 

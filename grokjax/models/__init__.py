@@ -1,7 +1,9 @@
 """The model interface: `ModelConfig`, `init(key, cfg) -> params`, `apply(params, tokens, cfg)`.
 
-Two architectures sit behind it: Furuta's (and Nanda's) transformer in
-`grokjax.models.transformer` and Furuta's MLP in `grokjax.models.mlp`; what they share (the
+Three architectures sit behind it: Furuta's (and Nanda's) transformer in
+`grokjax.models.transformer`, Power et al.'s post-LayerNorm decoder (openai/grok's; `arch=
+'transformer'` with `variant='power'`) in `grokjax.models.decoder` and Furuta's MLP in
+`grokjax.models.mlp`; what they share (the
 config, hook points, activations, flat names) is `grokjax.models.base`, and their matmul is
 `grokjax.models.linear`. Params are plain nested dicts of float32 arrays whose flattened
 names follow TransformerLens (`embed.W_E`, `blocks.0.attn.W_Q`, `unembed.W_U`); see
@@ -16,7 +18,7 @@ from typing import Iterable
 import jax
 import jax.numpy as jnp
 
-from grokjax.models import mlp, transformer
+from grokjax.models import decoder, mlp, transformer
 from grokjax.models.base import (  # noqa: F401  (the interface's types)
     Hooks, ModelConfig, Params, param_names, unflatten)
 
@@ -24,6 +26,8 @@ _ARCHITECTURES = {"transformer": transformer, "mlp": mlp}
 
 
 def _impl(cfg: ModelConfig):
+    if cfg.arch == "transformer" and cfg.variant == "power":
+        return decoder
     return _ARCHITECTURES[cfg.arch]
 
 
@@ -51,7 +55,8 @@ def apply(params: Params, tokens: jax.Array, cfg: ModelConfig, *, hooks: Hooks |
 
 def logits_and_neurons(params: Params, tokens: jax.Array, cfg: ModelConfig):
     """(logits [B, d_vocab], the last block's MLP activations `hook_post` at the readout
-    position [B, d_mlp]) of the transformer, in one pass as cheap as the plain forward."""
+    position [B, d_mlp]) of the transformer (any variant), in one pass as cheap as the plain
+    forward."""
     if cfg.arch != "transformer":
         raise ValueError(f"logits_and_neurons needs the transformer, not arch={cfg.arch!r}")
     return _impl(cfg).logits_and_neurons(params, tokens, cfg)

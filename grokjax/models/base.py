@@ -1,8 +1,9 @@
 """What every architecture shares: the static `ModelConfig`, the params type, hook points,
 activations and TransformerLens-style flat parameter names.
 
-The architectures (`transformer`, `mlp`) import from here, never from each other or from the
-interface in `grokjax.models`, so the package has no import cycle.
+The architectures (`transformer`, `decoder`, `mlp`) import from here, never from the interface
+in `grokjax.models`, so the package has no import cycle; the decoder reuses the transformer's
+attention and MLP (`transformer.attention`, `transformer.mlp`), the one import between them.
 """
 
 from __future__ import annotations
@@ -24,7 +25,9 @@ class ModelConfig:
     d_vocab: int
     n_ctx: int
     arch: str = "transformer"  # 'transformer' | 'mlp'
-    variant: str = "furuta"  # 'furuta' (no pos-embed, no biases) | 'nanda' (pos-embed, MLP biases)
+    # 'furuta' (no pos-embed, no biases) | 'nanda' (pos-embed, MLP biases) | 'power' (openai/grok's
+    # post-LayerNorm decoder, sinusoidal positions: grokjax.models.decoder)
+    variant: str = "furuta"
     num_layers: int = 1
     d_model: int = 128
     num_heads: int = 4

@@ -68,7 +68,7 @@ def init(key: jax.Array, cfg: ModelConfig) -> Params:
     return params
 
 
-def _attention(p, x_BxCxD, hp: HookPoints, block: str, prec, queries_at_last: bool, rate: float):
+def attention(p, x_BxCxD, hp: HookPoints, block: str, prec, queries_at_last: bool, rate: float):
     """Causal multi-head attention; with `queries_at_last` only the last query is computed.
 
     Each head's q/k/v input (`blocks.L.hook_q_input`, [B, C, H, D]: the residual stream copied
@@ -187,7 +187,7 @@ def _forward(params: Params, tokens_BxC: jax.Array, cfg: ModelConfig, hp: HookPo
             attn_BxQxD = _attention_from_tables(p["attn"], rows_PxVxD, tokens_BxC, prec,
                                                 cfg.attn_rate)
         else:
-            attn_BxQxD = hp(f"{name}.hook_attn_out", _attention(
+            attn_BxQxD = hp(f"{name}.hook_attn_out", attention(
                 p["attn"], x_BxCxD, hp, name, prec, last_only, cfg.attn_rate))
         x_BxQxD = x_BxCxD[:, -1:] if last_only else x_BxCxD
         x_BxQxD = hp(f"{name}.hook_resid_mid", x_BxQxD + attn_BxQxD)

@@ -14,6 +14,11 @@ spectra are drawn for multiplicative tasks only (draw.shows_discrete_log).
 
 `terminal_lines` is what `grokjax probe` prints: one row per seed with its key frequencies,
 its restricted and excluded loss, the ablation accuracies and its phases.
+
+A run on a group (S5: `Task.group`) has no Fourier basis over Z/p; its report is the share of
+W_E's variance (and of W_U's, over the elements' columns) in each irreducible representation's
+matrix elements (grokjax.probes.representations, after Chughtai et al. 2023), beside the share
+a random embedding has, for every seed; `group_lines` prints it.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ import numpy as np
 
 from grokjax import summary
 from grokjax.errors import GrokjaxError
-from grokjax.probes import fourier, measures
+from grokjax.probes import fourier, measures, representations
 from grokjax.report import draw, runs
 from grokjax.saved import open_run
 from grokjax.store import files, rundir
@@ -62,11 +67,56 @@ def ablations(params, key_freqs, data, spec, mcfg, batching: str) -> np.ndarray:
     return np.asarray(jax.jit(over)(params, key_freqs))
 
 
+def group_task(exp):
+    """The group a run's single task is on (e.g. 'S5'), or None."""
+    tasks = exp.dataset.tasks
+    return tasks[0].group if len(tasks) == 1 and getattr(tasks[0], "group", None) else None
+
+
+def group_report(run: str | pathlib.Path, step: int | None = None) -> dict:
+    """Every member's irrep shares of W_E's rows and W_U's columns for the group's elements
+    (tokens 0 .. |G|-1), with the shares of a random embedding."""
+    saved = open_run(run)
+    restored, exp = saved.restore(step), saved.experiment
+    order = exp.cfg.p  # the group's elements are the tokens 0 .. p-1
+    params = jax.device_get(restored.state.params)
+    w_e = np.asarray(params["embed"]["W_E"])[:, :order]  # [M, |G|, D]
+    w_u = np.swapaxes(np.asarray(params["unembed"]["W_U"])[..., :order], -1, -2)
+    names = [r.label for r in representations.irreps(representations.degree(order))]
+    shares = {k: np.asarray(representations.irrep_variance(jnp.asarray(w)))
+              for k, w in (("W_E", w_e), ("W_U", w_u))}
+    chance = representations.chance_shares(representations.degree(order))
+    return {"run": str(run), "step": restored.step, "task": exp.cfg.task,
+            "group": group_task(exp), "irreps": names,
+            "chance": {n: float(c) for n, c in zip(names, chance)},
+            "seeds": [{"seed": seed, **{f"irreps/{k}": {n: float(v[i, j])
+                                                        for j, n in enumerate(names)}
+                                        for k, v in shares.items()}}
+                      for i, seed in enumerate(exp.member_seeds)]}
+
+
+def group_lines(rep: dict) -> list[str]:
+    """What `grokjax probe` prints for a group run: per seed, W_E's share in each irrep."""
+    names = rep["irreps"]
+    short = [n.split(" (")[0] if " (" in n else n for n in names]
+    lines = [f"probe report at step {rep['step']}: task {rep['task']} on {rep['group']}; "
+             "share of W_E's variance in each irreducible representation",
+             "seed  " + "  ".join(f"{s[:12]:>12}" for s in short),
+             "chance" + "  ".join(f"{rep['chance'][n]:>12.3f}" for n in names)]
+    for e in rep["seeds"]:
+        lines.append(f"{e['seed']:>4}  " + "  ".join(f"{e['irreps/W_E'][n]:>12.3f}"
+                                                    for n in names))
+    return lines
+
+
 def report(run: str | pathlib.Path, step: int | None = None) -> tuple[dict, dict]:
     """(report, arrays for the figures) of `run` at `step`."""
     saved = open_run(run)
     restored, exp = saved.restore(step), saved.experiment
     spec = exp.scfg.probe
+    if spec is None and group_task(exp):
+        raise GrokjaxError("this run is on a group, which has no Fourier probes: "
+                           "probe.group_report reads its irreducible representations")
     if spec is None:
         raise GrokjaxError("this run has no probes (a transformer with probe.every > 0 and p >= 5)")
     params = jax.device_get(restored.state.params)
@@ -151,6 +201,12 @@ def write(run: str | pathlib.Path, step: int | None = None, seed: int | None = N
     """Writes RUN/probes/report-<step>.json and the figures (with `final_keys` also
     final-keys.json and its figure, `over_training`); returns the output directory."""
     saved = open_run(run)
+    if group_task(saved.experiment):
+        out = pathlib.Path(out_dir) if out_dir else saved.files.probes
+        out.mkdir(parents=True, exist_ok=True)
+        rep = group_report(run, step)
+        rundir.write_json(out / files.probe_report_name(rep["step"]), rep)
+        return out
     rep, arrays = report(run, step)
     seeds = [e["seed"] for e in rep["seeds"]]
     i, one = runs.member_params(arrays["params"], seeds, seed)
@@ -204,6 +260,8 @@ def terminal_lines(source: dict | str | pathlib.Path, step: int | None = None) -
     else:
         path = pathlib.Path(source)
         rep = read_report(path, step) if path.is_dir() else rundir.read_json(path)
+    if "irreps" in rep:
+        return group_lines(rep)
     seeds = rep["seeds"]
     table = any("key_freqs" in e for e in seeds)
     basis = {"multiplicative": "discrete log, Z/(p-1)", "additive": "Z/p"}.get(
