@@ -205,6 +205,12 @@ def cmd_report(args) -> None:
     print(f"wrote {args.out}")
 
 
+def cmd_compare(args) -> None:
+    from grokjax.report import compare
+    print(compare.write(args.run, args.baseline))
+    print(f"wrote {args.run}/comparison.md and .json")
+
+
 def cmd_config(args) -> None:
     from grokjax import config as config_lib
     cfg = _load(args)
@@ -465,6 +471,15 @@ def _report_parser(sub) -> None:
     rp.set_defaults(func=cmd_report)
 
 
+def _compare_parser(sub) -> None:
+    c = _command(sub, "compare", "a comparison's arms against its baseline: grok steps and "
+                 "speed-ups with paired bootstrap intervals over seeds")
+    c.add_argument("run", help="a finished run with grid.arms (configs/comparison.py)")
+    c.add_argument("--baseline", default="adamw", metavar="ARM",
+                   help="the arm the speed-ups are against (default adamw)")
+    c.set_defaults(func=cmd_compare)
+
+
 def _inspect_parser(sub) -> None:
     i = _command(sub, "inspect", "saved steps, seeds, config and results of a run")
     i.add_argument("run", help="a run directory")
@@ -486,8 +501,8 @@ def _tasks_parser(sub) -> None:
 
 # in the order `grokjax --help` lists them
 _COMMAND_PARSERS = (_train_parser, _probe_parser, _plot_parser, _sweep_parser, _collect_parser,
-                    _circuits_parser, _report_parser, _inspect_parser, _config_parser,
-                    _tasks_parser)
+                    _circuits_parser, _report_parser, _compare_parser, _inspect_parser,
+                    _config_parser, _tasks_parser)
 
 
 def parser() -> argparse.ArgumentParser:

@@ -98,6 +98,8 @@ class Experiment:
                                           else fields[key][0])
         if self.task_index is not None:
             fields["task_index"] = jax.device_put(self.task_index)
+        if self.scfg.softmax == "member":
+            fields["stablemax"] = jax.device_put(grid_lib.traced_values(self.members)["stablemax"])
         if self.train_mask is not None:
             fields.update(train_mask=jax.device_put(self.train_mask),
                           test_mask=jax.device_put(self.test_mask))
@@ -118,10 +120,11 @@ class Experiment:
                                for k, v in fields.items() if v is not None})
 
     def init_inputs(self) -> dict[str, np.ndarray]:
-        """What `make_init` takes: every member's seed and traced grid values."""
+        """What `make_init` takes: every member's seed and traced grid values (those the
+        optimiser state holds; StableMax's switch goes to the data)."""
         out = {"seed": np.asarray(self.member_seeds, np.int32)}
-        out.update({axis: np.asarray(self.members.values[axis], np.float32)
-                    for axis in grid_lib.TRACED if axis in self.members.axes})
+        out.update({k: v for k, v in grid_lib.traced_values(self.members).items()
+                    if k != "stablemax"})
         return out
 
     @property
@@ -161,8 +164,10 @@ def _probe_spec(cfg: ml_collections.ConfigDict, tasks, task_grid: bool) -> Probe
     """Probes of the transformer: spectra always; Nanda's measures on the (a, b) table for one
     two-variable task defined on every (a, b) (not division or multiply_non_zero, not
     symmetric inputs), or for a task grid of such tasks that share their Fourier directions
-    (a + b or a - b) and basis (multiplication's discrete log)."""
+    (a + b or a - b) and basis (multiplication's discrete log). None for an S5 task."""
     if not cfg.probe.every or cfg.model.arch != "transformer" or cfg.p < 5:
+        return None
+    if any(t.group is not None for t in tasks):  # element indices have no Fourier basis of Z/p
         return None
     directions = {"a-b" if t.name == "subtract" else "a+b" for t in tasks}
     bases = {t.key_basis(cfg.p) for t in tasks}
@@ -214,7 +219,8 @@ def build(cfg: ml_collections.ConfigDict, source_d_vocab: int | None = None) -> 
             transfer.parse_groups(cfg.transfer.load, "transfer.load"), source_d_vocab)
     scfg = program.StepConfig(
         mcfg=mcfg, tx=make_optimizer(cfg.optim, frozen, traced=bool(
-            {"lr", "weight_decay"} & set(members.axes))),
+            {"lr", "weight_decay"} & set(members.axes)), axes=members.axes),
+        softmax="member" if "softmax" in members.axes else cfg.numerics.softmax,
         loss_dtype=numerics.loss_dtype(cfg.numerics.loss_dtype),
         batch_size=cfg.optim.batch_size, acc_threshold=cfg.train.acc_threshold,
         probe=_probe_spec(cfg, tasks, task_grid))

@@ -17,6 +17,13 @@ apart. `numerics.deterministic` (default true) asks XLA for deterministic ops
 XLA_FLAGS before JAX's backend starts; a flag the user set stands. XLA reads XLA_FLAGS once,
 when the first backend starts: a process that started JAX before grokjax could set it keeps
 what it had, and the run records that ('late'). CPUs and TPUs compute the same bits without it.
+
+StableMax (Prieto et al. 2025, "Grokking at the edge of numerical stability", eq. 6;
+LucasPrietoAl/grokking-at-the-edge-of-numerical-stability utils.py) replaces exp in the softmax
+by s(x) = x + 1 for x >= 0 and 1 / (1 - x) below, which grows linearly, so no class's share
+rounds to exactly 1 (their "softmax collapse"); `numerics.softmax='stablemax'` trains on its
+cross entropy, in the loss dtype as theirs is (float64). The stability measures of that paper
+(`stability`) are recorded for every run.
 """
 
 from __future__ import annotations
@@ -85,8 +92,60 @@ def loss_dtype(requested: str):
     return jnp.float32
 
 
-def nll(logits: jax.Array, labels: jax.Array, dtype) -> jax.Array:
-    """The cross entropy of each example, -log softmax(logits)[label], computed in `dtype`
-    (see `loss_dtype`): the one definition behind the train loss and the probes' losses."""
-    logp = jax.nn.log_softmax(logits.astype(dtype), axis=-1)
+SOFTMAXES = ("softmax", "stablemax")
+
+
+def _log_softmax(x: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """(log softmax(x), the exp-sum after the max shift, [..., 1]): jax.nn.log_softmax's own
+    operations, so the same bits, with the sum the collapse measure reads."""
+    shifted = x - jax.lax.stop_gradient(x.max(axis=-1, keepdims=True))
+    sum_exp = jnp.sum(jnp.exp(shifted), axis=-1, keepdims=True)
+    return shifted - jnp.log(sum_exp), sum_exp
+
+
+def stablemax_s(x: jax.Array) -> jax.Array:
+    """s(x) = x + 1 (x >= 0), 1 / (1 - x) (x < 0); the negative branch reads min(x, 0), so
+    neither branch is infinite anywhere (where() would turn an infinite branch's gradient into
+    NaN)."""
+    return jnp.where(x < 0, 1 / (1 - jnp.minimum(x, 0)), x + 1)
+
+
+def log_stablemax(x: jax.Array) -> jax.Array:
+    s = stablemax_s(x)
+    return jnp.log(s / jnp.sum(s, axis=-1, keepdims=True))
+
+
+def _pick(logp: jax.Array, labels: jax.Array) -> jax.Array:
     return -jnp.take_along_axis(logp, labels[..., None], axis=-1)[..., 0]
+
+
+def nll(logits: jax.Array, labels: jax.Array, dtype, softmax: str = "softmax") -> jax.Array:
+    """The cross entropy of each example, -log softmax(logits)[label] (or StableMax's),
+    computed in `dtype` (see `loss_dtype`): the one definition behind the train loss and the
+    probes' losses."""
+    return nll_and_sum_exp(logits, labels, dtype, softmax)[0]
+
+
+def nll_and_sum_exp(logits: jax.Array, labels: jax.Array, dtype, softmax: str | jax.Array
+                    = "softmax") -> tuple[jax.Array, jax.Array]:
+    """(`nll`, the softmax's exp-sum after the max shift [...]). `softmax` may be a traced
+    float (> 0.5: StableMax), for a grid whose members differ in it: both are computed and
+    each member takes its own."""
+    x = logits.astype(dtype)
+    logp, sum_exp = _log_softmax(x)
+    if isinstance(softmax, str) and softmax == "softmax":
+        return _pick(logp, labels), sum_exp[..., 0]
+    stable = _pick(log_stablemax(x), labels)
+    if isinstance(softmax, str):
+        return stable, sum_exp[..., 0]
+    return jnp.where(softmax > 0.5, stable, _pick(logp, labels)), sum_exp[..., 0]
+
+
+def stability(nll_: jax.Array, sum_exp: jax.Array) -> dict[str, jax.Array]:
+    """Prieto et al.'s measures of one batch (float32 [..]; means over the last axis): the
+    softmax-collapse fraction, rows whose exp-sum after the max shift is exactly 1 in the loss
+    dtype (every other class's exp underflows or rounds away, so the correct class's gradient
+    is exactly 0; their logger.py `compute_softmax_collapse`), and the zero-loss fraction, rows
+    whose loss as trained is exactly 0 (`compute_zero_terms`)."""
+    return {"softmax_collapse": (sum_exp == 1).astype(jnp.float32),
+            "zero_loss": (nll_ == 0).astype(jnp.float32)}

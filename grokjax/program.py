@@ -77,15 +77,20 @@ class Data:
     test_mask: jax.Array | None = None  # float32 [n_test]     (per member)
     # With a task grid: which of the K tasks' tables is the member's.
     task_index: jax.Array | None = None  # int32 []   (per member)
+    # With a grid over numerics.softmax: 1.0 where the member trains on StableMax.
+    stablemax: jax.Array | None = None  # float32 []   (per member)
 
 
 # How `Data` meets the member axis: the tables are shared, the indices carry the member axis.
-PER_MEMBER = ("train_idx", "test_idx", "table_train", "train_mask", "test_mask", "task_index")
+PER_MEMBER = ("train_idx", "test_idx", "table_train", "train_mask", "test_mask", "task_index",
+              "stablemax")
 DATA_AXES = Data(tokens=None, labels=None, train_idx=0, test_idx=0, table_tokens=None,
-                 table_labels=None, table_train=0, train_mask=0, test_mask=0, task_index=0)
+                 table_labels=None, table_train=0, train_mask=0, test_mask=0, task_index=0,
+                 stablemax=0)
 DATA_SPECS = Data(tokens=P(), labels=P(), train_idx=P(AXIS), test_idx=P(AXIS),
                   table_tokens=P(), table_labels=P(), table_train=P(AXIS),
-                  train_mask=P(AXIS), test_mask=P(AXIS), task_index=P(AXIS))
+                  train_mask=P(AXIS), test_mask=P(AXIS), task_index=P(AXIS),
+                  stablemax=P(AXIS))
 
 
 def own_tables(data: Data) -> Data:
@@ -110,22 +115,28 @@ class StepConfig:
     batch_size: int = struct.field(pytree_node=False, default=0)
     acc_threshold: float = struct.field(pytree_node=False, default=0.99)
     probe: measures.ProbeSpec | None = struct.field(pytree_node=False, default=None)
+    softmax: str = struct.field(pytree_node=False, default="softmax")  # 'softmax' |
+    # 'stablemax' | 'member' (a grid over it: each member's in Data.stablemax)
+
+
+# A traced grid value's name in the optimiser state's hyperparams (others keep their own name:
+# grokfast_lamb, grokfast_alpha, grokfast_ema, grokfast_ma, orthogonal; see grokjax.optim).
+INJECTED = {"lr": "learning_rate"}
 
 
 def init_state(key: jax.Array, scfg: StepConfig, n_tasks: int,
                hparams: dict[str, jax.Array] | None = None) -> TrainState:
     """One seed's state. The params come from `key`, so a seed inits alike alone or in a batch.
     `hparams` (a grid member's traced values): 'weight_scale' multiplies the params of a
-    unit-scale init; 'lr' and 'weight_decay' go into the optimiser state."""
+    unit-scale init; the others ('lr', 'weight_decay', Grokfast's, the projection's) go into
+    the optimiser state."""
     hparams = hparams or {}
     k_params, k_rng = jax.random.split(key)
     params = models.init(k_params, scfg.mcfg)
     if "weight_scale" in hparams:
         params = jax.tree.map(lambda w: w * hparams["weight_scale"].astype(w.dtype), params)
     opt_state = scfg.tx.init(params)
-    injected = {name: hparams[axis] for axis, name in (("lr", "learning_rate"),
-                                                       ("weight_decay", "weight_decay"))
-                if axis in hparams}
+    injected = {INJECTED.get(k, k): v for k, v in hparams.items() if k != "weight_scale"}
     if injected:
         opt_state = optim.set_hyperparams(opt_state, injected)
     never = jnp.full((n_tasks + 1,), -1, jnp.int32)
@@ -142,19 +153,24 @@ def _mean(x_TxB: jax.Array, mask_B: jax.Array | None) -> jax.Array:
 
 
 def task_metrics(params: Params, tokens_TxBxC, labels_TxB, scfg: StepConfig,
-                 mask_B: jax.Array | None = None):
+                 mask_B: jax.Array | None = None, stablemax: jax.Array | None = None):
     """(summed loss, per-task metrics) of params on a [T, B] batch: loss, accuracy and the
-    probability of the correct label, over all d_vocab logits; averaged over the entries that
-    `mask_B` marks (a padded split), or over all."""
+    probability of the correct label, over all d_vocab logits, and Prieto et al.'s softmax
+    collapse and zero-loss fractions (numerics.stability); averaged over the entries that
+    `mask_B` marks (a padded split), or over all. The loss is the cross entropy of
+    scfg.softmax ('member': of StableMax where `stablemax` > 0.5)."""
     T, B, C = tokens_TxBxC.shape
     logits_TxBxV = models.apply(params, tokens_TxBxC.reshape(T * B, C), scfg.mcfg).reshape(T, B, -1)
-    nll_TxB = numerics.nll(logits_TxBxV, labels_TxB, scfg.loss_dtype)
+    softmax = stablemax if scfg.softmax == "member" else scfg.softmax
+    nll_TxB, sum_exp_TxB = numerics.nll_and_sum_exp(logits_TxBxV, labels_TxB, scfg.loss_dtype,
+                                                   softmax)
     loss_T = _mean(nll_TxB, mask_B)
     correct_TxB = models.predicts(logits_TxBxV, labels_TxB).astype(jnp.float32)
     metrics = {
         "loss": loss_T.astype(jnp.float32),
         "acc": _mean(correct_TxB, mask_B),
         "prob": _mean(jnp.exp(-nll_TxB), mask_B).astype(jnp.float32),
+        **{k: _mean(v, mask_B) for k, v in numerics.stability(nll_TxB, sum_exp_TxB).items()},
     }
     return loss_T.sum(), metrics
 
@@ -173,20 +189,39 @@ def train_step(state: TrainState, data: Data, scfg: StepConfig) -> tuple[TrainSt
         idx = idx[jax.random.permutation(key, idx.shape[0])[: scfg.batch_size]]
     tokens, labels = data.tokens[:, idx], data.labels[:, idx]
     grad_fn = jax.value_and_grad(task_metrics, has_aux=True)
-    (loss, metrics), grads = grad_fn(state.params, tokens, labels, scfg, data.train_mask)
+    (loss, metrics), grads = grad_fn(state.params, tokens, labels, scfg, data.train_mask,
+                                     data.stablemax)
     updates, opt_state = scfg.tx.update(grads, state.opt_state, state.params)
     params = optax.apply_updates(state.params, updates)
     ok = jnp.isfinite(loss) & all_finite(params)
     params, opt_state = jax.tree.map(lambda new, old: jnp.where(ok, new, old),
                                      (params, opt_state), (state.params, state.opt_state))
     return (state.replace(params=params, opt_state=opt_state, step=state.step + 1),
-            {**metrics, "skipped": ~ok})
+            {**metrics, "skipped": ~ok,
+             "grad_cos": descent_cosine(grads, state.params, scfg.loss_dtype)})
+
+
+GRAD_COS = "grad/descent_cos"  # a record's descent_cosine, of its block's first step
+
+
+def descent_cosine(grads: Params, params: Params, dtype=jnp.float32) -> jax.Array:
+    """The cosine between the descent direction -g and the weights, over all params together
+    (float32 []): near 1, a step mostly scales the weights up along themselves, which for a
+    homogeneous model scales the logits: Prieto et al.'s naive loss minimisation direction.
+    Summed in `dtype` (the loss dtype), so that the float32 result does not depend on the
+    order in which a program's fusion adds it up: a member alone and in a grid agree."""
+    g = [x.astype(dtype) for x in models.param_names(grads).values()]
+    w = [x.astype(dtype) for x in models.param_names(params).values()]
+    total = lambda xs, ys: sum(jnp.sum(x * y) for x, y in zip(xs, ys))  # noqa: E731
+    cos = -total(g, w) / (jnp.sqrt(total(g, g) * total(w, w)) + 1e-30)
+    return cos.astype(jnp.float32)
 
 
 def evaluate(params: Params, data: Data, scfg: StepConfig, split: str = "test") -> Metrics:
     idx, mask = ((data.test_idx, data.test_mask) if split == "test"
                  else (data.train_idx, data.train_mask))
-    return task_metrics(params, data.tokens[:, idx], data.labels[:, idx], scfg, mask)[1]
+    return task_metrics(params, data.tokens[:, idx], data.labels[:, idx], scfg, mask,
+                        data.stablemax)[1]
 
 
 def param_norms(params: Params) -> Metrics:
@@ -224,6 +259,7 @@ def log_block(state: TrainState, data: Data, scfg: StepConfig, eval_every: int):
     state, train_seq = jax.lax.scan(lambda s, _: train_step(s, data, scfg), state, None,
                                     length=eval_every)
     skipped_E = train_seq.pop("skipped")
+    grad_cos = train_seq.pop("grad_cos")[0]  # the block's first step's (its minibatch's)
     skip_step = jnp.where(skipped_E.any(), step0 + jnp.argmax(skipped_E).astype(jnp.int32), -1)
     if scfg.batch_size:  # a minibatch says little: the log point measures the whole train set
         train_seq = jax.tree.map(lambda x: x[None], evaluate(params0, data, scfg, "train"))
@@ -233,6 +269,7 @@ def log_block(state: TrainState, data: Data, scfg: StepConfig, eval_every: int):
     grok_step = _first(state.grok_step, _with_all(test["acc"]) >= scfg.acc_threshold, step0)
     train0 = jax.tree.map(lambda x: x[0], train_seq)
     record = _record(params0, step0, train0, test, mem_step, grok_step, skip_step)
+    record[GRAD_COS] = grad_cos
     return state.replace(mem_step=mem_step, grok_step=grok_step), record
 
 
@@ -240,12 +277,16 @@ def final_record(state: TrainState, data: Data, scfg: StepConfig):
     """The log point after the last step: full train and test metrics of the final params."""
     data = own_tables(data)
     train = evaluate(state.params, data, scfg, "train")
+    grads = jax.grad(lambda p: task_metrics(p, data.tokens[:, data.train_idx],
+                                            data.labels[:, data.train_idx], scfg,
+                                            data.train_mask, data.stablemax)[0])(state.params)
     test = evaluate(state.params, data, scfg, "test")
     thr = scfg.acc_threshold
     mem = _first(state.mem_step, _with_all(train["acc"]) >= thr, state.step)
     grok = _first(state.grok_step, _with_all(test["acc"]) >= thr, state.step)
     state = state.replace(mem_step=mem, grok_step=grok)
     record = _record(state.params, state.step, train, test, mem, grok, jnp.int32(-1))
+    record[GRAD_COS] = descent_cosine(grads, state.params, scfg.loss_dtype)  # whole train set
     if scfg.probe is not None:
         record.update(_probe(state, data, scfg))
     return state, record

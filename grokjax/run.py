@@ -86,12 +86,21 @@ def run_info(exp: Experiment, loss_dtype: str) -> dict:
 
 def _stack(chunks: list[dict]) -> dict[str, np.ndarray]:
     """Concatenates host records ([M, P_chunk, ...]; 'step' and 'probe/step' [P_chunk]) along
-    their point axis."""
+    their point axis. A metric that some chunks lack (those a run resumed from an older
+    grokjax's checkpoint recorded before the metric existed) is NaN at their points."""
     chunks = [c for c in chunks if len(c["step"])]
     if not chunks:
         return {"step": np.zeros((0,), np.int32)}
-    return {k: np.concatenate([c[k] for c in chunks], axis=0 if k in SHARED_STEPS else 1)
-            for k in chunks[0]}
+    keys = list(dict.fromkeys(k for c in chunks for k in c))
+
+    def part(c, k):
+        if k in c:
+            return c[k]
+        like = next(d[k] for d in chunks if k in d)
+        points = len(c["probe/step" if k.startswith("probe/") else "step"])
+        return np.full((like.shape[0], points, *like.shape[2:]), np.nan, np.float32)
+    return {k: np.concatenate([part(c, k) for c in chunks], axis=0 if k in SHARED_STEPS else 1)
+            for k in keys}
 
 
 def _write_outputs(exp: Experiment, files: RunFiles, history: dict, **timing) -> dict:

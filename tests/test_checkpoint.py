@@ -242,4 +242,15 @@ def test_a_run_directory_written_before_the_layout_change_still_works(tmp_path, 
                      "--set", "tensorboard.enabled=false", "--set", "checkpoint.save_every=10"]) == 0
     again = rundir.read_npz(fresh / "history.npz")
     assert set(again) == set(history)
+    # metrics added since (Prieto et al.'s stability measures) are NaN where the old grokjax
+    # recorded its points (steps 0-15), and today's values from the resume on
+    old = rundir.read_npz(pathlib.Path(__file__).parent / "data" / "run-before-layout"
+                          / "history.npz")
+    new_keys = {k for k in set(history) - set(old)
+                if k.startswith("grad/") or k.endswith(("softmax_collapse", "zero_loss"))}
+    assert {"grad/descent_cos", "train/softmax_collapse", "test/zero_loss"} <= new_keys
+    n_old = len(old["step"]) - 1  # its last point, the final record, is recomputed
+    for key in new_keys:
+        assert np.isnan(history[key][:, :n_old]).all(), key
+        history[key][:, :n_old] = again[key][:, :n_old]
     assert_same_history(history, again)

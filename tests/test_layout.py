@@ -12,7 +12,8 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent / "grokjax"
 
 # Layers from the bottom up: a module may import its own layer and the layers below it.
 LAYERS = [
-    ("leaves", ["grokjax.errors", "grokjax.modular", "grokjax.numerics", "grokjax.compilation"]),
+    ("leaves", ["grokjax.errors", "grokjax.modular", "grokjax.numerics", "grokjax.compilation",
+                "grokjax.groups"]),
     ("store", ["grokjax.store"]),
     ("models", ["grokjax.models"]),
     ("probes", ["grokjax.probes"]),
@@ -29,7 +30,7 @@ LAYERS = [
 ]
 COMMANDS = {"grokjax.report.plot", "grokjax.report.probe", "grokjax.report.describe",
             "grokjax.report.collect", "grokjax.report.reproduce", "grokjax.report.circuits",
-            "grokjax.launch.command"}
+            "grokjax.launch.command", "grokjax.report.compare"}
 
 
 def module_name(path: pathlib.Path) -> str:

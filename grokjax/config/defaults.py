@@ -23,12 +23,16 @@ def base_config() -> ml_collections.ConfigDict:
     c.rand_seed = 0  # the table of the 'rand' task
     c.split = ml_collections.ConfigDict(dict(
         mode="paper",  # 'paper': operands 0..p-1 | 'reference': frt03's pair list and shuffle
+                       # | 'grok': openai/grok's equation order, RandomState(seed).shuffle,
+                       # round(r N) (with split.seed=0: its split)
         symmetric=False,  # keep only inputs with x <= y (<= z)
         seed=-1,  # -1: each seed's split comes from its own seed; >= 0: one split for all seeds
     ))
     c.model = ml_collections.ConfigDict(dict(
         arch="transformer",  # 'transformer' | 'mlp'
         variant="furuta",  # 'furuta' | 'nanda' (pos-embed, MLP biases, vocab p+1, [a, b, =])
+                           # | 'power': openai/grok's post-LayerNorm decoder (Power et al. 2022;
+                           # set num_layers=2), its vocabulary and [<|eos|>, a, op, b, =]
         num_layers=1,
         d_model=128,
         num_heads=4,
@@ -51,6 +55,15 @@ def base_config() -> ml_collections.ConfigDict:
         batch_size=0,  # 0: full batch; else a random minibatch of this size each step
         constrain_norm=False,  # rescale the params to their initial L2 norm after every step
                                # (Omnigrok's constrained training; use with weight_decay=0)
+        decay="decoupled",  # 'decoupled': AdamW | 'coupled': torch.optim.Adam's L2 weight_decay
+                            # (Grokfast's published runs)
+        grad_filter="none",  # Grokfast (Lee et al. 2024): 'none' | 'ema' | 'ma'; the gradient
+                             # becomes g + grokfast_lamb * filter(g) before the optimiser
+        grokfast_lamb=2.0,  # the filter's amplification (the paper: 2 for EMA, 5 for MA)
+        grokfast_alpha=0.98,  # the EMA's momentum
+        grokfast_window=100,  # the MA's window, in steps (applied once it is full)
+        orthogonal=False,  # ⊥Grad (Prieto et al. 2025): each tensor's gradient without its
+                           # component along the tensor, rescaled to the gradient's norm
     ))
     c.train = ml_collections.ConfigDict(dict(
         steps=20_000,
@@ -73,6 +86,13 @@ def base_config() -> ml_collections.ConfigDict:
         weight_decay=(),  # replaces optim.weight_decay
         train_fraction=(),  # replaces train_fraction
         weight_scale=(),  # replaces model.weight_scale
+        grad_filter=(),  # e.g. ('none', 'ema', 'ma'): replaces optim.grad_filter
+        grokfast_lamb=(),  # replaces optim.grokfast_lamb
+        grokfast_alpha=(),  # replaces optim.grokfast_alpha
+        orthogonal=(),  # (0, 1): replaces optim.orthogonal
+        softmax=(),  # ('softmax', 'stablemax'): replaces numerics.softmax
+        arms=(),  # instead of the product of the axes above, these settings, each on every
+                  # seed: 'NAME: AXIS=VALUE AXIS=VALUE', e.g. 'ema: grad_filter=ema'
     ))
     c.checkpoint = ml_collections.ConfigDict(dict(
         save_every=2000,  # steps between checkpoints (a multiple of train.chunk_steps); 0: none
@@ -96,6 +116,8 @@ def base_config() -> ml_collections.ConfigDict:
     ))
     c.numerics = ml_collections.ConfigDict(dict(
         loss_dtype="float64",  # 'float64' (jax x64; float32 on TPU) | 'float32'
+        softmax="softmax",  # the loss's normaliser: 'softmax' | 'stablemax' (Prieto et al.
+                            # 2025: s(x) = x + 1 for x >= 0, 1 / (1 - x) below)
         matmul_precision="highest",  # 'default' | 'high' | 'highest' (full float32 on GPU/TPU)
         deterministic=True,  # on a GPU, XLA's deterministic ops: the same bits every rerun
                              # (grokjax.numerics; false: atomics, reruns differ)

@@ -17,19 +17,23 @@ from grokjax.tasks import Task, parse_task_spec
 
 
 _CHOICES = {
-    "split.mode": ("paper", "reference"),
+    "split.mode": ("paper", "reference", "grok"),
     "model.arch": ("transformer", "mlp"),
     "train.batching": ("auto", "vmap", "map"),
-    "model.variant": ("furuta", "nanda"),
+    "model.variant": ("furuta", "nanda", "power"),
     "model.act": ("relu", "gelu"),
     "model.attention": ("tables", "dense"),
     "numerics.loss_dtype": ("float64", "float32"),
     "numerics.matmul_precision": ("default", "high", "highest"),
+    "numerics.softmax": ("softmax", "stablemax"),
+    "optim.decay": ("decoupled", "coupled"),
+    "optim.grad_filter": ("none", "ema", "ma"),
 }
 _POSITIVE = ("p", "model.num_layers", "model.d_model", "model.num_heads", "model.d_head",
              "model.d_mlp", "model.d_emb", "train.steps", "train.eval_every", "train.chunk_steps",
-             "optim.lr", "optim.eps", "model.weight_scale")
-_NON_NEGATIVE = ("optim.weight_decay", "optim.warmup_steps", "optim.batch_size")
+             "optim.lr", "optim.eps", "model.weight_scale", "optim.grokfast_window")
+_NON_NEGATIVE = ("optim.weight_decay", "optim.warmup_steps", "optim.batch_size",
+                 "optim.grokfast_lamb")
 
 
 def validate(cfg: ml_collections.ConfigDict) -> tuple[Task, ...]:
@@ -56,7 +60,7 @@ def validate(cfg: ml_collections.ConfigDict) -> tuple[Task, ...]:
         raise GrokjaxError(f"model.attn_rate={cfg.model.attn_rate} needs model.arch='transformer'")
     if not 0.0 < cfg.train.acc_threshold <= 1.0:
         raise GrokjaxError(f"train.acc_threshold={cfg.train.acc_threshold} is outside (0, 1]")
-    for key in ("optim.b1", "optim.b2"):
+    for key in ("optim.b1", "optim.b2", "optim.grokfast_alpha"):
         if not 0.0 <= flat[key] < 1.0:
             raise GrokjaxError(f"{key}={flat[key]} is outside [0, 1)")
     _check_steps(cfg)
@@ -117,28 +121,86 @@ def validate(cfg: ml_collections.ConfigDict) -> tuple[Task, ...]:
     return tasks
 
 
-def _validate_grid(cfg: ml_collections.ConfigDict) -> None:
-    checks = {"lr": (lambda v: v > 0, "positive"), "weight_decay": (lambda v: v >= 0, ">= 0"),
-              "train_fraction": (lambda v: 0 < v < 1, "in (0, 1)"),
-              "weight_scale": (lambda v: v > 0, "positive")}
-    for axis, (ok, what) in checks.items():
-        values = cfg.grid[axis]
+_GRID_CHECKS = {"lr": (lambda v: v > 0, "positive"), "weight_decay": (lambda v: v >= 0, ">= 0"),
+                "train_fraction": (lambda v: 0 < v < 1, "in (0, 1)"),
+                "weight_scale": (lambda v: v > 0, "positive"),
+                "grokfast_lamb": (lambda v: v >= 0, ">= 0"),
+                "grokfast_alpha": (lambda v: 0 <= v < 1, "in [0, 1)"),
+                "orthogonal": (lambda v: v in (0, 1), "0 (off) or 1 (on)")}
+_GRID_TEXT = {"grad_filter": "optim.grad_filter", "softmax": "numerics.softmax"}
+
+
+def _check_axis(axis: str, values, where: str) -> None:
+    """One grid axis's values (or one arm's value, `where` naming it), each a one-line error."""
+    if axis in _GRID_CHECKS:
+        ok, what = _GRID_CHECKS[axis]
         if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
-            raise GrokjaxError(f"grid.{axis}={tuple(values)} must hold numbers, e.g. "
+            raise GrokjaxError(f"{where}={tuple(values)} must hold numbers, e.g. "
                                f"--grid {axis}=0.3,1,3")
         if not all(ok(v) for v in values):
-            raise GrokjaxError(f"grid.{axis}={tuple(values)}: every value must be {what}")
+            raise GrokjaxError(f"{where}={tuple(values)}: every value must be {what}")
+    elif axis in _GRID_TEXT:
+        choices = _CHOICES[_GRID_TEXT[axis]]
+        if any(str(v).strip() not in choices for v in values):
+            raise GrokjaxError(f"{where}={tuple(values)}: give values of {', '.join(choices)}, "
+                               f"e.g. --grid {axis}={','.join(choices)}")
+
+
+def _arms(cfg: ml_collections.ConfigDict) -> list[dict]:
+    """grid.arms, parsed and checked: each arm's {axis: value}."""
+    from grokjax.grid import parse_arm  # (same layer; grid reads the config's fields)
+    if any(len(cfg.grid[a]) for a in cfg.grid if a != "arms"):
+        raise GrokjaxError("grid.arms lists whole settings; it cannot be combined with the "
+                           "product axes (grid.lr, ...): put those values into the arms")
+    parsed = []
+    for text in cfg.grid.arms:
+        try:
+            name, settings = parse_arm(str(text))
+        except ValueError as e:
+            raise GrokjaxError(f"grid.arms entry {text!r}: {e}; write 'NAME: AXIS=VALUE "
+                               "AXIS=VALUE', e.g. 'ema: grad_filter=ema grokfast_lamb=2'") from None
+        for axis, value in settings.items():
+            if axis == "task":
+                raise GrokjaxError(f"grid.arms entry {text!r}: arms compare methods on one "
+                                   "task; grid the task with grid.task instead")
+            v = value if axis in _GRID_TEXT else _number(value, f"grid.arms {name!r} {axis}")
+            _check_axis(axis, (v,), f"grid.arms {name!r} {axis}")
+        parsed.append((name, settings))
+    names = [n for n, _ in parsed]
+    if len(set(names)) != len(names):
+        raise GrokjaxError(f"grid.arms names {names} repeat; give each arm its own name")
+    return [s for _, s in parsed]
+
+
+def _number(text: str, where: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise GrokjaxError(f"{where}={text!r} must be a number") from None
+
+
+def _validate_grid(cfg: ml_collections.ConfigDict) -> None:
+    for axis in (*_GRID_CHECKS, *_GRID_TEXT):
+        values = cfg.grid[axis]
+        _check_axis(axis, values, f"grid.{axis}")
         if len(set(values)) != len(values):
             raise GrokjaxError(f"grid.{axis}={tuple(values)} repeats a value")
-    gridded = any(len(cfg.grid[a]) for a in (*checks, "task"))
-    if cfg.grid.train_fraction and cfg.optim.batch_size:
+    arms = _arms(cfg) if cfg.grid.arms else []
+    filtered = cfg.optim.grad_filter != "none" or any(
+        str(v).strip() != "none" for v in cfg.grid.grad_filter) or any(
+        s.get("grad_filter", "none") != "none" for s in arms)
+    for axis in ("grokfast_lamb", "grokfast_alpha"):
+        if (cfg.grid[axis] or any(axis in s for s in arms)) and not filtered:
+            raise GrokjaxError(f"grid.{axis} has no effect without a Grokfast filter: set "
+                               "optim.grad_filter=ema (or ma), or grid grad_filter=none,ema")
+    gridded = bool(arms) or any(len(cfg.grid[a]) for a in (*_GRID_CHECKS, *_GRID_TEXT, "task"))
+    if (cfg.grid.train_fraction or any("train_fraction" in s for s in arms)) and \
+            cfg.optim.batch_size:
         raise GrokjaxError("grid.train_fraction needs full-batch training (optim.batch_size=0): "
                            "a minibatch of a padded split would draw padding")
     if gridded and (cfg.transfer.from_run or cfg.transfer.freeze):
         raise GrokjaxError("a grid run cannot transfer (transfer.from_run / transfer.freeze); "
                            "run one transfer per setting instead")
-
-
 
 
 def _grid_tasks(cfg: ml_collections.ConfigDict) -> tuple[Task, ...]:

@@ -132,7 +132,7 @@ def point_scalars(host: dict[str, np.ndarray], task_names: list[str],
             out[f"curves/{key}"] = summary_lib.over_tasks(key, v)
             if len(task_names) > 1:
                 out.update({f"curves/{key}/{t}": v[..., i] for i, t in enumerate(task_names)})
-        elif key.startswith("norm/"):
+        elif key.startswith(("norm/", "grad/")):
             out[key] = v
     steps = host["step"][None, :, None]
     for event, key in (("memorised", "mem_step"), ("grokked", "grok_step")):
@@ -186,7 +186,7 @@ def hparams(cfg: ml_collections.ConfigDict, members, i: int) -> dict[str, bool |
     """Member i's hparams by their names in the HPARAMS tab (see the module docstring): the
     compared ones first, then the rest of the config; tuples as text ('none' when empty)."""
     flat = config_lib.flatten(cfg)
-    flat.update({grid_lib.AXES[a]: v for a, v in members.hparams(i).items()})
+    flat.update({grid_lib.AXES.get(a, "grid.arm"): v for a, v in members.hparams(i).items()})
     flat["seed"] = members.seeds[i]
     if not cfg.transfer.from_run:
         flat = {k: v for k, v in flat.items() if not k.startswith("transfer.")}

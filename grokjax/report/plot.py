@@ -148,6 +148,8 @@ def heatmap(summary: dict, x_axis: str, y_axis: str | None = None
 def _grid(summary: dict, name: str, path: pathlib.Path) -> None:
     axes = list(summary["grid"]["axes"])
     x_axis, y_axis = axes[0], (axes[1] if len(axes) > 1 else None)
+    if "arm" in axes:  # grid.arms: one row of named settings, nothing pooled
+        axes, x_axis, y_axis = ["arm"], "arm", None
     xs, ys, med, frac = heatmap(summary, x_axis, y_axis)
     extra = f"; pooled over {', '.join(axes[2:])}" if axes[2:] else ""
     draw.grid_heatmap(xs, ys, med, frac, x_axis, y_axis or "", f"{name}: median grok step"

@@ -13,6 +13,7 @@
     probes/                `grokjax probe` reports (report-step<N>.json, final-keys.json)
     plots/                 `grokjax plot` figures
     circuits/              `grokjax circuits` results
+    comparison.md, .json   `grokjax compare`: a comparison's arms against its baseline
 
 `RunFiles(root)` gives each as a path. It imports nothing, not even JAX, so the command line
 can ask where things are before it loads anything heavy.
@@ -39,6 +40,7 @@ TB_EXPERIMENT = "events.out.tfevents.0.grokjax-experiment"
 PROBES = "probes"
 PLOTS = "plots"
 CIRCUITS = "circuits"
+COMPARISON = "comparison"  # .md and .json
 FINAL_KEYS = "final-keys.json"  # in PROBES (and beside a run's files in committed results)
 PROBE_REPORT = "report-step{step}.json"  # in PROBES
 
@@ -77,6 +79,10 @@ class RunFiles:
     @property
     def lock(self) -> pathlib.Path:
         return self.root / LOCK
+
+    def comparison(self, suffix: str) -> pathlib.Path:
+        """comparison.md or comparison.json (`suffix`: 'md', 'json')."""
+        return self.root / f"{COMPARISON}.{suffix}"
 
     @property
     def checkpoints(self) -> pathlib.Path:
