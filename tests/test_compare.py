@@ -1,11 +1,11 @@
-"""`grokjax compare`: grok steps and paired speed-ups of a comparison's arms, with bootstrap
-intervals, and censored members read as bounds."""
+"""Arms against a baseline (`grokjax compare`, grokjax.report.speedup): grok steps and paired
+speed-ups, with bootstrap intervals, and censored members read as bounds."""
 
 import numpy as np
 import pytest
 
 from grokjax.errors import GrokjaxError
-from grokjax.report import compare
+from grokjax.report import speedup
 
 
 def _summary(arms: dict[str, list[int]], steps: int = 1000) -> dict:
@@ -18,7 +18,7 @@ def _summary(arms: dict[str, list[int]], steps: int = 1000) -> dict:
 def test_medians_and_speedups_without_censoring():
     base = [400, 500, 600, 700, 800]
     fast = [100, 200, 150, 300, 250]
-    rows = compare.compare(compare.arms(_summary({"adamw": base, "fast": fast})), "adamw")
+    rows = speedup.compare(speedup.arms(_summary({"adamw": base, "fast": fast})), "adamw")
     by = {r["arm"]: r for r in rows}
     assert by["adamw"]["median"] == 600 and by["adamw"]["speedup"] == 1.0
     assert by["fast"]["median"] == 200 and by["fast"]["speedup"] == pytest.approx(3.0)
@@ -33,8 +33,8 @@ def test_medians_and_speedups_without_censoring():
 def test_the_bootstrap_interval_is_that_of_a_direct_resampling():
     rng = np.random.default_rng(1)
     base, other = rng.integers(300, 900, 9).tolist(), rng.integers(100, 700, 9).tolist()
-    rows = compare.compare(compare.arms(_summary({"adamw": base, "x": other})), "adamw")
-    draws = np.random.default_rng(compare.BOOT_SEED).integers(0, 9, size=(compare.N_BOOT, 9))
+    rows = speedup.compare(speedup.arms(_summary({"adamw": base, "x": other})), "adamw")
+    draws = np.random.default_rng(speedup.BOOT_SEED).integers(0, 9, size=(speedup.N_BOOT, 9))
     ratio = np.median(np.asarray(base)[draws], 1) / np.median(np.asarray(other)[draws], 1)
     expected = np.quantile(ratio, [0.025, 0.975])
     np.testing.assert_allclose(rows[1]["speedup_ci"], expected)
@@ -43,7 +43,7 @@ def test_the_bootstrap_interval_is_that_of_a_direct_resampling():
 def test_censored_members_make_the_median_and_speedup_bounds():
     # the baseline mostly never groks within 1000 steps: its median is >= 1000, so the
     # speed-up of an arm that groks is a lower bound
-    rows = compare.compare(compare.arms(_summary({
+    rows = speedup.compare(speedup.arms(_summary({
         "adamw": [-1, -1, 900, -1, -1], "fast": [100, 120, 90, 110, 130],
         "never": [-1] * 5})), "adamw")
     by = {r["arm"]: r for r in rows}
@@ -51,12 +51,12 @@ def test_censored_members_make_the_median_and_speedup_bounds():
     assert by["fast"]["speedup_bound"] == "lower" and by["fast"]["speedup"] == pytest.approx(
         1000 / 110)
     assert by["never"]["speedup_bound"] == "none"
-    text = compare.table(rows, "adamw", 1000)
+    text = speedup.table(rows, "adamw", 1000)
     assert ">= 1,000" in text and ">= 9.09x" in text and "neither grokked" in text
 
 
 def test_a_run_without_arms_or_a_missing_baseline_is_one_line():
     with pytest.raises(GrokjaxError, match="no arms"):
-        compare.arms({"steps": 10, "seeds": [{"seed": 0, "grok_step": 5}]})
+        speedup.arms({"steps": 10, "seeds": [{"seed": 0, "grok_step": 5}]})
     with pytest.raises(GrokjaxError, match="not an arm"):
-        compare.compare(compare.arms(_summary({"a": [1, 2]})), "adamw")
+        speedup.compare(speedup.arms(_summary({"a": [1, 2]})), "adamw")

@@ -38,6 +38,13 @@ def tasks(add, multiply):
             "multiply": {"grok_step": multiply, "test_acc": 1.0 if multiply >= 0 else 0.1}}
 
 
+def arms(**grok_steps):
+    """Members of named arms on the same seeds (the arm first, then the baseline)."""
+    return [dict(member(s, grok=g, mem=50, acc=1.0 if g >= 0 else 0.1),
+                 hparams={"arm": name, "train_fraction": 0.3})
+            for name, steps in grok_steps.items() for s, g in enumerate(steps)]
+
+
 # rule, members that agree (run steps), that disagree (steps), too short to say (steps)
 CASES = {
     "groks": (C.groks(paper_steps=1000), (GROKKED, 500), (NONE, 1000), (NONE, 500)),
@@ -80,6 +87,9 @@ CASES = {
                             ([member(0, r=0.4), member(1, grok=300, r=0.5)], 1000),
                             ([member(0, grok=300, r=0.4), member(1, grok=300, r=0.5)], 1000),
                             ([member(0, r=0.4), member(1, r=0.5)], 1000)),
+    "faster_than": (C.faster_than("base"), (arms(fast=[100, 150, 120, 90], base=[900] * 4), 1000),
+                    (arms(fast=[900, 950, 800, -1], base=[500, 450, 400, 600]), 1000),
+                    (arms(fast=[-1] * 4, base=[-1] * 4), 1000)),
 }
 SHORT = {C.INCONCLUSIVE, C.CONSISTENT}
 
@@ -102,6 +112,11 @@ def test_does_not_grok_at_a_short_budget_is_consistent_so_far_unless_a_control_g
     failed = [dict(e, grok_step=-1) for e in control]
     assert rule(target, run(target + failed, 8000), None)[1] == \
         f"{C.CONSISTENT} (8000 of 300000 steps)"
+    # a claim relative to its control alone (no budget of the paper's) waits for the control
+    relative = C.does_not_grok(control={"task": "add"})
+    assert relative(target, run(target + failed, 8000), None)[1] == \
+        f"{C.CONSISTENT} (8000 steps; the control did not grok)"
+    assert relative(target, run(target + control, 8000), None)[1].startswith(C.AGREES)
 
 
 def test_a_one_seed_grokking_claim_can_disagree_at_the_paper_s_budget():
@@ -125,7 +140,7 @@ def test_every_rule_of_the_module_is_exercised_here_or_on_files_in_test_report()
     rules = {n for n, f in vars(C).items() if callable(f) and not n.startswith("_")
              and getattr(f, "__module__", "") == C.__name__
              and "decide" in getattr(getattr(f, "__code__", None), "co_varnames", ())}
-    assert len(rules) == 16, sorted(rules)  # the rules are found
+    assert len(rules) == 17, sorted(rules)  # the rules are found
     covered = {n.split(",")[0] for n in CASES} | {"spectrum_pattern",
                                                   "weight_norm_rises_then_ends_below_init"}
     on_files = {"excluded_rises_before_grokking", "phases_at_marks", "gini_rises_at_cleanup",
@@ -169,3 +184,21 @@ def test_the_unconstrained_norm_rises_while_memorising_and_ends_below_its_start(
     assert verdict(rule, GROKKED, 500, tmp_path) == C.DISAGREES
     history([10.0, 12.0, 12.0, 12.0, 11.0])  # has not come down yet, and nothing grokked
     assert verdict(rule, NONE, 500, tmp_path) == C.INCONCLUSIVE
+
+
+def test_a_speed_up_whose_interval_straddles_the_factor_is_inconclusive():
+    mixed = arms(fast=[300, 900, 200, 1000, 400, 800], base=[600, 500, 700, 400, 900, 300])
+    value, v = C.faster_than("base")(mixed, run(mixed, 2000), None)
+    assert v.startswith(C.INCONCLUSIVE) and "straddles 1x" in v and "vs base" in value
+    # at a 2x bar a clear 1.5x speed-up disagrees
+    clear = arms(fast=[400] * 4, base=[600] * 4)
+    assert verdict(C.faster_than("base", 2.0), clear, 2000) == C.DISAGREES
+
+
+def test_a_verdict_taken_at_another_setting_says_which_run_would_settle_it():
+    claim = C.Claim("x", "src", "faster", "43.8x", "run", C.faster_than("base"),
+                    paper_steps=40_000, paper_seeds=1, settle_by="the paper's own setting")
+    assert C.settle(claim, C.DISAGREES, False, 16) == "the paper's own setting"
+    assert C.settle(claim, f"{C.INCONCLUSIVE}: the interval straddles 1x", False, 16) == \
+        "the paper's own setting"
+    assert C.settle(claim, C.AGREES, False, 16) == ""

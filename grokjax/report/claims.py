@@ -30,6 +30,7 @@ from grokjax.errors import GrokjaxError
 from grokjax.saved import open_run
 from grokjax.store import rundir
 from grokjax.store.files import RunFiles
+from grokjax.report import speedup
 from grokjax.report.tables import measure_phases
 from grokjax.summary import grok_stats
 
@@ -56,6 +57,9 @@ class Claim:
     paper_steps: int | None = None
     paper_seeds: int | None = None
     not_run_why: str = ""  # why the claim has no run yet, said in its verdict
+    # what would settle a verdict taken at another setting than the paper's (its task or
+    # model, not only its budget): the command of the paper's setting and its cost
+    settle_by: str = ""
     # where the report's matrix figures show the selected members: (figure, row, column); a
     # column with '{r}' splits the members by train fraction
     cells: tuple[tuple[str, str, str], ...] = ()
@@ -90,15 +94,17 @@ def _at_budget(summary: dict, paper_steps: int | None) -> bool:
 def does_not_grok(paper_steps: int | None = None, control: dict | None = None) -> Predicate:
     """Agrees when no member grokked and either the run was as long as the paper's
     `paper_steps` or the `control` members of the same run (a task of comparable difficulty
-    that the paper says groks, e.g. {'task': 'add'}) grokked in 2/3 of their seeds within it;
-    otherwise, with no member grokked, consistent so far. Any member that grokked disagrees."""
+    that the paper says groks, e.g. {'task': 'add'}, or a method the paper says groks where
+    this one does not) grokked in 2/3 of their seeds within it; otherwise, with no member
+    grokked, consistent so far (with neither a budget nor a control: agrees at any length).
+    Any member that grokked disagrees."""
     def decide(entries, summary, run_dir):
         s = grok_stats(entries)
         value = (f"{s['grokked']}/{s['seeds']} grokked, best test acc "
                  f"{s['best_test_acc_median']:.3f}")
         if s["grokked"]:
             return value, DISAGREES
-        if paper_steps is None or _at_budget(summary, paper_steps):
+        if (paper_steps is None and control is None) or _at_budget(summary, paper_steps):
             return value, f"{AGREES} (within {_steps(summary)} steps)"
         controls = selected(summary, control) if control else []
         c = grok_stats(controls) if controls else None
@@ -107,6 +113,8 @@ def does_not_grok(paper_steps: int | None = None, control: dict | None = None) -
             return (value + f"; the control {label} grokked ({c['grokked']}/{c['seeds']}, "
                     f"median step {c['grok_step_median']:.0f})",
                     f"{AGREES} (within {_steps(summary)} steps, where the control grokked)")
+        if paper_steps is None:  # a claim relative to its control, which did not grok either
+            return value, f"{CONSISTENT} ({_steps(summary)} steps; the control did not grok)"
         return value, f"{CONSISTENT} ({_steps(summary)} of {paper_steps} steps)"
     return decide
 
@@ -494,6 +502,33 @@ def weight_norm_rises_then_ends_below_init(rise: float = 1.0) -> Predicate:
     return decide
 
 
+def faster_than(baseline: str, factor: float = 1.0) -> Predicate:
+    """A method arm against the `baseline` arm of the same program (`grid.arms`, every arm on
+    the same seeds): the speed-up of the median grok step (baseline / arm) with its paired 95%
+    bootstrap interval (grokjax.report.speedup; a member that did not grok counts at the run's
+    length). Agrees when the whole interval lies above `factor`, disagrees when it lies at or
+    below it, inconclusive when it straddles it or when neither arm grokked."""
+    def decide(entries, summary, run_dir):
+        all_arms = speedup.arms(summary)
+        name = entries[0]["hparams"]["arm"] if entries else None
+        if name not in all_arms or baseline not in all_arms:
+            raise GrokjaxError(f"faster_than: the run has no arms {name!r} and {baseline!r}")
+        row = next(r for r in speedup.compare(all_arms, baseline) if r["arm"] == name)
+        base = all_arms[baseline]
+        lo, hi = row["speedup_ci"]
+        value = (f"{speedup.fmt_speedup(row)} vs {baseline} (median {row['median']:,.0f} "
+                 f"against {np.median(base.steps):,.0f}; {row['grokked']}/{row['n']} and "
+                 f"{int((~base.censored).sum())}/{len(base.steps)} grokked)")
+        if row["speedup_bound"] == "none":
+            return value, f"{INCONCLUSIVE}: neither arm grokked within {_steps(summary)} steps"
+        if lo > factor:
+            return value, AGREES
+        if hi <= factor:
+            return value, DISAGREES
+        return value, f"{INCONCLUSIVE}: the interval straddles {factor:g}x"
+    return decide
+
+
 def setting(entry: dict, summary: dict, key: str):
     """A member's value of `key` ('task', 'train_fraction'): its grid value where the run
     has that axis, else the run's."""
@@ -581,18 +616,21 @@ def evaluate(claim: Claim, root: pathlib.Path) -> dict:
     scale = (f"p={summary['p']}, r={'/'.join(f'{r:g}' for r in rs)}, {summary['steps']} steps, "
              f"{seeds} seed{'s' * (seeds != 1)}"
              + (f", {cfg['model']['variant']} model" if cfg.get("model", {}).get("variant")
-                == "nanda" else ""))
+                in ("nanda", "power") else ""))
     at_scale = at_paper_scale(claim, int(summary["steps"]), seeds)
     return {**row, "ours": ours, "scale": scale, "verdict": verdict, "seeds": seeds,
             "at_paper_scale": at_scale, "settle": settle(claim, verdict, at_scale, seeds)}
 
 
 def settle(claim: Claim, verdict: str, at_scale: bool | None, seeds: int) -> str:
-    """What would settle a verdict: the paper's budget and seeds for one that is consistent so
+    """What would settle a verdict: the claim's own `settle_by` for one taken at another
+    setting than the paper's; the paper's budget and seeds for one that is consistent so
     far or inconclusive below that budget; the paper's number of seeds (3 where it gives none)
     for an agreement or a disagreement resting on fewer; '' when nothing more is needed."""
     kind = verdict_kind(verdict)
     want = claim.paper_seeds or 3
+    if claim.settle_by and kind != AGREES:
+        return claim.settle_by
     if kind in (CONSISTENT, INCONCLUSIVE) and at_scale is False:
         return (f"{claim.paper_steps:,} steps x {want} seeds "
                 f"({claim.paper_steps * want:,} member-steps)")
