@@ -188,3 +188,9 @@ def test_a_tiny_power_model_trains_through_grokjax_run(tmp_path):
     assert np.isfinite(loss).all() and loss[-1] < 0.5 * loss[0], loss
     info = rundir.read_json(tmp_path / "run" / "run.json")
     assert info["vocab"]["tokens"]["<|eos|>"] == 11 and info["vocab"]["d_vocab"] == 11 + 142
+    # the circuit tools read Furuta's and Nanda's models: a Power run is one line, not a crash
+    from grokjax.circuits import runs as circuit_runs
+    from grokjax.errors import GrokjaxError
+    with pytest.raises(GrokjaxError, match="variant='power'") as e:
+        circuit_runs.load(tmp_path / "run")
+    assert "\n" not in str(e.value)

@@ -5,19 +5,14 @@ import json
 import numpy as np
 import pytest
 
-from grokjax import cli, config, run
+from grokjax import cli
 from grokjax.report import draw
 from grokjax.store import rundir
-from tests.conftest import TINY, assert_same_history, png_size, tiny_config
+from tests.conftest import TINY, assert_same_history, png_size, train_overrides
 
 
 def _train(workdir, **overrides):
-    cfg = tiny_config()
-    config.apply_overrides(cfg, [f"{k}={v}" for k, v in overrides.items()]
-                           + ["tensorboard.enabled=false", "train.steps=30",
-                              "checkpoint.save_every=0"])
-    run.train(cfg, workdir, progress=False)
-    return rundir.read_npz(workdir / "history.npz")
+    return train_overrides(workdir, *(f"{k}={v}" for k, v in overrides.items()))
 
 
 @pytest.fixture(scope="module")

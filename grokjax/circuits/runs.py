@@ -31,6 +31,10 @@ def load(run_dir: str | pathlib.Path, step: int | None = None, seeds: list[int] 
     if cfg.model.arch != "transformer":
         raise GrokjaxError(f"{run_dir}: circuits need a transformer run, not model.arch="
                            f"{cfg.model.arch!r}")
+    if cfg.model.variant == "power":
+        raise GrokjaxError(f"{run_dir}: circuits read Furuta's and Nanda's one-stream models, "
+                           "not model.variant='power' (its post-LayerNorm blocks are not in the "
+                           "circuit graph); probe it with `grokjax probe`")
     exp = run.experiment
     if exp.task_datasets:
         raise GrokjaxError(f"{run_dir} is a task grid; circuits read one task: run them on a "

@@ -36,7 +36,7 @@ import numpy as np
 
 from grokjax.models.base import HookPoints, ModelConfig, Params, activation
 from grokjax.models.linear import linear
-from grokjax.models.transformer import attention, mlp
+from grokjax.models.transformer import attention, block_hook_names, mlp
 
 LN_EPS = 1e-5  # torch's nn.LayerNorm default
 
@@ -122,12 +122,7 @@ def hook_names(cfg: ModelConfig) -> tuple[str, ...]:
     names = ["hook_embed", "hook_pos_embed"]
     for layer in range(cfg.num_layers):
         b = f"blocks.{layer}"
-        names += [f"{b}.hook_resid_pre"] + [f"{b}.hook_{n}_input" for n in ("q", "k", "v")]
-        names += [f"{b}.attn.hook_{n}"
-                  for n in ("q", "k", "v", "attn_scores", "pattern", "z", "result")]
-        names += [f"{b}.hook_attn_out", f"{b}.hook_resid_mid", f"{b}.hook_mlp_in",
-                  f"{b}.ln1.hook_scale", f"{b}.ln1.hook_normalized", f"{b}.mlp.hook_pre",
-                  f"{b}.mlp.hook_post", f"{b}.hook_mlp_out", f"{b}.hook_resid_post",
-                  f"{b}.ln2.hook_scale", f"{b}.ln2.hook_normalized",
-                  f"{b}.hook_normalized_resid_post"]
+        names += block_hook_names(b) + [
+            f"{b}.ln1.hook_scale", f"{b}.ln1.hook_normalized", f"{b}.ln2.hook_scale",
+            f"{b}.ln2.hook_normalized", f"{b}.hook_normalized_resid_post"]
     return tuple(names)

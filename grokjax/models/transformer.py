@@ -206,14 +206,18 @@ def _input_rows(params: Params, tokens_BxC) -> jax.Array:
     return W_E[None] + params["pos_embed"]["W_pos"][: tokens_BxC.shape[1], None]
 
 
+def block_hook_names(b: str) -> list[str]:
+    """The hooks of block `b` ('blocks.0') that every transformer variant has."""
+    return ([f"{b}.hook_resid_pre"] + [f"{b}.hook_{n}_input" for n in ("q", "k", "v")]
+            + [f"{b}.attn.hook_{n}"
+               for n in ("q", "k", "v", "attn_scores", "pattern", "z", "result")]
+            + [f"{b}.hook_attn_out", f"{b}.hook_resid_mid", f"{b}.hook_mlp_in",
+               f"{b}.mlp.hook_pre", f"{b}.mlp.hook_post", f"{b}.hook_mlp_out",
+               f"{b}.hook_resid_post"])
+
+
 def hook_names(cfg: ModelConfig) -> tuple[str, ...]:
     names = ["hook_embed"] + (["hook_pos_embed"] if cfg.variant == "nanda" else [])
     for layer in range(cfg.num_layers):
-        b = f"blocks.{layer}"
-        names += [f"{b}.hook_resid_pre"] + [f"{b}.hook_{n}_input" for n in ("q", "k", "v")]
-        names += [f"{b}.attn.hook_{n}"
-                  for n in ("q", "k", "v", "attn_scores", "pattern", "z", "result")]
-        names += [f"{b}.hook_attn_out", f"{b}.hook_resid_mid", f"{b}.hook_mlp_in",
-                  f"{b}.mlp.hook_pre",
-                  f"{b}.mlp.hook_post", f"{b}.hook_mlp_out", f"{b}.hook_resid_post"]
+        names += block_hook_names(f"blocks.{layer}")
     return tuple(names)
