@@ -10,6 +10,7 @@ decides agreement (grokjax/report/claims.py). A claim whose run is not there yet
 """
 
 from grokjax.report.claims import (Claim, does_not_grok, excluded_rises_before_grokking,
+                                   faster_than,
                                    weight_norm_falls_in_phases,
                                    weight_norm_rises_then_ends_below_init,
                                    gini_rises_at_cleanup, groks, groks_last, no_grokking_delay,
@@ -18,6 +19,18 @@ from grokjax.report.claims import (Claim, does_not_grok, excluded_rises_before_g
                                    spectrum_pattern, steps_per_percent, task_groks)
 
 FURUTA = "p=97, r=0.3, 3 seeds, up to 3e5 steps"
+POWER = "x / y mod 97, r=0.5, 2-layer model, batch 512, 1e5 steps"
+POWER_CPU = ("a 2-core CPU trains Power's model at ~12 member-steps/s a core "
+             "(configs/power.py, measured)")
+COMPARISON = "comparison-quick"  # configs/comparison.py:quick
+WD0 = ("comparison-wd0", COMPARISON)  # its weight-decay-free arms, run longer
+GROKFAST_SETTLE = ("Grokfast's own setting: grokjax train configs/comparison.py:grokfast (6 arms "
+                   "x 16 seeds x 5e4 steps = 4.8e6 member-steps: ~100 CPU-hours at the measured "
+                   "~13 member-steps/s a core; a GPU's job, issue #24)")
+WD0_SETTLE = ("a longer run of the wd-0 arms (configs/comparison.py:quick with grid.arms "
+              "adamw-wd0, stablemax-wd0, orthogonal-wd0), and with numerics.loss_dtype=float32 "
+              "as the paper's")
+GROKFAST = "x*y mod 97, r=0.5, 2-layer model, batch 512, 1 seed (Grokfast's README)"
 FURUTA_STEPS, FURUTA_SEEDS = 300_000, 3
 A5_CPU = "table_a5-cpu/r0.3"  # experiments/sweep_table_a5.py:cpu
 A5 = "table_a5/r0.3"  # experiments/sweep_table_a5.py (the paper's scale)
@@ -208,10 +221,57 @@ CLAIMS = [
            "generalises almost at once", no_grokking_delay()))],
     Claim("Power data cost", "Power §3.1.1", "near 25-30% of the data, 1% less data costs "
           "40-50% more steps to generalise", "+40% to +50% median steps per point",
-          "power-2layer", steps_per_percent(0.27, 0.30, 0.40, 0.50),
+          "power-division-fraction", steps_per_percent(0.27, 0.30, 0.40, 0.50),
           paper_scale="division p=97, 2-layer model, 1e5 steps", paper_steps=100_000,
-          not_run_why="Power's claim is about his 2-layer model on division; grokjax has "
-          "neither yet (issue #26), and Furuta's 1-layer addition would test another claim"),
+          not_run_why="Power's 2-layer model on division at r = 0.27 and 0.30 needs up to 1e5 "
+          "steps per seed; " + POWER_CPU + ": 3 seeds at two fractions is ~14 CPU-hours"),
+    Claim("Power division at 50%", "Power §3, Fig. 1", "x / y mod 97 groks at 50% of the data "
+          "with weight decay 1 (AdamW)", "groks within 1e5 steps", "power-division",
+          groks(paper_steps=100_000), paper_scale=POWER, paper_steps=100_000),
+    Claim("Power S5 at 50%", "Power §3, Fig. 2", "composition in S5 groks at 50% of the data "
+          "with weight decay", "groks within 1e5 steps", "power-s5",
+          groks(paper_steps=100_000), paper_scale=POWER.replace("x / y mod 97", "S5, p=120"),
+          paper_steps=100_000,
+          not_run_why=POWER_CPU + ": S5 at 50% for up to 1e5 steps is ~2.3 CPU-hours a seed"),
+    Claim("Power wd halves data", "Power §3.2, Fig. 2", "weight decay more than halves the "
+          "data a task needs to generalise", "the smallest fraction that groks, with wd 1, "
+          "under half of it without", "power-division-wd", smallest_grokking_r(0.3),
+          paper_scale=POWER, paper_steps=100_000,
+          not_run_why=POWER_CPU + ": a fraction sweep with and without weight decay at 1e5 "
+          "steps is days of CPU; a GPU's minutes (issue #24)"),
+    # The methods that claim to make grokking fast or unnecessary, each an arm of one program
+    # with a matched AdamW (configs/comparison.py; `grokjax compare`), at the quick setting.
+    Claim("Grokfast EMA faster", "Lee et al. 2024 (Grokfast), README and §4",
+          "Grokfast's EMA filter (alpha 0.98, lamb 2) makes grokking faster than the same "
+          "optimiser without it", "43.8x (39,890 -> 910 steps to 95% val. acc.)",
+          COMPARISON, faster_than("adamw"), members={"arm": "grokfast-ema"},
+          paper_scale=GROKFAST, paper_steps=40_000, paper_seeds=1,
+          settle_by=GROKFAST_SETTLE),
+    Claim("Grokfast MA faster", "Lee et al. 2024 (Grokfast), §3", "Grokfast's MA filter "
+          "(window 100, lamb 5) makes grokking faster than the same optimiser without it",
+          "faster", COMPARISON, faster_than("adamw"), members={"arm": "grokfast-ma"},
+          paper_scale=GROKFAST, paper_steps=40_000, paper_seeds=1,
+          settle_by=GROKFAST_SETTLE),
+    Claim("Grokfast EMA vs 3x lr", "Lee et al. 2024 §3; lucidrains/grokfast-pytorch#1",
+          "amplifying the slow gradient is more than a larger step: Grokfast EMA (1 + lamb = "
+          "3x its slow component) groks faster than AdamW at 3x the lr",
+          "not tested by the paper (its mechanism implies it)", COMPARISON,
+          faster_than("adamw-3lr"), members={"arm": "grokfast-ema"}, paper_scale=GROKFAST,
+          paper_steps=40_000, paper_seeds=1, settle_by=GROKFAST_SETTLE),
+    Claim("StableMax without wd", "Prieto et al. 2025 §5", "with StableMax's cross entropy a "
+          "model groks with no weight decay", "groks", WD0, groks(),
+          members={"arm": "stablemax-wd0"}, settle_by=WD0_SETTLE,
+          paper_scale="modular arithmetic, MLPs and transformers, float32 losses"),
+    Claim("Softmax CE without wd", "Prieto et al. 2025 §3-4", "with softmax cross entropy and "
+          "no weight decay a model stops at memorisation (softmax collapse), where StableMax "
+          "groks", "does not grok (float32 losses)", WD0,
+          does_not_grok(control={"arm": "stablemax-wd0"}), members={"arm": "adamw-wd0"},
+          settle_by=WD0_SETTLE,
+          paper_scale="modular arithmetic, MLPs and transformers, float32 losses"),
+    Claim("⊥AdamW without wd", "Prieto et al. 2025 §6", "with ⊥AdamW (the gradient's "
+          "component along the weights removed) a model groks with no weight decay", "groks",
+          WD0, groks(), members={"arm": "orthogonal-wd0"}, settle_by=WD0_SETTLE,
+          paper_scale="modular arithmetic, MLPs and transformers, float32 losses"),
     Claim("Omnigrok constrained norm", "Omnigrok Fig. 7", "with the weight norm held at its "
           "initial value (alpha = 0.8, no weight decay), train and test accuracy rise "
           "together: no grokking delay", "no delay", "omnigrok-constrained",
