@@ -57,11 +57,13 @@ def test_deterministic_ops_are_asked_for_before_the_backend_starts(user, on, bef
 def test_a_run_records_the_flags_it_ran_with(tmp_path):
     """`grokjax train`, as a user runs it: the flag is in XLA_FLAGS before the backend starts
     ('set'), beside the user's own, and run.json says so with the other numerics."""
-    env = {**os.environ, "XLA_FLAGS": "--xla_cpu_enable_fast_math=false"}
+    # the user's flag, after the suite's fast-compile ones (conftest), which keep it quick
+    user = f"{os.environ.get('XLA_FLAGS', '')} --xla_cpu_enable_fast_math=false".strip()
+    env = {**os.environ, "XLA_FLAGS": user}
     subprocess.run([sys.executable, "-m", "grokjax", "train", TINY, "--out", str(tmp_path / "r"),
                     "--no-progress", "--set", "tensorboard.enabled=false"], env=env,
                    check=True, capture_output=True, timeout=300)
     numerics = json.loads((tmp_path / "r" / "run.json").read_text())["numerics"]
     assert numerics == {"loss_dtype": "float64", "matmul_precision": "highest",
                         "gpu_deterministic_ops": True, "deterministic_how": "set",
-                        "xla_flags": f"--xla_cpu_enable_fast_math=false {FLAG}=true"}
+                        "xla_flags": f"{user} {FLAG}=true"}

@@ -99,7 +99,8 @@ def _wait_for(condition, timeout=120.0):
 
 
 @pytest.mark.parametrize("when, signals", [
-    ("starting", [signal.SIGINT]),  # while it inits and compiles
+    # while it inits and compiles (slow: 23 s; the signals mid-training below run by default)
+    pytest.param("starting", [signal.SIGINT], marks=pytest.mark.slow),
     ("training", [signal.SIGTERM]),  # between checkpoints, mid-chunk
     ("training", [signal.SIGINT, signal.SIGINT]),  # the second one quits at once
 ])
@@ -154,7 +155,8 @@ def _limited(limit_bytes):
     return pre
 
 
-@pytest.mark.parametrize("tensorboard", ["true", "false"])  # events first, or checkpoints
+# events first, or checkpoints (the events-first case, 22 s, with -m slow)
+@pytest.mark.parametrize("tensorboard", [pytest.param("true", marks=pytest.mark.slow), "false"])
 def test_a_failing_write_is_one_line_and_the_last_good_checkpoint_survives(
         tmp_path, straight, tensorboard):
     workdir = tmp_path / "run"

@@ -53,7 +53,9 @@ def _tmpfs(where, size):
         pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
 
 
-@pytest.mark.parametrize("disk", ["file size limit", "tmpfs"])
+# a real full disk by default; the file size limit's EFBIG (18 s) with -m slow
+@pytest.mark.parametrize("disk", [pytest.param("file size limit", marks=pytest.mark.slow),
+                                  "tmpfs"])
 def test_a_full_disk_with_tensorboard_on_ends_in_one_line(tmp_path, disk):
     workdir, pre = tmp_path / "run", None
     if disk == "tmpfs":

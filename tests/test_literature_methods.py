@@ -200,7 +200,8 @@ def method_grid(tmp_path_factory):
 
 @pytest.mark.parametrize("member,values", [
     (7, ["optim.grad_filter=ema", "optim.orthogonal=True", "numerics.softmax=stablemax"]),
-    (9, ["optim.grad_filter=ma", "optim.orthogonal=False", "numerics.softmax=stablemax"]),
+    pytest.param(9, ["optim.grad_filter=ma", "optim.orthogonal=False",
+                     "numerics.softmax=stablemax"], marks=pytest.mark.slow),  # 10 s
 ])
 def test_a_member_of_a_method_grid_trains_bit_for_bit_as_its_run_alone(method_grid, tmp_path,
                                                                       member, values):

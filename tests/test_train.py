@@ -127,7 +127,9 @@ def run_program(cfg, steps=20):
     return jax.device_get(states), jax.device_get(records)
 
 
-@pytest.mark.parametrize("batching", ["map", "vmap"])
+# lax.map, the CPU's default, is also what test_a_whole_run_of_a_seed_alone_equals_it_in_a_batch
+# trains through `grokjax train`; here with -m slow (14 s)
+@pytest.mark.parametrize("batching", [pytest.param("map", marks=pytest.mark.slow), "vmap"])
 def test_a_seed_gives_the_same_result_alone_and_in_a_batch(batching):
     """Bit for bit with 'map' (the CPU default); to float rounding with 'vmap'."""
     batch, alone = tiny_config(), tiny_config()
@@ -261,7 +263,8 @@ def test_the_norm_constraint_holds_the_weight_norm_at_its_initial_value():
         np.testing.assert_allclose(a, b * scale, rtol=1e-5, atol=1e-8)
 
 
-@pytest.mark.parametrize("probe_every", [10, 0])
+# without probes (12 s) with -m slow: the pieces are the same with probes between them
+@pytest.mark.parametrize("probe_every", [10, pytest.param(0, marks=pytest.mark.slow)])
 def test_a_run_split_into_a_short_first_chunk_and_partial_ones_computes_one_long_chunk(
         tmp_path, probe_every):
     # grokjax train dispatches a short first chunk (progress within seconds), then chunks up
