@@ -10,7 +10,7 @@ decides agreement (grokjax/report/claims.py). A claim whose run is not there yet
 """
 
 from grokjax.report.claims import (Claim, does_not_grok, excluded_rises_before_grokking,
-                                   faster_than,
+                                   faster_than, key_frequency_ablation, less_data_with,
                                    weight_norm_falls_in_phases,
                                    weight_norm_rises_then_ends_below_init,
                                    gini_rises_at_cleanup, groks, groks_last, no_grokking_delay,
@@ -22,11 +22,17 @@ FURUTA = "p=97, r=0.3, 3 seeds, up to 3e5 steps"
 POWER = "x / y mod 97, r=0.5, 2-layer model, batch 512, 1e5 steps"
 POWER_CPU = ("a 2-core CPU trains Power's model at ~12 member-steps/s a core "
              "(configs/power.py, measured)")
-COMPARISON = "comparison-quick"  # configs/comparison.py:quick
-WD0 = ("comparison-wd0", COMPARISON)  # its weight-decay-free arms, run longer
+# configs/comparison.py at Furuta's add mod 97 where it was run (experiments/paper_scale.py),
+# else at its quick setting, and the quick setting's weight-decay-free arms run longer
+COMPARISON = ("paper/comparison-furuta", "comparison-quick")
+WD0 = ("paper/comparison-furuta", "comparison-wd0", "comparison-quick")
 GROKFAST_SETTLE = ("Grokfast's own setting: grokjax train configs/comparison.py:grokfast (6 arms "
                    "x 16 seeds x 5e4 steps = 4.8e6 member-steps: ~100 CPU-hours at the measured "
-                   "~13 member-steps/s a core; a GPU's job, issue #24)")
+                   "~13 member-steps/s a core; a GPU's job, issue #24; a stage of "
+                   "experiments/paper_scale.py)")
+FURUTA_CMP_SETTLE = ("the same arms at Furuta's add mod 97, r=0.3 (configs/comparison.py:furuta, "
+                     "144 members x 2e4 steps: ~18 CPU-hours at ~45 member-steps/s; a stage of "
+                     "experiments/paper_scale.py)")
 WD0_SETTLE = ("a longer run of the wd-0 arms (configs/comparison.py:quick with grid.arms "
               "adamw-wd0, stablemax-wd0, orthogonal-wd0), and with numerics.loss_dtype=float32 "
               "as the paper's")
@@ -76,6 +82,9 @@ MIXTURE_STEPS = 50_000
 NANDA = "p=113, r=0.3, 40k steps"
 NANDA_STEPS = 40_000
 NANDA_RUN = ("paper/nanda_p113", "nanda_p113-s0-5")  # the 40k run where it exists
+# a rerun of the first 10k steps whose final checkpoint `grokjax probe` read (ablations, and the
+# logits' share, a probe added after nanda_p113-s0-5 was trained)
+NANDA_PROBED = ("paper/nanda_p113", "nanda_p113-10k")
 # the report's curve figures: Fig. 8 from one run's members, Nanda's phases on one member
 SPECTRUM_FIGURE = (A5_CPU, [(task, formula) for task, formula, *_ in FIG8])
 PHASES_FIGURE = ("nanda_p113-s0-5", 3)
@@ -181,6 +190,16 @@ CLAIMS = [
           "frequency", "84.6% (433/512) above 85%", NANDA_RUN,
           probe_range("neurons_explained", 0.8, 1.0), paper_scale="p=113, r=0.3, 40k steps",
           paper_steps=NANDA_STEPS),
+    Claim("Nanda logits' form", "Nanda §4, Fig. 1 (the share as issue #25 cites it)",
+          "the logits of a grokked model are sum_k alpha_k cos(w_k(a+b-c)) over its key "
+          "frequencies", "~95% of their variance", NANDA_PROBED,
+          probe_range("logits_explained", 0.85, 1.0), paper_scale="p=113, r=0.3, 40k steps",
+          paper_steps=NANDA_STEPS),
+    Claim("Nanda key-frequency ablation", "Nanda §4 (ablations in Fourier space)",
+          "removing the key frequencies from W_E destroys performance; removing every other "
+          "frequency does not", "accuracy to chance without them, unharmed with only them",
+          NANDA_PROBED, key_frequency_ablation(), paper_scale="p=113, r=0.3, 40k steps",
+          paper_steps=NANDA_STEPS),
     Claim("Nanda measures lead", "Nanda §5, Fig. 7", "during circuit formation the excluded "
           "loss rises and the restricted loss falls while the test loss is still high",
           "excluded loss rises from ~1.4k to 9.4k, before the test loss falls",
@@ -221,24 +240,26 @@ CLAIMS = [
            "generalises almost at once", no_grokking_delay()))],
     Claim("Power data cost", "Power §3.1.1", "near 25-30% of the data, 1% less data costs "
           "40-50% more steps to generalise", "+40% to +50% median steps per point",
-          "power-division-fraction", steps_per_percent(0.27, 0.30, 0.40, 0.50),
+          ("paper/power-division-fraction", "power-division-fraction"), steps_per_percent(0.27, 0.30, 0.40, 0.50),
           paper_scale="division p=97, 2-layer model, 1e5 steps", paper_steps=100_000,
           not_run_why="Power's 2-layer model on division at r = 0.27 and 0.30 needs up to 1e5 "
-          "steps per seed; " + POWER_CPU + ": 3 seeds at two fractions is ~14 CPU-hours"),
+          "steps per seed; " + POWER_CPU + ": 3 seeds at two fractions is ~14 CPU-hours (a "
+          "stage of experiments/paper_scale.py)"),
     Claim("Power division at 50%", "Power §3, Fig. 1", "x / y mod 97 groks at 50% of the data "
           "with weight decay 1 (AdamW)", "groks within 1e5 steps", "power-division",
           groks(paper_steps=100_000), paper_scale=POWER, paper_steps=100_000),
     Claim("Power S5 at 50%", "Power §3, Fig. 2", "composition in S5 groks at 50% of the data "
-          "with weight decay", "groks within 1e5 steps", "power-s5",
+          "with weight decay", "groks within 1e5 steps", ("paper/power-s5", "power-s5"),
           groks(paper_steps=100_000), paper_scale=POWER.replace("x / y mod 97", "S5, p=120"),
           paper_steps=100_000,
           not_run_why=POWER_CPU + ": S5 at 50% for up to 1e5 steps is ~2.3 CPU-hours a seed"),
     Claim("Power wd halves data", "Power §3.2, Fig. 2", "weight decay more than halves the "
           "data a task needs to generalise", "the smallest fraction that groks, with wd 1, "
-          "under half of it without", "power-division-wd", smallest_grokking_r(0.3),
+          "under half of it without", ("paper/power-division-wd", "power-division-wd"),
+          less_data_with("weight_decay"),
           paper_scale=POWER, paper_steps=100_000,
           not_run_why=POWER_CPU + ": a fraction sweep with and without weight decay at 1e5 "
-          "steps is days of CPU; a GPU's minutes (issue #24)"),
+          "steps is days of CPU; a GPU's minutes (a stage of experiments/paper_scale.py)"),
     # The methods that claim to make grokking fast or unnecessary, each an arm of one program
     # with a matched AdamW (configs/comparison.py; `grokjax compare`), at the quick setting.
     Claim("Grokfast EMA faster", "Lee et al. 2024 (Grokfast), README and §4",
@@ -246,18 +267,24 @@ CLAIMS = [
           "optimiser without it", "43.8x (39,890 -> 910 steps to 95% val. acc.)",
           COMPARISON, faster_than("adamw"), members={"arm": "grokfast-ema"},
           paper_scale=GROKFAST, paper_steps=40_000, paper_seeds=1,
-          settle_by=GROKFAST_SETTLE),
+          settle_by=FURUTA_CMP_SETTLE),
     Claim("Grokfast MA faster", "Lee et al. 2024 (Grokfast), §3", "Grokfast's MA filter "
           "(window 100, lamb 5) makes grokking faster than the same optimiser without it",
           "faster", COMPARISON, faster_than("adamw"), members={"arm": "grokfast-ma"},
           paper_scale=GROKFAST, paper_steps=40_000, paper_seeds=1,
-          settle_by=GROKFAST_SETTLE),
+          settle_by=FURUTA_CMP_SETTLE),
     Claim("Grokfast EMA vs 3x lr", "Lee et al. 2024 §3; lucidrains/grokfast-pytorch#1",
           "amplifying the slow gradient is more than a larger step: Grokfast EMA (1 + lamb = "
           "3x its slow component) groks faster than AdamW at 3x the lr",
           "not tested by the paper (its mechanism implies it)", COMPARISON,
           faster_than("adamw-3lr"), members={"arm": "grokfast-ema"}, paper_scale=GROKFAST,
-          paper_steps=40_000, paper_seeds=1, settle_by=GROKFAST_SETTLE),
+          paper_steps=40_000, paper_seeds=1, settle_by=FURUTA_CMP_SETTLE),
+    Claim("Grokfast EMA, its setting", "Lee et al. 2024 (Grokfast), README", "in Grokfast's "
+          "own setting, its EMA filter makes grokking an order of magnitude faster than Adam "
+          "without weight decay", "43.8x (39,890 -> 910 steps to 95% val. acc.)",
+          "paper/comparison-grokfast", faster_than("adam", factor=10.0),
+          members={"arm": "grokfast-ema"}, paper_scale=GROKFAST, paper_steps=40_000,
+          paper_seeds=1, not_run_why=GROKFAST_SETTLE),
     Claim("StableMax without wd", "Prieto et al. 2025 §5", "with StableMax's cross entropy a "
           "model groks with no weight decay", "groks", WD0, groks(),
           members={"arm": "stablemax-wd0"}, settle_by=WD0_SETTLE,

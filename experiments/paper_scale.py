@@ -10,7 +10,8 @@ checkpoint, here or on another machine sharing the directory), where `grokjax re
 
 Any option after the script's own is passed to `grokjax sweep`. The rates are single
 measurements of the default config (p = 97, 1 layer, full batch; probes off) and scale only
-roughly to other configs (Nanda's p = 113 costs ~1.4x per step, a mixture of T tasks ~T x):
+roughly to other configs (Nanda's p = 113 costs ~1.4x per step, a mixture of T tasks ~T x,
+Power's 2-layer model ~3.5x on a CPU):
 GPU 2,575 member-steps/s at 1 member and 7,963 at 64 in float32 (../shared/reference/gpu.md,
 H200, jax 0.11; log-linear between; benchmarks/gpu.py measures your card), CPU 45 member-steps/s
 (22 ms per member-step, experiments/sweep_table_a5.py).
@@ -46,8 +47,10 @@ def costs(runs: list[sweep.Run]) -> list[dict]:
     rows = []
     for run in sorted(runs, key=lambda r: r.stage):
         cfg = config_lib.load_config(run.config, run.overrides(pathlib.Path(ROOT)))
-        seeds = len(run.seeds) if isinstance(run.seeds, tuple) else (run.seeds or 1)
-        members = seeds * math.prod(len(v) for v in run.grid.values())
+        seeds = (len(run.seeds) if isinstance(run.seeds, tuple)
+                 else run.seeds or len(config_lib.seeds(cfg)))
+        arms = len(cfg.grid.get("arms") or ()) or 1  # a comparison's named settings
+        members = seeds * arms * math.prod(len(v) for v in run.grid.values())
         rows.append({"stage": run.stage, "run": run.name, "members": members,
                      "steps": int(cfg.train.steps),
                      "member_steps": members * int(cfg.train.steps)})
@@ -57,17 +60,17 @@ def costs(runs: list[sweep.Run]) -> list[dict]:
 def table(rows: list[dict]) -> str:
     """The plan as text, with each run's time and the running total at both rates (an upper
     bound where runs stop when grokked)."""
-    lines = [f"{'stage':>5}  {'run':<34} {'members':>7} {'steps':>8} {'member-steps':>13} "
+    lines = [f"{'stage':>5}  {'run':<38} {'members':>7} {'steps':>8} {'member-steps':>13} "
              f"{'GPU h':>7} {'CPU days':>9}"]
     total = gpu_hours = 0.0
     for r in rows:
         total += r["member_steps"]
         hours = r["member_steps"] / gpu_rate(r["members"]) / 3600
         gpu_hours += hours
-        lines.append(f"{r['stage']:>5}  {r['run']:<34} {r['members']:>7} {r['steps']:>8,} "
+        lines.append(f"{r['stage']:>5}  {r['run']:<38} {r['members']:>7} {r['steps']:>8,} "
                      f"{r['member_steps']:>13,} {hours:>7.2f} "
                      f"{r['member_steps'] / CPU_RATE / 86400:>9.1f}")
-    lines.append(f"{'':>5}  {'all':<34} {sum(r['members'] for r in rows):>7} {'':>8} "
+    lines.append(f"{'':>5}  {'all':<38} {sum(r['members'] for r in rows):>7} {'':>8} "
                  f"{int(total):>13,} {gpu_hours:>7.2f} {total / CPU_RATE / 86400:>9.1f}")
     return "\n".join(lines)
 

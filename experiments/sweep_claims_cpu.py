@@ -11,7 +11,6 @@ Stage 0:
 - mix-asm-r0.3, mix-asm-r0.9, mix-squares-r0.3: section 8's mixtures;
 - frozen-random-embed/{add, subtract, multiply}: App. F;
 - smallest-r/x_x_y: 2a+b at r = 0.4, 0.5, 0.6;
-- power: addition at r = 0.27 and 0.30, 3 seeds, until grokked;
 - nanda-fraction: p = 113 at r = 0.1 and 0.7.
 
 Stage 1, from pretrain/: pge-add/{2a+-b, 2a+-3b}, pgt-mul/{ab+-b} and pgt-subtract/{a-b, a+b}.
@@ -47,9 +46,6 @@ def get_runs(arg=None):
             Run("smallest-r/x_x_y", "configs/polynomials.py:x_x_y",
                 {**CK, **FIXED, "train.steps": 8000}, seeds=1,
                 grid={"train_fraction": (0.4, 0.5, 0.6)}),
-            Run("power", "configs/add.py", {**CK, "train.steps": 10_000,
-                                            "train.stop_when_grokked": True}, seeds=3,
-                grid={"train_fraction": (0.27, 0.3)}),
             Run("nanda-fraction", "configs/nanda_p113.py", {**CK, "train.steps": 3000}, seeds=1,
                 grid={"train_fraction": (0.1, 0.7)})]
     runs += [Run(f"frozen-random-embed/{t}", f"configs/arithmetic.py:{t}",

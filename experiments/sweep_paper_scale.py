@@ -15,7 +15,12 @@ Stage 0, decisive and cheap on a GPU:
   reference code's transfer budget);
 - paper/mix-asm-r{0.3, 0.9}, paper/mix-squares-r0.3: section 8, 3 seeds, 50,000 steps.
 Stage 1: paper/pretrain/{add, multiply, subtract}, the transfer sources (3 seeds, until every
-seed grokked, at most 50,000 steps).
+seed grokked, at most 50,000 steps); Power et al.'s rows in his 2-layer model
+(configs/power.py, 1e5 steps, 3 seeds): paper/power-s5 (S5 at 50%),
+paper/power-division-fraction/r{0.27, 0.3} (division, the data-cost row) and
+paper/power-division-wd/r{0.1, ..., 0.8} (each with and without weight decay); the methods' comparison
+(configs/comparison.py) at Furuta's add mod 97 (paper/comparison-furuta, 9 arms x 16 seeds,
+2e4 steps) and in Grokfast's own setting (paper/comparison-grokfast, 6 arms x 16 seeds, 5e4).
 Stage 2: the transfer rows from them (PG-E(add) onto 2a+-b and 2a+-3b, PG-T(mul) onto ab+-b,
 PG-T(sub) onto a-b and a+b), 3 seeds, 100,000 steps.
 Stage 3: table_a5/r0.3 (Table A.5: 39 tasks x 3 seeds = 117 members, 300,000 steps, one
@@ -56,6 +61,17 @@ def get_runs(arg=None):
     runs += [Run(f"paper/pretrain/{s}", f"configs/arithmetic.py:{s}",
                  {**CK, "train.steps": 50_000, "train.stop_when_grokked": True}, seeds=3,
                  stage=1) for s in ("add", "multiply", "subtract")]
+    until = {"train.stop_when_grokked": True}
+    # Power's minibatches rule out a train-fraction grid: a run per fraction, which the claims
+    # read as one group (grokjax.report.claims.read_summary)
+    runs += [Run("paper/power-s5", "configs/power.py:s5", until, seeds=3, stage=1)]
+    runs += [Run(f"paper/power-division-fraction/r{r:g}", "configs/power.py:division",
+                 {**until, "train_fraction": r}, seeds=3, stage=1) for r in (0.27, 0.3)]
+    runs += [Run(f"paper/power-division-wd/r{r:g}", "configs/power.py:division",
+                 {**until, "train_fraction": r}, seeds=3, grid={"weight_decay": (0.0, 1.0)},
+                 stage=1) for r in (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.8)]
+    runs += [Run("paper/comparison-furuta", "configs/comparison.py:furuta", {}, stage=1),
+             Run("paper/comparison-grokfast", "configs/comparison.py:grokfast", {}, stage=1)]
     runs += CPU.transfer_runs("paper/", {**CK, **FULL, "train.steps": 100_000}, seeds=3, stage=2)
     runs.append(Run("table_a5/r0.3", "configs/polynomials.py",
                     {**CK, "train_fraction": 0.3}, seeds=3, grid={"task": A5.TWO_VARIABLE},

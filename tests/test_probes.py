@@ -204,7 +204,8 @@ def test_probes_join_the_history_and_summary_and_grokjax_probe_writes_a_report(t
     # The report at the last step is the history's final probe point, recomputed from the
     # checkpoint by another program.
     assert seed["seed"] == 1
-    for key in ("ffd/W_E", "fcr/W_L", "gini/W_E", "restricted_loss", "excluded_loss"):
+    for key in ("ffd/W_E", "fcr/W_L", "gini/W_E", "restricted_loss", "excluded_loss",
+                "logits_explained"):
         assert seed[key] == pytest.approx(float(history[f"probe/{key}"][1, -1]), rel=1e-4,
                                           abs=1e-6), key
     assert seed["key_freqs"] == [int(k) + 1 for k in np.flatnonzero(history["probe/key_freqs"][1, -1])]
@@ -226,7 +227,10 @@ def test_probes_join_the_history_and_summary_and_grokjax_probe_writes_a_report(t
         assert float(row[2]) == pytest.approx(entry["restricted_loss"], rel=1e-2)
         assert float(row[5]) == pytest.approx(entry["ablation"]["without_all_key_freqs_acc"],
                                               abs=1e-3)
-        assert row[7:] == ["-" if v is None else str(v) for v in entry["phases"].values()]
+        assert float(row[6]) == pytest.approx(entry["ablation"]["without_all_other_freqs_acc"],
+                                              abs=1e-3)
+        assert float(row[8]) == pytest.approx(entry["logits_explained"], abs=1e-3)
+        assert row[9:] == ["-" if v is None else str(v) for v in entry["phases"].values()]
     capsys.readouterr()
     assert cli.main(["inspect", str(run)]) == 0
     shown = capsys.readouterr().out.splitlines()
@@ -268,6 +272,30 @@ def test_the_printed_reading_is_an_option_of_spectrum():
     w = synthetic(11, [("sin", 2, 1.0, 0)])
     mu, nu = measures.spectrum(w, 11, reading="half")
     assert int(jnp.argmax(nu)) == 1 and float(jnp.max(mu)) < float(jnp.max(nu))
+
+
+@pytest.mark.parametrize("direction", ["a+b", "a-b"])
+def test_the_logits_explained_are_the_least_squares_fit_of_nandas_form(direction):
+    """measures.logits_explained against numpy's least squares of the logits (centred over the
+    classes) onto cos w_k(a +- b - c), one coefficient per key frequency: logits made of that
+    form, per-input constants (which the softmax ignores) and noise."""
+    p, rng = 13, np.random.default_rng(1)
+    a, b, c = np.meshgrid(np.arange(p), np.arange(p), np.arange(p), indexing="ij")
+    s = a + b if direction == "a+b" else a - b
+    keys = np.zeros(fourier.n_freqs(p), bool)
+    keys[[1, 4]] = True
+    form = np.stack([np.cos(2 * np.pi * (k + 1) * (s - c) / p) for k in np.flatnonzero(keys)])
+    logits = (np.tensordot([3.0, 1.5], form, 1) + rng.normal(size=(p, p, p))
+              + 5 * rng.normal(size=(p, p, 1)))
+    centred = (logits - logits.mean(-1, keepdims=True)).ravel()
+    coef, *_ = np.linalg.lstsq(form.reshape(2, -1).T, centred, rcond=None)
+    residual = centred - form.reshape(2, -1).T @ coef
+    want = 1 - residual @ residual / (centred @ centred)
+    got = float(measures.logits_explained(jnp.asarray(logits, jnp.float32), jnp.asarray(keys),
+                                          direction))
+    assert 0.5 < want < 0.95 and got == pytest.approx(want, abs=1e-5)
+    none = float(measures.logits_explained(jnp.asarray(logits), jnp.zeros_like(keys), direction))
+    assert none == 0.0
 
 
 @pytest.mark.parametrize("direction", ["a+b", "a-b"])

@@ -326,8 +326,10 @@ def test_the_discrete_log_panels_are_for_multiplicative_tasks(task, p, shown):
 
 def _report(**first):
     seed0 = {"seed": 0, "key_freqs": [3, 14, 35], "restricted_loss": 0.0123,
-             "excluded_loss": 7.5, "ablation": {"intact_acc": 1.0, "without_all_key_freqs_acc":
-                                                0.012, "without_one_other_freq_min_acc": 0.998,
+             "excluded_loss": 7.5, "logits_explained": 0.953,
+             "ablation": {"intact_acc": 1.0, "without_all_key_freqs_acc": 0.012,
+                          "without_all_other_freqs_acc": 0.999,
+                          "without_one_other_freq_min_acc": 0.998,
                                                 "without_each_key_freq_acc": {"3": 0.4}},
              "phases": {"memorisation_end": 140, "circuit_formation_end": 1200,
                         "cleanup_end": None}, **first}
@@ -350,12 +352,15 @@ def test_probe_prints_a_row_per_seed_with_its_keys_losses_ablation_and_phases(tm
     assert lines[0].startswith("probe report at step 3000: task add, p=113; key frequencies")
     assert probe.terminal_lines(tmp_path, step=1000)[0].startswith("probe report at step 1000")
     assert lines[1].split() == ["seed", "key", "freqs", "restricted", "excluded", "acc",
-                                "acc", "-keys", "acc", "-1", "other", "memorised", "circuit",
-                                "formed", "cleaned", "up"]
+                                "acc", "-keys", "acc", "keys", "only", "acc", "-1", "other",
+                                "logits", "expl.", "memorised", "circuit", "formed",
+                                "cleaned", "up"]
     rows = [line.split() for line in lines[2:4]]
-    assert rows[0] == ["0", "3,14,35", "0.0123", "7.5", "1.000", "0.012", "0.998", "140",
-                       "1200", "-"]
-    assert rows[1] == ["7", "none", "4.6", "0.001", "0.510", "0.510", "0.400", "-", "-", "-"]
+    assert rows[0] == ["0", "3,14,35", "0.0123", "7.5", "1.000", "0.012", "0.999", "0.998",
+                       "0.953", "140", "1200", "-"]
+    # (a report written before the keys-only ablation and the logits' share: nan)
+    assert rows[1] == ["7", "none", "4.6", "0.001", "0.510", "0.510", "nan", "0.400", "nan",
+                       "-", "-", "-"]
     header = lines[1]  # the columns right-aligned under their heads
     assert header.index("memorised") + len("memorised") == lines[2].index("140") + 3
     with pytest.raises(GrokjaxError, match="no probe report of step 5"):

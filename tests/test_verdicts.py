@@ -45,6 +45,12 @@ def arms(**grok_steps):
             for name, steps in grok_steps.items() for s, g in enumerate(steps)]
 
 
+def wd(r, decay, grok=-1):
+    """A member of a train fraction x weight decay grid."""
+    return dict(member(grok=grok, acc=1.0 if grok >= 0 else 0.1),
+                hparams={"train_fraction": r, "weight_decay": decay})
+
+
 # rule, members that agree (run steps), that disagree (steps), too short to say (steps)
 CASES = {
     "groks": (C.groks(paper_steps=1000), (GROKKED, 500), (NONE, 1000), (NONE, 500)),
@@ -87,6 +93,17 @@ CASES = {
                             ([member(0, r=0.4), member(1, grok=300, r=0.5)], 1000),
                             ([member(0, grok=300, r=0.4), member(1, grok=300, r=0.5)], 1000),
                             ([member(0, r=0.4), member(1, r=0.5)], 1000)),
+    "less_data_with": (C.less_data_with("weight_decay"),
+                       ([wd(0.2, 1, 300), wd(0.4, 1, 300), wd(0.2, 0), wd(0.4, 0, 900)], 1000),
+                       ([wd(0.2, 1), wd(0.4, 1, 300), wd(0.2, 0), wd(0.4, 0, 900)], 1000),
+                       ([wd(0.2, 1), wd(0.4, 1), wd(0.2, 0), wd(0.4, 0)], 1000)),
+    "less_data_with, none without": (C.less_data_with("weight_decay"),
+                                     ([wd(0.2, 1, 300), wd(0.4, 1, 300), wd(0.2, 0),
+                                       wd(0.4, 0)], 1000),
+                                     ([wd(0.2, 1, 300), wd(0.4, 1, 300), wd(0.2, 0, 900),
+                                       wd(0.4, 0, 900)], 1000),
+                                     ([wd(0.2, 1), wd(0.3, 1, 300), wd(0.2, 0), wd(0.3, 0)],
+                                      1000)),
     "faster_than": (C.faster_than("base"), (arms(fast=[100, 150, 120, 90], base=[900] * 4), 1000),
                     (arms(fast=[900, 950, 800, -1], base=[500, 450, 400, 600]), 1000),
                     (arms(fast=[-1] * 4, base=[-1] * 4), 1000)),
@@ -140,11 +157,11 @@ def test_every_rule_of_the_module_is_exercised_here_or_on_files_in_test_report()
     rules = {n for n, f in vars(C).items() if callable(f) and not n.startswith("_")
              and getattr(f, "__module__", "") == C.__name__
              and "decide" in getattr(getattr(f, "__code__", None), "co_varnames", ())}
-    assert len(rules) == 17, sorted(rules)  # the rules are found
+    assert len(rules) == 19, sorted(rules)  # the rules are found
     covered = {n.split(",")[0] for n in CASES} | {"spectrum_pattern",
                                                   "weight_norm_rises_then_ends_below_init"}
     on_files = {"excluded_rises_before_grokking", "phases_at_marks", "gini_rises_at_cleanup",
-                "weight_norm_falls_in_phases"}
+                "weight_norm_falls_in_phases", "key_frequency_ablation"}
     assert rules - covered - on_files == set(), rules - covered - on_files
 
 
@@ -170,6 +187,49 @@ def test_a_claim_reads_its_paper_scale_run_where_it_exists(tmp_path):
     assert C.run_dir(claim, tmp_path) == tmp_path / "x"
     rundir.write_json(RunFiles(tmp_path / "paper/x").summary, {"seeds": []})
     assert C.run_dir(claim, tmp_path) == tmp_path / "paper/x"
+
+
+def test_the_key_frequency_ablation_reads_the_probe_report(tmp_path):
+    """Nanda §4.2 from `grokjax probe`'s report: without the key frequencies accuracy falls to
+    chance, with only them it stays; the latest report is read; no report says which command
+    makes one."""
+    rule = C.key_frequency_ablation()
+
+    def report(step, without, only):
+        rundir.write_json(RunFiles(tmp_path).probes / f"report-step{step}.json", {
+            "step": step, "seeds": [{"seed": s, "ablation": {
+                "intact_acc": 1.0, "without_all_key_freqs_acc": without,
+                "without_all_other_freqs_acc": only}} for s in range(3)]})
+    assert "grokjax probe" in C.key_frequency_ablation()(GROKKED, run(GROKKED, 500), tmp_path)[1]
+    (tmp_path / "probes").mkdir()
+    report(500, without=0.01, only=0.999)
+    assert verdict(rule, GROKKED, 500, tmp_path) == C.AGREES
+    report(900, without=0.6, only=0.999)  # the latest report: removing the keys costs little
+    assert verdict(rule, GROKKED, 900, tmp_path) == C.DISAGREES
+    report(1000, without=0.01, only=0.5)  # the other frequencies matter too
+    assert verdict(rule, GROKKED, 1000, tmp_path) == C.DISAGREES
+    assert verdict(rule, NONE, 1000, tmp_path) == C.INCONCLUSIVE
+
+
+def test_a_group_of_runs_one_per_fraction_reads_as_one_run(tmp_path):
+    """Power's minibatches rule out a train-fraction grid: a run per fraction under one
+    directory, which a claim reads as one run whose members keep their run's fraction."""
+    from grokjax import config as config_lib
+    for r, steps in ((0.27, [4420, 4500, 4300]), (0.3, [1450, 1500, 1400])):
+        part = RunFiles(tmp_path / "paper/frac" / f"r{r:g}")
+        part.summary.parent.mkdir(parents=True)
+        part.config.write_text(config_lib.to_json(config_lib.load_config(
+            "tests/tiny.py", [f"train_fraction={r}"])))
+        entries = [dict(member(s, grok=g, mem=100, acc=1.0), hparams={})
+                   for s, g in enumerate(steps)]  # no grid: the fraction is the run's
+        rundir.write_json(part.summary, {**run(entries, 5000), "task": "add", "grokked": 3,
+                                         "train_fraction": r})
+    claim = C.Claim("x", "test", "1% less data costs 40-50% more steps", "+40-50%",
+                    ("paper/frac", "frac"), C.steps_per_percent(0.27, 0.30, 0.40, 0.50))
+    assert C.run_dir(claim, tmp_path) == tmp_path / "paper/frac"
+    row = C.evaluate(claim, tmp_path)
+    assert row["verdict"] == C.AGREES and row["seeds"] == 3, row  # (4420 / 1450)^(1/3) = 1.45
+    assert "4420 at r = 0.27, 1450 at r = 0.3" in row["ours"] and "r=0.27/0.3" in row["scale"]
 
 
 def test_the_unconstrained_norm_rises_while_memorising_and_ends_below_its_start(tmp_path):

@@ -185,6 +185,32 @@ def key_projection(logits_ppC: jax.Array, key_mask: jax.Array, direction: str = 
             + outer(sin, cos, along_sin) + sign * outer(cos, sin, along_sin))
 
 
+def logits_explained(logits_ppC: jax.Array, key_mask: jax.Array, direction: str = "a+b"
+                     ) -> jax.Array:
+    """The share of the logits' variance that sum_k alpha_k cos(w_k(a +- b - c)) over the key
+    frequencies explains, each alpha_k fitted by least squares (Nanda et al. 2023 §4: the
+    logits' form; "~95% of their variance"). The variance is over the classes c of each input,
+    around its mean over c, which the softmax ignores; the regressors are orthogonal (and
+    orthogonal to those means) for distinct 0 < k < p/2, so each alpha_k is one projection:
+    <L, R_k> = sum_c (<L_c, cos w_k(a +- b)> cos w_k c + <L_c, sin w_k(a +- b)> sin w_k c),
+    with ||R_k||^2 = p^2 C / 2 for C = p classes."""
+    p, C = logits_ppC.shape[0], logits_ppC.shape[-1]
+    centred = logits_ppC - logits_ppC.mean(axis=-1, keepdims=True)
+    cos, sin = (w.astype(centred.dtype) for w in waves(p))
+    sign = 1.0 if direction == "a+b" else -1.0
+    hi = jax.lax.Precision.HIGHEST
+
+    def inner(u, v):  # sum_ab u[k, a] v[k, b] centred[a, b, c]: [K, C]
+        return jnp.einsum("kb,kbc->kc", v, jnp.einsum("ka,abc->kbc", u, centred,
+                                                       precision=hi), precision=hi)
+
+    along_cos = inner(cos, cos) - sign * inner(sin, sin)  # <L_c, cos w(a +- b)>
+    along_sin = inner(sin, cos) + sign * inner(cos, sin)  # <L_c, sin w(a +- b)>
+    proj = jnp.sum(along_cos * cos[:, :C] + along_sin * sin[:, :C], axis=-1)  # [K]
+    explained = jnp.sum(jnp.where(key_mask, proj ** 2, 0.0)) / (p * p * C / 2)
+    return (explained / jnp.sum(jnp.square(centred))).astype(jnp.float32)
+
+
 def restricted_loss(logits_ppC, labels_pp, key_mask, direction: str = "a+b",
                     dtype=jnp.float32) -> jax.Array:
     """The loss on every input of the logits kept only along the key directions (and the
@@ -237,7 +263,8 @@ def nanda_measures(params: Params, mcfg: ModelConfig, tokens: jax.Array, labels_
                    train_mask_pp: jax.Array, p: int, *, threshold: float = 0.85,
                    direction: str = "a+b", basis: str = "additive", dtype=jnp.float32,
                    key_mask: jax.Array | None = None) -> dict[str, jax.Array]:
-    """Key frequencies, the neurons they explain, restricted and excluded loss (in `dtype`),
+    """Key frequencies, the neurons they explain, the share of the logits their cos w_k(a+b-c)
+    terms explain (NaN in the discrete-log basis), restricted and excluded loss (in `dtype`),
     on one seed, from the (a, b) table's tokens [p*p, C] (a-major), labels and train mask.
     The losses use the key frequencies found in these params, or `key_mask` [K] where given
     (Nanda computes them over training with the final model's key frequencies).
@@ -258,6 +285,8 @@ def nanda_measures(params: Params, mcfg: ModelConfig, tokens: jax.Array, labels_
     act_norms = jnp.sqrt(block.sum(axis=-1))
     keys = found if key_mask is None else key_mask
     return {"key_freqs": found, "neurons_explained": explained, "acts/freq_norms": act_norms,
+            "logits_explained": (logits_explained(logits, keys, direction)
+                                 if basis == "additive" else jnp.float32(jnp.nan)),
             "restricted_loss": restricted_loss(logits, labels_pp, keys, direction, dtype),
             "excluded_loss": excluded_loss(logits, labels_pp, keys, train_mask_pp, direction,
                                            dtype)}

@@ -28,7 +28,7 @@ import numpy as np
 
 from grokjax.errors import GrokjaxError
 from grokjax.saved import open_run
-from grokjax.store import rundir
+from grokjax.store import files, rundir
 from grokjax.store.files import RunFiles
 from grokjax.report import speedup
 from grokjax.report.tables import measure_phases
@@ -134,6 +134,45 @@ def probe_range(key: str, low: float, high: float, fmt: str = "{:.3g}") -> Predi
                 f"{fmt.format(max(values))})"
         return value, AGREES if low <= med <= high else DISAGREES
     return decide
+
+
+def _latest_probe_report(run_dir: pathlib.Path) -> dict | None:
+    """The run's `grokjax probe` report of the latest step it has (None if none)."""
+    folder = RunFiles(run_dir).probes
+    reports = [(step, f) for f in (folder.glob("report-step*.json") if folder.is_dir() else ())
+               if (step := files.probe_report_step(f)) is not None]
+    return rundir.read_json(max(reports)[1]) if reports else None
+
+
+def key_frequency_ablation(destroyed: float = 0.1, kept: float = 0.95) -> Predicate:
+    """Nanda §4.2, from the run's `grokjax probe` report: removing a grokked member's key
+    frequencies from W_E leaves at most `destroyed` accuracy on all p^2 inputs, and keeping
+    only them (every other frequency removed) at least `kept`. Agrees when 2/3 of the grokked
+    members hold both; inconclusive when none grokked or the run has no probe report."""
+    def decide(entries, summary, run_dir):
+        grokked = {e["seed"] for e in entries if e["grok_step"] >= 0}
+        if not grokked:
+            return "none grokked", f"{INCONCLUSIVE}: no grokking within {_steps(summary)} steps"
+        report = _latest_probe_report(run_dir)
+        if report is None:
+            return "-", f"{INCONCLUSIVE}: no probe report (grokjax probe {run_dir})"
+        rows = [e["ablation"] for e in report["seeds"]
+                if e["seed"] in grokked and "without_all_other_freqs_acc" in e.get("ablation", {})]
+        if not rows:
+            return "-", (f"{INCONCLUSIVE}: the probe report has no keys-only ablation "
+                         f"(grokjax probe {run_dir} again)")
+        held = sum(a["without_all_key_freqs_acc"] <= destroyed
+                   and a["without_all_other_freqs_acc"] >= kept for a in rows)
+        value = (f"acc {_span([a['intact_acc'] for a in rows])}; without the key frequencies "
+                 f"{_span([a['without_all_key_freqs_acc'] for a in rows])}; with only them "
+                 f"{_span([a['without_all_other_freqs_acc'] for a in rows])} "
+                 f"(step {report['step']}, {held}/{len(rows)} hold)")
+        return value, AGREES if _share(held, len(rows)) else DISAGREES
+    return decide
+
+
+def _span(values: list[float]) -> str:
+    return f"{min(values):.3f}-{max(values):.3f}" if len(values) > 1 else f"{values[0]:.3f}"
 
 
 def restricted_below_train(min_fraction: float = 0.5) -> Predicate:
@@ -346,28 +385,63 @@ def steps_per_percent(r_low: float, r_high: float, low: float, high: float) -> P
     return decide
 
 
+def _smallest_r(entries: list[dict], summary: dict) -> tuple[str, float | None]:
+    """Over a train-fraction grid: each r's grokked members as text, and the smallest r at
+    which 2/3 of the members grokked (None where none did)."""
+    by_r: dict[float, list[dict]] = {}
+    for e in entries:
+        by_r.setdefault(setting(e, summary, "train_fraction"), []).append(e)
+    ok = [r for r, es in sorted(by_r.items())
+          if _share(sum(e["grok_step"] >= 0 for e in es), len(es))]
+    value = ", ".join(f"r={r:g}: {grok_stats(es)['grokked']}/{len(es)}"
+                      for r, es in sorted(by_r.items()))
+    return value, (ok[0] if ok else None)
+
+
 def smallest_grokking_r(expected: float) -> Predicate:
     """Over a train-fraction grid: the smallest r at which 2/3 of the members grokked. Agrees
     when it is `expected`; a smaller r disagrees (the paper trained longer and saw none); a
     larger one, or none, is inconclusive at a shorter budget."""
     def decide(entries, summary, run_dir):
-        by_r: dict[float, list[dict]] = {}
-        for e in entries:
-            by_r.setdefault(setting(e, summary, "train_fraction"), []).append(e)
-        ok = [r for r, es in sorted(by_r.items())
-              if _share(sum(e["grok_step"] >= 0 for e in es), len(es))]
-        value = ", ".join(f"r={r:g}: {grok_stats(es)['grokked']}/{len(es)}"
-                          for r, es in sorted(by_r.items()))
-        if not ok:
-            return value + "; none grokked", (f"{INCONCLUSIVE}: no r of {sorted(by_r)} grokked "
+        value, smallest = _smallest_r(entries, summary)
+        rs = sorted({setting(e, summary, "train_fraction") for e in entries})
+        if smallest is None:
+            return value + "; none grokked", (f"{INCONCLUSIVE}: no r of {rs} grokked "
                                               f"within {_steps(summary)} steps")
-        value += f"; smallest r that groks {ok[0]:g}"
-        if abs(ok[0] - expected) < 1e-9:
+        value += f"; smallest r that groks {smallest:g}"
+        if abs(smallest - expected) < 1e-9:
             return value, AGREES
-        if ok[0] < expected:
+        if smallest < expected:
             return value, DISAGREES
         return value, (f"{INCONCLUSIVE}: r = {expected:g} did not grok within "
                        f"{_steps(summary)} steps")
+    return decide
+
+
+def less_data_with(axis: str, off: float = 0.0, factor: float = 0.5) -> Predicate:
+    """Over a grid of train fraction x `axis` (Power: weight decay): the smallest r that groks
+    with the intervention (`axis` != `off`) is at most `factor` times the smallest r that groks
+    without it. Where nothing groks without it, agrees when even the grid's largest r is at
+    least 1/factor times the smallest with it; where nothing groks with it, inconclusive."""
+    def decide(entries, summary, run_dir):
+        on = [e for e in entries if setting(e, summary, axis) != off]
+        without = [e for e in entries if setting(e, summary, axis) == off]
+        (text_on, r_on), (text_off, r_off) = _smallest_r(on, summary), _smallest_r(without,
+                                                                                   summary)
+        value = (f"{axis} on: {text_on}; off: {text_off}; smallest r that groks "
+                 f"{r_on if r_on is not None else '-'} against "
+                 f"{r_off if r_off is not None else '-'}")
+        if r_on is None:
+            return value, (f"{INCONCLUSIVE}: no r grokked with {axis} within "
+                           f"{_steps(summary)} steps")
+        if r_off is None:
+            largest = max(setting(e, summary, "train_fraction") for e in without)
+            if largest * factor >= r_on - 1e-9:
+                return value, AGREES
+            return value, (f"{INCONCLUSIVE}: no r grokked without {axis} within "
+                           f"{_steps(summary)} steps, and the grid's largest is under "
+                           f"{1 / factor:g}x {r_on:g}")
+        return value, AGREES if r_on <= factor * r_off + 1e-9 else DISAGREES
     return decide
 
 
@@ -542,9 +616,19 @@ def selected(summary: dict, members: dict) -> list[dict]:
 
 
 def run_dir(claim: Claim, root: pathlib.Path) -> pathlib.Path:
-    """The claim's run: the first of its runs that has a summary (else the first)."""
+    """The claim's run: the first of its runs that has a summary, or is a group of runs that
+    have (else the first)."""
     runs = (claim.run,) if isinstance(claim.run, str) else claim.run
-    return next((root / r for r in runs if RunFiles(root / r).summary.exists()), root / runs[0])
+    return next((root / r for r in runs if RunFiles(root / r).summary.exists()
+                 or _parts(root / r)), root / runs[0])
+
+
+def _parts(group: pathlib.Path) -> list[pathlib.Path]:
+    """The finished runs directly under a directory that is not a run itself (a sweep's runs of
+    one claim, e.g. one per train fraction where a minibatch rules out a fraction grid)."""
+    if not group.is_dir() or RunFiles(group).summary.exists():
+        return []
+    return sorted(d for d in group.iterdir() if d.is_dir() and RunFiles(d).summary.exists())
 
 
 def _run_members(claim: Claim, root: pathlib.Path) -> tuple[dict | None, list[dict]]:
@@ -554,7 +638,15 @@ def _run_members(claim: Claim, root: pathlib.Path) -> tuple[dict | None, list[di
 
 def read_summary(run_dir: pathlib.Path) -> dict | None:
     """A claim's run summary; None if the run is not there (or is damaged beyond rebuilding:
-    said in a warning, and its claims are 'not run')."""
+    said in a warning, and its claims are 'not run'). A group of runs (`_parts`) reads as one,
+    each member keeping its run's train fraction, over the shortest run's steps."""
+    if parts := _parts(run_dir):
+        read = [s for s in map(read_summary, parts) if s]
+        if not read:
+            return None
+        seeds = [dict(e, hparams={"train_fraction": s["train_fraction"], **e.get("hparams", {})})
+                 for s in read for e in s["seeds"]]
+        return {**read[0], "seeds": seeds, "steps": min(int(s["steps"]) for s in read)}
     if not RunFiles(run_dir).summary.exists():
         return None
     try:
@@ -609,7 +701,8 @@ def evaluate(claim: Claim, root: pathlib.Path) -> dict:
         return {**row, "ours": "-", "scale": "-", "seeds": 0, "at_paper_scale": None,
                 "verdict": NOT_RUN + (f": {claim.not_run_why}" if claim.not_run_why else ""),
                 "settle": claim.not_run_why and "-" or "run it"}
-    cfg = rundir.read_json(RunFiles(run_dir(claim, root)).config, default={})
+    where = run_dir(claim, root)
+    cfg = rundir.read_json(RunFiles((_parts(where) or [where])[0]).config, default={})
     ours, verdict = claim.predicate(entries, summary, run_dir(claim, root))
     rs = sorted({setting(e, summary, "train_fraction") for e in entries})
     seeds = len({e["seed"] for e in entries})

@@ -3,9 +3,10 @@
 For every seed at the chosen step (default: the latest checkpoint): FFD, FCR and Gini of W_E and
 W_L in the additive basis and, for a prime p, in the discrete-log (multiplicative) basis; the key
 frequencies and the fraction of neurons one frequency explains; restricted and excluded loss;
-the sum of squared weights; the phase marks of the run; and the embedding ablation: the accuracy
-on all p^2 inputs intact, without each key frequency, and without all of them (every member and
-every ablation in one compiled program). Figures (for one
+the sum of squared weights; the phase marks of the run; the share of the logits' variance that
+sum_k alpha_k cos(w_k(a+b-c)) over the key frequencies explains; and the embedding ablation: the
+accuracy on all p^2 inputs intact, without each key frequency, without all of them, and with
+only them (every member and every ablation in one compiled program). Figures (for one
 seed, `--seed`, with the other seeds as thin lines where curves are drawn): the Fourier spectra
 of W_E and W_L (heatmap of the components and the per-frequency norms, in both bases), FFD and
 FCR over training, restricted and excluded loss with the train and test loss, the Gini
@@ -49,15 +50,16 @@ def _table(exp):
 
 
 def ablations(params, key_freqs, data, spec, mcfg, batching: str) -> np.ndarray:
-    """[M, K+2] accuracy on the whole (a, b) table of every member: intact, without each
-    frequency k = 1..K of the embedding, and without all its key frequencies; one program over
+    """[M, K+3] accuracy on the whole (a, b) table of every member: intact, without each
+    frequency k = 1..K of the embedding, without all its key frequencies, and with only them
+    (every other frequency removed; Nanda et al. 2023 §4.2's ablation); one program over
     the members (lifted as the run's training is: lax.map on CPU, vmap elsewhere) and the
     ablations (lax.map in batches of 8, so memory stays that of 8 table passes per member)."""
     K = fourier.n_freqs(spec.p - 1 if spec.table_basis == "multiplicative" else spec.p)
     single = jnp.concatenate([jnp.zeros((1, K), bool), jnp.eye(K, dtype=bool)])
 
     def member(prm, keys):
-        masks = jnp.concatenate([single, keys[None]])
+        masks = jnp.concatenate([single, keys[None], ~keys[None]])
         return jax.lax.map(lambda mask: measures.ablation_accuracy(
             prm, mcfg, data.table_tokens, data.table_labels, spec.p, mask, spec.table_basis),
             masks, batch_size=8)
@@ -153,13 +155,15 @@ def _table_entry(table: dict, acc: np.ndarray, i: int) -> dict:
     keys = [int(k) + 1 for k in np.flatnonzero(table["key_freqs"][i])]
     return {
         "key_freqs": keys, "neurons_explained": float(table["neurons_explained"][i]),
+        "logits_explained": float(table["logits_explained"][i]),
         "restricted_loss": float(table["restricted_loss"][i]),
         "excluded_loss": float(table["excluded_loss"][i]),
         "ablation": {"intact_acc": float(acc[0]),
                      "without_each_key_freq_acc": {k: float(acc[k]) for k in keys},
-                     "without_all_key_freqs_acc": float(acc[-1]),
+                     "without_all_key_freqs_acc": float(acc[-2]),
+                     "without_all_other_freqs_acc": float(acc[-1]),
                      "without_one_other_freq_min_acc": float(
-                         min((acc[k] for k in range(1, len(acc) - 1) if k not in keys),
+                         min((acc[k] for k in range(1, len(acc) - 2) if k not in keys),
                              default=float("nan")))}}
 
 
@@ -271,7 +275,8 @@ def terminal_lines(source: dict | str | pathlib.Path, step: int | None = None) -
                 "measures)")]
     head = ["seed"]
     if table:
-        head += ["key freqs", "restricted", "excluded", "acc", "acc -keys", "acc -1 other"]
+        head += ["key freqs", "restricted", "excluded", "acc", "acc -keys", "acc keys only",
+                 "acc -1 other", "logits expl."]
     head += [label for label, _ in runs.PHASES]
     rows = []
     for e in seeds:
@@ -281,7 +286,9 @@ def terminal_lines(source: dict | str | pathlib.Path, step: int | None = None) -
             row += [runs.freqs_text(e.get("key_freqs", [])), f"{e['restricted_loss']:.3g}",
                     f"{e['excluded_loss']:.3g}", f"{abl.get('intact_acc', float('nan')):.3f}",
                     f"{abl.get('without_all_key_freqs_acc', float('nan')):.3f}",
-                    f"{abl.get('without_one_other_freq_min_acc', float('nan')):.3f}"]
+                    f"{abl.get('without_all_other_freqs_acc', float('nan')):.3f}",
+                    f"{abl.get('without_one_other_freq_min_acc', float('nan')):.3f}",
+                    f"{e.get('logits_explained', float('nan')):.3f}"]
         row += runs.phase_cells(e.get("phases"))
         rows.append(row)
     widths = [max(len(r[j]) for r in [head] + rows) for j in range(len(head))]
@@ -293,6 +300,8 @@ def terminal_lines(source: dict | str | pathlib.Path, step: int | None = None) -
     lines += [fmt(head)] + [fmt(r) for r in rows]
     if table:
         lines += ["restricted / excluded: the loss with only / without the key frequencies",
-                  "acc: on all p^2 inputs, intact / without W_E's key frequencies / without the "
-                  "other frequency that costs most"]
+                  "acc: on all p^2 inputs, intact / without W_E's key frequencies / with only "
+                  "them / without the other frequency that costs most",
+                  "logits expl.: the share of the logits' variance sum_k alpha_k cos(w_k(a+b-c)) "
+                  "explains"]
     return lines
