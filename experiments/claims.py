@@ -15,7 +15,7 @@ from grokjax.report.claims import (Claim, does_not_grok, excluded_rises_before_g
                                    weight_norm_rises_then_ends_below_init,
                                    gini_rises_at_cleanup, groks, groks_last, no_grokking_delay,
                                    phases_at_marks, probe_range, restricted_above_train,
-                                   restricted_below_train, smallest_grokking_r,
+                                   restricted_below_train, smallest_grokking_r, spectra_shape,
                                    spectrum_pattern, steps_per_percent, task_groks)
 
 FURUTA = "p=97, r=0.3, 3 seeds, up to 3e5 steps"
@@ -127,6 +127,23 @@ CLAIMS = [
             spectrum_pattern(ffd, fcr, needs_grokking=task != "x2_xy_y2"),
             members={} if task in FIG8_RUNS else {"task": task}, paper_scale="p=97, r=0.3")
       for task, formula, ffd, fcr, words in FIG8],
+    # Furuta's spectra at the final probe (grokjax.report.claims.spectra_shape: FFD <= 0.25 is
+    # sparse, >= 0.75 all frequencies; key components biased when cos or sin holds 2/3)
+    Claim("Fig. 3 addition spectra", "Furuta §5, Fig. 3", "addition: sparse W_E and W_L (a "
+          "few key frequencies)", "sparse", "pretrain/add",
+          spectra_shape({"W_E": "sparse", "W_L": "sparse"}), paper_scale="p=97, r=0.3"),
+    Claim("Fig. 3 subtraction spectra", "Furuta §5, Fig. 3", "subtraction: a sparse W_E like "
+          "addition's, and a cos-biased W_L", "sparse W_E; W_L cos-biased", "pretrain/subtract",
+          spectra_shape({"W_E": "sparse"}, biased=("W_L",)), paper_scale="p=97, r=0.3"),
+    Claim("Fig. 5 multiplication spectra", "Furuta §5, Fig. 5", "multiplication uses all "
+          "frequencies, cos-biased, in both W_E and W_L", "all frequencies, cos-biased",
+          "pretrain/multiply", spectra_shape({"W_E": "all", "W_L": "all"},
+                                             biased=("W_E", "W_L")), paper_scale="p=97, r=0.3"),
+    Claim("Fig. 7 a^2+b^2 spectra", "Furuta §6, Fig. 7", "a^2+b^2: a multiplication-like W_E "
+          "(all frequencies, cos-biased) and an addition-like W_L (sparse)",
+          "W_E like multiplication, W_L like addition", (A5, A5_CPU),
+          spectra_shape({"W_E": "all", "W_L": "sparse"}, biased=("W_E",)),
+          members={"task": "x2_y2"}, paper_scale=FURUTA),
     Claim("Fig. 8 ab+b r=0.5", "Furuta Fig. 8, App. H", "ab+b, where it groks (r = 0.5): FFD and "
           "FCR of W_E both fall", "both fall", "fig8-xy_y-r0.5", spectrum_pattern("falls", "falls"),
           paper_scale="p=97, r=0.5", not_run_why="needs ab+b trained at r = 0.5, where it groks "

@@ -157,11 +157,11 @@ def test_every_rule_of_the_module_is_exercised_here_or_on_files_in_test_report()
     rules = {n for n, f in vars(C).items() if callable(f) and not n.startswith("_")
              and getattr(f, "__module__", "") == C.__name__
              and "decide" in getattr(getattr(f, "__code__", None), "co_varnames", ())}
-    assert len(rules) == 19, sorted(rules)  # the rules are found
+    assert len(rules) == 20, sorted(rules)  # the rules are found
     covered = {n.split(",")[0] for n in CASES} | {"spectrum_pattern",
                                                   "weight_norm_rises_then_ends_below_init"}
     on_files = {"excluded_rises_before_grokking", "phases_at_marks", "gini_rises_at_cleanup",
-                "weight_norm_falls_in_phases", "key_frequency_ablation"}
+                "weight_norm_falls_in_phases", "key_frequency_ablation", "spectra_shape"}
     assert rules - covered - on_files == set(), rules - covered - on_files
 
 
@@ -209,6 +209,34 @@ def test_the_key_frequency_ablation_reads_the_probe_report(tmp_path):
     report(1000, without=0.01, only=0.5)  # the other frequencies matter too
     assert verdict(rule, GROKKED, 1000, tmp_path) == C.DISAGREES
     assert verdict(rule, NONE, 1000, tmp_path) == C.INCONCLUSIVE
+
+
+def test_spectra_shapes_read_the_final_spectrum_and_its_key_components(tmp_path):
+    """Furuta's Figs. 3, 5, 7: sparse or all frequencies by FFD, and a bias of the key
+    components to cos (or sin: reported, not judged), by the cos share over the components
+    above half the largest; the noise of the other frequencies does not count."""
+    K, rng = 48, np.random.default_rng(0)
+
+    def history(ffd, cos, sin):  # 3 members, 2 probes; W_E and W_L alike
+        mu = np.tile(rng.uniform(0, 0.01, K), (3, 2, 1))
+        nu = np.tile(rng.uniform(0, 0.01, K), (3, 2, 1))
+        mu[..., [4, 9]], nu[..., [4, 9]] = cos, sin
+        rundir.write_npz(RunFiles(tmp_path).history, {
+            **{f"probe/ffd/{w}": np.full((3, 2), ffd) for w in ("W_E", "W_L")},
+            **{f"probe/{w}/mu": mu for w in ("W_E", "W_L")},
+            **{f"probe/{w}/nu": nu for w in ("W_E", "W_L")}})
+    sparse_cos = C.spectra_shape({"W_E": "sparse"}, biased=("W_L",))
+    history(0.05, 1.0, 0.3)
+    assert verdict(sparse_cos, GROKKED, 500, tmp_path) == C.AGREES
+    assert C.key_bias(np.asarray([1.0, 0.01]), np.asarray([0.3, 0.01])) == pytest.approx(1 / 1.3)
+    history(0.05, 0.3, 1.0)  # biased to sin: biased all the same (the paper's labels may swap)
+    assert verdict(sparse_cos, GROKKED, 500, tmp_path) == C.AGREES
+    history(0.05, 1.0, 0.9)  # unbiased key components
+    assert verdict(sparse_cos, GROKKED, 500, tmp_path) == C.DISAGREES
+    history(0.9, 1.0, 0.3)  # all frequencies, not sparse
+    assert verdict(sparse_cos, GROKKED, 500, tmp_path) == C.DISAGREES
+    assert verdict(C.spectra_shape({"W_E": "all"}), GROKKED, 500, tmp_path) == C.AGREES
+    assert verdict(sparse_cos, NONE, 500, tmp_path) == C.INCONCLUSIVE
 
 
 def test_a_group_of_runs_one_per_fraction_reads_as_one_run(tmp_path):

@@ -263,6 +263,53 @@ def restricted_above_train(factor: float = 100.0) -> Predicate:
     return decide
 
 
+SPARSE, ALL = 0.25, 0.75  # FFD at most / at least: a few key frequencies / (nearly) all
+BIASED = 2 / 3  # the larger of the cos and sin shares of the key components, at least
+
+
+def key_bias(mu: np.ndarray, nu: np.ndarray, eta: float = 0.5) -> float:
+    """The cos share of a spectrum's key components: sum ||mu_k|| / sum (||mu_k|| + ||nu_k||)
+    over the frequencies whose larger component exceeds `eta` times the largest (FFD's
+    threshold). 0.5 is unbiased; FCR, which averages every frequency, is dominated by the
+    noise of the non-key ones in a sparse spectrum."""
+    big = np.maximum(mu, nu) > eta * max(mu.max(), nu.max())
+    return float(mu[big].sum() / (mu[big].sum() + nu[big].sum()))
+
+
+def spectra_shape(frequencies: dict[str, str] | None = None,
+                  biased: tuple[str, ...] = ()) -> Predicate:
+    """Furuta's spectra (Figs. 3, 5, 7) at each grokked member's final probe: `frequencies`
+    maps a weight ('W_E', 'W_L') to 'sparse' (FFD <= SPARSE) or 'all' (FFD >= ALL); each
+    weight of `biased` has its key components biased to cos or to sin (`key_bias` at least
+    BIASED either way: the paper says cos, and its App. B code may swap the labels, so the
+    direction is reported, not judged). Agrees when 2/3 of the grokked members meet every
+    condition; inconclusive when none grokked."""
+    frequencies = frequencies or {}
+
+    def decide(entries, summary, run_dir):
+        grokked = [e for e in entries if e["grok_step"] >= 0]
+        history = _history(run_dir)
+        if not grokked:
+            return "none grokked", f"{INCONCLUSIVE}: no grokking within {_steps(summary)} steps"
+        if history is None or "probe/W_E/mu" not in history:
+            return "-", f"{INCONCLUSIVE}: the run's history has no spectra"
+        held, texts = 0, []
+        for e in grokked:
+            i, ok, parts = _index(summary, e), True, []
+            for w in sorted(set(frequencies) | set(biased)):
+                ffd = float(history[f"probe/ffd/{w}"][i][-1])
+                cos = key_bias(history[f"probe/{w}/mu"][i][-1], history[f"probe/{w}/nu"][i][-1])
+                if w in frequencies:
+                    ok &= ffd <= SPARSE if frequencies[w] == "sparse" else ffd >= ALL
+                if w in biased:
+                    ok &= max(cos, 1 - cos) >= BIASED
+                parts.append(f"{w} FFD {ffd:.2f}, cos share {cos:.2f}")
+            held += ok
+            texts.append("; ".join(parts))
+        return " | ".join(texts), AGREES if _share(held, len(grokked)) else DISAGREES
+    return decide
+
+
 def spectrum_pattern(ffd: str, fcr: str, weight: str = "W_E", by: float = 0.1,
                      needs_grokking: bool = True) -> Predicate:
     """Furuta's Fig. 8: how FFD and FCR of `weight` move from initialisation to the grok step
