@@ -11,6 +11,7 @@ decides agreement (grokjax/report/claims.py). A claim whose run is not there yet
 
 from grokjax.report.claims import (Claim, does_not_grok, excluded_rises_before_grokking,
                                    faster_than, key_frequency_ablation, less_data_with,
+                                   transfer_effect,
                                    weight_norm_falls_in_phases,
                                    weight_norm_rises_then_ends_below_init,
                                    gini_rises_at_cleanup, groks, groks_last, no_grokking_delay,
@@ -38,6 +39,9 @@ WD0_SETTLE = ("a longer run of the wd-0 arms (configs/comparison.py:quick with g
               "as the paper's")
 GROKFAST = "x*y mod 97, r=0.5, 2-layer model, batch 512, 1 seed (Grokfast's README)"
 FURUTA_STEPS, FURUTA_SEEDS = 300_000, 3
+PRETRAIN_SUB_WHY = ("needs subtraction's 30k-step source (pretrain/subtract) trained with its "
+                    "checkpoints: grokjax sweep experiments/sweep_claims_cpu.py --only "
+                    "'pretrain/subtract,pge-sub/add', ~40 CPU-minutes")
 A5_CPU = "table_a5-cpu/r0.3"  # experiments/sweep_table_a5.py:cpu
 A5 = "table_a5/r0.3"  # experiments/sweep_table_a5.py (the paper's scale)
 
@@ -173,6 +177,25 @@ CLAIMS = [
             paper_steps=TRANSFER_STEPS, paper_seeds=3,
             cells=(("transfer", formula, "PG-T(sub)"),))
       for task, formula in (("subtract", "a-b"), ("add", "a+b"))],
+    # Fig. 2's elementary arithmetic: each transfer against the same task from scratch (the
+    # pretrain runs: same seed and split; 10k steps, subtraction's 30k)
+    *[Claim(f"{mode}({src}) {formula}", "Furuta Fig. 2, §7", f"{mode}({src}) {verb} {formula} "
+            "(against it from scratch)", verb, (f"paper/{run}", run), transfer_effect(verb),
+            control=((f"paper/pretrain/{scratch}", f"pretrain/{scratch}"), {}),
+            paper_scale=TRANSFER, paper_steps=TRANSFER_STEPS, paper_seeds=3,
+            not_run_why=why, cells=(("transfer", formula, f"{mode}({src})"),))
+      for mode, src, run, formula, scratch, verb, why in (
+          ("PG-E", "add", "pge-add/subtract", "a-b", "subtract", "helps", ""),
+          ("PG-E", "sub", "pge-sub/add", "a+b", "add", "helps", PRETRAIN_SUB_WHY),
+          ("PG-E", "mul", "pge-mul/add", "a+b", "add", "hurts", ""),
+          ("PG-E", "mul", "pge-mul/subtract", "a-b", "subtract", "hurts", ""),
+          ("PG-T", "add", "pgt-add/multiply", "ab", "multiply", "helps", ""),
+          ("PG-T", "mul", "pgt-mul/add", "a+b", "add", "helps", ""))],
+    *[Claim(f"PG-T({src}) a-b", "Furuta Fig. 2, §7", f"{src}'s frozen transformer cannot "
+            "learn subtraction", "does not grok", (f"paper/{run}", run),
+            does_not_grok(TRANSFER_STEPS), paper_scale=TRANSFER, paper_steps=TRANSFER_STEPS,
+            paper_seeds=3, cells=(("transfer", "a-b", f"PG-T({src})"),))
+      for src, run in (("add", "pgt-add/subtract"), ("mul", "pgt-mul/subtract"))],
     *[Claim(f"App. F frozen random W_E {formula}", "Furuta App. F", f"{formula} groks with "
             "the embedding frozen at its random init", "groks",
             (f"paper/frozen-random-embed/{task}", f"frozen-random-embed/{task}"),

@@ -13,7 +13,8 @@ Stage 0:
 - smallest-r/x_x_y: 2a+b at r = 0.4, 0.5, 0.6;
 - nanda-fraction: p = 113 at r = 0.1 and 0.7.
 
-Stage 1, from pretrain/: pge-add/{2a+-b, 2a+-3b}, pgt-mul/{ab+-b} and pgt-subtract/{a-b, a+b}.
+Stage 1, from pretrain/: pge-add/{2a+-b, 2a+-3b, a-b}, pge-mul/{a+b, a-b}, pgt-add/{ab, a-b},
+pgt-mul/{ab+-b, a+b, a-b}, pge-sub/{a+b} and pgt-sub/{a-b, a+b} (Fig. 2's elementary arithmetic among them).
 
 Measured on this CPU (one run per core): 400-1,700 s per 8,000-10,000-step run of one seed,
 2,500 s for the three-member r grid. The r = 0.9 mixture runs at about 1 step/s.
@@ -55,8 +56,11 @@ def get_runs(arg=None):
 
 
 # the transfer rows of experiments/claims.py: (mode, source, targets)
-TRANSFERS = (("pge", "add", ("x_x_y", "x_x_m_y", "2x_3y", "2x_m_3y")),
-             ("pgt", "multiply", ("xy_y", "xy_m_y")),
+TRANSFERS = (("pge", "add", ("x_x_y", "x_x_m_y", "2x_3y", "2x_m_3y", "subtract")),
+             ("pge", "multiply", ("add", "subtract")),
+             ("pgt", "add", ("multiply", "subtract")),
+             ("pgt", "multiply", ("xy_y", "xy_m_y", "add", "subtract")),
+             ("pge", "subtract", ("add",)),
              ("pgt", "subtract", ("subtract", "add")))
 
 

@@ -157,8 +157,8 @@ def test_every_rule_of_the_module_is_exercised_here_or_on_files_in_test_report()
     rules = {n for n, f in vars(C).items() if callable(f) and not n.startswith("_")
              and getattr(f, "__module__", "") == C.__name__
              and "decide" in getattr(getattr(f, "__code__", None), "co_varnames", ())}
-    assert len(rules) == 20, sorted(rules)  # the rules are found
-    covered = {n.split(",")[0] for n in CASES} | {"spectrum_pattern",
+    assert len(rules) == 21, sorted(rules)  # the rules are found
+    covered = {n.split(",")[0] for n in CASES} | {"spectrum_pattern", "transfer_effect",
                                                   "weight_norm_rises_then_ends_below_init"}
     on_files = {"excluded_rises_before_grokking", "phases_at_marks", "gini_rises_at_cleanup",
                 "weight_norm_falls_in_phases", "key_frequency_ablation", "spectra_shape"}
@@ -239,25 +239,61 @@ def test_spectra_shapes_read_the_final_spectrum_and_its_key_components(tmp_path)
     assert verdict(sparse_cos, NONE, 500, tmp_path) == C.INCONCLUSIVE
 
 
+@pytest.mark.parametrize("ours, theirs, helps", [
+    ((400, 500), (3000, 8000), C.AGREES),  # groks earlier than from scratch
+    ((4000, 8000), (3000, 8000), C.DISAGREES),  # later
+    ((-1, 8000), (3000, 8000), C.DISAGREES),  # not at all, where scratch grokked in budget
+    ((400, 8000), (-1, 8000), C.AGREES),  # groks where scratch did not
+    ((-1, 8000), (-1, 30000), C.INCONCLUSIVE),  # neither
+    ((-1, 8000), (19480, 30000), C.INCONCLUSIVE),  # stopped before scratch's grok step
+])
+def test_a_transfer_helps_or_hurts_against_its_run_from_scratch(ours, theirs, helps):
+    def members(grok):
+        return [member(s, grok=grok, mem=100, acc=1.0 if grok >= 0 else 0.1) for s in range(3)]
+    summary = {**run(members(ours[0]), ours[1]),
+               "control": {"entries": members(theirs[0]), "steps": theirs[1], "run": "x"}}
+    kinds = {h: C.verdict_kind(C.transfer_effect(h)(summary["seeds"], summary, None)[1])
+             for h in ("helps", "hurts")}
+    flipped = {C.AGREES: C.DISAGREES, C.DISAGREES: C.AGREES}.get(helps, helps)
+    assert kinds == {"helps": helps, "hurts": flipped}
+    no_control = C.transfer_effect("helps")(summary["seeds"], run(summary["seeds"], 10), None)
+    assert "control has not been run" in no_control[1]
+
+
+def write_run(path, r, grok_steps, steps=5000):
+    """A run directory's config and summary, members of seeds 0.. without a grid."""
+    from grokjax import config as config_lib
+    files = RunFiles(path)
+    files.summary.parent.mkdir(parents=True)
+    files.config.write_text(config_lib.to_json(config_lib.load_config(
+        "tests/tiny.py", [f"train_fraction={r}"])))
+    entries = [dict(member(s, grok=g, mem=100, acc=1.0 if g >= 0 else 0.1), hparams={})
+               for s, g in enumerate(grok_steps)]
+    rundir.write_json(files.summary, {**run(entries, steps), "task": "add", "train_fraction": r,
+                                      "grokked": sum(g >= 0 for g in grok_steps)})
+
+
 def test_a_group_of_runs_one_per_fraction_reads_as_one_run(tmp_path):
     """Power's minibatches rule out a train-fraction grid: a run per fraction under one
     directory, which a claim reads as one run whose members keep their run's fraction."""
-    from grokjax import config as config_lib
-    for r, steps in ((0.27, [4420, 4500, 4300]), (0.3, [1450, 1500, 1400])):
-        part = RunFiles(tmp_path / "paper/frac" / f"r{r:g}")
-        part.summary.parent.mkdir(parents=True)
-        part.config.write_text(config_lib.to_json(config_lib.load_config(
-            "tests/tiny.py", [f"train_fraction={r}"])))
-        entries = [dict(member(s, grok=g, mem=100, acc=1.0), hparams={})
-                   for s, g in enumerate(steps)]  # no grid: the fraction is the run's
-        rundir.write_json(part.summary, {**run(entries, 5000), "task": "add", "grokked": 3,
-                                         "train_fraction": r})
+    write_run(tmp_path / "paper/frac/r0.27", 0.27, [4420, 4500, 4300])
+    write_run(tmp_path / "paper/frac/r0.3", 0.3, [1450, 1500, 1400])
     claim = C.Claim("x", "test", "1% less data costs 40-50% more steps", "+40-50%",
                     ("paper/frac", "frac"), C.steps_per_percent(0.27, 0.30, 0.40, 0.50))
     assert C.run_dir(claim, tmp_path) == tmp_path / "paper/frac"
     row = C.evaluate(claim, tmp_path)
     assert row["verdict"] == C.AGREES and row["seeds"] == 3, row  # (4420 / 1450)^(1/3) = 1.45
     assert "4420 at r = 0.27, 1450 at r = 0.3" in row["ours"] and "r=0.27/0.3" in row["scale"]
+
+
+def test_a_claims_control_run_reaches_its_rule(tmp_path):
+    write_run(tmp_path / "transfer", 0.3, [900, 1000, 800], steps=8000)
+    claim = C.Claim("x", "test", "PG-E helps", "helps", "transfer", C.transfer_effect("helps"),
+                    control=(("paper/scratch", "scratch"), {}))
+    assert "control has not been run" in C.evaluate(claim, tmp_path)["verdict"]
+    write_run(tmp_path / "scratch", 0.3, [4000, 4300, -1], steps=30000)
+    row = C.evaluate(claim, tmp_path)
+    assert row["verdict"] == C.AGREES and "from scratch 4300 (scratch)" in row["ours"], row
 
 
 def test_the_unconstrained_norm_rises_while_memorising_and_ends_below_its_start(tmp_path):

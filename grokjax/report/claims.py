@@ -63,6 +63,9 @@ class Claim:
     # where the report's matrix figures show the selected members: (figure, row, column); a
     # column with '{r}' splits the members by train fraction
     cells: tuple[tuple[str, str, str], ...] = ()
+    # a control in another run (a from-scratch run for a transfer): (run or runs, as `run`;
+    # members); the report hands its summary to the rule as summary['control']
+    control: tuple | None = None
 
 
 def _steps(summary: dict) -> int:
@@ -173,6 +176,52 @@ def key_frequency_ablation(destroyed: float = 0.1, kept: float = 0.95) -> Predic
 
 def _span(values: list[float]) -> str:
     return f"{min(values):.3f}-{max(values):.3f}" if len(values) > 1 else f"{values[0]:.3f}"
+
+
+def _censored_median(entries: list[dict], steps: int) -> tuple[float, bool]:
+    """The median grok step, a member that did not grok counted at `steps`; and whether that
+    median is a grok step (else a lower bound)."""
+    values = sorted(e["grok_step"] if e["grok_step"] >= 0 else np.inf for e in entries)
+    med = float(np.median(values))
+    return (med, True) if np.isfinite(med) else (float(steps), False)
+
+
+def transfer_effect(expect: str) -> Predicate:
+    """A transfer against its from-scratch control (the claim's `control`, another run):
+    the median grok steps, a member that did not grok counted as not within its run. 'helps':
+    agrees when the transfer groks earlier than the control (or groks where the control did
+    not within as many steps); disagrees when it groks later, or not at all where the control
+    did within the transfer's budget. 'hurts': the converse. Inconclusive where neither
+    grokked, or where the one that did not grok ran shorter than the other's grok step."""
+    assert expect in ("helps", "hurts"), expect
+
+    def decide(entries, summary, run_dir):
+        control = summary.get("control")
+        if not control or not control["entries"]:
+            return "-", f"{INCONCLUSIVE}: the from-scratch control has not been run"
+        ours, ours_grokked = _censored_median(entries, _steps(summary))
+        theirs, theirs_grokked = _censored_median(control["entries"], control["steps"])
+
+        def text(m, grokked):
+            return f"{m:.0f}" if grokked else f"none by {m:.0f}"
+        value = (f"transfer {text(ours, ours_grokked)}, from scratch "
+                 f"{text(theirs, theirs_grokked)} ({control['run']})")
+        if not ours_grokked and not theirs_grokked:
+            return value, f"{INCONCLUSIVE}: neither grokked"
+        if ours_grokked and theirs_grokked:
+            faster = ours < theirs
+        elif ours_grokked:  # the control did not grok within control['steps']
+            if ours > theirs:
+                return value, (f"{INCONCLUSIVE}: the control ran {theirs:.0f} steps, fewer than "
+                               f"the transfer's grok step")
+            faster = True
+        else:
+            if theirs > ours:
+                return value, (f"{INCONCLUSIVE}: the transfer ran {ours:.0f} steps, fewer than "
+                               f"the control's grok step")
+            faster = False
+        return value, AGREES if faster == (expect == "helps") else DISAGREES
+    return decide
 
 
 def restricted_below_train(min_fraction: float = 0.5) -> Predicate:
@@ -750,6 +799,13 @@ def evaluate(claim: Claim, root: pathlib.Path) -> dict:
                 "settle": claim.not_run_why and "-" or "run it"}
     where = run_dir(claim, root)
     cfg = rundir.read_json(RunFiles((_parts(where) or [where])[0]).config, default={})
+    if claim.control:
+        runs, members = claim.control
+        twin = Claim(claim.id, "", "", "", runs, claim.predicate, members=members)
+        csum, centries = _run_members(twin, root)
+        summary = {**summary, "control": csum and {
+            "entries": centries, "steps": int(csum["steps"]),
+            "run": str(run_dir(twin, root).relative_to(root))}}
     ours, verdict = claim.predicate(entries, summary, run_dir(claim, root))
     rs = sorted({setting(e, summary, "train_fraction") for e in entries})
     seeds = len({e["seed"] for e in entries})
