@@ -159,28 +159,35 @@ def mean_loss(logits: jax.Array, labels: jax.Array, weight: jax.Array, dtype=jnp
     return (jnp.sum(nll * weight) / jnp.sum(weight)).astype(jnp.float32)
 
 
-def key_projection(logits_ppC: jax.Array, key_mask: jax.Array, direction: str = "a+b"):
-    """The part of the logits along cos/sin w_k(a +- b) for the key frequencies: [p, p, C].
-
-    Each direction is separable, cos w(a +- b) = cos wa cos wb -+ sin wa sin wb and
-    sin w(a +- b) = sin wa cos wb +- cos wa sin wb, and has norm p / sqrt(2) over the table
-    (0 < k < p/2), so the projection takes [K, p] waves and [K, p, C] intermediates: no [2K, p,
-    p] table of directions (8 GB of program constants at p = 1009)."""
-    p = logits_ppC.shape[0]
-    cos, sin = (w.astype(logits_ppC.dtype) for w in waves(p))
+def _along(logits_ppC: jax.Array, direction: str) -> tuple[jax.Array, jax.Array]:
+    """<logits[:, :, c], cos w_k(a +- b)> and <logits[:, :, c], sin w_k(a +- b)> over the
+    table, [K, C] each. Each direction is separable, cos w(a +- b) = cos wa cos wb -+ sin wa
+    sin wb and sin w(a +- b) = sin wa cos wb +- cos wa sin wb: [K, p] waves and [K, p, C]
+    intermediates, no [2K, p, p] table of directions (8 GB of program constants at p = 1009)."""
+    cos, sin = (w.astype(logits_ppC.dtype) for w in waves(logits_ppC.shape[0]))
     sign = 1.0 if direction == "a+b" else -1.0
     hi = jax.lax.Precision.HIGHEST
 
     def inner(u, v):  # sum_ab u[k, a] v[k, b] logits[a, b, c]: [K, C]
         return jnp.einsum("kb,kbc->kc", v, jnp.einsum("ka,abc->kbc", u, logits_ppC,
                                                        precision=hi), precision=hi)
+    return (inner(cos, cos) - sign * inner(sin, sin),
+            inner(sin, cos) + sign * inner(cos, sin))
+
+
+def key_projection(logits_ppC: jax.Array, key_mask: jax.Array, direction: str = "a+b"):
+    """The part of the logits along cos/sin w_k(a +- b) for the key frequencies: [p, p, C]
+    (each direction has norm p / sqrt(2) over the table for 0 < k < p/2)."""
+    p = logits_ppC.shape[0]
+    cos, sin = (w.astype(logits_ppC.dtype) for w in waves(p))
+    sign = 1.0 if direction == "a+b" else -1.0
+    hi = jax.lax.Precision.HIGHEST
 
     def outer(u, v, coef):  # sum_k u[k, a] v[k, b] coef[k, c]: [p, p, C]
         return jnp.einsum("ka,kbc->abc", u, v[:, :, None] * coef[:, None, :], precision=hi)
 
     weight = (key_mask.astype(logits_ppC.dtype) / (p * p / 2))[:, None]  # 1 / norm^2
-    along_cos = (inner(cos, cos) - sign * inner(sin, sin)) * weight
-    along_sin = (inner(sin, cos) + sign * inner(cos, sin)) * weight
+    along_cos, along_sin = (x * weight for x in _along(logits_ppC, direction))
     return (outer(cos, cos, along_cos) - sign * outer(sin, sin, along_cos)
             + outer(sin, cos, along_sin) + sign * outer(cos, sin, along_sin))
 
@@ -197,15 +204,7 @@ def logits_explained(logits_ppC: jax.Array, key_mask: jax.Array, direction: str 
     p, C = logits_ppC.shape[0], logits_ppC.shape[-1]
     centred = logits_ppC - logits_ppC.mean(axis=-1, keepdims=True)
     cos, sin = (w.astype(centred.dtype) for w in waves(p))
-    sign = 1.0 if direction == "a+b" else -1.0
-    hi = jax.lax.Precision.HIGHEST
-
-    def inner(u, v):  # sum_ab u[k, a] v[k, b] centred[a, b, c]: [K, C]
-        return jnp.einsum("kb,kbc->kc", v, jnp.einsum("ka,abc->kbc", u, centred,
-                                                       precision=hi), precision=hi)
-
-    along_cos = inner(cos, cos) - sign * inner(sin, sin)  # <L_c, cos w(a +- b)>
-    along_sin = inner(sin, cos) + sign * inner(cos, sin)  # <L_c, sin w(a +- b)>
+    along_cos, along_sin = _along(centred, direction)
     proj = jnp.sum(along_cos * cos[:, :C] + along_sin * sin[:, :C], axis=-1)  # [K]
     explained = jnp.sum(jnp.where(key_mask, proj ** 2, 0.0)) / (p * p * C / 2)
     return (explained / jnp.sum(jnp.square(centred))).astype(jnp.float32)
