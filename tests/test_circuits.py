@@ -448,6 +448,7 @@ def test_eap_finds_a_circuit_prints_it_and_keys_every_score_by_its_unit(grokked)
     assert "correlation with exact" in text and len(text.splitlines()) == 2 + 2 + command.TOP
 
 
+@pytest.mark.slow  # 23 s; edge pruning itself is tests/test_circuit_truth.py's, the command above
 def test_edge_pruning_and_every_method_s_faithfulness_curve_in_the_command(grokked):
     out, result = command.write(str(grokked), "prune", prune_steps=20)
     r = json.loads((out / "report.json").read_text())

@@ -231,6 +231,7 @@ def test_plot_spectra_page_has_discrete_log_rows_for_multiplication(run, tmp_pat
     assert png_size(path)[1] == round(4.2 * 4 * draw.DPI)
 
 
+@pytest.mark.slow  # 19 s: a second run to train; the grid plot (test_report) draws one beside others
 def test_plot_of_several_runs_puts_their_grok_steps_side_by_side(run, tmp_path, capsys):
     other = tmp_path / "sub"
     assert cli.main(["train", TINY, "--workdir", str(other), "--no-progress",

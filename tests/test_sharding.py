@@ -82,6 +82,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+@pytest.mark.slow  # 28 s: two processes; the SLURM tests run multi-host under srun too
 def test_two_processes_train_one_run_as_one_process_does(runs, tmp_path):
     """Two processes with two CPU devices each, joined by jax.distributed, give the results of
     one process with four, checkpoints included."""
