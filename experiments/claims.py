@@ -124,7 +124,11 @@ CLAIMS = [
     Claim("A.4 sub restricted", "Furuta Table A.4, App. E", "subtraction: the restricted loss "
           "stays high (its key frequencies depend on others), >= 100x the train loss",
           "restricted 0.714, train 1.336e-7", "pretrain/subtract", restricted_above_train(100),
-          paper_scale="p=97, r=0.3, 40k steps"),
+          paper_scale="p=97, r=0.3, 40k steps",
+          settle_by="grokjax keeps Nanda's per-class constant, as Table A.4's row (d) (key "
+          "frequencies + residuals: 5.348e-6; ours 5.2e-6); the paper's 0.714 likely drops it "
+          "(App. E; experiments/results/README.md): the restricted loss without it on "
+          "pretrain/subtract's final checkpoint would settle which"),
     *[Claim(f"Fig. 8 {formula}", "Furuta Fig. 8", f"{formula}: FFD(W_E) {ffd}"
             + (f", FCR(W_E) {fcr}" if fcr != "any" else ""),
             words, FIG8_RUNS.get(task, A5_CPU),
