@@ -137,17 +137,17 @@ CLAIMS = [
       for task, formula, ffd, fcr, words in FIG8],
     # Furuta's spectra at the final probe (grokjax.report.claims.spectra_shape: FFD <= 0.25 is
     # sparse, >= 0.75 all frequencies; key components biased when cos or sin holds 2/3)
-    Claim("Fig. 3 addition spectra", "Furuta §5, Fig. 3", "addition: sparse W_E and W_L (a "
+    Claim("Fig. 3 addition spectra", "Furuta Fig. 3", "addition: sparse W_E and W_L (a "
           "few key frequencies)", "sparse", "pretrain/add",
           spectra_shape({"W_E": "sparse", "W_L": "sparse"}), paper_scale="p=97, r=0.3"),
-    Claim("Fig. 3 subtraction spectra", "Furuta §5, Fig. 3", "subtraction: a sparse W_E like "
+    Claim("Fig. 3 subtraction spectra", "Furuta Fig. 3", "subtraction: a sparse W_E like "
           "addition's, and a cos-biased W_L", "sparse W_E; W_L cos-biased", "pretrain/subtract",
           spectra_shape({"W_E": "sparse"}, biased=("W_L",)), paper_scale="p=97, r=0.3"),
-    Claim("Fig. 5 multiplication spectra", "Furuta §5, Fig. 5", "multiplication uses all "
+    Claim("Fig. 5 multiplication spectra", "Furuta Fig. 5", "multiplication uses all "
           "frequencies, cos-biased, in both W_E and W_L", "all frequencies, cos-biased",
           "pretrain/multiply", spectra_shape({"W_E": "all", "W_L": "all"},
                                              biased=("W_E", "W_L")), paper_scale="p=97, r=0.3"),
-    Claim("Fig. 7 a^2+b^2 spectra", "Furuta §6, Fig. 7", "a^2+b^2: a multiplication-like W_E "
+    Claim("Fig. 7 a^2+b^2 spectra", "Furuta Fig. 7", "a^2+b^2: a multiplication-like W_E "
           "(all frequencies, cos-biased) and an addition-like W_L (sparse)",
           "W_E like multiplication, W_L like addition", (A5, A5_CPU),
           spectra_shape({"W_E": "all", "W_L": "sparse"}, biased=("W_E",)),
@@ -183,7 +183,7 @@ CLAIMS = [
       for task, formula in (("subtract", "a-b"), ("add", "a+b"))],
     # Fig. 2's elementary arithmetic: each transfer against the same task from scratch (the
     # pretrain runs: same seed and split; 10k steps, subtraction's 30k)
-    *[Claim(f"{mode}({src}) {formula}", "Furuta Fig. 2, §7", f"{mode}({src}) {verb} {formula} "
+    *[Claim(f"{mode}({src}) {formula}", "Furuta Fig. 2", f"{mode}({src}) {verb} {formula} "
             "(against it from scratch)", verb, (f"paper/{run}", run), transfer_effect(verb),
             control=((f"paper/pretrain/{scratch}", f"pretrain/{scratch}"), {}),
             paper_scale=TRANSFER, paper_steps=TRANSFER_STEPS, paper_seeds=3,
@@ -195,7 +195,7 @@ CLAIMS = [
           ("PG-E", "mul", "pge-mul/subtract", "a-b", "subtract", "hurts", ""),
           ("PG-T", "add", "pgt-add/multiply", "ab", "multiply", "helps", ""),
           ("PG-T", "mul", "pgt-mul/add", "a+b", "add", "helps", ""))],
-    *[Claim(f"PG-T({src}) a-b", "Furuta Fig. 2, §7", f"{src}'s frozen transformer cannot "
+    *[Claim(f"PG-T({src}) a-b", "Furuta Fig. 2", f"{src}'s frozen transformer cannot "
             "learn subtraction", "does not grok", (f"paper/{run}", run),
             does_not_grok(TRANSFER_STEPS), paper_scale=TRANSFER, paper_steps=TRANSFER_STEPS,
             paper_seeds=3, cells=(("transfer", "a-b", f"PG-T({src})"),))
@@ -284,7 +284,8 @@ CLAIMS = [
            "generalises almost at once", no_grokking_delay()))],
     Claim("Power data cost", "Power §3.1.1", "near 25-30% of the data, 1% less data costs "
           "40-50% more steps to generalise", "+40% to +50% median steps per point",
-          ("paper/power-division-fraction", "power-division-fraction"), steps_per_percent(0.27, 0.30, 0.40, 0.50),
+          ("paper/power-division-fraction", "power-division-fraction"),
+          steps_per_percent(0.27, 0.30, 0.40, 0.50),
           paper_scale="division p=97, 2-layer model, 1e5 steps", paper_steps=100_000,
           not_run_why="Power's 2-layer model on division at r = 0.27 and 0.30 needs up to 1e5 "
           "steps per seed; " + POWER_CPU + ": 3 seeds at two fractions is ~14 CPU-hours (a "

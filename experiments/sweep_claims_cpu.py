@@ -14,7 +14,8 @@ Stage 0:
 - nanda-fraction: p = 113 at r = 0.1 and 0.7.
 
 Stage 1, from pretrain/: pge-add/{2a+-b, 2a+-3b, a-b}, pge-mul/{a+b, a-b}, pgt-add/{ab, a-b},
-pgt-mul/{ab+-b, a+b, a-b}, pge-sub/{a+b} and pgt-sub/{a-b, a+b} (Fig. 2's elementary arithmetic among them).
+pgt-mul/{ab+-b, a+b, a-b}, pge-sub/{a+b} and pgt-sub/{a-b, a+b} (Fig. 2's elementary
+arithmetic among them).
 
 Measured on this CPU (one run per core): 400-1,700 s per 8,000-10,000-step run of one seed,
 2,500 s for the three-member r grid. The r = 0.9 mixture runs at about 1 step/s.

@@ -148,10 +148,11 @@ def _latest_probe_report(run_dir: pathlib.Path) -> dict | None:
 
 
 def key_frequency_ablation(destroyed: float = 0.1, kept: float = 0.95) -> Predicate:
-    """Nanda §4.2, from the run's `grokjax probe` report: removing a grokked member's key
-    frequencies from W_E leaves at most `destroyed` accuracy on all p^2 inputs, and keeping
-    only them (every other frequency removed) at least `kept`. Agrees when 2/3 of the grokked
-    members hold both; inconclusive when none grokked or the run has no probe report."""
+    """Nanda §4 (ablations in Fourier space), from the run's `grokjax probe` report: removing
+    a grokked member's key frequencies from W_E leaves at most `destroyed` accuracy on all p^2
+    inputs, and keeping only them (every other frequency removed) at least `kept`. Agrees when
+    2/3 of the grokked members hold both; inconclusive when none grokked or the run has no
+    probe report."""
     def decide(entries, summary, run_dir):
         grokked = {e["seed"] for e in entries if e["grok_step"] >= 0}
         if not grokked:

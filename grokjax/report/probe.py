@@ -52,7 +52,7 @@ def _table(exp):
 def ablations(params, key_freqs, data, spec, mcfg, batching: str) -> np.ndarray:
     """[M, K+3] accuracy on the whole (a, b) table of every member: intact, without each
     frequency k = 1..K of the embedding, without all its key frequencies, and with only them
-    (every other frequency removed; Nanda et al. 2023 §4.2's ablation); one program over
+    (every other frequency removed; Nanda et al. 2023 §4's ablations); one program over
     the members (lifted as the run's training is: lax.map on CPU, vmap elsewhere) and the
     ablations (lax.map in batches of 8, so memory stays that of 8 table passes per member)."""
     K = fourier.n_freqs(spec.p - 1 if spec.table_basis == "multiplicative" else spec.p)
