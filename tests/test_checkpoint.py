@@ -247,10 +247,13 @@ def test_a_run_directory_written_before_the_layout_change_still_works(tmp_path, 
     old = rundir.read_npz(pathlib.Path(__file__).parent / "data" / "run-before-layout"
                           / "history.npz")
     new_keys = {k for k in set(history) - set(old)
-                if k.startswith("grad/") or k.endswith(("softmax_collapse", "zero_loss"))}
+                if k.startswith("grad/") or k.endswith(("softmax_collapse", "zero_loss"))
+                or k == "probe/logits_explained"}  # (a probe added since, too)
     assert {"grad/descent_cos", "train/softmax_collapse", "test/zero_loss"} <= new_keys
     n_old = len(old["step"]) - 1  # its last point, the final record, is recomputed
+    n_probes = len(old["probe/step"]) - 1  # the same for the probes' points
     for key in new_keys:
-        assert np.isnan(history[key][:, :n_old]).all(), key
-        history[key][:, :n_old] = again[key][:, :n_old]
+        n = n_probes if key.startswith("probe/") else n_old
+        assert np.isnan(history[key][:, :n]).all(), key
+        history[key][:, :n] = again[key][:, :n]
     assert_same_history(history, again)

@@ -106,7 +106,9 @@ def test_estimate_grows_with_the_probe_table(tiny_estimate, larger_p_estimate):
         shares[p] = chunk.footprint - chunk_without_probes(p).footprint
         d_vocab = p + 5 + 1
         assert shares[p] >= p * p * d_vocab * 4, (p, shares[p])
-        assert chunk.constants < (p - 1) * p * p * 4, (p, chunk.constants)  # < one table
+        if p == 29:  # < one table, which there (94 kB) dwarfs the [K, p] waves; at p = 11 a
+            # table is 4.8 kB, the size of the waves and the logits' share's class waves
+            assert chunk.constants < (p - 1) * p * p * 4, (p, chunk.constants)
     assert shares[29] >= 4 * shares[11], shares  # the table grows 7x; fixed costs do not
     assert larger_p_estimate.peak - tiny_estimate[1].peak >= shares[29] - shares[11]
 
