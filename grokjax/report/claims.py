@@ -28,9 +28,9 @@ import numpy as np
 
 from grokjax.errors import GrokjaxError
 from grokjax.saved import open_run
-from grokjax.store import files, rundir
+from grokjax.store import rundir
 from grokjax.store.files import RunFiles
-from grokjax.report import speedup
+from grokjax.report import runs, speedup
 from grokjax.report.tables import measure_phases
 from grokjax.summary import grok_stats
 
@@ -139,14 +139,6 @@ def probe_range(key: str, low: float, high: float, fmt: str = "{:.3g}") -> Predi
     return decide
 
 
-def _latest_probe_report(run_dir: pathlib.Path) -> dict | None:
-    """The run's `grokjax probe` report of the latest step it has (None if none)."""
-    folder = RunFiles(run_dir).probes
-    reports = [(step, f) for f in (folder.glob("report-step*.json") if folder.is_dir() else ())
-               if (step := files.probe_report_step(f)) is not None]
-    return rundir.read_json(max(reports)[1]) if reports else None
-
-
 def key_frequency_ablation(destroyed: float = 0.1, kept: float = 0.95) -> Predicate:
     """Nanda §4 (ablations in Fourier space), from the run's `grokjax probe` report: removing
     a grokked member's key frequencies from W_E leaves at most `destroyed` accuracy on all p^2
@@ -157,7 +149,8 @@ def key_frequency_ablation(destroyed: float = 0.1, kept: float = 0.95) -> Predic
         grokked = {e["seed"] for e in entries if e["grok_step"] >= 0}
         if not grokked:
             return "none grokked", f"{INCONCLUSIVE}: no grokking within {_steps(summary)} steps"
-        report = _latest_probe_report(run_dir)
+        found = runs.latest_probe_report(RunFiles(run_dir).probes)
+        report = rundir.read_json(found[1]) if found else None
         if report is None:
             return "-", f"{INCONCLUSIVE}: no probe report (grokjax probe {run_dir})"
         rows = [e["ablation"] for e in report["seeds"]
@@ -179,48 +172,34 @@ def _span(values: list[float]) -> str:
     return f"{min(values):.3f}-{max(values):.3f}" if len(values) > 1 else f"{values[0]:.3f}"
 
 
-def _censored_median(entries: list[dict], steps: int) -> tuple[float, bool]:
-    """The median grok step, a member that did not grok counted at `steps`; and whether that
-    median is a grok step (else a lower bound)."""
-    values = sorted(e["grok_step"] if e["grok_step"] >= 0 else np.inf for e in entries)
-    med = float(np.median(values))
-    return (med, True) if np.isfinite(med) else (float(steps), False)
-
-
 def transfer_effect(expect: str) -> Predicate:
-    """A transfer against its from-scratch control (the claim's `control`, another run):
-    the median grok steps, a member that did not grok counted as not within its run. 'helps':
-    agrees when the transfer groks earlier than the control (or groks where the control did
-    not within as many steps); disagrees when it groks later, or not at all where the control
-    did within the transfer's budget. 'hurts': the converse. Inconclusive where neither
-    grokked, or where the one that did not grok ran shorter than the other's grok step."""
+    """A transfer against its from-scratch control (the claim's `control`, another run): the
+    median grok steps, censored at each run's length (grokjax.report.speedup: a median that a
+    member that did not grok decides is a lower bound). 'helps': agrees when the transfer's
+    median is below the control's; disagrees when above. 'hurts': the converse. Inconclusive
+    where both medians are bounds, or where a bound lies below the other's grok step (the run
+    that did not grok stopped before it)."""
     assert expect in ("helps", "hurts"), expect
 
     def decide(entries, summary, run_dir):
         control = summary.get("control")
         if not control or not control["entries"]:
             return "-", f"{INCONCLUSIVE}: the from-scratch control has not been run"
-        ours, ours_grokked = _censored_median(entries, _steps(summary))
-        theirs, theirs_grokked = _censored_median(control["entries"], control["steps"])
+        ours, ours_bound = speedup.censored_median(
+            *speedup.censored_steps(entries, _steps(summary)))
+        theirs, theirs_bound = speedup.censored_median(
+            *speedup.censored_steps(control["entries"], control["steps"]))
 
-        def text(m, grokked):
-            return f"{m:.0f}" if grokked else f"none by {m:.0f}"
-        value = (f"transfer {text(ours, ours_grokked)}, from scratch "
-                 f"{text(theirs, theirs_grokked)} ({control['run']})")
-        if not ours_grokked and not theirs_grokked:
+        def text(m, bound):
+            return f">= {m:.0f} (not grokked)" if bound else f"{m:.0f}"
+        value = (f"transfer {text(ours, ours_bound)}, from scratch "
+                 f"{text(theirs, theirs_bound)} ({control['run']})")
+        if ours_bound and theirs_bound:
             return value, f"{INCONCLUSIVE}: neither grokked"
-        if ours_grokked and theirs_grokked:
-            faster = ours < theirs
-        elif ours_grokked:  # the control did not grok within control['steps']
-            if ours > theirs:
-                return value, (f"{INCONCLUSIVE}: the control ran {theirs:.0f} steps, fewer than "
-                               f"the transfer's grok step")
-            faster = True
-        else:
-            if theirs > ours:
-                return value, (f"{INCONCLUSIVE}: the transfer ran {ours:.0f} steps, fewer than "
-                               f"the control's grok step")
-            faster = False
+        if ours_bound and theirs > ours or theirs_bound and ours > theirs:
+            return value, (f"{INCONCLUSIVE}: the run that did not grok stopped before the "
+                           f"other's grok step")
+        faster = ours < theirs
         return value, AGREES if faster == (expect == "helps") else DISAGREES
     return decide
 
@@ -713,11 +692,16 @@ def selected(summary: dict, members: dict) -> list[dict]:
 
 
 def run_dir(claim: Claim, root: pathlib.Path) -> pathlib.Path:
-    """The claim's run: the first of its runs that has a summary, or is a group of runs that
-    have (else the first)."""
-    runs = (claim.run,) if isinstance(claim.run, str) else claim.run
-    return next((root / r for r in runs if RunFiles(root / r).summary.exists()
-                 or _parts(root / r)), root / runs[0])
+    """The claim's run (`_first_run` of `claim.run`)."""
+    return _first_run(claim.run, root)
+
+
+def _first_run(names: str | tuple[str, ...], root: pathlib.Path) -> pathlib.Path:
+    """The first of the runs `names` that has a summary, or is a group of runs that have
+    (else the first)."""
+    names = (names,) if isinstance(names, str) else names
+    return next((root / r for r in names if RunFiles(root / r).summary.exists()
+                 or _parts(root / r)), root / names[0])
 
 
 def _parts(group: pathlib.Path) -> list[pathlib.Path]:
@@ -729,8 +713,13 @@ def _parts(group: pathlib.Path) -> list[pathlib.Path]:
 
 
 def _run_members(claim: Claim, root: pathlib.Path) -> tuple[dict | None, list[dict]]:
-    summary = read_summary(run_dir(claim, root))
-    return summary, selected(summary, claim.members) if summary else []
+    return _members_of(run_dir(claim, root), claim.members)
+
+
+def _members_of(where: pathlib.Path, members: dict) -> tuple[dict | None, list[dict]]:
+    """A run's summary (None if it is not there) and its members with the given settings."""
+    summary = read_summary(where)
+    return summary, selected(summary, members) if summary else []
 
 
 def read_summary(run_dir: pathlib.Path) -> dict | None:
@@ -801,13 +790,13 @@ def evaluate(claim: Claim, root: pathlib.Path) -> dict:
     where = run_dir(claim, root)
     cfg = rundir.read_json(RunFiles((_parts(where) or [where])[0]).config, default={})
     if claim.control:
-        runs, members = claim.control
-        twin = Claim(claim.id, "", "", "", runs, claim.predicate, members=members)
-        csum, centries = _run_members(twin, root)
+        names, members = claim.control
+        control = _first_run(names, root)
+        csum, centries = _members_of(control, members)
         summary = {**summary, "control": csum and {
             "entries": centries, "steps": int(csum["steps"]),
-            "run": str(run_dir(twin, root).relative_to(root))}}
-    ours, verdict = claim.predicate(entries, summary, run_dir(claim, root))
+            "run": str(control.relative_to(root))}}
+    ours, verdict = claim.predicate(entries, summary, where)
     rs = sorted({setting(e, summary, "train_fraction") for e in entries})
     seeds = len({e["seed"] for e in entries})
     scale = (f"p={summary['p']}, r={'/'.join(f'{r:g}' for r in rs)}, {summary['steps']} steps, "

@@ -45,7 +45,7 @@ def arms(summary: dict, history: dict | None = None) -> dict[str, Arm]:
     out: dict[str, Arm] = {}
     for name in dict.fromkeys(e["hparams"]["arm"] for e in entries):
         index = [i for i, e in enumerate(entries) if e["hparams"]["arm"] == name]
-        grok = np.asarray([entries[i]["grok_step"] for i in index], float)
+        steps, censored = censored_steps([entries[i] for i in index], budget)
         final = {}
         if history is not None:
             for key in ("train/softmax_collapse", "train/zero_loss", "grad/descent_cos"):
@@ -53,12 +53,18 @@ def arms(summary: dict, history: dict | None = None) -> dict[str, Arm]:
                     v = np.asarray(history[key])[index, -1]
                     final[key] = float(np.median(v.mean(-1) if v.ndim > 1 else v))
         out[name] = Arm(name=name, seeds=[entries[i]["seed"] for i in index],
-                        steps=np.where(grok >= 0, grok, budget), censored=grok < 0,
-                        final=final)
+                        steps=steps, censored=censored, final=final)
     return out
 
 
-def _median(steps: np.ndarray, censored: np.ndarray) -> tuple[float, bool]:
+def censored_steps(entries: list[dict], budget: float) -> tuple[np.ndarray, np.ndarray]:
+    """Each member's grok step, the run's length (`budget`) where it did not grok, as float;
+    and which did not (censored)."""
+    grok = np.asarray([e["grok_step"] for e in entries], float)
+    return np.where(grok >= 0, grok, budget), grok < 0
+
+
+def censored_median(steps: np.ndarray, censored: np.ndarray) -> tuple[float, bool]:
     """(median, whether it is only a lower bound): censored members sit at the budget, the
     largest value, so the median is a bound once they reach the middle."""
     order = np.argsort(steps, kind="stable")
@@ -90,8 +96,8 @@ def compare(arms_: dict[str, Arm], baseline: str) -> list[dict]:
     rows = []
     for arm in arms_.values():
         ia, ib = _paired(arm, base)
-        med, bound = _median(arm.steps, arm.censored)
-        base_med, base_bound = _median(base.steps[ib], base.censored[ib])
+        med, bound = censored_median(arm.steps, arm.censored)
+        base_med, base_bound = censored_median(base.steps[ib], base.censored[ib])
         boot = np.median(arm.steps[ia][draws % len(ia)], axis=1)
         boot_base = np.median(base.steps[ib][draws % len(ib)], axis=1)
         rows.append({
