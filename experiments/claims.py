@@ -272,7 +272,8 @@ CLAIMS = [
           NANDA_RUN, weight_norm_rises_then_ends_below_init(),
           paper_scale="p=113, r=0.3, Nanda's model, 15k steps", paper_steps=15_000),
     *[Claim(f"Nanda data fraction {r:g}", "Nanda App. (data fraction)", text, paper,
-            ("paper/nanda-fraction", "nanda-fraction"), predicate, members={"train_fraction": r},
+            ("paper/nanda-fraction", "nanda-fraction-low" if r < 0.3 else "nanda-fraction-high"),
+            predicate, members={"train_fraction": r},
             paper_scale="p=113, r=0.1-0.9, 40k steps", paper_steps=NANDA_STEPS)
       for r, text, paper, predicate in (
           (0.1, "with 10% of the data it does not grok within 40k steps", "does not grok",

@@ -11,7 +11,8 @@ Stage 0:
 - mix-asm-r0.3, mix-asm-r0.9, mix-squares-r0.3: section 8's mixtures;
 - frozen-random-embed/{add, subtract, multiply}: App. F;
 - smallest-r/x_x_y: 2a+b at r = 0.4, 0.5, 0.6;
-- nanda-fraction: p = 113 at r = 0.1 and 0.7.
+- nanda-fraction-low, nanda-fraction-high: p = 113 at r = 0.1 and 0.2 (20,000 steps: small
+  train sets, cheap steps), and at r = 0.5 and 0.7 (up to 10,000, stopping once both grok).
 
 Stage 1, from pretrain/: pge-add/{2a+-b, 2a+-3b, a-b}, pge-mul/{a+b, a-b}, pgt-add/{ab, a-b},
 pgt-mul/{ab+-b, a+b, a-b}, pge-sub/{a+b} and pgt-sub/{a-b, a+b} (Fig. 2's elementary
@@ -48,8 +49,12 @@ def get_runs(arg=None):
             Run("smallest-r/x_x_y", "configs/polynomials.py:x_x_y",
                 {**CK, **FIXED, "train.steps": 8000}, seeds=1,
                 grid={"train_fraction": (0.4, 0.5, 0.6)}),
-            Run("nanda-fraction", "configs/nanda_p113.py", {**CK, "train.steps": 3000}, seeds=1,
-                grid={"train_fraction": (0.1, 0.7)})]
+            Run("nanda-fraction-low", "configs/nanda_p113.py",
+                {**CK, **FIXED, "train.steps": 20_000}, seeds=1,
+                grid={"train_fraction": (0.1, 0.2)}),
+            Run("nanda-fraction-high", "configs/nanda_p113.py",
+                {**CK, "train.steps": 10_000, "train.stop_when_grokked": True}, seeds=1,
+                grid={"train_fraction": (0.5, 0.7)})]
     runs += [Run(f"frozen-random-embed/{t}", f"configs/arithmetic.py:{t}",
                  {**CK, "train.steps": 8000, "transfer.freeze": "embed"}, seeds=1)
              for t in ("add", "subtract", "multiply")]

@@ -4,8 +4,9 @@ Compiled programs are cached on disk for the session (JAX's persistent compilati
 for the subprocesses tests start): many tests compile the same tiny programs, and a cached
 executable computes exactly what a fresh compile does. A cache folder the session made is
 removed when it ends (one given in JAX_COMPILATION_CACHE_DIR is the caller's, and kept). The
-session, and the subprocesses it starts, compile with LLVM's optimisations off (XLA_FLAGS; flags
-of the caller's are kept): the same programs, compiled in about two thirds of the time.
+session, and the subprocesses it starts, compile with LLVM's optimisations and XLA's CPU fusion
+emitters off (XLA_FLAGS; flags of the caller's are kept): the same programs, compiled in about
+half the CPU time.
 
 The suite runs in one process per core (pytest-xdist's `-n auto --dist loadfile` in setup.cfg;
 `-n 0` runs it in this process): each test file in one process, so its module fixtures train
@@ -24,9 +25,13 @@ _CACHE = os.environ["JAX_COMPILATION_CACHE_DIR"]
 os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
 os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "0")
 # The tests' programs are small and many: XLA's CPU backend compiles them without LLVM's
-# optimisations (a tiny run compiled from nothing: 9 s instead of 14; the same operations, run
-# a little slower).
-_FAST_COMPILE = ("--xla_backend_optimization_level=0", "--xla_llvm_disable_expensive_passes=true")
+# optimisations (a tiny run compiled from nothing: 9 s instead of 14) and without its fusion
+# emitters (then 6-7 s of CPU instead of 12-15; the same operations, run a little slower).
+# GROKJAX_TEST_XLA_DEFAULTS=1 leaves them out: the suite as users' runs compile (slower), to
+# check the README's bit-for-bit statements, which are of XLA's default flags.
+_FAST_COMPILE = () if os.environ.get("GROKJAX_TEST_XLA_DEFAULTS") == "1" else (
+    "--xla_backend_optimization_level=0", "--xla_llvm_disable_expensive_passes=true",
+    "--xla_cpu_use_fusion_emitters=false")
 # (a test process of pytest-xdist inherits the flags set here: what was added is taken out)
 _CALLERS_FLAGS = " ".join(f for f in os.environ.get("XLA_FLAGS", "").split()
                           if f not in _FAST_COMPILE)
@@ -75,14 +80,16 @@ def train_tiny(workdir, *args):
     return rundir.read_npz(workdir / "history.npz")
 
 
+SHORT_RUN = ("tensorboard.enabled=false", "train.steps=30", "checkpoint.save_every=0")
+
+
 def train_overrides(workdir, *overrides):
     """30 steps of the tiny config with dotted overrides, no TensorBoard, no checkpoints; the
     run's history."""
     from grokjax import config, run
     from grokjax.store import rundir
     cfg = tiny_config()
-    config.apply_overrides(cfg, [*overrides, "tensorboard.enabled=false", "train.steps=30",
-                                 "checkpoint.save_every=0"])
+    config.apply_overrides(cfg, [*overrides, *SHORT_RUN])
     run.train(cfg, workdir, progress=False)
     return rundir.read_npz(workdir / "history.npz")
 

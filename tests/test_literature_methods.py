@@ -186,8 +186,11 @@ def test_descent_cosine_against_numpy():
 
 # -- as config values and grid axes ------------------------------------------------------------
 
+METHODS = ("train.batching=map", "optim.grokfast_window=4")
+
+
 def _train(workdir, *overrides):
-    return train_overrides(workdir, *overrides, "train.batching=map", "optim.grokfast_window=4")
+    return train_overrides(workdir, *overrides, *METHODS)
 
 
 @pytest.fixture(scope="module")
@@ -248,8 +251,6 @@ def test_base_config_has_every_new_field():
 
 
 def test_arms_are_named_settings_each_on_every_seed(tmp_path):
-    # (no arm sets lr or weight_decay: those axes make a member equal its run alone only to
-    # float rounding, README "What a member equals"; the methods' own axes are bit for bit)
     arms = ("ema: grad_filter=ema grokfast_lamb=2", "stable: softmax=stablemax", "orthogonal=1")
     history = _train(tmp_path / "arms", "seed_list=(3,5)", f"grid.arms={arms!r}")
     info = json.loads((tmp_path / "arms" / "run.json").read_text())
@@ -260,11 +261,15 @@ def test_arms_are_named_settings_each_on_every_seed(tmp_path):
                           "orthogonal": 0.0, "softmax": "softmax"}
     assert members[2]["seed"] == 3 and members[2]["softmax"] == "stablemax"
     assert members[5]["orthogonal"] == 1.0 and members[5]["grad_filter"] == "none"
-    # the ema arm's second seed is the run of its values alone
+    # the ema arm's second seed is the run of its values alone, to float rounding: an arms
+    # grid is another program than a run without one, and XLA may add up a sum in another
+    # order (README "What a member equals": 1-3 float32 ulps at one log point, measured)
     alone = _train(tmp_path / "alone", "seed_list=(5,)", "optim.grad_filter=ema",
                    "optim.grokfast_lamb=2.0")
     for key in ("train/loss", "test/loss", "norm/total", "grad/descent_cos"):
-        np.testing.assert_array_equal(history[key][1], alone[key][0], err_msg=key)
+        np.testing.assert_allclose(history[key][1], alone[key][0], rtol=1e-5, atol=1e-7,
+                                   err_msg=key)
+    assert not np.allclose(history["train/loss"][1], history["train/loss"][3])  # arms differ
 
 
 @pytest.mark.parametrize("arms,message", [

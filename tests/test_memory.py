@@ -96,20 +96,23 @@ def test_estimate_is_xla_analysis_of_the_run_programs(tiny_estimate):
 def test_estimate_grows_with_the_probe_table(tiny_estimate, larger_p_estimate):
     """The probes' share of the chunk program (its footprint less that of the same program
     without probes) holds at least one pass of logits over the (a, b) table (p * p inputs,
-    d_vocab float32 logits each), and grows from p = 11 to 29 over 4x (the table: 7x). The
+    d_vocab float32 logits each), and grows from p = 11 to 29 by at least the table's growth
+    (with XLA's default flags over 4x, the table 7x; with the suite's, whose unfused
+    temporaries are a larger fixed cost, 2.5x). The
     probes' Fourier directions are [K, p] waves (measures.key_projection):
     no [p-1, p, p] table of them is a constant of the program (it was, twice: 8 GB at p = 1009)."""
-    shares = {}
+    shares, table = {}, {}
     for est in (tiny_estimate[1], larger_p_estimate):
         p = 29 if est is larger_p_estimate else 11
         chunk = est.programs["chunk"]
         shares[p] = chunk.footprint - chunk_without_probes(p).footprint
         d_vocab = p + 5 + 1
-        assert shares[p] >= p * p * d_vocab * 4, (p, shares[p])
+        table[p] = p * p * d_vocab * 4
+        assert shares[p] >= table[p], (p, shares[p])
         if p == 29:  # < one table, which there (94 kB) dwarfs the [K, p] waves; at p = 11 a
             # table is 4.8 kB, the size of the waves and the logits' share's class waves
             assert chunk.constants < (p - 1) * p * p * 4, (p, chunk.constants)
-    assert shares[29] >= 4 * shares[11], shares  # the table grows 7x; fixed costs do not
+    assert shares[29] - shares[11] >= table[29] - table[11], shares  # fixed costs do not grow
     assert larger_p_estimate.peak - tiny_estimate[1].peak >= shares[29] - shares[11]
 
 

@@ -190,6 +190,7 @@ def _png_size(data: bytes) -> tuple[int, int]:
     return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
 
 
+@pytest.mark.slow  # 50 s: a 1,000-step grid that groks (the grid test above runs by default)
 def test_tensorboard_shows_the_transition_the_settings_and_never_as_never(two_runs, capsys):
     command, root = two_runs
     grid = json.loads((root / "grid" / "summary.json").read_text())["seeds"]
