@@ -11,6 +11,7 @@ Stage 0:
 - mix-asm-r0.3, mix-asm-r0.9, mix-squares-r0.3: section 8's mixtures;
 - frozen-random-embed/{add, subtract, multiply}: App. F;
 - smallest-r/x_x_y: 2a+b at r = 0.4, 0.5, 0.6;
+- fig8-xy_y-r0.5: ab+b at r = 0.5, its smallest grokking r (Fig. 8's "both fall" row);
 - nanda-fraction-low, nanda-fraction-high: p = 113 at r = 0.1 and 0.2 (1 seed, 20,000 steps:
   small train sets, cheap steps), and at r = 0.5 and 0.7 (3 seeds, up to 10,000 steps,
   stopping once all grok).
@@ -50,6 +51,8 @@ def get_runs(arg=None):
             Run("smallest-r/x_x_y", "configs/polynomials.py:x_x_y",
                 {**CK, **FIXED, "train.steps": 8000}, seeds=1,
                 grid={"train_fraction": (0.4, 0.5, 0.6)}),
+            Run("fig8-xy_y-r0.5", "configs/polynomials.py:xy_y",
+                {**CK, **FIXED, "train.steps": 8000, "train_fraction": 0.5}, seeds=1),
             Run("nanda-fraction-low", "configs/nanda_p113.py",
                 {**CK, **FIXED, "train.steps": 20_000}, seeds=1,
                 grid={"train_fraction": (0.1, 0.2)}),
