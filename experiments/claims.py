@@ -154,7 +154,8 @@ CLAIMS = [
           members={"task": "x2_y2"}, paper_scale=FURUTA),
     Claim("Fig. 8 ab+b r=0.5", "Furuta Fig. 8, App. H", "ab+b, where it groks (r = 0.5): FFD and "
           "FCR of W_E both fall", "both fall", "fig8-xy_y-r0.5", spectrum_pattern("falls", "falls"),
-          paper_scale="p=97, r=0.5", not_run_why="needs ab+b trained at r = 0.5, where it groks "
+          paper_scale="p=97, r=0.5, up to 3e5 steps", paper_steps=FURUTA_STEPS,
+          paper_seeds=FURUTA_SEEDS, not_run_why="needs ab+b trained at r = 0.5, where it groks "
           "(Table A.5's smallest r): the r = 0.3 run does not grok"),
     Claim("A.5 a-b (CPU, 30k steps)", "Furuta Table A.5", "a-b groks at r = 0.3", "groks",
           "pretrain/subtract", groks(paper_steps=FURUTA_STEPS), paper_scale=FURUTA,
