@@ -273,17 +273,17 @@ CLAIMS = [
           NANDA_RUN, weight_norm_rises_then_ends_below_init(),
           paper_scale="p=113, r=0.3, Nanda's model, 15k steps", paper_steps=15_000),
     *[Claim(f"Nanda data fraction {r:g}", "Nanda App. (data fraction)", text, paper,
-            ("paper/nanda-fraction", "nanda-fraction-low" if r < 0.3 else "nanda-fraction-high"),
-            predicate, members={"train_fraction": r},
+            ("paper/nanda-fraction", cpu_run), predicate, members={"train_fraction": r},
             paper_scale="p=113, r=0.1-0.9, 40k steps", paper_steps=NANDA_STEPS)
-      for r, text, paper, predicate in (
+      for r, text, paper, predicate, cpu_run in (
           (0.1, "with 10% of the data it does not grok within 40k steps", "does not grok",
-           does_not_grok(NANDA_STEPS)),
+           does_not_grok(NANDA_STEPS), "nanda-fraction-low"),
           (0.2, "with 20% of the data it does not grok within 40k steps", "does not grok",
-           does_not_grok(NANDA_STEPS)),
-          (0.5, "with 50% of the data it groks", "groks", groks(paper_steps=NANDA_STEPS)),
+           does_not_grok(NANDA_STEPS), "nanda-fraction-low"),
+          (0.5, "with 50% of the data it groks", "groks", groks(paper_steps=NANDA_STEPS),
+           "nanda-fraction-high"),
           (0.7, "with 70% of the data it generalises almost at once (no grokking delay)",
-           "generalises almost at once", no_grokking_delay()))],
+           "generalises almost at once", no_grokking_delay(), "nanda-fraction-high"))],
     Claim("Power data cost", "Power §3.1.1", "near 25-30% of the data, 1% less data costs "
           "40-50% more steps to generalise", "+40% to +50% median steps per point",
           ("paper/power-division-fraction", "power-division-fraction"),

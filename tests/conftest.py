@@ -80,16 +80,14 @@ def train_tiny(workdir, *args):
     return rundir.read_npz(workdir / "history.npz")
 
 
-SHORT_RUN = ("tensorboard.enabled=false", "train.steps=30", "checkpoint.save_every=0")
-
-
 def train_overrides(workdir, *overrides):
     """30 steps of the tiny config with dotted overrides, no TensorBoard, no checkpoints; the
     run's history."""
     from grokjax import config, run
     from grokjax.store import rundir
     cfg = tiny_config()
-    config.apply_overrides(cfg, [*overrides, *SHORT_RUN])
+    config.apply_overrides(cfg, [*overrides, "tensorboard.enabled=false", "train.steps=30",
+                                 "checkpoint.save_every=0"])
     run.train(cfg, workdir, progress=False)
     return rundir.read_npz(workdir / "history.npz")
 

@@ -186,11 +186,8 @@ def test_descent_cosine_against_numpy():
 
 # -- as config values and grid axes ------------------------------------------------------------
 
-METHODS = ("train.batching=map", "optim.grokfast_window=4")
-
-
 def _train(workdir, *overrides):
-    return train_overrides(workdir, *overrides, *METHODS)
+    return train_overrides(workdir, *overrides, "train.batching=map", "optim.grokfast_window=4")
 
 
 @pytest.fixture(scope="module")
