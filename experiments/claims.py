@@ -10,7 +10,7 @@ decides agreement (grokjax/report/claims.py). A claim whose run is not there yet
 """
 
 from grokjax.report.claims import (Claim, does_not_grok, excluded_rises_before_grokking,
-                                   faster_than, key_frequency_ablation, less_data_with,
+                                   faster_than, key_frequency_ablation, less_data_with, lu_shape,
                                    transfer_effect,
                                    weight_norm_falls_in_phases,
                                    weight_norm_rises_then_ends_below_init,
@@ -43,6 +43,7 @@ PRETRAIN_SUB_WHY = ("needs subtraction's 30k-step source (pretrain/subtract) tra
                     "checkpoints: grokjax sweep experiments/sweep_claims_cpu.py --only "
                     "'pretrain/subtract,pge-sub/add', ~40 CPU-minutes")
 A5_CPU = "table_a5-cpu/r0.3"  # experiments/sweep_table_a5.py:cpu
+A5_CPU_MORE = "table_a5-cpu-more/r0.3"  # experiments/sweep_table_a5.py:cpu-more
 A5 = "table_a5/r0.3"  # experiments/sweep_table_a5.py (the paper's scale)
 
 # Table A.5 at r = 0.3: (task, formula, groks?, the paper's best test accuracy if not)
@@ -76,11 +77,17 @@ FIG8 = [("add", "a+b", "falls", "flat", "FFD falls while FCR stays high"),
          "(App. H); 'both fall' is the r >= 0.5 row below"),
         ("x2_y2", "a^2+b^2", "flat", "falls", "like multiplication; FCR falls for even n"),
         ("x2_2xy_y2", "(a+b)^2", "falls", "falls", "like addition; FCR falls for even n"),
-        ("x2_xy_y2", "a^2+ab+b^2", "flat", "any", "FFD flat, no grokking")]
+        ("x2_xy_y2", "a^2+ab+b^2", "flat", "any", "FFD flat, no grokking"),
+        # §6.3: a^n+b^n progresses as multiplication, "FFD decreases more when n is odd";
+        # (a+b)^n as addition ("high sparsity and balanced components"), "FCR significantly
+        # drops when n is even"
+        ("x3_y3", "a^3+b^3", "falls", "any", "like multiplication, but FFD falls for odd n"),
+        ("_x_y__3", "(a+b)^3", "falls", "flat", "like addition; FCR drops only for even n")]
 FIG8_RUNS = {"subtract": "pretrain/subtract"}  # 30k steps: subtraction groks at 19k
 TRANSFER = "p=97, r=0.3, 3 seeds, up to 1e5 steps (the reference code's, not the paper's)"
 TRANSFER_STEPS = 100_000
-TRANSFER_TARGETS = ("a+b", "a-b", "ab", "2a+b", "2a-b", "2a+3b", "2a-3b", "ab+b", "ab-b")
+TRANSFER_TARGETS = ("a+b", "a-b", "ab", "2a+b", "2a-b", "2a+3b", "2a-3b", "ab+b", "ab-b",
+                    "(a+b)^3")
 MIXTURE = "p=97, 3 seeds, up to 5e4 steps (the reference code's, not the paper's)"
 MIXTURE_STEPS = 50_000
 NANDA = "p=113, r=0.3, 40k steps"
@@ -89,11 +96,16 @@ NANDA_RUN = ("paper/nanda_p113", "nanda_p113-s0-5")  # the 40k run where it exis
 # a rerun of the first 10k steps whose final checkpoint `grokjax probe` read (ablations, and the
 # logits' share, a probe added after nanda_p113-s0-5 was trained)
 NANDA_PROBED = ("paper/nanda_p113", "nanda_p113-10k")
-# the report's curve figures: Fig. 8 from one run's members, Nanda's phases on one member
-SPECTRUM_FIGURE = (A5_CPU, [(task, formula) for task, formula, *_ in FIG8])
-PHASES_FIGURE = ("nanda_p113-s0-5", 3)
 CPU_TASKS = ("add", "subtract", "multiply", "xy_x_y", "x2_y2", "x2_2xy_y2", "x_x_y", "2x_3y",
              "xy_y", "x2_m_y", "x2_xy_y2", "x3_xy", "_x_m_y__4")
+# five more at the same scale (experiments/sweep_table_a5.py:cpu-more): the from-scratch
+# controls of PG-E(add) 2a-b, 2a-3b and PG-T(mul) ab-b, and Fig. 8's odd n
+CPU_MORE = ("x_x_m_y", "2x_m_3y", "xy_m_y", "x3_y3", "_x_y__3")
+# the report's curve figures: Fig. 8 from one run's members, Nanda's phases on one member,
+# Omnigrok's LU from a weight_scale grid
+SPECTRUM_FIGURE = (A5_CPU, [(task, formula) for task, formula, *_ in FIG8 if task in CPU_TASKS])
+PHASES_FIGURE = ("nanda_p113-s0-5", 3)
+LU_FIGURE = "omnigrok-lu"
 
 
 def _a5(task, formula, grok, best, run, scale_note="", cells=()):
@@ -107,9 +119,10 @@ def _a5(task, formula, grok, best, run, scale_note="", cells=()):
 
 
 CLAIMS = [
-    *[_a5(*row, A5_CPU, " (CPU)", cells=(("table-a5", row[1], "r={r}, 8k steps"),)
+    *[_a5(*row, A5_CPU if row[0] in CPU_TASKS else A5_CPU_MORE, " (CPU)",
+          cells=(("table-a5", row[1], "r={r}, 8k steps"),)
           + ((("transfer", row[1], "from scratch"),) if row[1] in TRANSFER_TARGETS else ()))
-      for row in TABLE_A5 if row[0] in CPU_TASKS],
+      for row in TABLE_A5 if row[0] in CPU_TASKS + CPU_MORE],
     *[_a5(*row, A5, cells=(("table-a5", row[1], "r={r}, paper's scale"),)) for row in TABLE_A5],
     *[Claim(f"A.5 smallest r {formula}", "Furuta §1.8, Table A.5", f"the smallest r at which "
             f"{formula} groks from scratch", f"r = {r:g}",
@@ -118,20 +131,22 @@ CLAIMS = [
             paper_steps=FURUTA_STEPS, paper_seeds=FURUTA_SEEDS,
             cells=(("table-a5", formula, "r={r}, 8k steps"),))
       for task, formula, r in SMALLEST_R],
-    Claim("A.4 add restricted", "Furuta Table A.4, App. E", "addition: the restricted loss is "
-          "below the train loss", "restricted 4.985e-8, train 1.008e-7", "pretrain/add",
-          restricted_below_train(), paper_scale="p=97, r=0.3, 10k steps"),
+    # Furuta's restricted loss is Table A.4's row with only "Key Freq." ticked: the logits'
+    # components at the key frequencies, without the per-class constant that Nanda's keeps
+    # (the constant is in the table's "residuals"; App. E, p. 19)
+    Claim("A.4 add restricted", "Furuta Table A.4, App. E", "addition: the restricted loss "
+          "(only the key frequencies' components) is below the train loss",
+          "restricted 4.985e-8, train 1.008e-7", "pretrain/add",
+          restricted_below_train(keys_only=True),
+          paper_scale="p=97, r=0.3 (App. E gives no step count)"),
     Claim("A.4 sub restricted", "Furuta Table A.4, App. E", "subtraction: the restricted loss "
-          "stays high (its key frequencies depend on others), >= 100x the train loss",
-          "restricted 0.714, train 1.336e-7", "pretrain/subtract", restricted_above_train(100),
-          paper_scale="p=97, r=0.3, 40k steps",
-          settle_by="grokjax keeps Nanda's per-class constant, as Table A.4's row (d) (key "
-          "frequencies + residuals: 5.348e-6; ours 5.2e-6); the paper's 0.714 likely drops it "
-          "(App. E; experiments/results/README.md): the restricted loss without it on "
-          "pretrain/subtract's final checkpoint would settle which"),
-    *[Claim(f"Fig. 8 {formula}", "Furuta Fig. 8", f"{formula}: FFD(W_E) {ffd}"
+          "(only the key frequencies' components) stays high (its key frequencies depend on "
+          "others), >= 100x the train loss", "restricted 0.714, train 1.336e-7",
+          "pretrain/subtract", restricted_above_train(100, keys_only=True),
+          paper_scale="p=97, r=0.3 (App. E gives no step count)"),
+    *[Claim(f"Fig. 8 {formula}", "Furuta Fig. 8, §6.3", f"{formula}: FFD(W_E) {ffd}"
             + (f", FCR(W_E) {fcr}" if fcr != "any" else ""),
-            words, FIG8_RUNS.get(task, A5_CPU),
+            words, FIG8_RUNS.get(task, A5_CPU_MORE if task in CPU_MORE else A5_CPU),
             spectrum_pattern(ffd, fcr, needs_grokking=task != "x2_xy_y2"),
             members={} if task in FIG8_RUNS else {"task": task}, paper_scale="p=97, r=0.3")
       for task, formula, ffd, fcr, words in FIG8],
@@ -201,6 +216,23 @@ CLAIMS = [
             does_not_grok(TRANSFER_STEPS), paper_scale=TRANSFER, paper_steps=TRANSFER_STEPS,
             paper_seeds=3, cells=(("transfer", "a-b", f"PG-T({src})"),))
       for src, run in (("add", "pgt-add/subtract"), ("mul", "pgt-mul/subtract"))],
+    # Table 1 (§7.2: "the smallest train fraction where grokking happens"; a check mark is
+    # r = 0.3): cells whose sources are add and subtract, at r = 0.3
+    *[Claim(f"{mode}({src}) {formula}", "Furuta Table 1, §7.2", f"with {src}'s {part} frozen, "
+            f"{formula} groks at r = 0.3 (from scratch: {scratch})", "groks (a check mark)",
+            (f"paper/{run}", run), groks(paper_steps=TRANSFER_STEPS), paper_scale=TRANSFER,
+            paper_steps=TRANSFER_STEPS, paper_seeds=3,
+            cells=(("transfer", formula, f"{mode}({src})"),))
+      for mode, src, part, run, formula, scratch in (
+          ("PG-T", "add", "transformer", "pgt-add/x_x_y", "2a+b", "r = 0.5"),
+          ("PG-E", "add", "embedding", "pge-add/_x_y__3", "(a+b)^3", "r = 0.3"),
+          ("PG-E", "sub", "embedding", "pge-sub/x_x_m_y", "2a-b", "r = 0.4"))],
+    Claim("PG-T(add) (a+b)^3", "Furuta Table 1, §7.2", "add's frozen transformer prevents "
+          "(a+b)^3 from grokking, which groks from scratch at r = 0.3 (against it from scratch)",
+          "hurts (a cross: at no r)", ("paper/pgt-add/_x_y__3", "pgt-add/_x_y__3"),
+          transfer_effect("hurts"), control=((A5, A5_CPU_MORE), {"task": "_x_y__3"}),
+          paper_scale=TRANSFER, paper_steps=TRANSFER_STEPS, paper_seeds=3,
+          cells=(("transfer", "(a+b)^3", "PG-T(add)"),)),
     *[Claim(f"App. F frozen random W_E {formula}", "Furuta App. F", f"{formula} groks with "
             "the embedding frozen at its random init", "groks",
             (f"paper/frozen-random-embed/{task}", f"frozen-random-embed/{task}"),
@@ -267,7 +299,7 @@ CLAIMS = [
           "circuit formation and again during cleanup", "falls in both (a sharp drop in "
           "cleanup)", NANDA_RUN, weight_norm_falls_in_phases(), paper_scale=NANDA,
           paper_steps=NANDA_STEPS),
-    Claim("Omnigrok unconstrained norm", "Omnigrok §3 (LU mechanism), paper.md 4",
+    Claim("Omnigrok unconstrained norm", "Omnigrok §5, Fig. 7(a)",
           "without the norm constraint (weight decay 1), the weight norm grows while the model "
           "memorises and ends below its initial value", "rises, then ends below init",
           NANDA_RUN, weight_norm_rises_then_ends_below_init(),
@@ -351,4 +383,11 @@ CLAIMS = [
           "together: no grokking delay", "no delay", "omnigrok-constrained",
           no_grokking_delay(), paper_scale="p=113, r=0.3, Nanda's model, 15k steps",
           paper_steps=15_000),
+    Claim("Omnigrok LU", "Omnigrok §2-3, Figs. 1(b), 2(a)", "on spheres of fixed weight "
+          "norm (the norm held, no weight decay), the train loss against the norm is L-shaped "
+          "and the test loss U-shaped", "train loss L, test loss U (shown for a teacher-student "
+          "MLP, MNIST, IMDb and QM9; for modular addition only the norm's path, Fig. 7)",
+          "omnigrok-lu", lu_shape(),
+          paper_scale="reduced losses at converged points on each sphere (teacher-student: "
+          "1e5 steps)"),
 ]

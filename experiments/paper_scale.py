@@ -20,6 +20,7 @@ H200, jax 0.11; log-linear between; benchmarks/gpu.py measures your card), CPU 4
 from __future__ import annotations
 
 import argparse
+import fnmatch
 import math
 import pathlib
 import sys
@@ -27,7 +28,7 @@ import sys
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
 
 from grokjax import config as config_lib  # noqa: E402
-from grokjax.launch import command, sweep  # noqa: E402
+from grokjax.launch import sweep  # noqa: E402
 
 SPEC = "experiments/sweep_paper_scale.py"
 ROOT = "experiments/results"
@@ -82,6 +83,9 @@ def main(argv=None) -> int:
     ap.add_argument("--backend", default="local", choices=("local", "slurm", "tpu"))
     args, rest = ap.parse_known_args(argv)
     _, runs = sweep.load(SPEC)
+    if args.only:  # the plan of what --only trains (sweep.select checks the patterns match)
+        globs = [g.strip() for g in args.only.split(",")]
+        runs = [r for r in runs if any(fnmatch.fnmatch(r.name, g) for g in globs)] or runs
     print(table(costs(runs)), flush=True)
     if args.plan:
         return 0

@@ -8,6 +8,8 @@ Stage 0:
 - pretrain/{add, multiply, subtract}: 10k, 10k and 30k steps; Table A.4, and the transfer
   sources;
 - omnigrok-constrained: Nanda's p = 113 model, alpha = 0.8, no weight decay, norm held;
+- omnigrok-lu: the same at alpha = 0.25-3 (a weight_scale grid, 3 seeds, 3,000 steps): the
+  train and test loss on each norm sphere, Omnigrok's L and U;
 - mix-asm-r0.3, mix-asm-r0.9, mix-squares-r0.3: section 8's mixtures;
 - frozen-random-embed/{add, subtract, multiply}: App. F;
 - smallest-r/x_x_y: 2a+b at r = 0.4, 0.5, 0.6;
@@ -18,7 +20,8 @@ Stage 0:
 
 Stage 1, from pretrain/: pge-add/{2a+-b, 2a+-3b, a-b}, pge-mul/{a+b, a-b}, pgt-add/{ab, a-b},
 pgt-mul/{ab+-b, a+b, a-b}, pge-sub/{a+b} and pgt-sub/{a-b, a+b} (Fig. 2's elementary
-arithmetic among them).
+arithmetic among them), and four cells of Table 1: pgt-add/{2a+b, (a+b)^3}, pge-add/(a+b)^3,
+pge-sub/2a-b.
 
 Measured on this CPU (one run per core): 400-1,700 s per 8,000-10,000-step run of one seed,
 2,500 s for the three-member r grid. The r = 0.9 mixture runs at about 1 step/s.
@@ -41,6 +44,10 @@ def get_runs(arg=None):
             Run("omnigrok-constrained", "configs/nanda_p113.py",
                 {**CK, "train.steps": 5000, "model.weight_scale": 0.8,
                  "optim.weight_decay": 0.0, "optim.constrain_norm": True}, seeds=1),
+            Run("omnigrok-lu", "configs/nanda_p113.py",
+                {**CK, **FIXED, "train.steps": 3000, "optim.weight_decay": 0.0,
+                 "optim.constrain_norm": True}, seeds=3,
+                grid={"weight_scale": (0.25, 0.4, 0.6, 0.8, 1.0, 1.5, 2.0, 3.0)}),
             Run("mix-asm-r0.3", "configs/mixtures.py:add,subtract,multiply",
                 {**CK, "train.steps": 8000, "train_fraction": 0.3}, seeds=1),
             Run("mix-asm-r0.9", "configs/mixtures.py:add,subtract,multiply",
@@ -66,11 +73,11 @@ def get_runs(arg=None):
 
 
 # the transfer rows of experiments/claims.py: (mode, source, targets)
-TRANSFERS = (("pge", "add", ("x_x_y", "x_x_m_y", "2x_3y", "2x_m_3y", "subtract")),
+TRANSFERS = (("pge", "add", ("x_x_y", "x_x_m_y", "2x_3y", "2x_m_3y", "subtract", "_x_y__3")),
              ("pge", "multiply", ("add", "subtract")),
-             ("pgt", "add", ("multiply", "subtract")),
+             ("pgt", "add", ("multiply", "subtract", "x_x_y", "_x_y__3")),
              ("pgt", "multiply", ("xy_y", "xy_m_y", "add", "subtract")),
-             ("pge", "subtract", ("add",)),
+             ("pge", "subtract", ("add", "x_x_m_y")),
              ("pgt", "subtract", ("subtract", "add")))
 
 

@@ -2,6 +2,7 @@
 
     grokjax sweep experiments/sweep_table_a5.py         # the paper's scale: 39 tasks x 3 seeds
     grokjax sweep experiments/sweep_table_a5.py:cpu     # the 2-core CPU's scale (below)
+    grokjax sweep experiments/sweep_table_a5.py:cpu-more    # 5 more tasks at that scale
     grokjax collect runs/table_a5 --plot
 
 Every two-variable task defined on all (a, b) (add, subtract, multiply and the 36 polynomials of
@@ -17,7 +18,10 @@ grok in the paper and seven that do not, with their paper values), 1 seed, 8,000
 checkpoint every 1,000 steps; ~40 minutes. Expect (paper): add, subtract, multiply, ab+a+b,
 a^2+b^2 and (a+b)^2 grok; 2a+b, 2a+3b, ab+b, a^2-b, a^2+ab+b^2, a^3+ab and (a-b)^4 do not
 (best test accuracy 3.1%, 3.3%, 6.1%, 9.5%, 34%, 4.9%, 85%). Measured: see
-experiments/results/table_a5-cpu/.
+experiments/results/table_a5-cpu/. `:cpu-more` adds, at the same scale, the from-scratch
+controls of three transfer rows (2a-b, 2a-3b, ab-b: the paper says they do not grok) and Fig. 8's
+odd-n tasks a^3+b^3 and (a+b)^3 (they grok in the paper); measured: see
+experiments/results/table_a5-cpu-more/.
 """
 
 from grokjax.launch.sweep import Run
@@ -27,14 +31,16 @@ TWO_VARIABLE = tuple(name for name, t in TASKS.items()
                      if t.arity == 2 and t.domain == "all" and name not in GROK_ONLY)
 CPU_TASKS = ("add", "subtract", "multiply", "xy_x_y", "x2_y2", "x2_2xy_y2",  # grok (paper)
              "x_x_y", "2x_3y", "xy_y", "x2_m_y", "x2_xy_y2", "x3_xy", "_x_m_y__4")  # do not
+CPU_MORE = ("x_x_m_y", "2x_m_3y", "xy_m_y",  # from-scratch controls of transfer rows
+            "x3_y3", "_x_y__3")  # Fig. 8's odd n
 
 
 def get_runs(arg=None):
-    if arg == "cpu":
+    if arg in ("cpu", "cpu-more"):
         return [Run("r0.3", "configs/polynomials.py", {
             "train_fraction": 0.3, "train.steps": 8000, "train.stop_when_grokked": False,
             "checkpoint.save_every": 1000, "checkpoint.keep": 20}, seeds=1,
-            grid={"task": CPU_TASKS})]
+            grid={"task": CPU_TASKS if arg == "cpu" else CPU_MORE})]
     rs = (float(arg),) if arg else (0.3,)
     return [Run(f"r{r:g}", "configs/polynomials.py", {"train_fraction": r}, seeds=3,
                 grid={"task": TWO_VARIABLE}) for r in rs]

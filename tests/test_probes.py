@@ -97,6 +97,25 @@ def test_restricted_and_excluded_loss_of_the_fourier_algorithm():
     assert float(measures.restricted_loss(logits, labels, other)) > 2.0
 
 
+def test_furuta_s_restricted_loss_drops_the_per_class_constant_nanda_s_keeps():
+    """A per-class bias (each class's mean logit over the table) is a component of no frequency:
+    Nanda's restricted loss keeps it, Furuta's (Table A.4: only the key frequencies' components)
+    drops it."""
+    p, keys = 23, [3, 7, 10]
+    logits, labels = fourier_algorithm_logits(p, keys, scale=40.0)
+    bias = jnp.asarray(np.random.default_rng(1).normal(0.0, 5.0, p), jnp.float32)
+    mask = jnp.zeros(fourier.n_freqs(p), bool).at[jnp.array(keys) - 1].set(True)
+    biased = logits + bias[None, None, :]  # the bias moves each class's logit on every input alike
+    every = jnp.ones((p, p))
+    # independent: the restricted logits written out, with and without the bias
+    assert float(measures.restricted_loss(biased, labels, mask)) == pytest.approx(
+        float(measures.mean_loss(biased, labels, every)), abs=1e-5)
+    assert float(measures.restricted_loss(biased, labels, mask, constant=False)) == \
+        pytest.approx(float(measures.mean_loss(logits, labels, every)), abs=1e-5)
+    assert float(measures.mean_loss(biased, labels, every)) > 2 * float(
+        measures.mean_loss(logits, labels, every))  # the bias matters to the loss
+
+
 def test_discrete_log_reindexing_is_a_bijection_that_makes_a_character_sparse():
     p = 23
     order = modular.log_order(p)

@@ -205,7 +205,7 @@ def test_the_committed_reproduction_report_is_what_the_committed_results_give(tm
         return [line for line in text.splitlines() if line.startswith("| ")]
     committed = pathlib.Path("REPRODUCTION.md").read_text()
     assert table(out.read_text()) == table(committed), "run `grokjax report` and commit"
-    for name in ("table-a5", "transfer", "fig8-ffd-fcr", "nanda-phases"):
+    for name in ("table-a5", "transfer", "fig8-ffd-fcr", "nanda-phases", "omnigrok-lu"):
         assert (tmp_path / "REPRODUCTION-figures" / f"{name}.png").stat().st_size > 10_000
 
 

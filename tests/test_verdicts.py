@@ -51,6 +51,16 @@ def wd(r, decay, grok=-1):
                 hparams={"train_fraction": r, "weight_decay": decay})
 
 
+def sphere(alpha, train_loss, test_loss, mem=100, seed=0):
+    """A member trained on the sphere of weight norm alpha * its initial one."""
+    return dict(member(seed, mem=mem, train_loss=train_loss), test_loss=test_loss,
+                hparams={"train_fraction": 0.3, "weight_scale": alpha})
+
+
+LU = [sphere(0.25, 4.7, 4.7), sphere(0.5, 0.9, 2.0), sphere(1.0, 1e-2, 0.02),
+      sphere(2.0, 1e-6, 3.0), sphere(3.0, 2e-6, 9.0)]
+
+
 # rule, members that agree (run steps), that disagree (steps), too short to say (steps)
 CASES = {
     "groks": (C.groks(paper_steps=1000), (GROKKED, 500), (NONE, 1000), (NONE, 500)),
@@ -104,6 +114,11 @@ CASES = {
                                        wd(0.4, 0, 900)], 1000),
                                      ([wd(0.2, 1), wd(0.3, 1, 300), wd(0.2, 0), wd(0.3, 0)],
                                       1000)),
+    "lu_shape": (C.lu_shape(), (LU, 3000),
+                 # the test loss falls all the way: no U
+                 ([sphere(a, tr, te) for a, tr, te in ((0.25, 4.7, 4.7), (1.0, 1e-2, 1.0),
+                                                       (3.0, 1e-6, 0.01))], 3000),
+                 ([dict(e, memorisation_step=-1) for e in LU], 100)),
     "faster_than": (C.faster_than("base"), (arms(fast=[100, 150, 120, 90], base=[900] * 4), 1000),
                     (arms(fast=[900, 950, 800, -1], base=[500, 450, 400, 600]), 1000),
                     (arms(fast=[-1] * 4, base=[-1] * 4), 1000)),
@@ -157,7 +172,7 @@ def test_every_rule_of_the_module_is_exercised_here_or_on_files_in_test_report()
     rules = {n for n, f in vars(C).items() if callable(f) and not n.startswith("_")
              and getattr(f, "__module__", "") == C.__name__
              and "decide" in getattr(getattr(f, "__code__", None), "co_varnames", ())}
-    assert len(rules) == 21, sorted(rules)  # the rules are found
+    assert len(rules) == 22, sorted(rules)  # the rules are found
     covered = {n.split(",")[0] for n in CASES} | {"spectrum_pattern", "transfer_effect",
                                                   "weight_norm_rises_then_ends_below_init"}
     on_files = {"excluded_rises_before_grokking", "phases_at_marks", "gini_rises_at_cleanup",
@@ -308,6 +323,43 @@ def test_the_unconstrained_norm_rises_while_memorising_and_ends_below_its_start(
     assert verdict(rule, GROKKED, 500, tmp_path) == C.DISAGREES
     history([10.0, 12.0, 12.0, 12.0, 11.0])  # has not come down yet, and nothing grokked
     assert verdict(rule, NONE, 500, tmp_path) == C.INCONCLUSIVE
+
+
+def test_furuta_s_restricted_loss_is_read_from_the_probe_report(tmp_path):
+    """keys_only: the restricted loss without the per-class constant (Furuta's Table A.4), from
+    `grokjax probe`'s report, not the summary's probes (Nanda's, with the constant)."""
+    nanda = [dict(e, probes=probes(4, 1e-8)) for e in GROKKED]
+    rule = C.restricted_above_train(100, keys_only=True)
+    assert verdict(rule, nanda, 500, tmp_path) == C.INCONCLUSIVE  # no report yet
+    assert verdict(C.restricted_above_train(100), nanda, 500, tmp_path) == C.DISAGREES
+
+    RunFiles(tmp_path).probes.mkdir()
+
+    def report(loss):
+        rundir.write_json(RunFiles(tmp_path).probes / "report-step500.json", {
+            "step": 500, "seeds": [{"seed": e["seed"], "restricted_loss_keys_only": loss}
+                                   for e in GROKKED]})
+    report(0.7)
+    assert verdict(rule, nanda, 500, tmp_path) == C.AGREES
+    assert verdict(C.restricted_below_train(keys_only=True), nanda, 500, tmp_path) == \
+        C.DISAGREES
+    report(1e-9)
+    assert verdict(rule, nanda, 500, tmp_path) == C.DISAGREES
+    assert verdict(C.restricted_below_train(keys_only=True), nanda, 500, tmp_path) == C.AGREES
+
+
+def test_the_lu_shape_needs_both_an_l_and_a_u():
+    """A train loss that rises again at large norms is no L, though the test loss is a U; a
+    test loss whose minimum is at an end is no U; seeds at one norm count by their median."""
+    rising = [sphere(a, tr, te) for a, tr, te in
+              ((0.25, 4.7, 4.7), (1.0, 1e-2, 0.02), (2.0, 0.5, 3.0), (3.0, 1e-3, 9.0))]
+    assert verdict(C.lu_shape(), rising, 3000) == C.DISAGREES
+    flat_u = [sphere(a, tr, te) for a, tr, te in
+              ((0.25, 4.7, 4.7), (1.0, 1e-2, 0.02), (3.0, 1e-6, 0.03))]  # 1.5x: not 2x
+    assert verdict(C.lu_shape(), flat_u, 3000) == C.DISAGREES
+    seeds = LU + [dict(e, seed=1) for e in LU] + [dict(LU[2], seed=2, test_loss=50.0)]
+    value, v = C.lu_shape()(seeds, run(seeds, 3000), None)
+    assert v == C.AGREES and "1: 0.01/0.02" in value, value  # the median of 0.02, 0.02, 50
 
 
 def test_a_speed_up_whose_interval_straddles_the_factor_is_inconclusive():

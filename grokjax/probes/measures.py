@@ -211,11 +211,14 @@ def logits_explained(logits_ppC: jax.Array, key_mask: jax.Array, direction: str 
 
 
 def restricted_loss(logits_ppC, labels_pp, key_mask, direction: str = "a+b",
-                    dtype=jnp.float32) -> jax.Array:
-    """The loss on every input of the logits kept only along the key directions (and the
-    constant)."""
-    const = logits_ppC.mean(axis=(0, 1), keepdims=True)
-    restricted = const + key_projection(logits_ppC, key_mask, direction)
+                    dtype=jnp.float32, constant: bool = True) -> jax.Array:
+    """The loss on every input of the logits kept only along the key directions and the
+    per-class constant (each class's mean logit over the table: Nanda's `bias_correction`).
+    `constant=False` drops the constant: "calculated only with the Fourier components of key
+    frequencies" (Furuta et al. 2024, App. E, Table A.4)."""
+    restricted = key_projection(logits_ppC, key_mask, direction)
+    if constant:
+        restricted = restricted + logits_ppC.mean(axis=(0, 1), keepdims=True)
     return mean_loss(restricted, labels_pp, jnp.ones(labels_pp.shape), dtype)
 
 
@@ -261,12 +264,14 @@ def table_logits(params: Params, tokens: jax.Array, mcfg: ModelConfig, p: int) -
 def nanda_measures(params: Params, mcfg: ModelConfig, tokens: jax.Array, labels_pp: jax.Array,
                    train_mask_pp: jax.Array, p: int, *, threshold: float = 0.85,
                    direction: str = "a+b", basis: str = "additive", dtype=jnp.float32,
-                   key_mask: jax.Array | None = None) -> dict[str, jax.Array]:
+                   key_mask: jax.Array | None = None, keys_only: bool = False
+                   ) -> dict[str, jax.Array]:
     """Key frequencies, the neurons they explain, the share of the logits their cos w_k(a+b-c)
     terms explain (NaN in the discrete-log basis), restricted and excluded loss (in `dtype`),
     on one seed, from the (a, b) table's tokens [p*p, C] (a-major), labels and train mask.
     The losses use the key frequencies found in these params, or `key_mask` [K] where given
-    (Nanda computes them over training with the final model's key frequencies).
+    (Nanda computes them over training with the final model's key frequencies). `keys_only`
+    adds Furuta's restricted loss, without the per-class constant ('restricted_loss_keys_only').
 
     With `basis="multiplicative"` the table is the nonzero (a, b) re-indexed by discrete log, so
     a * b becomes i + j over Z/(p-1): the frequencies are those of the multiplicative group."""
@@ -283,7 +288,10 @@ def nanda_measures(params: Params, mcfg: ModelConfig, tokens: jax.Array, labels_
     found, explained = key_frequencies(best, frac, fourier.n_freqs(n), threshold)
     act_norms = jnp.sqrt(block.sum(axis=-1))
     keys = found if key_mask is None else key_mask
-    return {"key_freqs": found, "neurons_explained": explained, "acts/freq_norms": act_norms,
+    furuta = ({"restricted_loss_keys_only": restricted_loss(
+        logits, labels_pp, keys, direction, dtype, constant=False)} if keys_only else {})
+    return {**furuta, "key_freqs": found, "neurons_explained": explained,
+            "acts/freq_norms": act_norms,
             "logits_explained": (logits_explained(logits, keys, direction)
                                  if basis == "additive" else jnp.float32(jnp.nan)),
             "restricted_loss": restricted_loss(logits, labels_pp, keys, direction, dtype),
@@ -292,11 +300,13 @@ def nanda_measures(params: Params, mcfg: ModelConfig, tokens: jax.Array, labels_
 
 
 def table_measures(params: Params, tokens, labels_pp, train_pp, mcfg: ModelConfig,
-                   spec: "ProbeSpec", key_mask: jax.Array | None = None) -> dict[str, jax.Array]:
+                   spec: "ProbeSpec", key_mask: jax.Array | None = None,
+                   keys_only: bool = False) -> dict[str, jax.Array]:
     """`nanda_measures` with a run's probe settings."""
     return nanda_measures(params, mcfg, tokens, labels_pp, train_pp, spec.p,
                           threshold=spec.threshold, direction=spec.direction,
-                          basis=spec.table_basis, dtype=spec.loss_dtype, key_mask=key_mask)
+                          basis=spec.table_basis, dtype=spec.loss_dtype, key_mask=key_mask,
+                          keys_only=keys_only)
 
 
 def spectral_measures(params: Params, p: int, *, eta: float = 0.5, basis: str = "additive"

@@ -204,16 +204,38 @@ def transfer_effect(expect: str) -> Predicate:
     return decide
 
 
-def restricted_below_train(min_fraction: float = 0.5) -> Predicate:
+def _restricted(entries: list[dict], run_dir: pathlib.Path, keys_only: bool
+                ) -> tuple[list[float] | None, str]:
+    """The members' final restricted loss: Nanda's, with the per-class constant, from the
+    summary's probes; or (`keys_only`) Furuta's, only the key frequencies' components (App. E),
+    from the run's `grokjax probe` report. None, with the reason, where it is not there."""
+    if not keys_only:
+        if not all(e.get("probes", {}).get("restricted_loss") is not None for e in entries):
+            return None, f"{INCONCLUSIVE}: the run's probes have no restricted loss"
+        return [e["probes"]["restricted_loss"] for e in entries], ""
+    found = runs.latest_probe_report(RunFiles(run_dir).probes) if run_dir else None
+    report = rundir.read_json(found[1]) if found else None
+    by_seed = {r["seed"]: r.get("restricted_loss_keys_only") for r in
+               (report or {}).get("seeds", [])}
+    if any(by_seed.get(e["seed"]) is None for e in entries):
+        return None, (f"{INCONCLUSIVE}: no probe report with Furuta's restricted loss "
+                      f"(grokjax probe {run_dir})")
+    return [by_seed[e["seed"]] for e in entries], ""
+
+
+def restricted_below_train(min_fraction: float = 0.5, keys_only: bool = False) -> Predicate:
     """Agrees when in at least `min_fraction` of the grokked members the final restricted loss
     is below the final train loss (Nanda: the key frequencies alone fit better than the model);
-    inconclusive when none grokked."""
+    inconclusive when none grokked. `keys_only`: Furuta's restricted loss (`_restricted`)."""
     def decide(entries, summary, run_dir):
         entries = [e for e in entries if e["grok_step"] >= 0]
         if not entries:
             return "none grokked", f"{INCONCLUSIVE}: no grokking within {_steps(summary)} steps"
-        below = [e["probes"]["restricted_loss"] < e["train_loss"] for e in entries]
-        ratios = [e["probes"]["restricted_loss"] / e["train_loss"] for e in entries]
+        losses, why = _restricted(entries, run_dir, keys_only)
+        if losses is None:
+            return "-", why
+        below = [r < e["train_loss"] for r, e in zip(losses, entries)]
+        ratios = [r / e["train_loss"] for r, e in zip(losses, entries)]
         value = (f"{sum(below)}/{len(below)} members below; restricted/train loss median "
                  f"{np.median(ratios):.3g}")
         return value, AGREES if sum(below) / len(below) >= min_fraction else DISAGREES
@@ -273,17 +295,18 @@ def _share(held: int, n: int, fraction: float = 2 / 3) -> bool:
     return n > 0 and held / n >= fraction
 
 
-def restricted_above_train(factor: float = 100.0) -> Predicate:
+def restricted_above_train(factor: float = 100.0, keys_only: bool = False) -> Predicate:
     """Agrees when in 2/3 of the members the final restricted loss is at least `factor` times
-    the final train loss (Furuta's subtraction: its key frequencies alone do not fit)."""
+    the final train loss (Furuta's subtraction: its key frequencies alone do not fit).
+    `keys_only`: Furuta's restricted loss (`_restricted`)."""
     def decide(entries, summary, run_dir):
-        if not all(e.get("probes", {}).get("restricted_loss") is not None for e in entries):
-            return "-", f"{INCONCLUSIVE}: the run's probes have no restricted loss"
         grokked = [e for e in entries if e["grok_step"] >= 0]
         if not grokked:
             return "none grokked", f"{INCONCLUSIVE}: no grokking within {_steps(summary)} steps"
-        ratios = [e["probes"]["restricted_loss"] / e["train_loss"] for e in grokked]
-        losses = [e["probes"]["restricted_loss"] for e in grokked]
+        losses, why = _restricted(grokked, run_dir, keys_only)
+        if losses is None:
+            return "-", why
+        ratios = [r / e["train_loss"] for r, e in zip(losses, grokked)]
         train = np.median([e["train_loss"] for e in grokked])
         value = (f"restricted loss median {np.median(losses):.3g} (train loss {train:.3g}), "
                  f"ratio {np.median(ratios):.3g}")
@@ -649,6 +672,48 @@ def weight_norm_rises_then_ends_below_init(rise: float = 1.0) -> Predicate:
         value = f"{held}/{len(grokked)} grokked members; norm over its initial value: " + \
             "; ".join(texts)
         return value, AGREES if _share(held, len(grokked)) else DISAGREES
+    return decide
+
+
+def lu_points(entries: list[dict], summary: dict
+              ) -> tuple[list[float], list[float], list[float], dict[float, list[dict]]]:
+    """Members of a `weight_scale` grid by norm: the norms in order, the median over seeds of
+    the final train and test loss at each, and the members at each."""
+    by: dict[float, list[dict]] = {}
+    for e in entries:
+        by.setdefault(float(setting(e, summary, "weight_scale")), []).append(e)
+    alphas = sorted(by)
+    return (alphas, [float(np.median([e["train_loss"] for e in by[a]])) for a in alphas],
+            [float(np.median([e["test_loss"] for e in by[a]])) for a in alphas], by)
+
+
+def lu_shape(l_factor: float = 10.0, u_factor: float = 2.0, noise: float = 1e-3) -> Predicate:
+    """Omnigrok's LU mechanism (§2, Figs. 1(b) and 2(a)): on spheres of fixed weight norm
+    (members of a `weight_scale` grid trained with the norm held and no weight decay, so that
+    the final point is Omnigrok's reduced loss), the train loss against the norm is L-shaped and
+    the test loss U-shaped. Per norm, the median over seeds of the final losses.
+    L: the train loss at the smallest norm is at least `l_factor` times that at the largest, and
+    it never rises from one norm to the next by more than a factor 2 (rises below `noise`, in
+    losses already near zero, do not count). U: the test loss is lowest at an interior norm and
+    at least `u_factor` times that at both ends. Agrees when both hold, disagrees when either
+    fails; inconclusive with fewer than 3 norms, or when the largest norm's members did not fit
+    their train set (the run too short to find the sphere's minimum)."""
+    def decide(entries, summary, run_dir):
+        alphas, train, test, by = lu_points(entries, summary)
+        value = "w/w0 train/test loss: " + ", ".join(
+            f"{a:g}: {tr:.2g}/{te:.2g}" for a, tr, te in zip(alphas, train, test))
+        if len(alphas) < 3:
+            return value, f"{INCONCLUSIVE}: {len(alphas)} weight norms (3 or more needed)"
+        if not any(e["memorisation_step"] >= 0 for e in by[alphas[-1]]):
+            return value, (f"{INCONCLUSIVE}: the largest norm did not fit its train set within "
+                           f"{_steps(summary)} steps")
+        low = int(np.argmin(test))
+        l_holds = train[0] >= l_factor * train[-1] and all(
+            b <= max(2 * a, noise) for a, b in zip(train, train[1:]))
+        u_holds = 0 < low < len(alphas) - 1 and min(test[0], test[-1]) >= u_factor * test[low]
+        value += f"; train loss {'L' if l_holds else 'not L'}, test loss " + \
+            (f"U (lowest at w/w0 = {alphas[low]:g})" if u_holds else "not U")
+        return value, AGREES if l_holds and u_holds else DISAGREES
     return decide
 
 

@@ -10,8 +10,8 @@ and Gini), with memorisation and grok steps or phases marked. Across seeds and r
 log: `shows_discrete_log`). Of the probes over training: `embedding_spectrum` (W_E's norm per
 frequency against step, one panel per seed, the key frequencies marked).
 For the reproduction report: `outcome_matrix` (runs as a table: grok step or best test
-accuracy), `spectrum_patterns` (Furuta's Fig. 8) and `measure_phases` (Nanda's Fig. 7 with the
-phases from the measures).
+accuracy), `spectrum_patterns` (Furuta's Fig. 8), `measure_phases` (Nanda's Fig. 7 with the
+phases from the measures) and `lu_landscape` (Omnigrok's Fig. 1(b): loss against weight norm).
 (TensorBoard's small spectrum image is drawn by grokjax.monitor.spectrum_image.)
 
 Events and phases have one colour each in every figure (`EVENTS`): `plot`'s median
@@ -546,6 +546,26 @@ def spectrum_patterns(curves: list[dict], title: str, path: pathlib.Path) -> Non
     _legend(axes[1])
     fig.suptitle(title)
     fig.tight_layout(rect=(0, 0, 1, 0.95))
+    fig.savefig(path, dpi=DPI)
+    plt.close(fig)
+
+
+def lu_landscape(alphas: list[float], train: list[float], test: list[float], title: str,
+                 path: pathlib.Path) -> None:
+    """Omnigrok's Fig. 1(b): the final train and test loss of runs held on spheres of weight
+    norm alpha * w0 (one point per norm, the median over seeds), on log-log axes."""
+    fig, ax = plt.subplots(figsize=HEATMAP_SIZE)
+    ax.plot(alphas, train, "o-", color="C1", label="train loss (L)")
+    ax.plot(alphas, test, "s-", color="0.45", label="test loss (U)")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xticks(alphas, [_tick(a) for a in alphas])
+    ax.xaxis.set_minor_locator(mticker.NullLocator())
+    ax.set_xlabel("weight norm w / w0 (held during training)")
+    ax.set_ylabel("final loss")
+    _legend(ax)
+    ax.set_title(title, fontsize=10)
+    fig.tight_layout()
     fig.savefig(path, dpi=DPI)
     plt.close(fig)
 

@@ -133,7 +133,7 @@ def report(run: str | pathlib.Path, step: int | None = None) -> tuple[dict, dict
     if spec.table:
         data = _table(exp)
         table = jax.device_get(jax.jit(jax.vmap(lambda prm, train: measures.table_measures(
-            prm, data.table_tokens, data.table_labels, train, mcfg, spec)))(
+            prm, data.table_tokens, data.table_labels, train, mcfg, spec, keys_only=True)))(
                 params, data.table_train))
         accs = ablations(params, table["key_freqs"], data, spec, mcfg, exp.batching)
     history = saved.history if saved.has_history else None
@@ -157,6 +157,8 @@ def _table_entry(table: dict, acc: np.ndarray, i: int) -> dict:
         "key_freqs": keys, "neurons_explained": float(table["neurons_explained"][i]),
         "logits_explained": float(table["logits_explained"][i]),
         "restricted_loss": float(table["restricted_loss"][i]),
+        # Furuta's (App. E): only the key frequencies' components, no per-class constant
+        "restricted_loss_keys_only": float(table["restricted_loss_keys_only"][i]),
         "excluded_loss": float(table["excluded_loss"][i]),
         "ablation": {"intact_acc": float(acc[0]),
                      "without_each_key_freq_acc": {k: float(acc[k]) for k in keys},

@@ -17,7 +17,9 @@ Figures, written beside the report (FILE's stem + '-figures/') and linked from i
 - with `SPECTRUM_FIGURE = (run, [(task, label), ...])` in the claims file, Furuta's Fig. 8:
   FFD and FCR of W_E over training for those members of the run;
 - with `PHASES_FIGURE = (run, member)`, Nanda's Fig. 7 on that member with the phases found
-  from the measures (tables.measure_phases; needs the run's final-keys.json).
+  from the measures (tables.measure_phases; needs the run's final-keys.json);
+- with `LU_FIGURE = run` (a weight_scale grid trained with the norm held), Omnigrok's Fig. 1(b):
+  the final train and test loss against the weight norm.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from grokjax.config import exec_file
 from grokjax.errors import GrokjaxError
 from grokjax.report import draw
 from grokjax.report.claims import (AGREES, CONSISTENT, DISAGREES, INCONCLUSIVE, NOT_RUN,
-                                    Claim, evaluate, placed, read_summary, selected,
+                                    Claim, evaluate, lu_points, placed, read_summary, selected,
                                     verdict_kind)
 from grokjax.store import rundir
 from grokjax.store.files import RunFiles
@@ -153,6 +155,18 @@ def _phases_figure(spec, results: pathlib.Path, out: pathlib.Path) -> list[pathl
     return [path]
 
 
+def _lu_figure(run: str, results: pathlib.Path, out: pathlib.Path) -> list[pathlib.Path]:
+    summary = read_summary(results / run)
+    if summary is None:
+        return []
+    alphas, train, test, _ = lu_points(summary["seeds"], summary)
+    path = out / "omnigrok-lu.png"
+    draw.lu_landscape(alphas, train, test, f"Omnigrok's LU on {run} (p = {summary['p']}, r = "
+                      f"{summary['train_fraction']}, {summary['steps']} steps, no weight decay)",
+                      path)
+    return [path]
+
+
 def write(claims_file: str | pathlib.Path, results: str | pathlib.Path,
           out: str | pathlib.Path, title: str = "Reproduction") -> list[dict]:
     """Evaluates every claim, draws the figures and writes the markdown report; returns its
@@ -167,6 +181,8 @@ def write(claims_file: str | pathlib.Path, results: str | pathlib.Path,
         figures += _spectrum_figure(module.SPECTRUM_FIGURE, results, fig_dir)
     if getattr(module, "PHASES_FIGURE", None):
         figures += _phases_figure(module.PHASES_FIGURE, results, fig_dir)
+    if getattr(module, "LU_FIGURE", None):
+        figures += _lu_figure(module.LU_FIGURE, results, fig_dir)
     links = [pathlib.Path(os.path.relpath(f, out.parent)).as_posix() for f in figures]
     out.write_text(markdown(rows, title, str(results), links))
     return rows
