@@ -10,14 +10,14 @@ decides agreement (grokjax/report/claims.py). A claim whose run is not there yet
 """
 
 from grokjax.report.claims import (Claim, does_not_grok, excluded_rises_before_grokking,
-                                   faster_than, key_frequency_ablation, less_data_with, lu_shape,
-                                   transfer_effect,
-                                   weight_norm_falls_in_phases,
-                                   weight_norm_rises_then_ends_below_init,
-                                   gini_rises_at_cleanup, groks, groks_last, no_grokking_delay,
-                                   phases_at_marks, probe_range, restricted_above_train,
-                                   restricted_below_train, smallest_grokking_r, spectra_shape,
-                                   spectrum_pattern, steps_per_percent, task_groks)
+                                   faster_than, gini_rises_at_cleanup, groks, groks_last,
+                                   key_frequency_ablation, less_data_with, lu_shape,
+                                   no_grokking_delay, phases_at_marks, probe_range,
+                                   restricted_above_train, restricted_below_train,
+                                   smallest_grokking_r, softmax_collapses, spectra_shape,
+                                   spectrum_pattern, steps_per_percent, task_groks,
+                                   transfer_effect, weight_norm_falls_in_phases,
+                                   weight_norm_rises_then_ends_below_init)
 
 FURUTA = "p=97, r=0.3, 3 seeds, up to 3e5 steps"
 POWER = "x / y mod 97, r=0.5, 2-layer model, batch 512, 1e5 steps"
@@ -37,6 +37,9 @@ FURUTA_CMP_SETTLE = ("the same arms at Furuta's add mod 97, r=0.3 (configs/compa
 WD0_SETTLE = ("a longer run of the wd-0 arms (configs/comparison.py:quick with grid.arms "
               "adamw-wd0, stablemax-wd0, orthogonal-wd0), and with numerics.loss_dtype=float32 "
               "as the paper's")
+WD0_F32_SETTLE = ("a longer run of the float32 wd-0 arms (comparison-wd0-f32's command with "
+                  "more steps), and the paper's own models and budgets")
+PRIETO = "modular arithmetic, MLPs and transformers, float32 losses"
 GROKFAST = "x*y mod 97, r=0.5, 2-layer model, batch 512, 1 seed (Grokfast's README)"
 FURUTA_STEPS, FURUTA_SEEDS = 300_000, 3
 PRETRAIN_SUB_WHY = ("needs subtraction's 30k-step source (pretrain/subtract) trained with its "
@@ -364,20 +367,28 @@ CLAIMS = [
           "paper/comparison-grokfast", faster_than("adam", factor=10.0),
           members={"arm": "grokfast-ema"}, paper_scale=GROKFAST, paper_steps=40_000,
           paper_seeds=1, not_run_why=GROKFAST_SETTLE),
-    Claim("StableMax without wd", "Prieto et al. 2025 §5", "with StableMax's cross entropy a "
-          "model groks with no weight decay", "groks", WD0, groks(),
-          members={"arm": "stablemax-wd0"}, settle_by=WD0_SETTLE,
-          paper_scale="modular arithmetic, MLPs and transformers, float32 losses"),
-    Claim("Softmax CE without wd", "Prieto et al. 2025 §3-4", "with softmax cross entropy and "
-          "no weight decay a model stops at memorisation (softmax collapse), where StableMax "
-          "groks", "does not grok (float32 losses)", WD0,
-          does_not_grok(control={"arm": "stablemax-wd0"}), members={"arm": "adamw-wd0"},
-          settle_by=WD0_SETTLE,
-          paper_scale="modular arithmetic, MLPs and transformers, float32 losses"),
-    Claim("⊥AdamW without wd", "Prieto et al. 2025 §6", "with ⊥AdamW (the gradient's "
-          "component along the weights removed) a model groks with no weight decay", "groks",
-          WD0, groks(), members={"arm": "orthogonal-wd0"}, settle_by=WD0_SETTLE,
-          paper_scale="modular arithmetic, MLPs and transformers, float32 losses"),
+    # the wd-0 arms with grokjax's float64 loss and, as Prieto et al. train, a float32 one
+    *[claim for loss, runs, settle in (
+        ("float64 loss", WD0, WD0_SETTLE),
+        ("float32 loss", ("comparison-wd0-f32",), WD0_F32_SETTLE))
+      for claim in (
+        Claim(f"StableMax without wd, {loss}", "Prieto et al. 2025 §5", "with StableMax's "
+              "cross entropy a model groks with no weight decay", "groks", runs, groks(),
+              members={"arm": "stablemax-wd0"}, settle_by=settle, paper_scale=PRIETO),
+        Claim(f"Softmax CE without wd, {loss}", "Prieto et al. 2025 §3-4", "with softmax "
+              "cross entropy and no weight decay a model stops at memorisation (softmax "
+              "collapse), where StableMax groks", "does not grok (float32 losses)", runs,
+              does_not_grok(control={"arm": "stablemax-wd0"}), members={"arm": "adamw-wd0"},
+              settle_by=settle, paper_scale=PRIETO),
+        Claim(f"⊥AdamW without wd, {loss}", "Prieto et al. 2025 §6", "with ⊥AdamW (the "
+              "gradient's component along the weights removed) a model groks with no weight "
+              "decay", "groks", runs, groks(), members={"arm": "orthogonal-wd0"},
+              settle_by=settle, paper_scale=PRIETO))],
+    Claim("Softmax collapse, float32 loss", "Prieto et al. 2025 §3", "without "
+          "regularisation, past memorisation the softmax of most train rows collapses in "
+          "float32 (its exp-sum rounds to exactly 1, the gradient to exactly 0)",
+          "most train rows collapse (float32)", ("comparison-wd0-f32",), softmax_collapses(),
+          members={"arm": "adamw-wd0"}, paper_scale=PRIETO),
     Claim("Omnigrok constrained norm", "Omnigrok Fig. 7", "with the weight norm held at its "
           "initial value (alpha = 0.8, no weight decay), train and test accuracy rise "
           "together: no grokking delay", "no delay", "omnigrok-constrained",

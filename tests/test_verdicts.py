@@ -172,9 +172,10 @@ def test_every_rule_of_the_module_is_exercised_here_or_on_files_in_test_report()
     rules = {n for n, f in vars(C).items() if callable(f) and not n.startswith("_")
              and getattr(f, "__module__", "") == C.__name__
              and "decide" in getattr(getattr(f, "__code__", None), "co_varnames", ())}
-    assert len(rules) == 22, sorted(rules)  # the rules are found
+    assert len(rules) == 23, sorted(rules)  # the rules are found
     covered = {n.split(",")[0] for n in CASES} | {"spectrum_pattern", "transfer_effect",
-                                                  "weight_norm_rises_then_ends_below_init"}
+                                                  "weight_norm_rises_then_ends_below_init",
+                                                  "softmax_collapses"}
     on_files = {"excluded_rises_before_grokking", "phases_at_marks", "gini_rises_at_cleanup",
                 "weight_norm_falls_in_phases", "key_frequency_ablation", "spectra_shape"}
     assert rules - covered - on_files == set(), rules - covered - on_files
@@ -346,6 +347,18 @@ def test_furuta_s_restricted_loss_is_read_from_the_probe_report(tmp_path):
     report(1e-9)
     assert verdict(rule, nanda, 500, tmp_path) == C.DISAGREES
     assert verdict(C.restricted_below_train(keys_only=True), nanda, 500, tmp_path) == C.AGREES
+
+
+def test_softmax_collapse_reads_the_final_share_of_collapsed_train_rows(tmp_path):
+    def history(*final):
+        rundir.write_npz(RunFiles(tmp_path).history, {"train/softmax_collapse": np.asarray(
+            [[[0.0], [f]] for f in final])})
+    rule = C.softmax_collapses(0.5)
+    history(0.93, 1.0, 0.2)
+    assert verdict(rule, GROKKED, 500, tmp_path) == C.AGREES
+    history(0.0, 0.0, 0.6)
+    assert verdict(rule, GROKKED, 500, tmp_path) == C.DISAGREES
+    assert verdict(rule, [member(s) for s in range(3)], 50, tmp_path) == C.INCONCLUSIVE
 
 
 def test_the_lu_shape_needs_both_an_l_and_a_u():

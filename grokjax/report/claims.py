@@ -675,6 +675,28 @@ def weight_norm_rises_then_ends_below_init(rise: float = 1.0) -> Predicate:
     return decide
 
 
+def softmax_collapses(at_least: float = 0.5) -> Predicate:
+    """Prieto et al. 2025 §3: past memorisation without regularisation, the softmax of most
+    train rows collapses (`train/softmax_collapse`: the share of rows whose exp-sum after the
+    max shift is exactly 1 in the loss dtype, so their gradient is exactly 0). Agrees when the
+    final share is at least `at_least` in 2/3 of the members, disagrees when it is not;
+    inconclusive where no member fitted its train set."""
+    def decide(entries, summary, run_dir):
+        history = _history(run_dir)
+        if history is None or "train/softmax_collapse" not in history:
+            return "-", f"{INCONCLUSIVE}: the run's history has no softmax-collapse share"
+        if not any(e["memorisation_step"] >= 0 for e in entries):
+            return "-", (f"{INCONCLUSIVE}: the train set was not fitted within "
+                         f"{_steps(summary)} steps")
+        final = [float(np.asarray(history["train/softmax_collapse"][_index(summary, e)]
+                                  ).reshape(-1)[-1]) for e in entries]
+        held = sum(f >= at_least for f in final)
+        value = (f"final share of train rows collapsed {_span(final)} ({held}/{len(final)} "
+                 f"members at {at_least:g} or more)")
+        return value, AGREES if _share(held, len(final)) else DISAGREES
+    return decide
+
+
 def lu_points(entries: list[dict], summary: dict
               ) -> tuple[list[float], list[float], list[float], dict[float, list[dict]]]:
     """Members of a `weight_scale` grid by norm: the norms in order, the median over seeds of
