@@ -9,7 +9,7 @@ Python's random.seed(0) shuffle of all pairs (split.mode='reference', split.seed
 every seed, so seeds differ only in their init. Nanda: grokking around step 10k ("after around
 10,000 epochs, the network generalizes"), memorisation by ~1.4k and cleanup by ~14k. Measured
 on the 2-core CPU (experiments/results/nanda_p113-s0-5, `--seed-list 0,1,2,3,4,5`): seeds 0-5
-grok at steps 9,720, 8,160, 8,930, 4,000, 7,050 and 4,660, at ~23 seed-steps/s.
+grok at steps 9,720, 8,160, 8,930, 4,000, 7,050 and 4,660 (13-23 seed-steps/s on a shared CPU).
 """
 
 from grokjax.config import base_config

@@ -9,6 +9,9 @@ decides agreement (grokjax/report/claims.py). A claim whose run is not there yet
 "not run". Runs and their scale: experiments/results/README.md.
 """
 
+import pathlib
+
+from grokjax.config import exec_file
 from grokjax.report.claims import (Claim, does_not_grok, excluded_rises_before_grokking,
                                    faster_than, gini_rises_at_cleanup, groks, groks_last,
                                    key_frequency_ablation, less_data_with, lu_shape,
@@ -35,8 +38,8 @@ FURUTA_CMP_SETTLE = ("the same arms at Furuta's add mod 97, r=0.3 (configs/compa
                      "144 members x 2e4 steps: ~18 CPU-hours at ~45 member-steps/s; a stage of "
                      "experiments/paper_scale.py)")
 WD0_SETTLE = ("a longer run of the wd-0 arms (configs/comparison.py:quick with grid.arms "
-              "adamw-wd0, stablemax-wd0, orthogonal-wd0), and with numerics.loss_dtype=float32 "
-              "as the paper's")
+              "adamw-wd0, stablemax-wd0, orthogonal-wd0; the float32-loss rows below are the "
+              "paper's numerics)")
 WD0_F32_SETTLE = ("a longer run of the float32 wd-0 arms (comparison-wd0-f32's command with "
                   "more steps), and the paper's own models and budgets")
 PRIETO = "modular arithmetic, MLPs and transformers, float32 losses"
@@ -84,7 +87,8 @@ FIG8 = [("add", "a+b", "falls", "flat", "FFD falls while FCR stays high"),
         # §6.3: a^n+b^n progresses as multiplication, "FFD decreases more when n is odd";
         # (a+b)^n as addition ("high sparsity and balanced components"), "FCR significantly
         # drops when n is even"
-        ("x3_y3", "a^3+b^3", "falls", "any", "like multiplication, but FFD falls for odd n"),
+        ("x3_y3", "a^3+b^3", "falls", "any", "like multiplication, but FFD falls for odd n "
+         "('FFD decreases more when n is odd', where a^2+b^2's stays 1.0)"),
         ("_x_y__3", "(a+b)^3", "falls", "flat", "like addition; FCR drops only for even n")]
 FIG8_RUNS = {"subtract": "pretrain/subtract"}  # 30k steps: subtraction groks at 19k
 TRANSFER = "p=97, r=0.3, 3 seeds, up to 1e5 steps (the reference code's, not the paper's)"
@@ -99,14 +103,15 @@ NANDA_RUN = ("paper/nanda_p113", "nanda_p113-s0-5")  # the 40k run where it exis
 # a rerun of the first 10k steps whose final checkpoint `grokjax probe` read (ablations, and the
 # logits' share, a probe added after nanda_p113-s0-5 was trained)
 NANDA_PROBED = ("paper/nanda_p113", "nanda_p113-10k")
-CPU_TASKS = ("add", "subtract", "multiply", "xy_x_y", "x2_y2", "x2_2xy_y2", "x_x_y", "2x_3y",
-             "xy_y", "x2_m_y", "x2_xy_y2", "x3_xy", "_x_m_y__4")
-# five more at the same scale (experiments/sweep_table_a5.py:cpu-more): the from-scratch
-# controls of PG-E(add) 2a-b, 2a-3b and PG-T(mul) ab-b, and Fig. 8's odd n
-CPU_MORE = ("x_x_m_y", "2x_m_3y", "xy_m_y", "x3_y3", "_x_y__3")
-# the report's curve figures: Fig. 8 from one run's members, Nanda's phases on one member,
-# Omnigrok's LU from a weight_scale grid
-SPECTRUM_FIGURE = (A5_CPU, [(task, formula) for task, formula, *_ in FIG8 if task in CPU_TASKS])
+# the tasks of the CPU-scale task grids (experiments/sweep_table_a5.py:cpu and :cpu-more, the
+# latter the from-scratch controls of PG-E(add) 2a-b, 2a-3b and PG-T(mul) ab-b, and Fig. 8's
+# odd n)
+_A5_SWEEP = exec_file(pathlib.Path(__file__).with_name("sweep_table_a5.py"))
+CPU_TASKS, CPU_MORE = _A5_SWEEP.CPU_TASKS, _A5_SWEEP.CPU_MORE
+# the report's curve figures: Fig. 8 from the task grids' members, Nanda's phases on one
+# member, Omnigrok's LU from a weight_scale grid
+SPECTRUM_FIGURE = [(run, [(task, formula) for task, formula, *_ in FIG8 if task in tasks])
+                   for run, tasks in ((A5_CPU, CPU_TASKS), (A5_CPU_MORE, CPU_MORE))]
 PHASES_FIGURE = ("nanda_p113-s0-5", 3)
 LU_FIGURE = "omnigrok-lu"
 
@@ -150,7 +155,7 @@ CLAIMS = [
     *[Claim(f"Fig. 8 {formula}", "Furuta Fig. 8, §6.3", f"{formula}: FFD(W_E) {ffd}"
             + (f", FCR(W_E) {fcr}" if fcr != "any" else ""),
             words, FIG8_RUNS.get(task, A5_CPU_MORE if task in CPU_MORE else A5_CPU),
-            spectrum_pattern(ffd, fcr, needs_grokking=task != "x2_xy_y2"),
+            spectrum_pattern(ffd, fcr, needs_grokking=task not in ("x2_xy_y2", "xy_y")),
             members={} if task in FIG8_RUNS else {"task": task}, paper_scale="p=97, r=0.3")
       for task, formula, ffd, fcr, words in FIG8],
     # Furuta's spectra at the final probe (grokjax.report.claims.spectra_shape: FFD <= 0.25 is
@@ -221,8 +226,9 @@ CLAIMS = [
       for src, run in (("add", "pgt-add/subtract"), ("mul", "pgt-mul/subtract"))],
     # Table 1 (§7.2: "the smallest train fraction where grokking happens"; a check mark is
     # r = 0.3): cells whose sources are add and subtract, at r = 0.3
-    *[Claim(f"{mode}({src}) {formula}", "Furuta Table 1, §7.2", f"with {src}'s {part} frozen, "
-            f"{formula} groks at r = 0.3 (from scratch: {scratch})", "groks (a check mark)",
+    *[Claim(f"{mode}({src}) {formula}", "Furuta Table 1, §7.2, p. 11", f"with {src}'s {part} "
+            f"frozen, {formula} groks at r = 0.3 (from scratch: {scratch})",
+            "groks (a check mark)",
             (f"paper/{run}", run), groks(paper_steps=TRANSFER_STEPS), paper_scale=TRANSFER,
             paper_steps=TRANSFER_STEPS, paper_seeds=3,
             cells=(("transfer", formula, f"{mode}({src})"),))
@@ -230,8 +236,9 @@ CLAIMS = [
           ("PG-T", "add", "transformer", "pgt-add/x_x_y", "2a+b", "r = 0.5"),
           ("PG-E", "add", "embedding", "pge-add/_x_y__3", "(a+b)^3", "r = 0.3"),
           ("PG-E", "sub", "embedding", "pge-sub/x_x_m_y", "2a-b", "r = 0.4"))],
-    Claim("PG-T(add) (a+b)^3", "Furuta Table 1, §7.2", "add's frozen transformer prevents "
-          "(a+b)^3 from grokking, which groks from scratch at r = 0.3 (against it from scratch)",
+    Claim("PG-T(add) (a+b)^3", "Furuta Table 1, §7.2, p. 11", "add's frozen transformer "
+          "prevents (a+b)^3 from grokking, which groks from scratch at r = 0.3 (against it "
+          "from scratch)",
           "hurts (a cross: at no r)", ("paper/pgt-add/_x_y__3", "pgt-add/_x_y__3"),
           transfer_effect("hurts"), control=((A5, A5_CPU_MORE), {"task": "_x_y__3"}),
           paper_scale=TRANSFER, paper_steps=TRANSFER_STEPS, paper_seeds=3,

@@ -166,6 +166,10 @@ def test_the_spectrum_pattern_agrees_disagrees_and_waits_for_grokking(tmp_path):
     history([1.0, 1.0], [0.9, 0.4])
     assert verdict(rule, GROKKED, 500, tmp_path) == C.DISAGREES
     assert verdict(rule, NONE, 500, tmp_path) == C.INCONCLUSIVE
+    history([1.0, 0.5], [0.9, 0.9])  # the pattern, but without grokking: too short to say
+    assert verdict(rule, NONE, 500, tmp_path) == C.INCONCLUSIVE
+    assert verdict(C.spectrum_pattern("falls", "flat", needs_grokking=False), NONE, 500,
+                   tmp_path) == C.AGREES  # a claim about a task that does not grok
 
 
 def test_every_rule_of_the_module_is_exercised_here_or_on_files_in_test_report():
@@ -346,7 +350,9 @@ def test_furuta_s_restricted_loss_is_read_from_the_probe_report(tmp_path):
         C.DISAGREES
     report(1e-9)
     assert verdict(rule, nanda, 500, tmp_path) == C.DISAGREES
-    assert verdict(C.restricted_below_train(keys_only=True), nanda, 500, tmp_path) == C.AGREES
+    value, v = C.restricted_below_train(keys_only=True)(nanda, run(nanda, 500), tmp_path)
+    assert v == C.AGREES and "with the per-class constant (Nanda's) 1e-08" in value
+    assert verdict(rule, nanda, 600, tmp_path) == C.INCONCLUSIVE  # a report of another step
 
 
 def test_softmax_collapse_reads_the_final_share_of_collapsed_train_rows(tmp_path):

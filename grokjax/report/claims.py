@@ -168,8 +168,9 @@ def key_frequency_ablation(destroyed: float = 0.1, kept: float = 0.95) -> Predic
     return decide
 
 
-def _span(values: list[float]) -> str:
-    return f"{min(values):.3f}-{max(values):.3f}" if len(values) > 1 else f"{values[0]:.3f}"
+def _span(values: list[float], fmt: str = "{:.3f}") -> str:
+    return (f"{fmt.format(min(values))}-{fmt.format(max(values))}" if len(values) > 1
+            else fmt.format(values[0]))
 
 
 def transfer_effect(expect: str) -> Predicate:
@@ -204,23 +205,29 @@ def transfer_effect(expect: str) -> Predicate:
     return decide
 
 
-def _restricted(entries: list[dict], run_dir: pathlib.Path, keys_only: bool
+def _restricted(entries: list[dict], summary: dict, run_dir: pathlib.Path, keys_only: bool
                 ) -> tuple[list[float] | None, str]:
     """The members' final restricted loss: Nanda's, with the per-class constant, from the
     summary's probes; or (`keys_only`) Furuta's, only the key frequencies' components (App. E),
-    from the run's `grokjax probe` report. None, with the reason, where it is not there."""
+    from the run's `grokjax probe` report of its final step (members in the summary's order),
+    with Nanda's beside it in the text. None, with the reason, where it is not there."""
+    nanda = [e.get("probes", {}).get("restricted_loss") for e in entries]
     if not keys_only:
-        if not all(e.get("probes", {}).get("restricted_loss") is not None for e in entries):
+        if None in nanda:
             return None, f"{INCONCLUSIVE}: the run's probes have no restricted loss"
-        return [e["probes"]["restricted_loss"] for e in entries], ""
+        return nanda, ""
     found = runs.latest_probe_report(RunFiles(run_dir).probes) if run_dir else None
     report = rundir.read_json(found[1]) if found else None
-    by_seed = {r["seed"]: r.get("restricted_loss_keys_only") for r in
-               (report or {}).get("seeds", [])}
-    if any(by_seed.get(e["seed"]) is None for e in entries):
-        return None, (f"{INCONCLUSIVE}: no probe report with Furuta's restricted loss "
-                      f"(grokjax probe {run_dir})")
-    return [by_seed[e["seed"]] for e in entries], ""
+    rows = (report or {}).get("seeds", [])
+    at = [_index(summary, e) for e in entries]
+    if (not found or found[0] != _steps(summary) or len(rows) != len(summary["seeds"])
+            or any(rows[i].get("restricted_loss_keys_only") is None for i in at)):
+        return None, (f"{INCONCLUSIVE}: no probe report of the final step with Furuta's "
+                      f"restricted loss (grokjax probe {run_dir})")
+    losses = [rows[i]["restricted_loss_keys_only"] for i in at]
+    with_constant = ("" if None in nanda else
+                     f"; with the per-class constant (Nanda's) {_span(nanda, '{:.3g}')}")
+    return losses, with_constant
 
 
 def restricted_below_train(min_fraction: float = 0.5, keys_only: bool = False) -> Predicate:
@@ -231,13 +238,14 @@ def restricted_below_train(min_fraction: float = 0.5, keys_only: bool = False) -
         entries = [e for e in entries if e["grok_step"] >= 0]
         if not entries:
             return "none grokked", f"{INCONCLUSIVE}: no grokking within {_steps(summary)} steps"
-        losses, why = _restricted(entries, run_dir, keys_only)
+        losses, note = _restricted(entries, summary, run_dir, keys_only)
         if losses is None:
-            return "-", why
+            return "-", note
         below = [r < e["train_loss"] for r, e in zip(losses, entries)]
         ratios = [r / e["train_loss"] for r, e in zip(losses, entries)]
         value = (f"{sum(below)}/{len(below)} members below; restricted/train loss median "
-                 f"{np.median(ratios):.3g}")
+                 f"{np.median(ratios):.3g}" + (f" (restricted {_span(losses, '{:.3g}')}{note})"
+                                                if keys_only else ""))
         return value, AGREES if sum(below) / len(below) >= min_fraction else DISAGREES
     return decide
 
@@ -303,13 +311,13 @@ def restricted_above_train(factor: float = 100.0, keys_only: bool = False) -> Pr
         grokked = [e for e in entries if e["grok_step"] >= 0]
         if not grokked:
             return "none grokked", f"{INCONCLUSIVE}: no grokking within {_steps(summary)} steps"
-        losses, why = _restricted(grokked, run_dir, keys_only)
+        losses, note = _restricted(grokked, summary, run_dir, keys_only)
         if losses is None:
-            return "-", why
+            return "-", note
         ratios = [r / e["train_loss"] for r, e in zip(losses, grokked)]
         train = np.median([e["train_loss"] for e in grokked])
         value = (f"restricted loss median {np.median(losses):.3g} (train loss {train:.3g}), "
-                 f"ratio {np.median(ratios):.3g}")
+                 f"ratio {np.median(ratios):.3g}{note}")
         return value, AGREES if _share(sum(r >= factor for r in ratios), len(ratios)) \
             else DISAGREES
     return decide
@@ -370,8 +378,8 @@ def spectrum_pattern(ffd: str, fcr: str, weight: str = "W_E", by: float = 0.1,
     did not grok is read at the end of its run), each 'falls' (by at least `by`), 'flat'
     (changes by less) or 'any' (the paper says nothing of it). Each member's margin is how far
     its change clears `by` (negative: the pattern misses). Agrees when the pattern holds in 2/3
-    of the members. Where it does not and the members did not grok although the paper's curves
-    run through grokking (`needs_grokking`), inconclusive."""
+    of the members, else disagrees; inconclusive, whatever the pattern, where no member grokked
+    although the paper's curves run through grokking (`needs_grokking`)."""
     def moves(change):
         return "falls" if -change >= by else ("flat" if abs(change) < by else "rises")
 
@@ -397,11 +405,9 @@ def spectrum_pattern(ffd: str, fcr: str, weight: str = "W_E", by: float = 0.1,
             texts.append(f"FFD {d[0]:.2f}->{d[at]:.2f}, FCR {r[0]:.2f}->{r[at]:.2f} {where}"
                          + (f" (margin {edge:+.3f})" if np.isfinite(edge) else ""))
         value = "; ".join(texts)
-        if _share(held, len(entries)):
-            return value, AGREES
         if needs_grokking and not any(e["grok_step"] >= 0 for e in entries):
             return value, f"{INCONCLUSIVE}: no grokking within {_steps(summary)} steps"
-        return value, DISAGREES
+        return value, AGREES if _share(held, len(entries)) else DISAGREES
     return decide
 
 
@@ -703,7 +709,11 @@ def lu_points(entries: list[dict], summary: dict
     the final train and test loss at each, and the members at each."""
     by: dict[float, list[dict]] = {}
     for e in entries:
-        by.setdefault(float(setting(e, summary, "weight_scale")), []).append(e)
+        alpha = setting(e, summary, "weight_scale")
+        if alpha is None:
+            raise GrokjaxError("Omnigrok's LU needs a run with a weight_scale grid "
+                               "(--grid weight_scale=...); this run has none")
+        by.setdefault(float(alpha), []).append(e)
     alphas = sorted(by)
     return (alphas, [float(np.median([e["train_loss"] for e in by[a]])) for a in alphas],
             [float(np.median([e["test_loss"] for e in by[a]])) for a in alphas], by)
@@ -719,7 +729,9 @@ def lu_shape(l_factor: float = 10.0, u_factor: float = 2.0, noise: float = 1e-3)
     losses already near zero, do not count). U: the test loss is lowest at an interior norm and
     at least `u_factor` times that at both ends. Agrees when both hold, disagrees when either
     fails; inconclusive with fewer than 3 norms, or when the largest norm's members did not fit
-    their train set (the run too short to find the sphere's minimum)."""
+    their train set (the run too short to find the sphere's minimum). A run long enough for the
+    largest norm but too short for a middle one can still read "not U": the value lists every
+    norm's losses, so a reader can tell."""
     def decide(entries, summary, run_dir):
         alphas, train, test, by = lu_points(entries, summary)
         value = "w/w0 train/test loss: " + ", ".join(
