@@ -398,9 +398,9 @@ CLAIMS = [
           members={"arm": "adamw-wd0"}, paper_scale=PRIETO),
     Claim("Omnigrok constrained norm", "Omnigrok Fig. 7", "with the weight norm held at its "
           "initial value (alpha = 0.8, no weight decay), train and test accuracy rise "
-          "together: no grokking delay", "no delay", "omnigrok-constrained",
-          no_grokking_delay(), paper_scale="p=113, r=0.3, Nanda's model, 15k steps",
-          paper_steps=15_000),
+          "together: no grokking delay", "no delay", "omnigrok-lu", no_grokking_delay(),
+          members={"weight_scale": 0.8},
+          paper_scale="p=113, r=0.3, Nanda's model, 15k steps", paper_steps=15_000),
     Claim("Omnigrok LU", "Omnigrok §2-3, Figs. 1(b), 2(a)", "on spheres of fixed weight "
           "norm (the norm held, no weight decay), the train loss against the norm is L-shaped "
           "and the test loss U-shaped", "train loss L, test loss U (shown for a teacher-student "
