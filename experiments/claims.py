@@ -116,6 +116,11 @@ PHASES_FIGURE = ("nanda_p113-s0-5", 3)
 LU_FIGURE = "omnigrok-lu"
 
 
+def _a5_cpu(task: str) -> str:
+    """The CPU-scale task grid that holds `task`."""
+    return A5_CPU if task in CPU_TASKS else A5_CPU_MORE
+
+
 def _a5(task, formula, grok, best, run, scale_note="", cells=()):
     return Claim(
         id=f"A.5 {formula}" + scale_note, source="Furuta Table A.5",
@@ -127,7 +132,7 @@ def _a5(task, formula, grok, best, run, scale_note="", cells=()):
 
 
 CLAIMS = [
-    *[_a5(*row, A5_CPU if row[0] in CPU_TASKS else A5_CPU_MORE, " (CPU)",
+    *[_a5(*row, _a5_cpu(row[0]), " (CPU)",
           cells=(("table-a5", row[1], "r={r}, 8k steps"),)
           + ((("transfer", row[1], "from scratch"),) if row[1] in TRANSFER_TARGETS else ()))
       for row in TABLE_A5 if row[0] in CPU_TASKS + CPU_MORE],
@@ -154,7 +159,7 @@ CLAIMS = [
           paper_scale="p=97, r=0.3 (App. E gives no step count)"),
     *[Claim(f"Fig. 8 {formula}", "Furuta Fig. 8, §6.3", f"{formula}: FFD(W_E) {ffd}"
             + (f", FCR(W_E) {fcr}" if fcr != "any" else ""),
-            words, FIG8_RUNS.get(task, A5_CPU_MORE if task in CPU_MORE else A5_CPU),
+            words, FIG8_RUNS.get(task, _a5_cpu(task)),
             spectrum_pattern(ffd, fcr, needs_grokking=task not in ("x2_xy_y2", "xy_y")),
             members={} if task in FIG8_RUNS else {"task": task}, paper_scale="p=97, r=0.3")
       for task, formula, ffd, fcr, words in FIG8],

@@ -20,7 +20,6 @@ H200, jax 0.11; log-linear between; benchmarks/gpu.py measures your card), CPU 4
 from __future__ import annotations
 
 import argparse
-import fnmatch
 import math
 import pathlib
 import sys
@@ -28,6 +27,7 @@ import sys
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
 
 from grokjax import config as config_lib  # noqa: E402
+from grokjax.errors import GrokjaxError  # noqa: E402
 from grokjax.launch import sweep  # noqa: E402
 
 SPEC = "experiments/sweep_paper_scale.py"
@@ -83,9 +83,9 @@ def main(argv=None) -> int:
     ap.add_argument("--backend", default="local", choices=("local", "slurm", "tpu"))
     args, rest = ap.parse_known_args(argv)
     _, runs = sweep.load(SPEC)
-    if args.only:  # the plan of what --only trains (sweep.select checks the patterns match)
-        globs = [g.strip() for g in args.only.split(",")]
-        runs = [r for r in runs if any(fnmatch.fnmatch(r.name, g) for g in globs)] or runs
+    if args.only:  # the plan of what --only trains
+        chosen = {p.group for p in sweep.select(sweep.plan(runs, pathlib.Path(ROOT)), args.only)}
+        runs = [r for r in runs if r.name in chosen]
     print(table(costs(runs)), flush=True)
     if args.plan:
         return 0
@@ -95,4 +95,7 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except GrokjaxError as e:  # a bad --only, a config that does not load: one line
+        sys.exit(f"grokjax: error: {e}")

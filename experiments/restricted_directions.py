@@ -33,12 +33,12 @@ def losses(run_dir: str) -> dict:
     p = exp.cfg.p
     logits = measures.table_logits(params, data.table_tokens, exp.scfg.mcfg, p)
     labels = data.table_labels
+    every = jnp.ones((fourier.n_freqs(p),), bool)
     out = {}
     for direction in ("a+b", "a-b"):
         m = measures.nanda_measures(params, exp.scfg.mcfg, data.table_tokens, labels,
                                     data.table_train[0], p, direction=direction,
                                     dtype=jnp.float64)
-        every = jnp.ones((fourier.n_freqs(p),), bool)
         out[direction] = {
             "restricted_loss": float(m["restricted_loss"]),
             "excluded_loss": float(m["excluded_loss"]),

@@ -14,8 +14,8 @@ Figures, written beside the report (FILE's stem + '-figures/') and linked from i
 - a matrix per figure name the claims place cells in (`Claim.cells`): 'table-a5' (tasks x r,
   coloured by grok step, grey with the best test accuracy where nothing grokked) and
   'transfer' (targets x transfer mode);
-- with `SPECTRUM_FIGURE = (run, [(task, label), ...])` (or a list of such) in the claims file,
-  Furuta's Fig. 8: FFD and FCR of W_E over training for those members of the run(s);
+- with `SPECTRUM_FIGURE = [(run, [(task, label), ...]), ...]` in the claims file, Furuta's
+  Fig. 8: FFD and FCR of W_E over training for those members of the runs;
 - with `PHASES_FIGURE = (run, member)`, Nanda's Fig. 7 on that member with the phases found
   from the measures (tables.measure_phases; needs the run's final-keys.json);
 - with `LU_FIGURE = run` (a weight_scale grid trained with the norm held), Omnigrok's Fig. 1(b):
@@ -123,14 +123,14 @@ def _matrices(claims: list[Claim], results: pathlib.Path, out: pathlib.Path) -> 
 
 
 def _spectrum_figure(spec, results: pathlib.Path, out: pathlib.Path) -> list[pathlib.Path]:
-    """Fig. 8 from one run's members, or from several runs' ([(run, members), ...]; those of
+    """Fig. 8 from the members of one or more runs ([(run, members), ...]; the title gives
     the first run's p and r)."""
     curves, first = [], None
-    for run, members in [spec] if isinstance(spec, tuple) else spec:
+    for run, members in spec:
         summary = read_summary(results / run)
         if summary is None:
             continue
-        first = first or (run, summary)
+        first = first or summary
         history = rundir.read_npz(RunFiles(results / run).history)
         for task, label in members:
             for e in selected(summary, {"task": task})[:1]:
@@ -141,9 +141,9 @@ def _spectrum_figure(spec, results: pathlib.Path, out: pathlib.Path) -> list[pat
     if first is None:
         return []
     path = out / "fig8-ffd-fcr.png"
-    runs = ", ".join(r for r, _ in ([spec] if isinstance(spec, tuple) else spec))
+    runs = ", ".join(r for r, _ in spec)
     draw.spectrum_patterns(curves, f"Furuta Fig. 8: FFD and FCR of W_E ({runs}; p = "
-                           f"{first[1]['p']}, r = {first[1]['train_fraction']})", path)
+                           f"{first['p']}, r = {first['train_fraction']})", path)
     return [path]
 
 
