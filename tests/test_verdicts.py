@@ -185,6 +185,29 @@ def test_every_rule_of_the_module_is_exercised_here_or_on_files_in_test_report()
     assert rules - covered - on_files == set(), rules - covered - on_files
 
 
+def test_a_probe_still_moving_toward_the_range_before_the_papers_step_is_not_yet_a_disagreement(
+        tmp_path):
+    rule = C.probe_range("neurons_explained", 0.8, 1.0, paper_steps=4000)
+    grokked = [dict(e, probes=probes(4, explained=0.6)) for e in GROKKED]
+
+    def curve(*values):  # each member's neurons_explained at probe steps 0, 100, ..., 1200
+        rundir.write_npz(RunFiles(tmp_path).history, {
+            "probe/step": np.arange(0, 1300, 100),
+            "probe/neurons_explained": np.tile(np.interp(np.arange(13), (0, 10, 12), values),
+                                               (3, 1))})
+
+    curve(0.0, 0.3, 0.6)  # +0.3 over the last sixth (1000 -> 1200): still rising
+    value, said = rule(grokked, run(grokked, 1200), tmp_path)
+    assert C.verdict_kind(said) == C.INCONCLUSIVE and "+0.3 over its last 200 steps" in value
+    curve(0.0, 0.6, 0.6)  # settled below the range
+    assert verdict(rule, grokked, 1200, tmp_path) == C.DISAGREES
+    curve(0.0, 0.9, 0.6)  # moving away from it
+    assert verdict(rule, grokked, 1200, tmp_path) == C.DISAGREES
+    curve(0.0, 0.3, 0.6)  # at the paper's step a value still rising disagrees all the same
+    assert verdict(rule, grokked, 4000, tmp_path) == C.DISAGREES
+    assert verdict(rule, grokked, 1200, None) == C.DISAGREES  # no history: no trend to read
+
+
 def test_each_row_says_what_would_settle_it_and_why_a_claim_has_no_run(tmp_path):
     claim = C.Claim("x", "test", "x does not grok", "no", "missing", C.does_not_grok(1000),
                     paper_steps=1000, paper_seeds=3, not_run_why="needs model Y")

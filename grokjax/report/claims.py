@@ -122,10 +122,16 @@ def does_not_grok(paper_steps: int | None = None, control: dict | None = None) -
     return decide
 
 
-def probe_range(key: str, low: float, high: float, fmt: str = "{:.3g}") -> Predicate:
+def probe_range(key: str, low: float, high: float, fmt: str = "{:.3g}",
+                paper_steps: int | None = None, still: float = 0.02) -> Predicate:
     """Agrees when the median over the grokked members of a final probe (`probes[key]`; for
     'key_freqs' their number) lies in [low, high]; inconclusive when none grokked (a probe of
-    the grokked algorithm says nothing of a model that has not found it)."""
+    the grokked algorithm says nothing of a model that has not found it). A median outside the
+    range disagrees, unless the run stopped before the paper measured (`paper_steps`) while
+    the value was still moving toward the range: where the grokked members' median change
+    over the last sixth of the run (the run's history, `probe/<key>`) exceeds `still` in that
+    direction, the verdict is inconclusive (a value that has settled outside the range, or
+    one taken at the paper's step, still disagrees)."""
     def decide(entries, summary, run_dir):
         entries = [e for e in entries if e["grok_step"] >= 0]
         if not entries:
@@ -135,8 +141,35 @@ def probe_range(key: str, low: float, high: float, fmt: str = "{:.3g}") -> Predi
         med = float(np.median(values))
         value = f"median {fmt.format(med)} (range {fmt.format(min(values))}-" \
                 f"{fmt.format(max(values))})"
-        return value, AGREES if low <= med <= high else DISAGREES
+        if low <= med <= high:
+            return value, AGREES
+        trend = (None if paper_steps is None or _at_budget(summary, paper_steps)
+                 else _recent_change(entries, summary, run_dir, f"probe/{key}"))
+        if trend is not None:
+            window, change = trend
+            value += f"; median change {change:+.3g} over its last {window} steps"
+            if (change > still) if med < low else (change < -still):
+                return value, (f"{INCONCLUSIVE}: still moving toward [{fmt.format(low)}, "
+                               f"{fmt.format(high)}] at {_steps(summary)} of the paper's "
+                               f"{paper_steps} steps")
+        return value, DISAGREES
     return decide
+
+
+def _recent_change(entries: list[dict], summary: dict, run_dir: pathlib.Path | None,
+                   key: str) -> tuple[int, float] | None:
+    """(window, the members' median change of history[key] over the last sixth of the run's
+    probe steps); None where the history lacks it."""
+    history = _history(run_dir) if run_dir is not None else None
+    if history is None or key not in history or "probe/step" not in history:
+        return None
+    steps = history["probe/step"]
+    last = len(steps) - 1
+    start = min(int(np.searchsorted(steps, steps[last] - steps[last] / 6)), last)
+    values = history[key]
+    change = np.median([values[_index(summary, e)][last] - values[_index(summary, e)][start]
+                        for e in entries])
+    return int(steps[last] - steps[start]), float(change)
 
 
 def key_frequency_ablation(destroyed: float = 0.1, kept: float = 0.95) -> Predicate:
