@@ -166,17 +166,20 @@ CLAIMS = [
             members={} if task in FIG8_RUNS else {"task": task}, paper_scale="p=97, r=0.3")
       for task, formula, ffd, fcr, words in FIG8],
     # Furuta's spectra at the final probe (grokjax.report.claims.spectra_shape: FFD <= 0.25 is
-    # sparse, >= 0.75 all frequencies; key components biased when cos or sin holds 2/3)
+    # sparse, >= 0.75 all frequencies; key components biased when cos or sin holds 2/3), from
+    # the 3-seed task grid where it exists (the same config as pretrain/, 8,000 steps)
     Claim("Fig. 3 addition spectra", "Furuta Fig. 3", "addition: sparse W_E and W_L (a "
-          "few key frequencies)", "sparse", "pretrain/add",
-          spectra_shape({"W_E": "sparse", "W_L": "sparse"}), paper_scale="p=97, r=0.3"),
+          "few key frequencies)", "sparse", (A5_CPU3, "pretrain/add"),
+          spectra_shape({"W_E": "sparse", "W_L": "sparse"}), members={"task": "add"},
+          paper_scale="p=97, r=0.3"),
     Claim("Fig. 3 subtraction spectra", "Furuta Fig. 3", "subtraction: a sparse W_E like "
           "addition's, and a cos-biased W_L", "sparse W_E; W_L cos-biased", "pretrain/subtract",
           spectra_shape({"W_E": "sparse"}, biased=("W_L",)), paper_scale="p=97, r=0.3"),
     Claim("Fig. 5 multiplication spectra", "Furuta Fig. 5", "multiplication uses all "
           "frequencies, cos-biased, in both W_E and W_L", "all frequencies, cos-biased",
-          "pretrain/multiply", spectra_shape({"W_E": "all", "W_L": "all"},
-                                             biased=("W_E", "W_L")), paper_scale="p=97, r=0.3"),
+          (A5_CPU3, "pretrain/multiply"), spectra_shape({"W_E": "all", "W_L": "all"},
+                                                        biased=("W_E", "W_L")),
+          members={"task": "multiply"}, paper_scale="p=97, r=0.3"),
     Claim("Fig. 7 a^2+b^2 spectra", "Furuta Fig. 7", "a^2+b^2: a multiplication-like W_E "
           "(all frequencies, cos-biased) and an addition-like W_L (sparse)",
           "W_E like multiplication, W_L like addition", (A5, A5_CPU3, A5_CPU),
