@@ -96,7 +96,8 @@ TRANSFER = "p=97, r=0.3, 3 seeds, up to 1e5 steps (the reference code's, not the
 TRANSFER_STEPS = 100_000
 TRANSFER_TARGETS = ("a+b", "a-b", "ab", "2a+b", "2a-b", "2a+3b", "2a-3b", "ab+b", "ab-b",
                     "(a+b)^3")
-MIXTURE = "p=97, 3 seeds, up to 5e4 steps (the reference code's, not the paper's)"
+MIXTURE = ("p=97, 3 seeds, up to 5e4 steps (grokjax's configs/mixtures.py: the paper gives no "
+           "budget for §8 but Table A.2's 3e5, the reference code's configs 1e5)")
 MIXTURE_STEPS = 50_000
 NANDA = "p=113, r=0.3, 40k steps"
 NANDA_STEPS = 40_000
@@ -142,7 +143,7 @@ CLAIMS = [
     *[Claim(f"A.5 smallest r {formula}", "Furuta §1.8, Table A.5", f"the smallest r at which "
             f"{formula} groks from scratch", f"r = {r:g}",
             (f"paper/smallest-r/{task}", f"smallest-r/{task}"),
-            smallest_grokking_r(r), paper_scale="p=97, r=0.1-0.9, 3 seeds",
+            smallest_grokking_r(r, FURUTA_STEPS), paper_scale="p=97, r=0.1-0.9, 3 seeds",
             paper_steps=FURUTA_STEPS, paper_seeds=FURUTA_SEEDS,
             cells=(("table-a5", formula, "r={r}, 8k steps"),))
       for task, formula, r in SMALLEST_R],
@@ -162,7 +163,8 @@ CLAIMS = [
     *[Claim(f"Fig. 8 {formula}", "Furuta Fig. 8, §6.3", f"{formula}: FFD(W_E) {ffd}"
             + (f", FCR(W_E) {fcr}" if fcr != "any" else ""),
             words, FIG8_RUNS.get(task, _a5_cpu(task)),
-            spectrum_pattern(ffd, fcr, needs_grokking=task not in ("x2_xy_y2", "xy_y")),
+            spectrum_pattern(ffd, fcr, needs_grokking=task not in ("x2_xy_y2", "xy_y"),
+                             paper_steps=FURUTA_STEPS),
             members={} if task in FIG8_RUNS else {"task": task}, paper_scale="p=97, r=0.3")
       for task, formula, ffd, fcr, words in FIG8],
     # Furuta's spectra at the final probe (grokjax.report.claims.spectra_shape: FFD <= 0.25 is
@@ -276,21 +278,25 @@ CLAIMS = [
           task_groks("x2_xy_y2", paper_steps=MIXTURE_STEPS), paper_scale=MIXTURE,
           paper_steps=MIXTURE_STEPS, paper_seeds=3),
     Claim("Nanda groks", "Nanda §3", "p = 113 addition groks near step 10k",
-          "groks after ~10,000 steps", NANDA_RUN, groks(paper_steps=NANDA_STEPS),
+          "groks after ~10,000 steps", NANDA_RUN,
+          groks(paper_steps=NANDA_STEPS, near=10_000),
           paper_scale="p=113, r=0.3, 5 seeds (Fig. 2), 40k steps", paper_steps=NANDA_STEPS,
           paper_seeds=5),
     Claim("Nanda key frequencies", "Nanda §4, App. C", "a grokked model uses a few key "
           "frequencies", "5 (seeds 0-3: 5, 4, 3, 4)", NANDA_RUN,
-          probe_range("key_freqs", 3, 6, "{:.0f}"), paper_scale="p=113, r=0.3, 40k steps",
+          probe_range("key_freqs", 3, 6, "{:.0f}", paper_steps=NANDA_STEPS),
+          paper_scale="p=113, r=0.3, 40k steps",
           paper_steps=NANDA_STEPS),
     Claim("Nanda neurons explained", "Nanda §4", "most MLP neurons are explained by one "
           "frequency", "84.6% (433/512) above 85%", NANDA_RUN,
-          probe_range("neurons_explained", 0.8, 1.0, paper_steps=NANDA_STEPS), paper_scale="p=113, r=0.3, 40k steps",
+          probe_range("neurons_explained", 0.8, 1.0, paper_steps=NANDA_STEPS),
+          paper_scale="p=113, r=0.3, 40k steps",
           paper_steps=NANDA_STEPS),
     Claim("Nanda logits' form", "Nanda §4, Fig. 1 (the share as issue #25 cites it)",
           "the logits of a grokked model are sum_k alpha_k cos(w_k(a+b-c)) over its key "
           "frequencies", "~95% of their variance", NANDA_PROBED,
-          probe_range("logits_explained", 0.85, 1.0), paper_scale="p=113, r=0.3, 40k steps",
+          probe_range("logits_explained", 0.85, 1.0, paper_steps=NANDA_STEPS),
+          paper_scale="p=113, r=0.3, 40k steps",
           paper_steps=NANDA_STEPS),
     Claim("Nanda key-frequency ablation", "Nanda §4 (ablations in Fourier space)",
           "removing the key frequencies from W_E destroys performance; removing every other "
@@ -344,7 +350,8 @@ CLAIMS = [
           not_run_why="Power's 2-layer model on division at r = 0.27 and 0.30 needs up to 1e5 "
           "steps per seed; " + POWER_CPU + ": 3 seeds at two fractions is ~14 CPU-hours (a "
           "stage of experiments/paper_scale.py)"),
-    Claim("Power division at 50%", "Power §3, Fig. 1", "x / y mod 97 groks at 50% of the data "
+    Claim("Power division at 50%", "Power §3 (its main runs: AdamW, wd 1, 1e5 steps; Fig. "
+          "1's run is Adam without wd, to 1e6)", "x / y mod 97 groks at 50% of the data "
           "with weight decay 1 (AdamW)", "groks within 1e5 steps", "power-division",
           groks(paper_steps=100_000), paper_scale=POWER, paper_steps=100_000),
     Claim("Power S5 at 50%", "Power §3, Fig. 2", "composition in S5 groks at 50% of the data "
@@ -355,7 +362,7 @@ CLAIMS = [
     Claim("Power wd halves data", "Power §3.2, Fig. 2", "weight decay more than halves the "
           "data a task needs to generalise", "the smallest fraction that groks, with wd 1, "
           "under half of it without", ("paper/power-division-wd", "power-division-wd"),
-          less_data_with("weight_decay"),
+          less_data_with("weight_decay", paper_steps=100_000),
           paper_scale=POWER, paper_steps=100_000,
           not_run_why=POWER_CPU + ": a fraction sweep with and without weight decay at 1e5 "
           "steps is days of CPU; a GPU's minutes (a stage of experiments/paper_scale.py)"),

@@ -72,22 +72,34 @@ def _steps(summary: dict) -> int:
     return int(summary["steps"])
 
 
-def groks(min_fraction: float = 2 / 3, paper_steps: int | None = None) -> Predicate:
-    """Agrees when at least `min_fraction` of the members grokked. A claim of grokking that no
-    member met disagrees where the run was as long as the paper's `paper_steps`, and is
-    inconclusive within a shorter budget (or where the paper gives none)."""
+def groks(min_fraction: float = 2 / 3, paper_steps: int | None = None,
+          near: int | None = None, factor: float = 2.0) -> Predicate:
+    """Agrees when at least `min_fraction` of the members grokked (and, given the paper's grok
+    step `near`, their median grok step is within `factor` of it: else disagrees). Fewer
+    disagree where the run was as long as the paper's `paper_steps`; within a shorter budget
+    (or where the paper gives none) the members that have not grokked yet may still, so it is
+    inconclusive."""
     def decide(entries, summary, run_dir):
         s = grok_stats(entries)
         value = f"{s['grokked']}/{s['seeds']} grokked" + (
             f", median step {s['grok_step_median']:.0f}" if s["grokked"] else
             f", best test acc {s['best_test_acc_median']:.3f}")
         if s["grokked"] / max(s["seeds"], 1) >= min_fraction:
+            if near is not None and not near / factor <= s["grok_step_median"] <= near * factor:
+                return value + f" (the paper's ~{near}, x{factor:g} allowed)", DISAGREES
             return value, AGREES
-        if s["grokked"] == 0 and not _at_budget(summary, paper_steps):
-            return value, f"{INCONCLUSIVE}: no grokking within {_steps(summary)} steps" + (
-                f" of the paper's {paper_steps}" if paper_steps else "")
+        if not _at_budget(summary, paper_steps):
+            return value, _short_of_grokking(s["grokked"], summary, paper_steps)
         return value, DISAGREES
     return decide
+
+
+def _short_of_grokking(grokked: int, summary: dict, paper_steps: int | None) -> str:
+    """The verdict of a claim of grokking that too few members met within a run shorter than
+    the paper's."""
+    return (f"{INCONCLUSIVE}: " + ("no grokking" if not grokked else "too few grokked")
+            + f" within {_steps(summary)} steps"
+            + (f" of the paper's {paper_steps}" if paper_steps else ""))
 
 
 def _at_budget(summary: dict, paper_steps: int | None) -> bool:
@@ -126,18 +138,22 @@ def probe_range(key: str, low: float, high: float, fmt: str = "{:.3g}",
                 paper_steps: int | None = None, still: float = 0.02) -> Predicate:
     """Agrees when the median over the grokked members of a final probe (`probes[key]`; for
     'key_freqs' their number) lies in [low, high]; inconclusive when none grokked (a probe of
-    the grokked algorithm says nothing of a model that has not found it). A median outside the
-    range disagrees, unless the run stopped before the paper measured (`paper_steps`) while
-    the value was still moving toward the range: where the grokked members' median change
-    over the last sixth of the run (the run's history, `probe/<key>`) exceeds `still` in that
-    direction, the verdict is inconclusive (a value that has settled outside the range, or
-    one taken at the paper's step, still disagrees)."""
+    the grokked algorithm says nothing of a model that has not found it) or a member's value
+    is missing or not a number. A median outside the range disagrees, unless the run stopped
+    before the paper measured (`paper_steps`) while the value was still moving toward the
+    range fast enough to reach it there: where the grokked members' median change over the
+    last sixth of the run (the run's history, `probe/<key>`) exceeds `still` in that
+    direction and, continued in a straight line to the paper's step, would reach the range,
+    the verdict is inconclusive. A value that has settled outside the range, moves too slowly
+    to reach it, or was taken at the paper's step disagrees."""
     def decide(entries, summary, run_dir):
         entries = [e for e in entries if e["grok_step"] >= 0]
         if not entries:
             return "none grokked", f"{INCONCLUSIVE}: no grokking within {_steps(summary)} steps"
-        values = [len(e["probes"][key]) if key == "key_freqs" else e["probes"][key]
-                  for e in entries]
+        values = [e.get("probes", {}).get(key) for e in entries]
+        values = [len(v) if key == "key_freqs" and v is not None else v for v in values]
+        if any(v is None or not np.isfinite(v) for v in values):
+            return "-", f"{INCONCLUSIVE}: a grokked member has no {key} (or not a number)"
         med = float(np.median(values))
         value = f"median {fmt.format(med)} (range {fmt.format(min(values))}-" \
                 f"{fmt.format(max(values))})"
@@ -148,7 +164,10 @@ def probe_range(key: str, low: float, high: float, fmt: str = "{:.3g}",
         if trend is not None:
             window, change = trend
             value += f"; median change {change:+.3g} over its last {window} steps"
-            if (change > still) if med < low else (change < -still):
+            toward = change > still if med < low else change < -still
+            there = med + change * (paper_steps - _steps(summary)) / window
+            reaches = low <= there if med < low else there <= high
+            if toward and reaches:
                 return value, (f"{INCONCLUSIVE}: still moving toward [{fmt.format(low)}, "
                                f"{fmt.format(high)}] at {_steps(summary)} of the paper's "
                                f"{paper_steps} steps")
@@ -159,13 +178,15 @@ def probe_range(key: str, low: float, high: float, fmt: str = "{:.3g}",
 def _recent_change(entries: list[dict], summary: dict, run_dir: pathlib.Path | None,
                    key: str) -> tuple[int, float] | None:
     """(window, the members' median change of history[key] over the last sixth of the run's
-    probe steps); None where the history lacks it."""
+    probe steps, at least one probe interval); None where the history lacks a scalar per probe
+    step of it, or has fewer than two probe steps."""
     history = _history(run_dir) if run_dir is not None else None
-    if history is None or key not in history or "probe/step" not in history:
+    if (history is None or key not in history or "probe/step" not in history
+            or history[key].ndim != 2 or len(history["probe/step"]) < 2):
         return None
     steps = history["probe/step"]
     last = len(steps) - 1
-    start = min(int(np.searchsorted(steps, steps[last] - steps[last] / 6)), last)
+    start = min(int(np.searchsorted(steps, steps[last] - steps[last] / 6)), last - 1)
     values = history[key]
     change = np.median([values[_index(summary, e)][last] - values[_index(summary, e)][start]
                         for e in entries])
@@ -210,7 +231,7 @@ def transfer_effect(expect: str) -> Predicate:
     """A transfer against its from-scratch control (the claim's `control`, another run): the
     median grok steps, censored at each run's length (grokjax.report.speedup: a median that a
     member that did not grok decides is a lower bound). 'helps': agrees when the transfer's
-    median is below the control's; disagrees when above. 'hurts': the converse. Inconclusive
+    median is below the control's; disagrees when above or equal. 'hurts': the converse. Inconclusive
     where both medians are bounds, or where a bound lies below the other's grok step (the run
     that did not grok stopped before it)."""
     assert expect in ("helps", "hurts"), expect
@@ -233,6 +254,8 @@ def transfer_effect(expect: str) -> Predicate:
         if ours_bound and theirs > ours or theirs_bound and ours > theirs:
             return value, (f"{INCONCLUSIVE}: the run that did not grok stopped before the "
                            f"other's grok step")
+        if ours == theirs:  # neither helps nor hurts
+            return value, DISAGREES
         faster = ours < theirs
         return value, AGREES if faster == (expect == "helps") else DISAGREES
     return decide
@@ -404,7 +427,7 @@ def spectra_shape(frequencies: dict[str, str] | None = None,
 
 
 def spectrum_pattern(ffd: str, fcr: str, weight: str = "W_E", by: float = 0.1,
-                     needs_grokking: bool = True) -> Predicate:
+                     needs_grokking: bool = True, paper_steps: int | None = None) -> Predicate:
     """Furuta's Fig. 8: how FFD and FCR of `weight` move from initialisation to the grok step
     (the first probe at or after it: the paper's inflection points line up with test-accuracy
     saturation, so where the run stops after grokking does not move the verdict; a member that
@@ -412,7 +435,9 @@ def spectrum_pattern(ffd: str, fcr: str, weight: str = "W_E", by: float = 0.1,
     (changes by less) or 'any' (the paper says nothing of it). Each member's margin is how far
     its change clears `by` (negative: the pattern misses). Agrees when the pattern holds in 2/3
     of the members, else disagrees; inconclusive, whatever the pattern, where no member grokked
-    although the paper's curves run through grokking (`needs_grokking`)."""
+    although the paper's curves run through grokking (`needs_grokking`). A pattern of a task
+    that does not grok (not `needs_grokking`) that holds within a run shorter than the paper's
+    `paper_steps` is consistent so far: it may yet move."""
     def moves(change):
         return "falls" if -change >= by else ("flat" if abs(change) < by else "rises")
 
@@ -440,13 +465,18 @@ def spectrum_pattern(ffd: str, fcr: str, weight: str = "W_E", by: float = 0.1,
         value = "; ".join(texts)
         if needs_grokking and not any(e["grok_step"] >= 0 for e in entries):
             return value, f"{INCONCLUSIVE}: no grokking within {_steps(summary)} steps"
-        return value, AGREES if _share(held, len(entries)) else DISAGREES
+        if not _share(held, len(entries)):
+            return value, DISAGREES
+        if not needs_grokking and paper_steps is not None and not _at_budget(summary,
+                                                                               paper_steps):
+            return value, f"{CONSISTENT} ({_steps(summary)} of {paper_steps} steps)"
+        return value, AGREES
     return decide
 
 
 def task_groks(task: str, expected: bool = True, paper_steps: int | None = None) -> Predicate:
     """For a mixture: whether `task` groks inside it (its own grok step, summary 'tasks'). As
-    `groks` and `does_not_grok`: none grokking within the paper's `paper_steps` disagrees
+    `groks` and `does_not_grok`: too few grokking within the paper's `paper_steps` disagrees
     with `expected`, and within fewer is inconclusive (expected) or consistent so far (not)."""
     def decide(entries, summary, run_dir):
         per = [e.get("tasks", {}).get(task) for e in entries]
@@ -459,8 +489,8 @@ def task_groks(task: str, expected: bool = True, paper_steps: int | None = None)
         at_budget = paper_steps is None or _at_budget(summary, paper_steps)
         if expected:
             return value, AGREES if _share(len(steps), len(per)) else (
-                f"{INCONCLUSIVE}: no grokking within {_steps(summary)} steps"
-                if not steps and not _at_budget(summary, paper_steps) else DISAGREES)
+                DISAGREES if at_budget and paper_steps is not None
+                else _short_of_grokking(len(steps), summary, paper_steps))
         if steps:
             return value, DISAGREES
         return value, (f"{AGREES} (within {_steps(summary)} steps)" if at_budget
@@ -508,17 +538,21 @@ def no_grokking_delay(max_ratio: float = 2.0) -> Predicate:
 def steps_per_percent(r_low: float, r_high: float, low: float, high: float) -> Predicate:
     """Power: the median grok step at train fraction `r_low` over that at `r_high`, as the
     extra steps per percentage point of data ((ratio)^(1/points) - 1); agrees when it lies in
-    [low, high]. Needs grokked members at both fractions."""
+    [low, high]. The medians count a member that did not grok at the run's length
+    (speedup.censored_median); inconclusive where either median is only such a bound."""
     def decide(entries, summary, run_dir):
-        at = {r: [e["grok_step"] for e in entries
-                  if abs(setting(e, summary, "train_fraction") - r) < 1e-9
-                  and e["grok_step"] >= 0] for r in (r_low, r_high)}
-        if not all(at.values()):
-            return "-", f"{INCONCLUSIVE}: no grokked member at r = {r_low} and r = {r_high}"
-        ratio = np.median(at[r_low]) / np.median(at[r_high])
-        per = ratio ** (1 / round(100 * (r_high - r_low))) - 1
-        value = (f"median grok step {np.median(at[r_low]):.0f} at r = {r_low}, "
-                 f"{np.median(at[r_high]):.0f} at r = {r_high}: {per:+.0%} per point")
+        at = {r: speedup.censored_median(*speedup.censored_steps(
+            [e for e in entries if abs(setting(e, summary, "train_fraction") - r) < 1e-9],
+            _steps(summary))) if any(abs(setting(e, summary, "train_fraction") - r) < 1e-9
+                                     for e in entries) else (None, True)
+              for r in (r_low, r_high)}
+        if any(bound for _, bound in at.values()):
+            return "-", (f"{INCONCLUSIVE}: fewer than half the members grokked at r = {r_low} "
+                         f"or r = {r_high} within {_steps(summary)} steps")
+        (m_low, _), (m_high, _) = at[r_low], at[r_high]
+        per = (m_low / m_high) ** (1 / round(100 * (r_high - r_low))) - 1
+        value = (f"median grok step {m_low:.0f} at r = {r_low}, "
+                 f"{m_high:.0f} at r = {r_high}: {per:+.0%} per point")
         return value, AGREES if low <= per <= high else DISAGREES
     return decide
 
@@ -536,10 +570,12 @@ def _smallest_r(entries: list[dict], summary: dict) -> tuple[str, float | None]:
     return value, (ok[0] if ok else None)
 
 
-def smallest_grokking_r(expected: float) -> Predicate:
+def smallest_grokking_r(expected: float, paper_steps: int | None = None) -> Predicate:
     """Over a train-fraction grid: the smallest r at which 2/3 of the members grokked. Agrees
-    when it is `expected`; a smaller r disagrees (the paper trained longer and saw none); a
-    larger one, or none, is inconclusive at a shorter budget."""
+    when it is `expected` and the run was as long as the paper's `paper_steps` (within a
+    shorter one a smaller r may still grok: consistent so far); a smaller r disagrees (the
+    paper trained longer and saw none); a larger one, or none, is inconclusive at a shorter
+    budget."""
     def decide(entries, summary, run_dir):
         value, smallest = _smallest_r(entries, summary)
         rs = sorted({setting(e, summary, "train_fraction") for e in entries})
@@ -548,7 +584,8 @@ def smallest_grokking_r(expected: float) -> Predicate:
                                               f"within {_steps(summary)} steps")
         value += f"; smallest r that groks {smallest:g}"
         if abs(smallest - expected) < 1e-9:
-            return value, AGREES
+            return value, (AGREES if paper_steps is None or _at_budget(summary, paper_steps)
+                           else f"{CONSISTENT} ({_steps(summary)} of {paper_steps} steps)")
         if smallest < expected:
             return value, DISAGREES
         return value, (f"{INCONCLUSIVE}: r = {expected:g} did not grok within "
@@ -556,14 +593,18 @@ def smallest_grokking_r(expected: float) -> Predicate:
     return decide
 
 
-def less_data_with(axis: str, off: float = 0.0, factor: float = 0.5) -> Predicate:
+def less_data_with(axis: str, off: float = 0.0, factor: float = 0.5,
+                   paper_steps: int | None = None) -> Predicate:
     """Over a grid of train fraction x `axis` (Power: weight decay): the smallest r that groks
     with the intervention (`axis` != `off`) is at most `factor` times the smallest r that groks
     without it. Where nothing groks without it, agrees when even the grid's largest r is at
-    least 1/factor times the smallest with it; where nothing groks with it, inconclusive."""
+    least 1/factor times the smallest with it (consistent so far within a run shorter than the
+    paper's `paper_steps`: it may grok later); where nothing groks with it, inconclusive."""
     def decide(entries, summary, run_dir):
         on = [e for e in entries if setting(e, summary, axis) != off]
         without = [e for e in entries if setting(e, summary, axis) == off]
+        if not on or not without:
+            return "-", f"{INCONCLUSIVE}: the grid needs members with and without {axis}"
         (text_on, r_on), (text_off, r_off) = _smallest_r(on, summary), _smallest_r(without,
                                                                                    summary)
         value = (f"{axis} on: {text_on}; off: {text_off}; smallest r that groks "
@@ -575,7 +616,8 @@ def less_data_with(axis: str, off: float = 0.0, factor: float = 0.5) -> Predicat
         if r_off is None:
             largest = max(setting(e, summary, "train_fraction") for e in without)
             if largest * factor >= r_on - 1e-9:
-                return value, AGREES
+                return value, (AGREES if paper_steps is None or _at_budget(summary, paper_steps)
+                               else f"{CONSISTENT} ({_steps(summary)} of {paper_steps} steps)")
             return value, (f"{INCONCLUSIVE}: no r grokked without {axis} within "
                            f"{_steps(summary)} steps, and the grid's largest is under "
                            f"{1 / factor:g}x {r_on:g}")
@@ -585,12 +627,12 @@ def less_data_with(axis: str, off: float = 0.0, factor: float = 0.5) -> Predicat
 
 def _phases_verdict(value: str, held: int, found: list[dict], summary: dict) -> tuple[str, str]:
     """The verdict of a rule over the members' phases: agrees when 2/3 of the members hold;
-    else inconclusive when fewer than 2/3 reached the end of cleanup (a run shorter than the
-    paper's), disagrees when they did."""
+    inconclusive while the members whose cleanup has not ended (a run shorter than the
+    paper's) could still make 2/3; else disagrees."""
     if _share(held, len(found)):
         return value, AGREES
     complete = sum(None not in ph.values() for ph in found)
-    if not _share(complete, len(found)):
+    if _share(held + len(found) - complete, len(found)):
         return value, (f"{INCONCLUSIVE}: cleanup ended in {complete}/{len(found)} members "
                        f"within {_steps(summary)} steps")
     return value, DISAGREES
@@ -824,7 +866,13 @@ def selected(summary: dict, members: dict) -> list[dict]:
 
 
 def run_dir(claim: Claim, root: pathlib.Path) -> pathlib.Path:
-    """The claim's run (`_first_run` of `claim.run`)."""
+    """The claim's run: the first of `claim.run` that holds the claim's members (a paper-scale
+    grid still missing a task does not hide the reduced run that has it), else `_first_run`."""
+    names = (claim.run,) if isinstance(claim.run, str) else claim.run
+    for name in names if claim.members else ():
+        summary = read_summary(root / name)
+        if summary and selected(summary, claim.members):
+            return root / name
     return _first_run(claim.run, root)
 
 
