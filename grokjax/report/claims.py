@@ -38,6 +38,7 @@ AGREES, DISAGREES, INCONCLUSIVE, NOT_RUN = "agrees", "disagrees", "inconclusive"
 CONSISTENT = "consistent so far"
 NO_FINAL_KEYS = f"{INCONCLUSIVE}: no final-keys.json (grokjax probe RUN --final-keys)"
 Predicate = Callable[[list[dict], dict, pathlib.Path], tuple[str, str]]
+_TINY = float(np.finfo(np.float64).tiny)  # a loss that is exactly 0 (float32) divides as this
 
 
 @dataclasses.dataclass(frozen=True)
@@ -298,7 +299,7 @@ def restricted_below_train(min_fraction: float = 0.5, keys_only: bool = False) -
         if losses is None:
             return "-", note
         below = [r < e["train_loss"] for r, e in zip(losses, entries)]
-        ratios = [r / e["train_loss"] for r, e in zip(losses, entries)]
+        ratios = [r / max(e["train_loss"], _TINY) for r, e in zip(losses, entries)]
         value = (f"{sum(below)}/{len(below)} members below; restricted/train loss median "
                  f"{np.median(ratios):.3g}" + (f" (restricted {_span(losses, '{:.3g}')}{note})"
                                                 if keys_only else ""))
@@ -370,7 +371,7 @@ def restricted_above_train(factor: float = 100.0, keys_only: bool = False) -> Pr
         losses, note = _restricted(grokked, summary, run_dir, keys_only)
         if losses is None:
             return "-", note
-        ratios = [r / e["train_loss"] for r, e in zip(losses, grokked)]
+        ratios = [r / max(e["train_loss"], _TINY) for r, e in zip(losses, grokked)]
         train = np.median([e["train_loss"] for e in grokked])
         value = (f"restricted loss median {np.median(losses):.3g} (train loss {train:.3g}), "
                  f"ratio {np.median(ratios):.3g}{note}")
@@ -407,12 +408,14 @@ def spectra_shape(frequencies: dict[str, str] | None = None,
         history = _history(run_dir)
         if not grokked:
             return "none grokked", f"{INCONCLUSIVE}: no grokking within {_steps(summary)} steps"
-        if history is None or "probe/W_E/mu" not in history:
+        weights = sorted(set(frequencies) | set(biased))
+        if history is None or any(f"probe/{w}/{k}" not in history
+                                  for w in weights for k in ("mu", "nu")):
             return "-", f"{INCONCLUSIVE}: the run's history has no spectra"
         held, texts = 0, []
         for e in grokked:
             i, ok, parts = _index(summary, e), True, []
-            for w in sorted(set(frequencies) | set(biased)):
+            for w in weights:
                 ffd = float(history[f"probe/ffd/{w}"][i][-1])
                 cos = key_bias(history[f"probe/{w}/mu"][i][-1], history[f"probe/{w}/nu"][i][-1])
                 if w in frequencies:
