@@ -165,7 +165,8 @@ CLAIMS = [
             words, FIG8_RUNS.get(task, _a5_cpu(task)),
             spectrum_pattern(ffd, fcr, needs_grokking=task not in ("x2_xy_y2", "xy_y"),
                              paper_steps=FURUTA_STEPS),
-            members={} if task in FIG8_RUNS else {"task": task}, paper_scale="p=97, r=0.3")
+            members={} if task in FIG8_RUNS else {"task": task}, paper_scale="p=97, r=0.3",
+            paper_steps=FURUTA_STEPS, paper_seeds=FURUTA_SEEDS)
       for task, formula, ffd, fcr, words in FIG8],
     # Furuta's spectra at the final probe (grokjax.report.claims.spectra_shape: FFD <= 0.25 is
     # sparse, >= 0.75 all frequencies; key components biased when cos or sin holds 2/3), from
@@ -188,7 +189,7 @@ CLAIMS = [
           spectra_shape({"W_E": "all", "W_L": "sparse"}, biased=("W_E",)),
           members={"task": "x2_y2"}, paper_scale=FURUTA),
     Claim("Fig. 8 ab+b r=0.5", "Furuta Fig. 8, App. H", "ab+b, where it groks (r = 0.5): FFD and "
-          "FCR of W_E both fall", "both fall", "fig8-xy_y-r0.5", spectrum_pattern("falls", "falls"),
+          "FCR of W_E both fall", "both fall", "fig8-xy_y-r0.5", spectrum_pattern("falls", "falls", paper_steps=FURUTA_STEPS),
           paper_scale="p=97, r=0.5, up to 3e5 steps", paper_steps=FURUTA_STEPS,
           paper_seeds=FURUTA_SEEDS, not_run_why="needs ab+b trained at r = 0.5, where it groks "
           "(Table A.5's smallest r): the r = 0.3 run does not grok"),
