@@ -43,6 +43,11 @@ WD0_SETTLE = ("a longer run of the wd-0 arms (configs/comparison.py:quick with g
 WD0_F32_SETTLE = ("a longer run of the float32 wd-0 arms (comparison-wd0-f32's command with "
                   "more steps), and the paper's own models and budgets")
 PRIETO = "modular arithmetic, MLPs and transformers, float32 losses"
+# their budgets, from the paper's code (run_main_experiments.sh, its figures' commands): Fig. 1's
+# StableMax and softmax runs are an MLP at r = 0.4, lr 1e-2, 80,000 full-batch steps; Fig. 6's
+# ⊥AdamW run is a 1-layer transformer at r = 0.4, lr 1e-3, 5,000
+PRIETO_STABLEMAX = PRIETO + "; Fig. 1: an MLP, r=0.4, 8e4 full-batch steps (its code)"
+PRIETO_ORTHOGONAL = PRIETO + "; Fig. 6: a transformer, r=0.4, 5e3 full-batch steps (its code)"
 GROKFAST = "x*y mod 97, r=0.5, 2-layer model, batch 512, 1 seed (Grokfast's README)"
 FURUTA_STEPS, FURUTA_SEEDS = 300_000, 3
 PRETRAIN_SUB_WHY = ("needs subtraction's 30k-step source (pretrain/subtract) trained with its "
@@ -398,17 +403,20 @@ CLAIMS = [
         ("float32 loss", ("comparison-wd0-f32",), WD0_F32_SETTLE))
       for claim in (
         Claim(f"StableMax without wd, {loss}", "Prieto et al. 2025 §5", "with StableMax's "
-              "cross entropy a model groks with no weight decay", "groks", runs, groks(),
-              members={"arm": "stablemax-wd0"}, settle_by=settle, paper_scale=PRIETO),
+              "cross entropy a model groks with no weight decay", "groks", runs,
+              groks(paper_steps=80_000), members={"arm": "stablemax-wd0"}, settle_by=settle,
+              paper_scale=PRIETO_STABLEMAX, paper_steps=80_000),
         Claim(f"Softmax CE without wd, {loss}", "Prieto et al. 2025 §3-4", "with softmax "
               "cross entropy and no weight decay a model stops at memorisation (softmax "
               "collapse), where StableMax groks", "does not grok (float32 losses)", runs,
-              does_not_grok(control={"arm": "stablemax-wd0"}), members={"arm": "adamw-wd0"},
-              settle_by=settle, paper_scale=PRIETO),
+              does_not_grok(80_000, control={"arm": "stablemax-wd0"}),
+              members={"arm": "adamw-wd0"}, settle_by=settle, paper_scale=PRIETO_STABLEMAX,
+              paper_steps=80_000),
         Claim(f"⊥AdamW without wd, {loss}", "Prieto et al. 2025 §6", "with ⊥AdamW (the "
               "gradient's component along the weights removed) a model groks with no weight "
-              "decay", "groks", runs, groks(), members={"arm": "orthogonal-wd0"},
-              settle_by=settle, paper_scale=PRIETO))],
+              "decay", "groks", runs, groks(paper_steps=5_000),
+              members={"arm": "orthogonal-wd0"}, settle_by=settle,
+              paper_scale=PRIETO_ORTHOGONAL, paper_steps=5_000))],
     Claim("Softmax collapse, float32 loss", "Prieto et al. 2025 §3", "without "
           "regularisation, past memorisation the softmax of most train rows collapses in "
           "float32 (its exp-sum rounds to exactly 1, the gradient to exactly 0)",

@@ -954,7 +954,10 @@ def verdict_kind(verdict: str) -> str:
 
 def at_paper_scale(claim: Claim, steps: int, seeds: int) -> bool | None:
     """Whether a run of `steps` steps and `seeds` seeds is at the claim's paper scale (None:
-    the paper's budget is not known)."""
+    the paper's budget is not known; False for a claim run at another setting than the
+    paper's, one with `settle_by`, whatever its budget)."""
+    if claim.settle_by:
+        return False
     if claim.paper_steps is None:
         return None
     return steps >= claim.paper_steps and seeds >= (claim.paper_seeds or 1)
