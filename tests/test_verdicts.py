@@ -265,6 +265,8 @@ def test_each_row_says_what_would_settle_it_and_why_a_claim_has_no_run(tmp_path)
     assert C.settle(claim, C.AGREES, True, 3) == ""
     assert C.at_paper_scale(claim, 1000, 3) and not C.at_paper_scale(claim, 1000, 2)
     assert C.at_paper_scale(C.Claim("y", "", "", "", "r", C.groks()), 10, 1) is None
+    elsewhere = dataclasses.replace(claim, settle_by="the paper's own model")
+    assert C.at_paper_scale(elsewhere, 1000, 3) is False  # another setting: never the paper's
 
 
 def test_a_claim_reads_its_paper_scale_run_where_it_exists(tmp_path):
