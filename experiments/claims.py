@@ -254,12 +254,12 @@ CLAIMS = [
           ("PG-T", "add", "transformer", "pgt-add/x_x_y", "2a+b", "r = 0.5"),
           ("PG-E", "add", "embedding", "pge-add/_x_y__3", "(a+b)^3", "r = 0.3"),
           ("PG-E", "sub", "embedding", "pge-sub/x_x_m_y", "2a-b", "r = 0.4"))],
-    Claim("PG-T(add) (a+b)^3", "Furuta Table 1, §7.2, p. 11", "add's frozen transformer "
-          "prevents (a+b)^3 from grokking, which groks from scratch at r = 0.3 (against it "
-          "from scratch)",
-          "hurts (a cross: at no r)", ("paper/pgt-add/_x_y__3", "pgt-add/_x_y__3"),
-          transfer_effect("hurts"), control=((A5, A5_CPU_MORE), {"task": "_x_y__3"}),
-          paper_scale=TRANSFER, paper_steps=TRANSFER_STEPS, paper_seeds=3,
+    # a cross in Table 1: with add's transformer frozen, (a+b)^3 groks at no r (from scratch
+    # it groks at r = 0.3), so the claim is that it does not grok, not that it groks later
+    Claim("PG-T(add) (a+b)^3", "Furuta Table 1, §7.2, p. 11", "with add's transformer frozen, "
+          "(a+b)^3 does not grok at r = 0.3 (from scratch it does)",
+          "does not grok (a cross: at no r)", ("paper/pgt-add/_x_y__3", "pgt-add/_x_y__3"),
+          does_not_grok(TRANSFER_STEPS), paper_scale=TRANSFER, paper_steps=TRANSFER_STEPS, paper_seeds=3,
           cells=(("transfer", "(a+b)^3", "PG-T(add)"),)),
     *[Claim(f"App. F frozen random W_E {formula}", "Furuta App. F", f"{formula} groks with "
             "the embedding frozen at its random init", "groks",
