@@ -194,7 +194,8 @@ CLAIMS = [
           spectra_shape({"W_E": "all", "W_L": "sparse"}, biased=("W_E",)),
           members={"task": "x2_y2"}, paper_scale=FURUTA),
     Claim("Fig. 8 ab+b r=0.5", "Furuta Fig. 8, App. H", "ab+b, where it groks (r = 0.5): FFD and "
-          "FCR of W_E both fall", "both fall", "fig8-xy_y-r0.5", spectrum_pattern("falls", "falls", paper_steps=FURUTA_STEPS),
+          "FCR of W_E both fall", "both fall", "fig8-xy_y-r0.5",
+          spectrum_pattern("falls", "falls", paper_steps=FURUTA_STEPS),
           paper_scale="p=97, r=0.5, up to 3e5 steps", paper_steps=FURUTA_STEPS,
           paper_seeds=FURUTA_SEEDS, not_run_why="needs ab+b trained at r = 0.5, where it groks "
           "(Table A.5's smallest r): the r = 0.3 run does not grok"),
@@ -321,15 +322,15 @@ CLAIMS = [
           "formation and cleanup, in that order, ending near the paper's marks (within a factor "
           "of 2; phases from the measures)",
           "memorisation to 1.4k, circuit formation to 9.4k, cleanup to 14k", NANDA_RUN,
-          phases_at_marks((1400, 9400, 14000), 2.0), paper_scale=NANDA,
+          phases_at_marks((1400, 9400, 14000), 2.0, NANDA_STEPS), paper_scale=NANDA,
           paper_steps=NANDA_STEPS),
     Claim("Nanda Gini at cleanup", "Nanda §5.2, Fig. 7", "the Gini coefficient of W_E's and "
           "W_L's Fourier components rises sharply in cleanup", "rises sharply in cleanup",
-          NANDA_RUN, gini_rises_at_cleanup(), paper_scale=NANDA,
+          NANDA_RUN, gini_rises_at_cleanup(paper_steps=NANDA_STEPS), paper_scale=NANDA,
           paper_steps=NANDA_STEPS),
     Claim("Nanda weight norm", "Nanda §5.2, Fig. 7", "the sum of squared weights falls during "
           "circuit formation and again during cleanup", "falls in both (a sharp drop in "
-          "cleanup)", NANDA_RUN, weight_norm_falls_in_phases(), paper_scale=NANDA,
+          "cleanup)", NANDA_RUN, weight_norm_falls_in_phases(NANDA_STEPS), paper_scale=NANDA,
           paper_steps=NANDA_STEPS),
     Claim("Omnigrok unconstrained norm", "Omnigrok §5, Fig. 7(a)",
           "without the norm constraint (weight decay 1), the weight norm grows while the model "

@@ -188,6 +188,10 @@ def test_the_spectrum_pattern_agrees_disagrees_and_waits_for_grokking(tmp_path):
     assert verdict(quiet, NONE, 1000, tmp_path) == C.AGREES
     history([1.0, 1.0], [0.9, 0.9])  # the pattern misses: that it may move later does not help
     assert verdict(quiet, NONE, 500, tmp_path) == C.DISAGREES
+    # one member of three grokked and the pattern misses: the other two may still move
+    waits = C.spectrum_pattern("falls", "flat", paper_steps=1000)
+    assert verdict(waits, ONE_OF_THREE, 500, tmp_path) == C.INCONCLUSIVE
+    assert verdict(waits, ONE_OF_THREE, 1000, tmp_path) == C.DISAGREES
 
 
 def test_a_smallest_r_or_less_data_below_the_papers_budget_is_consistent_so_far():
@@ -202,6 +206,32 @@ def test_a_smallest_r_or_less_data_below_the_papers_budget_is_consistent_so_far(
                    3000) == C.AGREES
     only_with = [wd(0.2, 1, 300), wd(0.4, 1, 300)]
     assert verdict(C.less_data_with("weight_decay"), only_with, 1000) == C.INCONCLUSIVE
+    # at the paper's budget, nothing grokking with the intervention, or no r at all, disagrees
+    nothing = [wd(0.2, 1), wd(0.4, 1), wd(0.2, 0), wd(0.4, 0)]
+    assert verdict(C.less_data_with("weight_decay", paper_steps=3000), nothing, 3000) \
+        == C.DISAGREES
+    assert verdict(C.less_data_with("weight_decay", paper_steps=3000), nothing, 1000) \
+        == C.INCONCLUSIVE
+    too_much = [wd(0.2, 1), wd(0.4, 1, 300), wd(0.2, 0), wd(0.4, 0, 900)]
+    assert verdict(C.less_data_with("weight_decay", paper_steps=3000), too_much, 1000) \
+        == C.INCONCLUSIVE
+    none_grok = [member(0, r=0.4), member(1, r=0.5)]
+    assert verdict(C.smallest_grokking_r(0.5, paper_steps=3000), none_grok, 3000) == C.DISAGREES
+    larger = [member(0, r=0.4), member(1, r=0.5), member(2, grok=300, r=0.6)]
+    assert verdict(C.smallest_grokking_r(0.5, paper_steps=3000), larger, 3000) == C.DISAGREES
+    assert verdict(C.smallest_grokking_r(0.5, paper_steps=3000), larger, 1000) == C.INCONCLUSIVE
+
+
+def test_phases_wait_for_unfinished_members_only_while_they_could_make_two_thirds():
+    done = {"memorisation_end": 1, "circuit_formation_end": 2, "cleanup_end": 3}
+    found = [done] * 3 + [dict(done, cleanup_end=None)] * 3
+
+    def said(held, steps):
+        return C.verdict_kind(C._phases_verdict("v", held, found, run([], steps), 40_000)[1])
+    assert said(0, 12_000) == C.DISAGREES  # 0 + 3 unfinished < 4 of 6
+    assert said(1, 12_000) == C.INCONCLUSIVE  # 1 + 3 could still be 4 of 6
+    assert said(1, 40_000) == C.DISAGREES  # at the paper's step the unfinished do not hold
+    assert said(4, 12_000) == C.AGREES
 
 
 def test_data_cost_medians_count_the_members_that_did_not_grok():
@@ -250,6 +280,11 @@ def test_a_probe_still_moving_toward_the_range_before_the_papers_step_is_not_yet
     curve(0.0, 0.595, 0.6)  # +0.005 over 200 steps: 0.67 by the paper's step, short of 0.8
     rule = C.probe_range("neurons_explained", 0.8, 1.0, paper_steps=4000, still=0.001)
     assert verdict(rule, grokked, 1200, tmp_path) == C.DISAGREES
+    above = C.probe_range("neurons_explained", 0.0, 0.3, paper_steps=4000)
+    curve(1.0, 0.9, 0.6)  # above the range and falling fast enough to reach it by 4000
+    assert verdict(above, grokked, 1200, tmp_path) == C.INCONCLUSIVE
+    curve(1.0, 0.6, 0.6)  # above it and settled
+    assert verdict(above, grokked, 1200, tmp_path) == C.DISAGREES
     nan = [dict(e, probes=probes(4, explained=float("nan"))) for e in GROKKED]
     assert verdict(rule, nan, 1200, tmp_path) == C.INCONCLUSIVE
 
@@ -278,7 +313,6 @@ def test_a_claim_reads_its_paper_scale_run_where_it_exists(tmp_path):
     assert C.run_dir(claim, tmp_path) == tmp_path / "x"
     rundir.write_json(RunFiles(tmp_path / "paper/x").summary, {"seeds": []})
     assert C.run_dir(claim, tmp_path) == tmp_path / "paper/x"
-
 
 
 def test_the_key_frequency_ablation_reads_the_probe_report(tmp_path):
@@ -339,6 +373,7 @@ def test_spectra_shapes_read_the_final_spectrum_and_its_key_components(tmp_path)
     ((-1, 8000), (-1, 30000), C.INCONCLUSIVE),  # neither
     ((-1, 8000), (19480, 30000), C.INCONCLUSIVE),  # stopped before scratch's grok step
     ((3000, 8000), (3000, 8000), (C.DISAGREES, C.DISAGREES)),  # the same: neither
+    ((-1, 3000), (3000, 8000), C.INCONCLUSIVE),  # stopped at scratch's grok step
 ])
 def test_a_transfer_helps_or_hurts_against_its_run_from_scratch(ours, theirs, helps):
     def members(grok):

@@ -13,8 +13,10 @@ members that disagree and a run too short to say). A claim that something does n
 (does not grok) agrees only where our run was as long as the paper's (`paper_steps`), or where
 a task of comparable difficulty that the paper says groks (`control`, members of the same run)
 grokked within the same budget; otherwise it is `CONSISTENT` ("consistent so far, N of M
-steps"), counted apart. A claim that something does happen (groks) that no member met within
-the paper's budget disagrees; within a shorter one it is inconclusive.
+steps"), counted apart. A claim that something does happen (groks) that too few members met
+within the paper's budget disagrees; within a shorter one it is inconclusive, as it is for a
+claim whose paper gives no budget (`paper_steps` None: such a claim can agree, never
+disagree, and every claim of experiments/claims.py that needs one names it).
 """
 
 from __future__ import annotations
@@ -252,9 +254,9 @@ def transfer_effect(expect: str) -> Predicate:
                  f"{text(theirs, theirs_bound)} ({control['run']})")
         if ours_bound and theirs_bound:
             return value, f"{INCONCLUSIVE}: neither grokked"
-        if ours_bound and theirs > ours or theirs_bound and ours > theirs:
+        if ours_bound and theirs >= ours or theirs_bound and ours >= theirs:
             return value, (f"{INCONCLUSIVE}: the run that did not grok stopped before the "
-                           f"other's grok step")
+                           f"other's grok step (or at it)")
         if ours == theirs:  # neither helps nor hurts
             return value, DISAGREES
         faster = ours < theirs
@@ -438,9 +440,10 @@ def spectrum_pattern(ffd: str, fcr: str, weight: str = "W_E", by: float = 0.1,
     (changes by less) or 'any' (the paper says nothing of it). Each member's margin is how far
     its change clears `by` (negative: the pattern misses). Agrees when the pattern holds in 2/3
     of the members, else disagrees; inconclusive, whatever the pattern, where no member grokked
-    although the paper's curves run through grokking (`needs_grokking`). A pattern of a task
-    that does not grok (not `needs_grokking`) that holds within a run shorter than the paper's
-    `paper_steps` is consistent so far: it may yet move."""
+    although the paper's curves run through grokking (`needs_grokking`), and where the pattern
+    fails with fewer than 2/3 grokked in a run shorter than the paper's `paper_steps` (the
+    others, read at the end, may still move). A pattern of a task that does not grok (not
+    `needs_grokking`) that holds within a shorter run is consistent so far: it may yet move."""
     def moves(change):
         return "falls" if -change >= by else ("flat" if abs(change) < by else "rises")
 
@@ -466,9 +469,14 @@ def spectrum_pattern(ffd: str, fcr: str, weight: str = "W_E", by: float = 0.1,
             texts.append(f"FFD {d[0]:.2f}->{d[at]:.2f}, FCR {r[0]:.2f}->{r[at]:.2f} {where}"
                          + (f" (margin {edge:+.3f})" if np.isfinite(edge) else ""))
         value = "; ".join(texts)
-        if needs_grokking and not any(e["grok_step"] >= 0 for e in entries):
+        grokked = sum(e["grok_step"] >= 0 for e in entries)
+        if needs_grokking and not grokked:
             return value, f"{INCONCLUSIVE}: no grokking within {_steps(summary)} steps"
         if not _share(held, len(entries)):
+            if (needs_grokking and not _share(grokked, len(entries))
+                    and not _at_budget(summary, paper_steps)):
+                return value, (f"{INCONCLUSIVE}: {grokked}/{len(entries)} grokked within "
+                               f"{_steps(summary)} steps; the rest may still move")
             return value, DISAGREES
         if not needs_grokking and paper_steps is not None and not _at_budget(summary,
                                                                                paper_steps):
@@ -479,8 +487,9 @@ def spectrum_pattern(ffd: str, fcr: str, weight: str = "W_E", by: float = 0.1,
 
 def task_groks(task: str, expected: bool = True, paper_steps: int | None = None) -> Predicate:
     """For a mixture: whether `task` groks inside it (its own grok step, summary 'tasks'). As
-    `groks` and `does_not_grok`: too few grokking within the paper's `paper_steps` disagrees
-    with `expected`, and within fewer is inconclusive (expected) or consistent so far (not)."""
+    `groks` (`expected`): too few grokking within the paper's `paper_steps` disagrees, within
+    fewer steps is inconclusive. As `does_not_grok` (not `expected`): any grokking disagrees,
+    none agrees at the paper's budget and is consistent so far below it."""
     def decide(entries, summary, run_dir):
         per = [e.get("tasks", {}).get(task) for e in entries]
         if None in per:
@@ -550,8 +559,9 @@ def steps_per_percent(r_low: float, r_high: float, low: float, high: float) -> P
                                      for e in entries) else (None, True)
               for r in (r_low, r_high)}
         if any(bound for _, bound in at.values()):
-            return "-", (f"{INCONCLUSIVE}: fewer than half the members grokked at r = {r_low} "
-                         f"or r = {r_high} within {_steps(summary)} steps")
+            return "-", (f"{INCONCLUSIVE}: the median grok step at r = {r_low} or r = {r_high} "
+                         f"is only a lower bound (too few grokked within {_steps(summary)} "
+                         f"steps)")
         (m_low, _), (m_high, _) = at[r_low], at[r_high]
         per = (m_low / m_high) ** (1 / round(100 * (r_high - r_low))) - 1
         value = (f"median grok step {m_low:.0f} at r = {r_low}, "
@@ -577,19 +587,21 @@ def smallest_grokking_r(expected: float, paper_steps: int | None = None) -> Pred
     """Over a train-fraction grid: the smallest r at which 2/3 of the members grokked. Agrees
     when it is `expected` and the run was as long as the paper's `paper_steps` (within a
     shorter one a smaller r may still grok: consistent so far); a smaller r disagrees (the
-    paper trained longer and saw none); a larger one, or none, is inconclusive at a shorter
-    budget."""
+    paper trained longer and saw none); a larger one, or none, disagrees at the paper's budget
+    and is inconclusive below it."""
     def decide(entries, summary, run_dir):
         value, smallest = _smallest_r(entries, summary)
         rs = sorted({setting(e, summary, "train_fraction") for e in entries})
+        at_budget = _at_budget(summary, paper_steps)
         if smallest is None:
-            return value + "; none grokked", (f"{INCONCLUSIVE}: no r of {rs} grokked "
+            return value + "; none grokked", (DISAGREES if at_budget else
+                                              f"{INCONCLUSIVE}: no r of {rs} grokked "
                                               f"within {_steps(summary)} steps")
         value += f"; smallest r that groks {smallest:g}"
         if abs(smallest - expected) < 1e-9:
-            return value, (AGREES if paper_steps is None or _at_budget(summary, paper_steps)
+            return value, (AGREES if paper_steps is None or at_budget
                            else f"{CONSISTENT} ({_steps(summary)} of {paper_steps} steps)")
-        if smallest < expected:
+        if smallest < expected or at_budget:
             return value, DISAGREES
         return value, (f"{INCONCLUSIVE}: r = {expected:g} did not grok within "
                        f"{_steps(summary)} steps")
@@ -601,8 +613,10 @@ def less_data_with(axis: str, off: float = 0.0, factor: float = 0.5,
     """Over a grid of train fraction x `axis` (Power: weight decay): the smallest r that groks
     with the intervention (`axis` != `off`) is at most `factor` times the smallest r that groks
     without it. Where nothing groks without it, agrees when even the grid's largest r is at
-    least 1/factor times the smallest with it (consistent so far within a run shorter than the
-    paper's `paper_steps`: it may grok later); where nothing groks with it, inconclusive."""
+    least 1/factor times the smallest with it. Within a run shorter than the paper's
+    `paper_steps` either smallest r may still fall: an agreement is consistent so far and a
+    disagreement inconclusive; nothing grokking with the intervention disagrees at the
+    budget and is inconclusive below it (or where the paper gives none)."""
     def decide(entries, summary, run_dir):
         on = [e for e in entries if setting(e, summary, axis) != off]
         without = [e for e in entries if setting(e, summary, axis) == off]
@@ -613,29 +627,38 @@ def less_data_with(axis: str, off: float = 0.0, factor: float = 0.5,
         value = (f"{axis} on: {text_on}; off: {text_off}; smallest r that groks "
                  f"{r_on if r_on is not None else '-'} against "
                  f"{r_off if r_off is not None else '-'}")
+        short = paper_steps is not None and not _at_budget(summary, paper_steps)
         if r_on is None:
-            return value, (f"{INCONCLUSIVE}: no r grokked with {axis} within "
+            return value, (DISAGREES if paper_steps is not None and not short else
+                           f"{INCONCLUSIVE}: no r grokked with {axis} within "
                            f"{_steps(summary)} steps")
         if r_off is None:
             largest = max(setting(e, summary, "train_fraction") for e in without)
             if largest * factor >= r_on - 1e-9:
-                return value, (AGREES if paper_steps is None or _at_budget(summary, paper_steps)
-                               else f"{CONSISTENT} ({_steps(summary)} of {paper_steps} steps)")
+                return value, (f"{CONSISTENT} ({_steps(summary)} of {paper_steps} steps)"
+                               if short else AGREES)
             return value, (f"{INCONCLUSIVE}: no r grokked without {axis} within "
                            f"{_steps(summary)} steps, and the grid's largest is under "
                            f"{1 / factor:g}x {r_on:g}")
-        return value, AGREES if r_on <= factor * r_off + 1e-9 else DISAGREES
+        if r_on <= factor * r_off + 1e-9:
+            return value, (f"{CONSISTENT} ({_steps(summary)} of {paper_steps} steps)"
+                           if short else AGREES)
+        return value, (f"{INCONCLUSIVE}: the smallest r of either may still fall within the "
+                       f"paper's {paper_steps} steps" if short else DISAGREES)
     return decide
 
 
-def _phases_verdict(value: str, held: int, found: list[dict], summary: dict) -> tuple[str, str]:
+def _phases_verdict(value: str, held: int, found: list[dict], summary: dict,
+                    paper_steps: int | None) -> tuple[str, str]:
     """The verdict of a rule over the members' phases: agrees when 2/3 of the members hold;
-    inconclusive while the members whose cleanup has not ended (a run shorter than the
-    paper's) could still make 2/3; else disagrees."""
+    inconclusive while the members whose cleanup has not ended could still make 2/3 (in a run
+    shorter than the paper's `paper_steps`; at it, they count as not holding); else
+    disagrees."""
     if _share(held, len(found)):
         return value, AGREES
     complete = sum(None not in ph.values() for ph in found)
-    if _share(held + len(found) - complete, len(found)):
+    if not _at_budget(summary, paper_steps) and _share(held + len(found) - complete,
+                                                        len(found)):
         return value, (f"{INCONCLUSIVE}: cleanup ended in {complete}/{len(found)} members "
                        f"within {_steps(summary)} steps")
     return value, DISAGREES
@@ -649,13 +672,15 @@ def _member_phases(entries, summary, run_dir):
     return [measure_phases(history, over, _index(summary, e)) for e in entries]
 
 
-def phases_at_marks(marks: tuple[int, int, int], factor: float = 2.0) -> Predicate:
+def phases_at_marks(marks: tuple[int, int, int], factor: float = 2.0,
+                    paper_steps: int | None = None) -> Predicate:
     """Nanda §5.2's three phases, found from the progress measures (tables.measure_phases),
     against the paper's marks (where memorisation, circuit formation and cleanup end): a
     member holds when all three are found, in order, each within `factor` of its mark (the
     paper's marks are one seed's; seeds grok thousands of steps apart). Agrees when 2/3 of the
-    members hold; inconclusive when fewer than 2/3 reached the end of cleanup (a run shorter
-    than the paper's); else disagrees."""
+    members hold; inconclusive while the members whose cleanup has not ended within a run
+    shorter than the paper's `paper_steps` could still make 2/3 (`_phases_verdict`); else
+    disagrees."""
     ends = ("memorisation_end", "circuit_formation_end", "cleanup_end")
 
     def decide(entries, summary, run_dir):
@@ -670,16 +695,16 @@ def phases_at_marks(marks: tuple[int, int, int], factor: float = 2.0) -> Predica
         value = (f"{held}/{len(found)} members within x{factor:g} of "
                  + "/".join(f"{m / 1000:.1f}k" for m in marks)
                  + "; ends (memorisation/circuit/cleanup): " + ", ".join(texts))
-        return _phases_verdict(value, held, found, summary)
+        return _phases_verdict(value, held, found, summary, paper_steps)
     return decide
 
 
-def gini_rises_at_cleanup(weights: tuple[str, ...] = ("W_E", "W_L"), factor: float = 2.0
-                          ) -> Predicate:
+def gini_rises_at_cleanup(weights: tuple[str, ...] = ("W_E", "W_L"), factor: float = 2.0,
+                          paper_steps: int | None = None) -> Predicate:
     """Nanda: the Gini coefficient of the Fourier components of W_E and W_L rises sharply in
     cleanup: its rise per step there is at least `factor` times that in circuit formation, for
-    every weight, in 2/3 of the members (phases from the measures); inconclusive when fewer
-    than 2/3 of the members reached the end of cleanup."""
+    every weight, in 2/3 of the members (phases from the measures); inconclusive while the
+    members whose cleanup has not ended could still make 2/3 (`_phases_verdict`)."""
     def decide(entries, summary, run_dir):
         found = _member_phases(entries, summary, run_dir)
         if found is None:
@@ -703,15 +728,15 @@ def gini_rises_at_cleanup(weights: tuple[str, ...] = ("W_E", "W_L"), factor: flo
                                    for w, (cf, cu) in zip(weights, rates)))
         value = (f"{held}/{len(found)} members; Gini rise per 1k steps, circuit formation/"
                  f"cleanup: " + "; ".join(texts))
-        return _phases_verdict(value, held, found, summary)
+        return _phases_verdict(value, held, found, summary, paper_steps)
     return decide
 
 
-def weight_norm_falls_in_phases() -> Predicate:
+def weight_norm_falls_in_phases(paper_steps: int | None = None) -> Predicate:
     """Nanda §5.2: the sum of squared weights falls during circuit formation and again during
     cleanup (its value at the end of each phase below that at its start; phases from the
-    measures, tables.measure_phases), in 2/3 of the members; inconclusive when fewer than 2/3
-    reached the end of cleanup."""
+    measures, tables.measure_phases), in 2/3 of the members; inconclusive while the members
+    whose cleanup has not ended could still make 2/3 (`_phases_verdict`)."""
     def decide(entries, summary, run_dir):
         found = _member_phases(entries, summary, run_dir)
         if found is None:
@@ -729,7 +754,7 @@ def weight_norm_falls_in_phases() -> Predicate:
             texts.append("/".join(f"{v:.0f}" for v in at))
         value = (f"{held}/{len(found)} members; sum of squared weights at the ends of "
                  f"memorisation/circuit formation/cleanup: " + ", ".join(texts))
-        return _phases_verdict(value, held, found, summary)
+        return _phases_verdict(value, held, found, summary, paper_steps)
     return decide
 
 
