@@ -135,7 +135,7 @@ def _a5(task, formula, grok, best, run, scale_note="", cells=()):
         statement=f"{formula} {'groks' if grok else 'does not grok'} at r = 0.3",
         paper="groks" if grok else f"does not grok (best test acc {best})", run=run,
         members={"task": task}, paper_scale=FURUTA, cells=cells,
-        predicate=groks(paper_steps=FURUTA_STEPS) if grok else does_not_grok(FURUTA_STEPS),
+        predicate=groks() if grok else does_not_grok(),
         paper_steps=FURUTA_STEPS, paper_seeds=FURUTA_SEEDS)
 
 
@@ -148,7 +148,7 @@ CLAIMS = [
     *[Claim(f"A.5 smallest r {formula}", "Furuta §1.8, Table A.5", f"the smallest r at which "
             f"{formula} groks from scratch", f"r = {r:g}",
             (f"paper/smallest-r/{task}", f"smallest-r/{task}"),
-            smallest_grokking_r(r, FURUTA_STEPS), paper_scale="p=97, r=0.1-0.9, 3 seeds",
+            smallest_grokking_r(r), paper_scale="p=97, r=0.1-0.9, 3 seeds",
             paper_steps=FURUTA_STEPS, paper_seeds=FURUTA_SEEDS,
             cells=(("table-a5", formula, "r={r}, 8k steps"),))
       for task, formula, r in SMALLEST_R],
@@ -168,8 +168,7 @@ CLAIMS = [
     *[Claim(f"Fig. 8 {formula}", "Furuta Fig. 8, §6.3", f"{formula}: FFD(W_E) {ffd}"
             + (f", FCR(W_E) {fcr}" if fcr != "any" else ""),
             words, FIG8_RUNS.get(task, _a5_cpu(task)),
-            spectrum_pattern(ffd, fcr, needs_grokking=task not in ("x2_xy_y2", "xy_y"),
-                             paper_steps=FURUTA_STEPS),
+            spectrum_pattern(ffd, fcr, needs_grokking=task not in ("x2_xy_y2", "xy_y")),
             members={} if task in FIG8_RUNS else {"task": task}, paper_scale="p=97, r=0.3",
             paper_steps=FURUTA_STEPS, paper_seeds=FURUTA_SEEDS)
       for task, formula, ffd, fcr, words in FIG8],
@@ -195,16 +194,16 @@ CLAIMS = [
           members={"task": "x2_y2"}, paper_scale=FURUTA),
     Claim("Fig. 8 ab+b r=0.5", "Furuta Fig. 8, App. H", "ab+b, where it groks (r = 0.5): FFD and "
           "FCR of W_E both fall", "both fall", "fig8-xy_y-r0.5",
-          spectrum_pattern("falls", "falls", paper_steps=FURUTA_STEPS),
+          spectrum_pattern("falls", "falls"),
           paper_scale="p=97, r=0.5, up to 3e5 steps", paper_steps=FURUTA_STEPS,
           paper_seeds=FURUTA_SEEDS, not_run_why="needs ab+b trained at r = 0.5, where it groks "
           "(Table A.5's smallest r): the r = 0.3 run does not grok"),
     Claim("A.5 a-b (CPU, 30k steps)", "Furuta Table A.5", "a-b groks at r = 0.3", "groks",
-          "pretrain/subtract", groks(paper_steps=FURUTA_STEPS), paper_scale=FURUTA,
+          "pretrain/subtract", groks(), paper_scale=FURUTA,
           paper_steps=FURUTA_STEPS, paper_seeds=FURUTA_SEEDS),
     *[Claim(f"PG-E(add) {formula}", "Furuta Fig. 9, §7.1", f"with add's embedding frozen, "
             f"{formula} groks at r = 0.3 (it does not from scratch)", "groks",
-            (f"paper/pge-add/{task}", f"pge-add/{task}"), groks(paper_steps=TRANSFER_STEPS),
+            (f"paper/pge-add/{task}", f"pge-add/{task}"), groks(),
             paper_scale=TRANSFER,
             paper_steps=TRANSFER_STEPS, paper_seeds=3,
             cells=(("transfer", formula, "PG-E(add)"),))
@@ -212,7 +211,7 @@ CLAIMS = [
                             ("2x_m_3y", "2a-3b"))],
     *[Claim(f"PG-T(mul) {formula}", "Furuta Fig. 2, Table 1", f"with multiply's transformer "
             f"frozen, {formula} groks at r = 0.3 (it does not from scratch)", "groks",
-            (f"paper/pgt-mul/{task}", f"pgt-mul/{task}"), groks(paper_steps=TRANSFER_STEPS),
+            (f"paper/pgt-mul/{task}", f"pgt-mul/{task}"), groks(),
             paper_scale=TRANSFER,
             paper_steps=TRANSFER_STEPS, paper_seeds=3,
             cells=(("transfer", formula, "PG-T(mul)"),))
@@ -220,7 +219,7 @@ CLAIMS = [
     *[Claim(f"PG-T(sub) {formula}", "Furuta Fig. 2", f"subtract's frozen transformer transfers "
             f"to nothing, not even {formula}", "does not grok",
             (f"paper/pgt-sub/{task}", f"pgt-sub/{task}"),
-            does_not_grok(TRANSFER_STEPS), paper_scale=TRANSFER,
+            does_not_grok(), paper_scale=TRANSFER,
             paper_steps=TRANSFER_STEPS, paper_seeds=3,
             cells=(("transfer", formula, "PG-T(sub)"),))
       for task, formula in (("subtract", "a-b"), ("add", "a+b"))],
@@ -240,7 +239,7 @@ CLAIMS = [
           ("PG-T", "mul", "pgt-mul/add", "a+b", "add", "helps", ""))],
     *[Claim(f"PG-T({src}) a-b", "Furuta Fig. 2", f"{src}'s frozen transformer cannot "
             "learn subtraction", "does not grok", (f"paper/{run}", run),
-            does_not_grok(TRANSFER_STEPS), paper_scale=TRANSFER, paper_steps=TRANSFER_STEPS,
+            does_not_grok(), paper_scale=TRANSFER, paper_steps=TRANSFER_STEPS,
             paper_seeds=3, cells=(("transfer", "a-b", f"PG-T({src})"),))
       for src, run in (("add", "pgt-add/subtract"), ("mul", "pgt-mul/subtract"))],
     # Table 1 (§7.2: "the smallest train fraction where grokking happens"; a check mark is
@@ -248,7 +247,7 @@ CLAIMS = [
     *[Claim(f"{mode}({src}) {formula}", "Furuta Table 1, §7.2, p. 11", f"with {src}'s {part} "
             f"frozen, {formula} groks at r = 0.3 (from scratch: {scratch})",
             "groks (a check mark)",
-            (f"paper/{run}", run), groks(paper_steps=TRANSFER_STEPS), paper_scale=TRANSFER,
+            (f"paper/{run}", run), groks(), paper_scale=TRANSFER,
             paper_steps=TRANSFER_STEPS, paper_seeds=3,
             cells=(("transfer", formula, f"{mode}({src})"),))
       for mode, src, part, run, formula, scratch in (
@@ -260,20 +259,20 @@ CLAIMS = [
     Claim("PG-T(add) (a+b)^3", "Furuta Table 1, §7.2, p. 11", "with add's transformer frozen, "
           "(a+b)^3 does not grok at r = 0.3 (from scratch it does)",
           "does not grok (a cross: at no r)", ("paper/pgt-add/_x_y__3", "pgt-add/_x_y__3"),
-          does_not_grok(TRANSFER_STEPS), paper_scale=TRANSFER, paper_steps=TRANSFER_STEPS, paper_seeds=3,
+          does_not_grok(), paper_scale=TRANSFER, paper_steps=TRANSFER_STEPS, paper_seeds=3,
           cells=(("transfer", "(a+b)^3", "PG-T(add)"),)),
     *[Claim(f"App. F frozen random W_E {formula}", "Furuta App. F", f"{formula} groks with "
             "the embedding frozen at its random init", "groks",
             (f"paper/frozen-random-embed/{task}", f"frozen-random-embed/{task}"),
-            groks(paper_steps=TRANSFER_STEPS),
+            groks(),
             paper_scale=TRANSFER, paper_steps=TRANSFER_STEPS, paper_seeds=3,
             cells=(("transfer", formula, "frozen random W_E"),))
       for task, formula in (("add", "a+b"), ("subtract", "a-b"), ("multiply", "ab"))],
     Claim("§8 add+sub+mul r=0.3", "Furuta §8.1", "add+sub+mul does not co-grok at r = 0.3",
-          "does not co-grok", ("paper/mix-asm-r0.3", "mix-asm-r0.3"), does_not_grok(MIXTURE_STEPS),
+          "does not co-grok", ("paper/mix-asm-r0.3", "mix-asm-r0.3"), does_not_grok(),
           paper_scale=MIXTURE, paper_steps=MIXTURE_STEPS, paper_seeds=3),
     Claim("§8 add+sub+mul r=0.9", "Furuta §8.1", "add+sub+mul co-groks at a higher r (0.9)",
-          "co-groks", ("paper/mix-asm-r0.9", "mix-asm-r0.9"), groks(paper_steps=MIXTURE_STEPS),
+          "co-groks", ("paper/mix-asm-r0.9", "mix-asm-r0.9"), groks(),
           paper_scale=MIXTURE,
           paper_steps=MIXTURE_STEPS, paper_seeds=3),
     Claim("§8 mul groks last", "Furuta §8.1", "in add+sub+mul, multiplication groks last",
@@ -282,27 +281,27 @@ CLAIMS = [
           paper_steps=MIXTURE_STEPS, paper_seeds=3),
     Claim("§8 squares mixture", "Furuta §8", "trained with a^2+b^2 and (a+b)^2, a^2+ab+b^2 "
           "groks at r = 0.3", "groks", ("paper/mix-squares-r0.3", "mix-squares-r0.3"),
-          task_groks("x2_xy_y2", paper_steps=MIXTURE_STEPS), paper_scale=MIXTURE,
+          task_groks("x2_xy_y2"), paper_scale=MIXTURE,
           paper_steps=MIXTURE_STEPS, paper_seeds=3),
     Claim("Nanda groks", "Nanda §3", "p = 113 addition groks near step 10k",
           "groks after ~10,000 steps", NANDA_RUN,
-          groks(paper_steps=NANDA_STEPS, near=10_000),
+          groks(near=10_000),
           paper_scale="p=113, r=0.3, 5 seeds (Fig. 2), 40k steps", paper_steps=NANDA_STEPS,
           paper_seeds=5),
     Claim("Nanda key frequencies", "Nanda §4, App. C", "a grokked model uses a few key "
           "frequencies", "5 (seeds 0-3: 5, 4, 3, 4)", NANDA_RUN,
-          probe_range("key_freqs", 3, 6, "{:.0f}", paper_steps=NANDA_STEPS),
+          probe_range("key_freqs", 3, 6, "{:.0f}"),
           paper_scale="p=113, r=0.3, 40k steps",
           paper_steps=NANDA_STEPS),
     Claim("Nanda neurons explained", "Nanda §4", "most MLP neurons are explained by one "
           "frequency", "84.6% (433/512) above 85%", NANDA_RUN,
-          probe_range("neurons_explained", 0.8, 1.0, paper_steps=NANDA_STEPS),
+          probe_range("neurons_explained", 0.8, 1.0),
           paper_scale="p=113, r=0.3, 40k steps",
           paper_steps=NANDA_STEPS),
     Claim("Nanda logits' form", "Nanda §4, Fig. 1 (the share as issue #25 cites it)",
           "the logits of a grokked model are sum_k alpha_k cos(w_k(a+b-c)) over its key "
           "frequencies", "~95% of their variance", NANDA_PROBED,
-          probe_range("logits_explained", 0.85, 1.0, paper_steps=NANDA_STEPS),
+          probe_range("logits_explained", 0.85, 1.0),
           paper_scale="p=113, r=0.3, 40k steps",
           paper_steps=NANDA_STEPS),
     Claim("Nanda key-frequency ablation", "Nanda §4 (ablations in Fourier space)",
@@ -322,15 +321,15 @@ CLAIMS = [
           "formation and cleanup, in that order, ending near the paper's marks (within a factor "
           "of 2; phases from the measures)",
           "memorisation to 1.4k, circuit formation to 9.4k, cleanup to 14k", NANDA_RUN,
-          phases_at_marks((1400, 9400, 14000), 2.0, NANDA_STEPS), paper_scale=NANDA,
+          phases_at_marks((1400, 9400, 14000), 2.0), paper_scale=NANDA,
           paper_steps=NANDA_STEPS),
     Claim("Nanda Gini at cleanup", "Nanda §5.2, Fig. 7", "the Gini coefficient of W_E's and "
           "W_L's Fourier components rises sharply in cleanup", "rises sharply in cleanup",
-          NANDA_RUN, gini_rises_at_cleanup(paper_steps=NANDA_STEPS), paper_scale=NANDA,
+          NANDA_RUN, gini_rises_at_cleanup(), paper_scale=NANDA,
           paper_steps=NANDA_STEPS),
     Claim("Nanda weight norm", "Nanda §5.2, Fig. 7", "the sum of squared weights falls during "
           "circuit formation and again during cleanup", "falls in both (a sharp drop in "
-          "cleanup)", NANDA_RUN, weight_norm_falls_in_phases(NANDA_STEPS), paper_scale=NANDA,
+          "cleanup)", NANDA_RUN, weight_norm_falls_in_phases(), paper_scale=NANDA,
           paper_steps=NANDA_STEPS),
     Claim("Omnigrok unconstrained norm", "Omnigrok §5, Fig. 7(a)",
           "without the norm constraint (weight decay 1), the weight norm grows while the model "
@@ -342,11 +341,10 @@ CLAIMS = [
             paper_scale="p=113, r=0.1-0.9, 40k steps", paper_steps=NANDA_STEPS)
       for r, text, paper, predicate, cpu_run in (
           (0.1, "with 10% of the data it does not grok within 40k steps", "does not grok",
-           does_not_grok(NANDA_STEPS), "nanda-fraction-low"),
+           does_not_grok(), "nanda-fraction-low"),
           (0.2, "with 20% of the data it does not grok within 40k steps", "does not grok",
-           does_not_grok(NANDA_STEPS), "nanda-fraction-low"),
-          (0.5, "with 50% of the data it groks", "groks", groks(paper_steps=NANDA_STEPS),
-           "nanda-fraction-high"),
+           does_not_grok(), "nanda-fraction-low"),
+          (0.5, "with 50% of the data it groks", "groks", groks(), "nanda-fraction-high"),
           (0.7, "with 70% of the data it generalises almost at once (no grokking delay)",
            "generalises almost at once", no_grokking_delay(), "nanda-fraction-high"))],
     Claim("Power data cost", "Power §3.1.1", "near 25-30% of the data, 1% less data costs "
@@ -360,16 +358,16 @@ CLAIMS = [
     Claim("Power division at 50%", "Power §3 (its main runs: AdamW, wd 1, 1e5 steps; Fig. "
           "1's run is Adam without wd, to 1e6)", "x / y mod 97 groks at 50% of the data "
           "with weight decay 1 (AdamW)", "groks within 1e5 steps", "power-division",
-          groks(paper_steps=100_000), paper_scale=POWER, paper_steps=100_000),
+          groks(), paper_scale=POWER, paper_steps=100_000),
     Claim("Power S5 at 50%", "Power §3, Fig. 2", "composition in S5 groks at 50% of the data "
           "with weight decay", "groks within 1e5 steps", ("paper/power-s5", "power-s5"),
-          groks(paper_steps=100_000), paper_scale=POWER.replace("x / y mod 97", "S5, p=120"),
+          groks(), paper_scale=POWER.replace("x / y mod 97", "S5, p=120"),
           paper_steps=100_000,
           not_run_why=POWER_CPU + ": S5 at 50% for up to 1e5 steps is ~2.3 CPU-hours a seed"),
     Claim("Power wd halves data", "Power §3.2, Fig. 2", "weight decay more than halves the "
           "data a task needs to generalise", "the smallest fraction that groks, with wd 1, "
           "under half of it without", ("paper/power-division-wd", "power-division-wd"),
-          less_data_with("weight_decay", paper_steps=100_000),
+          less_data_with("weight_decay"),
           paper_scale=POWER, paper_steps=100_000,
           not_run_why=POWER_CPU + ": a fraction sweep with and without weight decay at 1e5 "
           "steps is days of CPU; a GPU's minutes (a stage of experiments/paper_scale.py)"),
@@ -405,17 +403,17 @@ CLAIMS = [
       for claim in (
         Claim(f"StableMax without wd, {loss}", "Prieto et al. 2025 §5", "with StableMax's "
               "cross entropy a model groks with no weight decay", "groks", runs,
-              groks(paper_steps=80_000), members={"arm": "stablemax-wd0"}, settle_by=settle,
+              groks(), members={"arm": "stablemax-wd0"}, settle_by=settle,
               paper_scale=PRIETO_STABLEMAX, paper_steps=80_000),
         Claim(f"Softmax CE without wd, {loss}", "Prieto et al. 2025 §3-4", "with softmax "
               "cross entropy and no weight decay a model stops at memorisation (softmax "
               "collapse), where StableMax groks", "does not grok (float32 losses)", runs,
-              does_not_grok(80_000, control={"arm": "stablemax-wd0"}),
+              does_not_grok(control={"arm": "stablemax-wd0"}),
               members={"arm": "adamw-wd0"}, settle_by=settle, paper_scale=PRIETO_STABLEMAX,
               paper_steps=80_000),
         Claim(f"⊥AdamW without wd, {loss}", "Prieto et al. 2025 §6", "with ⊥AdamW (the "
               "gradient's component along the weights removed) a model groks with no weight "
-              "decay", "groks", runs, groks(paper_steps=5_000),
+              "decay", "groks", runs, groks(),
               members={"arm": "orthogonal-wd0"}, settle_by=settle,
               paper_scale=PRIETO_ORTHOGONAL, paper_steps=5_000))],
     Claim("Softmax collapse, float32 loss", "Prieto et al. 2025 §3", "without "

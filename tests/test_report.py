@@ -468,14 +468,3 @@ def test_plot_of_a_grid_run_writes_its_figures_with_a_median_per_setting(tmp_pat
     labels = {line.get_label() for line in curves.axes[0].get_lines()}
     assert {"test, lr=0.001 (median)", "test, lr=0.003 (median)"} <= labels
 
-
-def test_each_claim_and_its_rule_name_the_same_paper_budget():
-    """A rule that judges by the paper's budget (`paper_steps`) takes it from its claim's
-    own: the two are written side by side in experiments/claims.py, so check they agree."""
-    from grokjax.report import reproduce
-    claims, _ = reproduce.load_claims("experiments/claims.py")
-    for c in claims:
-        names = c.predicate.__code__.co_freevars
-        if "paper_steps" in names:
-            rule_steps = c.predicate.__closure__[names.index("paper_steps")].cell_contents
-            assert rule_steps == c.paper_steps, (c.id, rule_steps, c.paper_steps)

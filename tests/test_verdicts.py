@@ -417,6 +417,19 @@ def test_a_claim_of_some_members_reads_the_first_run_that_holds_them(tmp_path):
                      tmp_path) == tmp_path / "paper/x"
 
 
+def test_a_rule_judges_by_the_budget_its_claim_states(tmp_path):
+    """A claim states the paper's budget once (`paper_steps`); `evaluate` hands it to the rule,
+    which a rule's own `paper_steps` would override."""
+    write_run(tmp_path / "short", 0.3, [-1, -1, -1], steps=500)
+    write_run(tmp_path / "long", 0.3, [-1, -1, -1], steps=1000)
+    for run_name, said in (("short", C.INCONCLUSIVE), ("long", C.DISAGREES)):
+        claim = C.Claim("x", "test", "x groks", "groks", run_name, C.groks(), paper_steps=1000)
+        assert C.verdict_kind(C.evaluate(claim, tmp_path)["verdict"]) == said
+    own = C.Claim("x", "test", "x groks", "groks", "long", C.groks(paper_steps=2000),
+                  paper_steps=1000)
+    assert C.verdict_kind(C.evaluate(own, tmp_path)["verdict"]) == C.INCONCLUSIVE
+
+
 def test_a_group_of_runs_one_per_fraction_reads_as_one_run(tmp_path):
     """Power's minibatches rule out a train-fraction grid: a run per fraction under one
     directory, which a claim reads as one run whose members keep their run's fraction."""

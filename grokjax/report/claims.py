@@ -56,7 +56,8 @@ class Claim:
     members: dict = dataclasses.field(default_factory=dict)  # hparams the members must have
     paper_scale: str = ""  # e.g. 'p=97, r=0.3, 3 seeds, 3e5 steps'
     # the paper's budget and seeds as numbers (None: the paper does not say): a run at least
-    # as long, with at least as many seeds, is at the paper's scale
+    # as long, with at least as many seeds, is at the paper's scale; the rules judge "does not
+    # grok yet" against this budget (`evaluate` hands it to them)
     paper_steps: int | None = None
     paper_seeds: int | None = None
     not_run_why: str = ""  # why the claim has no run yet, said in its verdict
@@ -83,6 +84,7 @@ def groks(min_fraction: float = 2 / 3, paper_steps: int | None = None,
     (or where the paper gives none) the members that have not grokked yet may still, so it is
     inconclusive."""
     def decide(entries, summary, run_dir):
+        budget = _budget(paper_steps, summary)
         s = grok_stats(entries)
         value = f"{s['grokked']}/{s['seeds']} grokked" + (
             f", median step {s['grok_step_median']:.0f}" if s["grokked"] else
@@ -91,8 +93,8 @@ def groks(min_fraction: float = 2 / 3, paper_steps: int | None = None,
             if near is not None and not near / factor <= s["grok_step_median"] <= near * factor:
                 return value + f" (the paper's ~{near}, x{factor:g} allowed)", DISAGREES
             return value, AGREES
-        if not _at_budget(summary, paper_steps):
-            return value, _short_of_grokking(s["grokked"], summary, paper_steps)
+        if not _at_budget(summary, budget):
+            return value, _short_of_grokking(s["grokked"], summary, budget)
         return value, DISAGREES
     return decide
 
@@ -103,6 +105,13 @@ def _short_of_grokking(grokked: int, summary: dict, paper_steps: int | None) -> 
     return (f"{INCONCLUSIVE}: " + ("no grokking" if not grokked else "too few grokked")
             + f" within {_steps(summary)} steps"
             + (f" of the paper's {paper_steps}" if paper_steps else ""))
+
+
+def _budget(paper_steps: int | None, summary: dict) -> int | None:
+    """The paper's budget a rule judges by: its own `paper_steps` where given, else its claim's
+    (`evaluate` hands the claim's `paper_steps` to the rule in the summary), so a claim states
+    its budget once."""
+    return paper_steps if paper_steps is not None else summary.get("paper_steps")
 
 
 def _at_budget(summary: dict, paper_steps: int | None) -> bool:
@@ -117,12 +126,13 @@ def does_not_grok(paper_steps: int | None = None, control: dict | None = None) -
     grokked, consistent so far (with neither a budget nor a control: agrees at any length).
     Any member that grokked disagrees."""
     def decide(entries, summary, run_dir):
+        budget = _budget(paper_steps, summary)
         s = grok_stats(entries)
         value = (f"{s['grokked']}/{s['seeds']} grokked, best test acc "
                  f"{s['best_test_acc_median']:.3f}")
         if s["grokked"]:
             return value, DISAGREES
-        if (paper_steps is None and control is None) or _at_budget(summary, paper_steps):
+        if (budget is None and control is None) or _at_budget(summary, budget):
             return value, f"{AGREES} (within {_steps(summary)} steps)"
         controls = selected(summary, control) if control else []
         c = grok_stats(controls) if controls else None
@@ -131,9 +141,9 @@ def does_not_grok(paper_steps: int | None = None, control: dict | None = None) -
             return (value + f"; the control {label} grokked ({c['grokked']}/{c['seeds']}, "
                     f"median step {c['grok_step_median']:.0f})",
                     f"{AGREES} (within {_steps(summary)} steps, where the control grokked)")
-        if paper_steps is None:  # a claim relative to its control, which did not grok either
+        if budget is None:  # a claim relative to its control, which did not grok either
             return value, f"{CONSISTENT} ({_steps(summary)} steps; the control did not grok)"
-        return value, f"{CONSISTENT} ({_steps(summary)} of {paper_steps} steps)"
+        return value, f"{CONSISTENT} ({_steps(summary)} of {budget} steps)"
     return decide
 
 
@@ -150,6 +160,7 @@ def probe_range(key: str, low: float, high: float, fmt: str = "{:.3g}",
     the verdict is inconclusive. A value that has settled outside the range, moves too slowly
     to reach it, or was taken at the paper's step disagrees."""
     def decide(entries, summary, run_dir):
+        budget = _budget(paper_steps, summary)
         entries = [e for e in entries if e["grok_step"] >= 0]
         if not entries:
             return "none grokked", f"{INCONCLUSIVE}: no grokking within {_steps(summary)} steps"
@@ -162,18 +173,18 @@ def probe_range(key: str, low: float, high: float, fmt: str = "{:.3g}",
                 f"{fmt.format(max(values))})"
         if low <= med <= high:
             return value, AGREES
-        trend = (None if paper_steps is None or _at_budget(summary, paper_steps)
+        trend = (None if budget is None or _at_budget(summary, budget)
                  else _recent_change(entries, summary, run_dir, f"probe/{key}"))
         if trend is not None:
             window, change = trend
             value += f"; median change {change:+.3g} over its last {window} steps"
             toward = change > still if med < low else change < -still
-            there = med + change * (paper_steps - _steps(summary)) / window
+            there = med + change * (budget - _steps(summary)) / window
             reaches = low <= there if med < low else there <= high
             if toward and reaches:
                 return value, (f"{INCONCLUSIVE}: still moving toward [{fmt.format(low)}, "
                                f"{fmt.format(high)}] at {_steps(summary)} of the paper's "
-                               f"{paper_steps} steps")
+                               f"{budget} steps")
         return value, DISAGREES
     return decide
 
@@ -234,9 +245,9 @@ def transfer_effect(expect: str) -> Predicate:
     """A transfer against its from-scratch control (the claim's `control`, another run): the
     median grok steps, censored at each run's length (grokjax.report.speedup: a median that a
     member that did not grok decides is a lower bound). 'helps': agrees when the transfer's
-    median is below the control's; disagrees when above or equal. 'hurts': the converse. Inconclusive
-    where both medians are bounds, or where a bound lies below the other's grok step (the run
-    that did not grok stopped before it)."""
+    median is below the control's; disagrees when above or equal. 'hurts': the converse.
+    Inconclusive where both medians are bounds, or where a bound lies at or below the other's
+    grok step (the run that did not grok stopped before it)."""
     assert expect in ("helps", "hurts"), expect
 
     def decide(entries, summary, run_dir):
@@ -451,6 +462,7 @@ def spectrum_pattern(ffd: str, fcr: str, weight: str = "W_E", by: float = 0.1,
         return {"falls": -change - by, "flat": by - abs(change)}.get(want, float("inf"))
 
     def decide(entries, summary, run_dir):
+        budget = _budget(paper_steps, summary)
         history = _history(run_dir)
         if history is None or f"probe/ffd/{weight}" not in history:
             return "-", f"{INCONCLUSIVE}: the run's history has no FFD/FCR of {weight}"
@@ -474,13 +486,13 @@ def spectrum_pattern(ffd: str, fcr: str, weight: str = "W_E", by: float = 0.1,
             return value, f"{INCONCLUSIVE}: no grokking within {_steps(summary)} steps"
         if not _share(held, len(entries)):
             if (needs_grokking and not _share(grokked, len(entries))
-                    and not _at_budget(summary, paper_steps)):
+                    and not _at_budget(summary, budget)):
                 return value, (f"{INCONCLUSIVE}: {grokked}/{len(entries)} grokked within "
                                f"{_steps(summary)} steps; the rest may still move")
             return value, DISAGREES
-        if not needs_grokking and paper_steps is not None and not _at_budget(summary,
-                                                                               paper_steps):
-            return value, f"{CONSISTENT} ({_steps(summary)} of {paper_steps} steps)"
+        if not needs_grokking and budget is not None and not _at_budget(summary,
+                                                                               budget):
+            return value, f"{CONSISTENT} ({_steps(summary)} of {budget} steps)"
         return value, AGREES
     return decide
 
@@ -491,6 +503,7 @@ def task_groks(task: str, expected: bool = True, paper_steps: int | None = None)
     fewer steps is inconclusive. As `does_not_grok` (not `expected`): any grokking disagrees,
     none agrees at the paper's budget and is consistent so far below it."""
     def decide(entries, summary, run_dir):
+        budget = _budget(paper_steps, summary)
         per = [e.get("tasks", {}).get(task) for e in entries]
         if None in per:
             return "-", f"{INCONCLUSIVE}: the run has no task {task!r}"
@@ -498,15 +511,15 @@ def task_groks(task: str, expected: bool = True, paper_steps: int | None = None)
         value = (f"{len(steps)}/{len(per)} grokked {task}"
                  + (f", median step {np.median(steps):.0f}" if steps else "")
                  + f", test acc median {np.median([t['test_acc'] for t in per]):.3f}")
-        at_budget = paper_steps is None or _at_budget(summary, paper_steps)
+        at_budget = budget is None or _at_budget(summary, budget)
         if expected:
             return value, AGREES if _share(len(steps), len(per)) else (
-                DISAGREES if at_budget and paper_steps is not None
-                else _short_of_grokking(len(steps), summary, paper_steps))
+                DISAGREES if _at_budget(summary, budget)
+                else _short_of_grokking(len(steps), summary, budget))
         if steps:
             return value, DISAGREES
         return value, (f"{AGREES} (within {_steps(summary)} steps)" if at_budget
-                       else f"{CONSISTENT} ({_steps(summary)} of {paper_steps} steps)")
+                       else f"{CONSISTENT} ({_steps(summary)} of {budget} steps)")
     return decide
 
 
@@ -553,11 +566,11 @@ def steps_per_percent(r_low: float, r_high: float, low: float, high: float) -> P
     [low, high]. The medians count a member that did not grok at the run's length
     (speedup.censored_median); inconclusive where either median is only such a bound."""
     def decide(entries, summary, run_dir):
-        at = {r: speedup.censored_median(*speedup.censored_steps(
-            [e for e in entries if abs(setting(e, summary, "train_fraction") - r) < 1e-9],
-            _steps(summary))) if any(abs(setting(e, summary, "train_fraction") - r) < 1e-9
-                                     for e in entries) else (None, True)
-              for r in (r_low, r_high)}
+        def median_at(r):  # (median, only a bound): a fraction with no members is a bound
+            es = [e for e in entries if abs(setting(e, summary, "train_fraction") - r) < 1e-9]
+            return (speedup.censored_median(*speedup.censored_steps(es, _steps(summary)))
+                    if es else (None, True))
+        at = {r: median_at(r) for r in (r_low, r_high)}
         if any(bound for _, bound in at.values()):
             return "-", (f"{INCONCLUSIVE}: the median grok step at r = {r_low} or r = {r_high} "
                          f"is only a lower bound (too few grokked within {_steps(summary)} "
@@ -590,17 +603,18 @@ def smallest_grokking_r(expected: float, paper_steps: int | None = None) -> Pred
     paper trained longer and saw none); a larger one, or none, disagrees at the paper's budget
     and is inconclusive below it."""
     def decide(entries, summary, run_dir):
+        budget = _budget(paper_steps, summary)
         value, smallest = _smallest_r(entries, summary)
         rs = sorted({setting(e, summary, "train_fraction") for e in entries})
-        at_budget = _at_budget(summary, paper_steps)
+        at_budget = _at_budget(summary, budget)
         if smallest is None:
             return value + "; none grokked", (DISAGREES if at_budget else
                                               f"{INCONCLUSIVE}: no r of {rs} grokked "
                                               f"within {_steps(summary)} steps")
         value += f"; smallest r that groks {smallest:g}"
         if abs(smallest - expected) < 1e-9:
-            return value, (AGREES if paper_steps is None or at_budget
-                           else f"{CONSISTENT} ({_steps(summary)} of {paper_steps} steps)")
+            return value, (AGREES if budget is None or at_budget
+                           else f"{CONSISTENT} ({_steps(summary)} of {budget} steps)")
         if smallest < expected or at_budget:
             return value, DISAGREES
         return value, (f"{INCONCLUSIVE}: r = {expected:g} did not grok within "
@@ -618,6 +632,7 @@ def less_data_with(axis: str, off: float = 0.0, factor: float = 0.5,
     disagreement inconclusive; nothing grokking with the intervention disagrees at the
     budget and is inconclusive below it (or where the paper gives none)."""
     def decide(entries, summary, run_dir):
+        budget = _budget(paper_steps, summary)
         on = [e for e in entries if setting(e, summary, axis) != off]
         without = [e for e in entries if setting(e, summary, axis) == off]
         if not on or not without:
@@ -627,24 +642,24 @@ def less_data_with(axis: str, off: float = 0.0, factor: float = 0.5,
         value = (f"{axis} on: {text_on}; off: {text_off}; smallest r that groks "
                  f"{r_on if r_on is not None else '-'} against "
                  f"{r_off if r_off is not None else '-'}")
-        short = paper_steps is not None and not _at_budget(summary, paper_steps)
+        short = budget is not None and not _at_budget(summary, budget)
         if r_on is None:
-            return value, (DISAGREES if paper_steps is not None and not short else
+            return value, (DISAGREES if _at_budget(summary, budget) else
                            f"{INCONCLUSIVE}: no r grokked with {axis} within "
                            f"{_steps(summary)} steps")
         if r_off is None:
             largest = max(setting(e, summary, "train_fraction") for e in without)
             if largest * factor >= r_on - 1e-9:
-                return value, (f"{CONSISTENT} ({_steps(summary)} of {paper_steps} steps)"
+                return value, (f"{CONSISTENT} ({_steps(summary)} of {budget} steps)"
                                if short else AGREES)
             return value, (f"{INCONCLUSIVE}: no r grokked without {axis} within "
                            f"{_steps(summary)} steps, and the grid's largest is under "
                            f"{1 / factor:g}x {r_on:g}")
         if r_on <= factor * r_off + 1e-9:
-            return value, (f"{CONSISTENT} ({_steps(summary)} of {paper_steps} steps)"
+            return value, (f"{CONSISTENT} ({_steps(summary)} of {budget} steps)"
                            if short else AGREES)
         return value, (f"{INCONCLUSIVE}: the smallest r of either may still fall within the "
-                       f"paper's {paper_steps} steps" if short else DISAGREES)
+                       f"paper's {budget} steps" if short else DISAGREES)
     return decide
 
 
@@ -684,6 +699,7 @@ def phases_at_marks(marks: tuple[int, int, int], factor: float = 2.0,
     ends = ("memorisation_end", "circuit_formation_end", "cleanup_end")
 
     def decide(entries, summary, run_dir):
+        budget = _budget(paper_steps, summary)
         found = _member_phases(entries, summary, run_dir)
         if found is None:
             return "-", NO_FINAL_KEYS
@@ -695,7 +711,7 @@ def phases_at_marks(marks: tuple[int, int, int], factor: float = 2.0,
         value = (f"{held}/{len(found)} members within x{factor:g} of "
                  + "/".join(f"{m / 1000:.1f}k" for m in marks)
                  + "; ends (memorisation/circuit/cleanup): " + ", ".join(texts))
-        return _phases_verdict(value, held, found, summary, paper_steps)
+        return _phases_verdict(value, held, found, summary, budget)
     return decide
 
 
@@ -706,6 +722,7 @@ def gini_rises_at_cleanup(weights: tuple[str, ...] = ("W_E", "W_L"), factor: flo
     every weight, in 2/3 of the members (phases from the measures); inconclusive while the
     members whose cleanup has not ended could still make 2/3 (`_phases_verdict`)."""
     def decide(entries, summary, run_dir):
+        budget = _budget(paper_steps, summary)
         found = _member_phases(entries, summary, run_dir)
         if found is None:
             return "-", NO_FINAL_KEYS
@@ -728,7 +745,7 @@ def gini_rises_at_cleanup(weights: tuple[str, ...] = ("W_E", "W_L"), factor: flo
                                    for w, (cf, cu) in zip(weights, rates)))
         value = (f"{held}/{len(found)} members; Gini rise per 1k steps, circuit formation/"
                  f"cleanup: " + "; ".join(texts))
-        return _phases_verdict(value, held, found, summary, paper_steps)
+        return _phases_verdict(value, held, found, summary, budget)
     return decide
 
 
@@ -738,6 +755,7 @@ def weight_norm_falls_in_phases(paper_steps: int | None = None) -> Predicate:
     measures, tables.measure_phases), in 2/3 of the members; inconclusive while the members
     whose cleanup has not ended could still make 2/3 (`_phases_verdict`)."""
     def decide(entries, summary, run_dir):
+        budget = _budget(paper_steps, summary)
         found = _member_phases(entries, summary, run_dir)
         if found is None:
             return "-", NO_FINAL_KEYS
@@ -754,7 +772,7 @@ def weight_norm_falls_in_phases(paper_steps: int | None = None) -> Predicate:
             texts.append("/".join(f"{v:.0f}" for v in at))
         value = (f"{held}/{len(found)} members; sum of squared weights at the ends of "
                  f"memorisation/circuit formation/cleanup: " + ", ".join(texts))
-        return _phases_verdict(value, held, found, summary, paper_steps)
+        return _phases_verdict(value, held, found, summary, budget)
     return decide
 
 
@@ -1007,7 +1025,8 @@ def evaluate(claim: Claim, root: pathlib.Path) -> dict:
         summary = {**summary, "control": csum and {
             "entries": centries, "steps": int(csum["steps"]),
             "run": str(control.relative_to(root))}}
-    ours, verdict = claim.predicate(entries, summary, where)
+    ours, verdict = claim.predicate(entries, {**summary, "paper_steps": claim.paper_steps},
+                                    where)
     rs = sorted({setting(e, summary, "train_fraction") for e in entries})
     seeds = len({e["seed"] for e in entries})
     scale = (f"p={summary['p']}, r={'/'.join(f'{r:g}' for r in rs)}, {summary['steps']} steps, "
