@@ -29,7 +29,8 @@ POWER_CPU = ("a 2-core CPU trains Power's model at ~12 member-steps/s a core "
 # configs/comparison.py at Furuta's add mod 97 where it was run (experiments/paper_scale.py),
 # else at its quick setting, and the quick setting's weight-decay-free arms run longer
 COMPARISON = ("paper/comparison-furuta", "comparison-quick")
-WD0 = ("paper/comparison-furuta", "comparison-wd0", "comparison-quick")
+WD0 = ("paper/comparison-furuta", "comparison-wd0-80k", "comparison-wd0", "comparison-quick")
+WD0_F32 = ("comparison-wd0-f32-80k", "comparison-wd0-f32")  # 80k: StableMax and softmax only
 GROKFAST_SETTLE = ("Grokfast's own setting: grokjax train configs/comparison.py:grokfast (6 arms "
                    "x 16 seeds x 5e4 steps = 4.8e6 member-steps: ~100 CPU-hours at the measured "
                    "~13 member-steps/s a core; a GPU's job, issue #24; a stage of "
@@ -53,6 +54,9 @@ FURUTA_STEPS, FURUTA_SEEDS = 300_000, 3
 PRETRAIN_SUB_WHY = ("needs subtraction's 30k-step source (pretrain/subtract) trained with its "
                     "checkpoints: grokjax sweep experiments/sweep_claims_cpu.py --only "
                     "'pretrain/subtract,pge-sub/add', ~40 CPU-minutes")
+# subtraction at r = 0.3 for 30k steps: 3 seeds (its command in experiments/results/README.md),
+# else the transfer source's 1 seed
+SUBTRACT = ("subtract-3seeds", "pretrain/subtract")
 A5_CPU = "table_a5-cpu/r0.3"  # experiments/sweep_table_a5.py:cpu
 A5_CPU_MORE = "table_a5-cpu-more/r0.3"  # experiments/sweep_table_a5.py:cpu-more
 A5_CPU3 = "table_a5-cpu3/r0.3"  # experiments/sweep_table_a5.py:cpu3 (3 seeds)
@@ -96,7 +100,7 @@ FIG8 = [("add", "a+b", "falls", "flat", "FFD falls while FCR stays high"),
         ("x3_y3", "a^3+b^3", "falls", "any", "like multiplication, but FFD falls for odd n "
          "('FFD decreases more when n is odd', where a^2+b^2's stays 1.0)"),
         ("_x_y__3", "(a+b)^3", "falls", "flat", "like addition; FCR drops only for even n")]
-FIG8_RUNS = {"subtract": "pretrain/subtract"}  # 30k steps: subtraction groks at 19k
+FIG8_RUNS = {"subtract": SUBTRACT}  # 30k steps: subtraction groks at 19k
 TRANSFER = "p=97, r=0.3, 3 seeds, up to 1e5 steps (the reference code's, not the paper's)"
 TRANSFER_STEPS = 100_000
 TRANSFER_TARGETS = ("a+b", "a-b", "ab", "2a+b", "2a-b", "2a+3b", "2a-3b", "ab+b", "ab-b",
@@ -163,7 +167,7 @@ CLAIMS = [
     Claim("A.4 sub restricted", "Furuta Table A.4, App. E", "subtraction: the restricted loss "
           "(only the key frequencies' components) stays high (its key frequencies depend on "
           "others), >= 100x the train loss", "restricted 0.714, train 1.336e-7",
-          "pretrain/subtract", restricted_above_train(100, keys_only=True),
+          SUBTRACT, restricted_above_train(100, keys_only=True),
           paper_scale="p=97, r=0.3 (App. E gives no step count)"),
     *[Claim(f"Fig. 8 {formula}", "Furuta Fig. 8, §6.3", f"{formula}: FFD(W_E) {ffd}"
             + (f", FCR(W_E) {fcr}" if fcr != "any" else ""),
@@ -180,7 +184,7 @@ CLAIMS = [
           spectra_shape({"W_E": "sparse", "W_L": "sparse"}), members={"task": "add"},
           paper_scale="p=97, r=0.3"),
     Claim("Fig. 3 subtraction spectra", "Furuta Fig. 3", "subtraction: a sparse W_E like "
-          "addition's, and a cos-biased W_L", "sparse W_E; W_L cos-biased", "pretrain/subtract",
+          "addition's, and a cos-biased W_L", "sparse W_E; W_L cos-biased", SUBTRACT,
           spectra_shape({"W_E": "sparse"}, biased=("W_L",)), paper_scale="p=97, r=0.3"),
     Claim("Fig. 5 multiplication spectra", "Furuta Fig. 5", "multiplication uses all "
           "frequencies, cos-biased, in both W_E and W_L", "all frequencies, cos-biased",
@@ -199,7 +203,7 @@ CLAIMS = [
           paper_seeds=FURUTA_SEEDS, not_run_why="needs ab+b trained at r = 0.5, where it groks "
           "(Table A.5's smallest r): the r = 0.3 run does not grok"),
     Claim("A.5 a-b (CPU, 30k steps)", "Furuta Table A.5", "a-b groks at r = 0.3", "groks",
-          "pretrain/subtract", groks(), paper_scale=FURUTA,
+          SUBTRACT, groks(), paper_scale=FURUTA,
           paper_steps=FURUTA_STEPS, paper_seeds=FURUTA_SEEDS),
     *[Claim(f"PG-E(add) {formula}", "Furuta Fig. 9, §7.1", f"with add's embedding frozen, "
             f"{formula} groks at r = 0.3 (it does not from scratch)", "groks",
@@ -399,7 +403,7 @@ CLAIMS = [
     # the wd-0 arms with grokjax's float64 loss and, as Prieto et al. train, a float32 one
     *[claim for loss, runs, settle in (
         ("float64 loss", WD0, WD0_SETTLE),
-        ("float32 loss", ("comparison-wd0-f32",), WD0_F32_SETTLE))
+        ("float32 loss", WD0_F32, WD0_F32_SETTLE))
       for claim in (
         Claim(f"StableMax without wd, {loss}", "Prieto et al. 2025 §5", "with StableMax's "
               "cross entropy a model groks with no weight decay", "groks", runs,
@@ -419,7 +423,7 @@ CLAIMS = [
     Claim("Softmax collapse, float32 loss", "Prieto et al. 2025 §3", "without "
           "regularisation, past memorisation the softmax of most train rows collapses in "
           "float32 (its exp-sum rounds to exactly 1, the gradient to exactly 0)",
-          "most train rows collapse (float32)", ("comparison-wd0-f32",), softmax_collapses(),
+          "most train rows collapse (float32)", WD0_F32, softmax_collapses(),
           members={"arm": "adamw-wd0"}, paper_scale=PRIETO),
     Claim("Omnigrok constrained norm", "Omnigrok Fig. 7", "with the weight norm held at its "
           "initial value (alpha = 0.8, no weight decay), train and test accuracy rise "

@@ -30,6 +30,8 @@ def test_run_directory_records_config_seeds_versions_and_splits(finished_run):
     assert info["seeds"] == [3, 5] and info["split_seeds"] == [3, 5]
     assert info["numerics"]["loss_dtype"] == "float64"
     assert {"jax", "jaxlib", "flax", "optax", "numpy", "python"} <= set(info["versions"])
+    # the machine and code, which say whether two runs can be expected to agree bit for bit
+    assert {"machine", "cpu", "cpu_features", "grokjax"} <= set(info["host"])
     assert [t["op_token"] for t in info["tasks"]] == [12, 13]  # '+', '-' for p = 11
     splits = rundir.read_npz(finished_run / "splits.npz")
     ds = data.make_dataset(parse_task_spec("add,subtract", p=11), 11)

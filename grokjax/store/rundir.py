@@ -2,7 +2,8 @@
 
     config.json    the resolved config
     run.json       seeds, split seeds, tasks and formulas, vocabulary layout, numerics in effect,
-                   backend and devices, library versions, command line
+                   backend and devices, library versions, host CPU and grokjax commit,
+                   command line
     splits.npz     operands [N, arity] and each seed's train_idx [S, n_train] / test_idx [S, n_test]
     history.npz    every metric at every log point: 'step' [P] and e.g. 'test/acc' [S, P, T]
     summary.json   per seed: final metrics, memorisation and grok steps (per task and overall)
@@ -17,11 +18,13 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import importlib.metadata
 import json
 import os
 import pathlib
 import platform
+import subprocess
 import sys
 import time
 from typing import Any, Iterator
@@ -46,9 +49,38 @@ def versions() -> dict[str, str]:
     return out
 
 
+def host() -> dict[str, str]:
+    """The machine and code that trained a run. XLA compiles CPU programs for the host's
+    instruction set, so the same program on two CPUs can round differently: two runs whose
+    `cpu_features` differ may agree only to float rounding (README, "What a member equals")."""
+    cpu, flags = platform.processor(), ""
+    with contextlib.suppress(OSError):
+        for line in pathlib.Path("/proc/cpuinfo").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() == "model name" and not cpu:
+                cpu = value.strip()
+            elif key.strip() in ("flags", "Features") and not flags:
+                flags = " ".join(sorted(value.split()))
+    out = {"machine": platform.machine(), "cpu": cpu or "unknown",
+           "cpu_features": hashlib.sha256(flags.encode()).hexdigest()[:12] if flags else "unknown",
+           "cpu_count": str(os.cpu_count())}
+    try:
+        out["grokjax"] = importlib.metadata.version("grokjax")
+    except importlib.metadata.PackageNotFoundError:
+        out["grokjax"] = "not installed"
+    root = pathlib.Path(__file__).resolve().parents[2]  # a checkout's, not an installed copy's
+    with contextlib.suppress(OSError, subprocess.SubprocessError):
+        if (root / ".git").exists():
+            commit = subprocess.run(["git", "-C", str(root), "describe", "--always", "--dirty",
+                                     "--abbrev=12"], capture_output=True, text=True, timeout=5)
+            if commit.returncode == 0 and commit.stdout.strip():
+                out["commit"] = commit.stdout.strip()
+    return out
+
+
 def environment() -> dict[str, Any]:
     return {"backend": jax.default_backend(), "devices": [str(d) for d in jax.devices()],
-            "process_count": jax.process_count(), "versions": versions(),
+            "process_count": jax.process_count(), "versions": versions(), "host": host(),
             "argv": sys.argv}
 
 
