@@ -43,6 +43,11 @@ WD0_SETTLE = ("a longer run of the wd-0 arms (configs/comparison.py:quick with g
               "paper's numerics)")
 WD0_F32_SETTLE = ("a longer run of the float32 wd-0 arms (comparison-wd0-f32's command with "
                   "more steps), and the paper's own models and budgets")
+WD0_PRIETO_RUN = ("comparison-wd0's command with 3 seeds, 80,000 steps, the adamw-wd0 and "
+                  "stablemax-wd0 arms, --set optim.lr=0.01 --set optim.b2=0.999 --set "
+                  "optim.eps=1e-25 (experiments/results/README.md)")
+PRIETO_MLP_SETTLE = ("Fig. 1's own model, an MLP on one-hot operands with no bias, which grokjax "
+                     "does not have (its MLP is Furuta's, with a shared embedding)")
 PRIETO = "modular arithmetic, MLPs and transformers, float32 losses"
 # their budgets, from the paper's code (run_main_experiments.sh, its figures' commands): Fig. 1's
 # StableMax and softmax runs are an MLP at r = 0.4, lr 1e-2, 80,000 full-batch steps; Fig. 6's
@@ -405,27 +410,30 @@ CLAIMS = [
           "paper/comparison-grokfast", faster_than("adam", factor=10.0),
           members={"arm": "grokfast-ema"}, paper_scale=GROKFAST, paper_steps=40_000,
           paper_seeds=1, not_run_why=GROKFAST_SETTLE),
-    # the wd-0 arms with grokjax's float64 loss and, as Prieto et al. train, a float32 one
-    *[claim for loss, runs, settle in (
-        ("float64 loss", WD0, WD0_SETTLE),
-        ("float32 loss", WD0_F32, WD0_F32_SETTLE))
+    # the wd-0 arms with grokjax's float64 loss, a float32 one (the paper's point: softmax
+    # collapse is a float32 failure), and the float64 loss with Fig. 1's Adam (lr 1e-2, beta2
+    # 0.999, eps 1e-25; the StableMax and softmax arms only)
+    *[claim for loss, runs, settle, why, orthogonal in (
+        ("float64 loss", WD0, WD0_SETTLE, "", True),
+        ("float32 loss", WD0_F32, WD0_F32_SETTLE, "", True),
+        ("Fig. 1's Adam", ("comparison-wd0-prieto",), PRIETO_MLP_SETTLE, WD0_PRIETO_RUN, False))
       for claim in (
-        Claim(f"StableMax without wd, {loss}", "Prieto et al. 2025 §5", "with StableMax's "
-              "cross entropy a model groks with no weight decay", "groks", runs,
+        Claim(f"StableMax without wd, {loss}", "Prieto et al. 2025 §5, Fig. 1(b)", "with "
+              "StableMax's cross entropy a model groks with no weight decay", "groks", runs,
               groks(), members={"arm": "stablemax-wd0"}, settle_by=settle,
-              paper_scale=PRIETO_STABLEMAX, paper_steps=80_000),
-        Claim(f"Softmax CE without wd, {loss}", "Prieto et al. 2025 §3-4", "with softmax "
-              "cross entropy and no weight decay a model stops at memorisation (softmax "
-              "collapse), where StableMax groks", "does not grok within 8e4 steps (Fig. 1(c), "
-              "its loss in float64)", runs,
+              paper_scale=PRIETO_STABLEMAX, paper_steps=80_000, not_run_why=why),
+        Claim(f"Softmax CE without wd, {loss}", "Prieto et al. 2025 §3-4, Fig. 1(c)", "with "
+              "softmax cross entropy and no weight decay a model stops at memorisation "
+              "(softmax collapse), where StableMax groks", "does not grok within 8e4 steps "
+              "(Fig. 1(c), its loss in float64)", runs,
               does_not_grok(control={"arm": "stablemax-wd0"}),
               members={"arm": "adamw-wd0"}, settle_by=settle, paper_scale=PRIETO_STABLEMAX,
-              paper_steps=80_000),
-        Claim(f"⊥AdamW without wd, {loss}", "Prieto et al. 2025 §6", "with ⊥AdamW (the "
-              "gradient's component along the weights removed) a model groks with no weight "
-              "decay", "groks", runs, groks(),
-              members={"arm": "orthogonal-wd0"}, settle_by=settle,
-              paper_scale=PRIETO_ORTHOGONAL, paper_steps=5_000))],
+              paper_steps=80_000, not_run_why=why),
+        *([Claim(f"⊥AdamW without wd, {loss}", "Prieto et al. 2025 §6", "with ⊥AdamW (the "
+                 "gradient's component along the weights removed) a model groks with no "
+                 "weight decay", "groks", runs, groks(),
+                 members={"arm": "orthogonal-wd0"}, settle_by=settle,
+                 paper_scale=PRIETO_ORTHOGONAL, paper_steps=5_000)] if orthogonal else []))],
     Claim("Softmax collapse, float32 loss", "Prieto et al. 2025 §3", "without "
           "regularisation, past memorisation the softmax of most train rows collapses in "
           "float32 (its exp-sum rounds to exactly 1, the gradient to exactly 0)",
