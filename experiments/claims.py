@@ -38,11 +38,13 @@ GROKFAST_SETTLE = ("Grokfast's own setting: grokjax train configs/comparison.py:
 FURUTA_CMP_SETTLE = ("the same arms at Furuta's add mod 97, r=0.3 (configs/comparison.py:furuta, "
                      "144 members x 2e4 steps: ~18 CPU-hours at ~45 member-steps/s; a stage of "
                      "experiments/paper_scale.py)")
-WD0_SETTLE = ("a longer run of the wd-0 arms (configs/comparison.py:quick with grid.arms "
-              "adamw-wd0, stablemax-wd0, orthogonal-wd0; the float32-loss rows below are the "
-              "paper's numerics)")
-WD0_F32_SETTLE = ("a longer run of the float32 wd-0 arms (comparison-wd0-f32's command with "
-                  "more steps), and the paper's own models and budgets")
+# what would settle the wd-0 rows: the quick transformer ran them to the paper's budgets, so
+# what is left is the paper's own models (the "Fig. 1's Adam" rows give this transformer
+# Fig. 1's optimiser)
+WD0_SETTLE = ("the paper's own models: Fig. 1's one-hot MLP (StableMax, softmax; not a grokjax "
+              "model) and Fig. 6's transformer at lr 1e-3 (⊥AdamW)")
+WD0_F32_SETTLE = ("the float32 StableMax and softmax arms to 8e4 steps (comparison-wd0-f32-80k's "
+                  "command, in experiments/results/README.md), and " + WD0_SETTLE)
 WD0_PRIETO_RUN = ("comparison-wd0's command with 3 seeds, 80,000 steps, the adamw-wd0 and "
                   "stablemax-wd0 arms, --set optim.lr=0.01 --set optim.b2=0.999 --set "
                   "optim.eps=1e-25 (experiments/results/README.md)")
