@@ -428,7 +428,7 @@ CLAIMS = [
               "softmax cross entropy and no weight decay a model stops at memorisation "
               "(softmax collapse), where StableMax groks", "does not grok within 8e4 steps "
               "(Fig. 1(c), its loss in float64)", runs,
-              does_not_grok(control={"arm": "stablemax-wd0"}),
+              does_not_grok(control={"arm": "stablemax-wd0"}, memorised=True),
               members={"arm": "adamw-wd0"}, settle_by=settle, paper_scale=PRIETO_STABLEMAX,
               paper_steps=80_000, not_run_why=why),
         *([Claim(f"⊥AdamW without wd, {loss}", "Prieto et al. 2025 §6", "with ⊥AdamW (the "

@@ -155,6 +155,20 @@ def test_does_not_grok_at_a_short_budget_is_consistent_so_far_unless_a_control_g
     assert relative(target, run(target + control, 8000), None)[1].startswith(C.AGREES)
 
 
+def test_stopping_at_memorisation_needs_a_train_set_still_held():
+    """Prieto et al.'s softmax runs stop at memorisation; a run whose members lose their train
+    set again (unstable training) has not stopped there, whatever its test accuracy."""
+    rule = C.does_not_grok(1000, memorised=True)
+    held = [dict(e, train_acc=1.0) for e in NONE]
+    lost = [dict(e, train_acc=0.8) for e in NONE]
+    assert verdict(rule, held, 1000) == C.AGREES
+    assert verdict(rule, lost, 1000) == C.INCONCLUSIVE
+    assert verdict(rule, [dict(e, train_acc=1.0) for e in ONE_OF_THREE], 1000) == C.DISAGREES
+    assert verdict(rule, held, 500) == C.CONSISTENT
+    # without the option the same lost run agrees: the claim is only that it does not grok
+    assert verdict(C.does_not_grok(1000), lost, 1000) == C.AGREES
+
+
 def test_a_claim_of_grokking_near_a_step_disagrees_far_from_it():
     rule = C.groks(near=1000)
     assert verdict(rule, [member(s, grok=g) for s, g in enumerate((600, 900, 1900))], 3000) \

@@ -37,6 +37,7 @@ from grokjax.report.tables import measure_phases
 from grokjax.summary import grok_stats
 
 AGREES, DISAGREES, INCONCLUSIVE, NOT_RUN = "agrees", "disagrees", "inconclusive", "not run"
+MEMORISED_ACC = 0.99  # a train set held: accuracy at the grok threshold (train.acc_threshold)
 CONSISTENT = "consistent so far"
 NO_FINAL_KEYS = f"{INCONCLUSIVE}: no final-keys.json (grokjax probe RUN --final-keys)"
 Predicate = Callable[[list[dict], dict, pathlib.Path], tuple[str, str]]
@@ -118,13 +119,17 @@ def _at_budget(summary: dict, paper_steps: int | None) -> bool:
     return paper_steps is not None and _steps(summary) >= paper_steps
 
 
-def does_not_grok(paper_steps: int | None = None, control: dict | None = None) -> Predicate:
+def does_not_grok(paper_steps: int | None = None, control: dict | None = None,
+                  memorised: bool = False) -> Predicate:
     """Agrees when no member grokked and either the run was as long as the paper's
     `paper_steps` or the `control` members of the same run (a task of comparable difficulty
     that the paper says groks, e.g. {'task': 'add'}, or a method the paper says groks where
     this one does not) grokked in 2/3 of their seeds within it; otherwise, with no member
     grokked, consistent so far (with neither a budget nor a control: agrees at any length).
-    Any member that grokked disagrees."""
+    Any member that grokked disagrees. `memorised`: the claim is that the model stops at
+    memorisation, so where fewer than 2/3 of the members end with their train set memorised
+    (final train accuracy at the grok threshold, 99%) the run says nothing of it:
+    inconclusive (training that loses its train set is neither)."""
     def decide(entries, summary, run_dir):
         budget = _budget(paper_steps, summary)
         s = grok_stats(entries)
@@ -132,6 +137,14 @@ def does_not_grok(paper_steps: int | None = None, control: dict | None = None) -
                  f"{s['best_test_acc_median']:.3f}")
         if s["grokked"]:
             return value, DISAGREES
+        if memorised:
+            final = [e.get("train_acc", np.nan) for e in entries]
+            held = sum(a >= MEMORISED_ACC for a in final)
+            value += f", final train acc median {np.nanmedian(final):.3f}"
+            if not _share(held, len(entries)):
+                return value, (f"{INCONCLUSIVE}: {held}/{len(entries)} members hold their train "
+                               "set at the end (train accuracy >= 99%): not stopped at "
+                               "memorisation")
         if (budget is None and control is None) or _at_budget(summary, budget):
             return value, f"{AGREES} (within {_steps(summary)} steps)"
         controls = selected(summary, control) if control else []
