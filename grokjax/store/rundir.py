@@ -52,8 +52,8 @@ def versions() -> dict[str, str]:
 def host() -> dict[str, str]:
     """The machine and code that trained a run. XLA compiles CPU programs for the host's
     instruction set, so the same program on two CPUs can round differently: two runs whose
-    `cpu_features` differ may agree only to float rounding (README, "What a member equals")."""
-    cpu, flags = platform.processor(), ""
+    `cpu_features` differ may agree only to float rounding (README, "What holds where")."""
+    cpu, flags = "", ""
     with contextlib.suppress(OSError):
         for line in pathlib.Path("/proc/cpuinfo").read_text().splitlines():
             key, _, value = line.partition(":")
@@ -61,7 +61,7 @@ def host() -> dict[str, str]:
                 cpu = value.strip()
             elif key.strip() in ("flags", "Features") and not flags:
                 flags = " ".join(sorted(value.split()))
-    out = {"machine": platform.machine(), "cpu": cpu or "unknown",
+    out = {"machine": platform.machine(), "cpu": cpu or platform.processor() or "unknown",
            "cpu_features": hashlib.sha256(flags.encode()).hexdigest()[:12] if flags else "unknown",
            "cpu_count": str(os.cpu_count())}
     try:
