@@ -25,8 +25,9 @@ odd-n tasks a^3+b^3 and (a+b)^3 (they grok in the paper); measured: see
 experiments/results/table_a5-cpu-more/. `:cpu3` trains the five tasks that grokked at that
 scale with 1 seed (CPU_GROKKED) with 3 seeds, so that their rows do not rest on one seed
 (measured: 3,641 s; all 15 grokked; see experiments/results/table_a5-cpu3/). Its seed 0 is
-not the 13-task grid's seed 0 bit for bit: grok steps 4250/3760/5130/2570/430 against
-4320/3810/4990/2580/430 (a grid of another size is another vmapped program).
+not the 13-task grid's seed 0 bit for bit (grok steps 4250/3760/5130/2570/430 against
+4320/3810/4990/2580/430) because the two ran on different machines: on one machine a member is
+bit for bit itself in task grids of any size (README, "What holds where").
 """
 
 from grokjax.launch.sweep import Run
