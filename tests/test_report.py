@@ -140,8 +140,8 @@ def test_a_run_that_stops_before_the_norm_settles_has_no_cleanup_end(tmp_path):
     verdict = claims_lib.phases_at_marks((1400, 9400, 14000))([entry], {"seeds": [entry],
                                                                         "steps": 8500}, tmp_path)
     assert verdict[1].startswith("inconclusive: cleanup ended in 0/1"), verdict
-    at_budget = claims_lib.phases_at_marks((1400, 9400, 14000), paper_steps=8500)(
-        [entry], {"seeds": [entry], "steps": 8500}, tmp_path)
+    at_budget = claims_lib.phases_at_marks((1400, 9400, 14000))(
+        [entry], {"seeds": [entry], "steps": 8500, "paper_steps": 8500}, tmp_path)
     assert at_budget[1] == "disagrees", at_budget  # the paper's step, and cleanup never ended
     assert claims_lib.weight_norm_falls_in_phases()([entry], {"seeds": [entry], "steps": 8500},
                                                     tmp_path)[1].startswith("inconclusive")

@@ -18,7 +18,15 @@ def member(seed=0, grok=-1, mem=-1, acc=0.02, train_loss=1e-7, r=0.3, **extra):
 
 
 def run(entries, steps):
-    return {"seeds": entries, "steps": steps, "p": 97, "train_fraction": 0.3}
+    return {"seeds": entries, "steps": steps, "p": 97, "train_fraction": 0.3,
+            "acc_threshold": 0.99}
+
+
+def budget(rule, paper_steps):
+    """The rule as a claim with the paper's budget `paper_steps` runs it: `evaluate` hands the
+    claim's budget to its rule in the summary."""
+    return lambda entries, summary, run_dir: rule(entries, {**summary,
+                                                            "paper_steps": paper_steps}, run_dir)
 
 
 def verdict(rule, entries, steps, run_dir=None):
@@ -65,11 +73,12 @@ LU = [sphere(0.25, 4.7, 4.7), sphere(0.5, 0.9, 2.0), sphere(1.0, 1e-2, 0.02),
 
 # rule, members that agree (run steps), that disagree (steps), too short to say (steps)
 CASES = {
-    "groks": (C.groks(paper_steps=1000), (GROKKED, 500), (NONE, 1000), (NONE, 500)),
+    "groks": (budget(C.groks(), 1000), (GROKKED, 500), (NONE, 1000), (NONE, 500)),
     # within a short run the members that have not grokked yet may still
-    "groks, some": (C.groks(paper_steps=1000), (GROKKED, 500), (ONE_OF_THREE, 1000),
+    "groks, some": (budget(C.groks(), 1000), (GROKKED, 500), (ONE_OF_THREE, 1000),
                     (ONE_OF_THREE, 500)),
-    "does_not_grok": (C.does_not_grok(1000), (NONE, 1000), (ONE_OF_THREE, 500), (NONE, 500)),
+    "does_not_grok": (budget(C.does_not_grok(), 1000), (NONE, 1000), (ONE_OF_THREE, 500),
+                      (NONE, 500)),
     "probe_range": (C.probe_range("key_freqs", 3, 6),
                     ([dict(e, probes=probes(4)) for e in GROKKED], 500),
                     ([dict(e, probes=probes(9)) for e in GROKKED], 500),
@@ -82,11 +91,11 @@ CASES = {
                                ([dict(e, probes=probes(4, 0.7)) for e in GROKKED], 500),
                                ([dict(e, probes=probes(4, 1e-8)) for e in GROKKED], 500),
                                ([dict(e, probes=probes(4, 0.7)) for e in NONE], 500)),
-    "task_groks": (C.task_groks("add", paper_steps=1000),
+    "task_groks": (budget(C.task_groks("add"), 1000),
                    ([member(s, tasks=tasks(300, 500)) for s in range(3)], 500),
                    ([member(s, tasks=tasks(-1, 500)) for s in range(3)], 1000),
                    ([member(s, tasks=tasks(-1, 500)) for s in range(3)], 500)),
-    "task_groks, not expected": (C.task_groks("add", expected=False, paper_steps=1000),
+    "task_groks, not expected": (budget(C.task_groks("add", expected=False), 1000),
                                  ([member(s, tasks=tasks(-1, 500)) for s in range(3)], 1000),
                                  ([member(s, tasks=tasks(300, 500)) for s in range(3)], 500),
                                  ([member(s, tasks=tasks(-1, 500)) for s in range(3)], 500)),
@@ -139,7 +148,7 @@ def test_each_rule_agrees_disagrees_and_says_when_the_run_is_too_short(name):
 
 
 def test_does_not_grok_at_a_short_budget_is_consistent_so_far_unless_a_control_grokked():
-    rule = C.does_not_grok(300_000, control={"task": "add"})
+    rule = budget(C.does_not_grok(control={"task": "add"}), 300_000)
     target = [dict(member(s), hparams={"task": "ab+b", "train_fraction": 0.3}) for s in range(3)]
     control = [dict(member(s, grok=4000), hparams={"task": "add", "train_fraction": 0.3})
                for s in range(3)]
@@ -158,7 +167,7 @@ def test_does_not_grok_at_a_short_budget_is_consistent_so_far_unless_a_control_g
 def test_stopping_at_memorisation_needs_a_train_set_still_held():
     """Prieto et al.'s softmax runs stop at memorisation; a run whose members lose their train
     set again (unstable training) has not stopped there, whatever its test accuracy."""
-    rule = C.does_not_grok(1000, memorised=True)
+    rule = budget(C.does_not_grok(memorised=True), 1000)
     held = [dict(e, train_acc=1.0) for e in NONE]
     lost = [dict(e, train_acc=0.8) for e in NONE]
     assert verdict(rule, held, 1000) == C.AGREES
@@ -166,7 +175,7 @@ def test_stopping_at_memorisation_needs_a_train_set_still_held():
     assert verdict(rule, [dict(e, train_acc=1.0) for e in ONE_OF_THREE], 1000) == C.DISAGREES
     assert verdict(rule, held, 500) == C.CONSISTENT
     # without the option the same lost run agrees: the claim is only that it does not grok
-    assert verdict(C.does_not_grok(1000), lost, 1000) == C.AGREES
+    assert verdict(budget(C.does_not_grok(), 1000), lost, 1000) == C.AGREES
 
 
 def test_a_claim_of_grokking_near_a_step_disagrees_far_from_it():
@@ -178,8 +187,8 @@ def test_a_claim_of_grokking_near_a_step_disagrees_far_from_it():
 
 
 def test_a_one_seed_grokking_claim_can_disagree_at_the_paper_s_budget():
-    assert verdict(C.groks(paper_steps=1000), [member()], 1000) == C.DISAGREES
-    assert verdict(C.groks(paper_steps=1000), [member()], 999) == C.INCONCLUSIVE
+    assert verdict(budget(C.groks(), 1000), [member()], 1000) == C.DISAGREES
+    assert verdict(budget(C.groks(), 1000), [member()], 999) == C.INCONCLUSIVE
 
 
 def test_the_spectrum_pattern_agrees_disagrees_and_waits_for_grokking(tmp_path):
@@ -197,13 +206,13 @@ def test_the_spectrum_pattern_agrees_disagrees_and_waits_for_grokking(tmp_path):
     assert verdict(C.spectrum_pattern("falls", "flat", needs_grokking=False), NONE, 500,
                    tmp_path) == C.AGREES  # a claim about a task that does not grok
     # ... which may yet move in a run shorter than the paper's
-    quiet = C.spectrum_pattern("falls", "flat", needs_grokking=False, paper_steps=1000)
+    quiet = budget(C.spectrum_pattern("falls", "flat", needs_grokking=False), 1000)
     assert verdict(quiet, NONE, 500, tmp_path) == C.CONSISTENT
     assert verdict(quiet, NONE, 1000, tmp_path) == C.AGREES
     history([1.0, 1.0], [0.9, 0.9])  # the pattern misses: that it may move later does not help
     assert verdict(quiet, NONE, 500, tmp_path) == C.DISAGREES
     # one member of three grokked and the pattern misses: the other two may still move
-    waits = C.spectrum_pattern("falls", "flat", paper_steps=1000)
+    waits = budget(C.spectrum_pattern("falls", "flat"), 1000)
     assert verdict(waits, ONE_OF_THREE, 500, tmp_path) == C.INCONCLUSIVE
     assert verdict(waits, ONE_OF_THREE, 1000, tmp_path) == C.DISAGREES
 
@@ -211,29 +220,29 @@ def test_the_spectrum_pattern_agrees_disagrees_and_waits_for_grokking(tmp_path):
 def test_a_smallest_r_or_less_data_below_the_papers_budget_is_consistent_so_far():
     """A smaller r that has not grokked yet may grok in the paper's longer run."""
     grid = [member(0, r=0.4), member(1, grok=300, r=0.5)]
-    assert verdict(C.smallest_grokking_r(0.5, paper_steps=3000), grid, 1000) == C.CONSISTENT
-    assert verdict(C.smallest_grokking_r(0.5, paper_steps=3000), grid, 3000) == C.AGREES
+    assert verdict(budget(C.smallest_grokking_r(0.5), 3000), grid, 1000) == C.CONSISTENT
+    assert verdict(budget(C.smallest_grokking_r(0.5), 3000), grid, 3000) == C.AGREES
     nothing_without = [wd(0.2, 1, 300), wd(0.4, 1, 300), wd(0.2, 0), wd(0.4, 0)]
-    assert verdict(C.less_data_with("weight_decay", paper_steps=3000), nothing_without,
+    assert verdict(budget(C.less_data_with("weight_decay"), 3000), nothing_without,
                    1000) == C.CONSISTENT
-    assert verdict(C.less_data_with("weight_decay", paper_steps=3000), nothing_without,
+    assert verdict(budget(C.less_data_with("weight_decay"), 3000), nothing_without,
                    3000) == C.AGREES
     only_with = [wd(0.2, 1, 300), wd(0.4, 1, 300)]
     assert verdict(C.less_data_with("weight_decay"), only_with, 1000) == C.INCONCLUSIVE
     # at the paper's budget, nothing grokking with the intervention, or no r at all, disagrees
     nothing = [wd(0.2, 1), wd(0.4, 1), wd(0.2, 0), wd(0.4, 0)]
-    assert verdict(C.less_data_with("weight_decay", paper_steps=3000), nothing, 3000) \
+    assert verdict(budget(C.less_data_with("weight_decay"), 3000), nothing, 3000) \
         == C.DISAGREES
-    assert verdict(C.less_data_with("weight_decay", paper_steps=3000), nothing, 1000) \
+    assert verdict(budget(C.less_data_with("weight_decay"), 3000), nothing, 1000) \
         == C.INCONCLUSIVE
     too_much = [wd(0.2, 1), wd(0.4, 1, 300), wd(0.2, 0), wd(0.4, 0, 900)]
-    assert verdict(C.less_data_with("weight_decay", paper_steps=3000), too_much, 1000) \
+    assert verdict(budget(C.less_data_with("weight_decay"), 3000), too_much, 1000) \
         == C.INCONCLUSIVE
     none_grok = [member(0, r=0.4), member(1, r=0.5)]
-    assert verdict(C.smallest_grokking_r(0.5, paper_steps=3000), none_grok, 3000) == C.DISAGREES
+    assert verdict(budget(C.smallest_grokking_r(0.5), 3000), none_grok, 3000) == C.DISAGREES
     larger = [member(0, r=0.4), member(1, r=0.5), member(2, grok=300, r=0.6)]
-    assert verdict(C.smallest_grokking_r(0.5, paper_steps=3000), larger, 3000) == C.DISAGREES
-    assert verdict(C.smallest_grokking_r(0.5, paper_steps=3000), larger, 1000) == C.INCONCLUSIVE
+    assert verdict(budget(C.smallest_grokking_r(0.5), 3000), larger, 3000) == C.DISAGREES
+    assert verdict(budget(C.smallest_grokking_r(0.5), 3000), larger, 1000) == C.INCONCLUSIVE
 
 
 def test_phases_wait_for_unfinished_members_only_while_they_could_make_two_thirds():
@@ -272,7 +281,7 @@ def test_every_rule_of_the_module_is_exercised_here_or_on_files_in_test_report()
 
 def test_a_probe_still_moving_toward_the_range_before_the_papers_step_is_not_yet_a_disagreement(
         tmp_path):
-    rule = C.probe_range("neurons_explained", 0.8, 1.0, paper_steps=4000)
+    rule = budget(C.probe_range("neurons_explained", 0.8, 1.0), 4000)
     grokked = [dict(e, probes=probes(4, explained=0.6)) for e in GROKKED]
 
     def curve(*values):  # each member's neurons_explained at probe steps 0, 100, ..., 1200
@@ -292,9 +301,9 @@ def test_a_probe_still_moving_toward_the_range_before_the_papers_step_is_not_yet
     assert verdict(rule, grokked, 4000, tmp_path) == C.DISAGREES
     assert verdict(rule, grokked, 1200, None) == C.DISAGREES  # no history: no trend to read
     curve(0.0, 0.595, 0.6)  # +0.005 over 200 steps: 0.67 by the paper's step, short of 0.8
-    rule = C.probe_range("neurons_explained", 0.8, 1.0, paper_steps=4000, still=0.001)
+    rule = budget(C.probe_range("neurons_explained", 0.8, 1.0, still=0.001), 4000)
     assert verdict(rule, grokked, 1200, tmp_path) == C.DISAGREES
-    above = C.probe_range("neurons_explained", 0.0, 0.3, paper_steps=4000)
+    above = budget(C.probe_range("neurons_explained", 0.0, 0.3), 4000)
     curve(1.0, 0.9, 0.6)  # above the range and falling fast enough to reach it by 4000
     assert verdict(above, grokked, 1200, tmp_path) == C.INCONCLUSIVE
     curve(1.0, 0.6, 0.6)  # above it and settled
@@ -304,7 +313,7 @@ def test_a_probe_still_moving_toward_the_range_before_the_papers_step_is_not_yet
 
 
 def test_each_row_says_what_would_settle_it_and_why_a_claim_has_no_run(tmp_path):
-    claim = C.Claim("x", "test", "x does not grok", "no", "missing", C.does_not_grok(1000),
+    claim = C.Claim("x", "test", "x does not grok", "no", "missing", C.does_not_grok(),
                     paper_steps=1000, paper_seeds=3, not_run_why="needs model Y")
     row = C.evaluate(claim, tmp_path)
     assert row["verdict"] == f"{C.NOT_RUN}: needs model Y" and row["seeds"] == 0
@@ -432,16 +441,15 @@ def test_a_claim_of_some_members_reads_the_first_run_that_holds_them(tmp_path):
 
 
 def test_a_rule_judges_by_the_budget_its_claim_states(tmp_path):
-    """A claim states the paper's budget once (`paper_steps`); `evaluate` hands it to the rule,
-    which a rule's own `paper_steps` would override."""
+    """A claim states the paper's budget once (`paper_steps`), and `evaluate` hands it to the
+    rule: the same rule, members and run length judge otherwise under another budget."""
     write_run(tmp_path / "short", 0.3, [-1, -1, -1], steps=500)
     write_run(tmp_path / "long", 0.3, [-1, -1, -1], steps=1000)
     for run_name, said in (("short", C.INCONCLUSIVE), ("long", C.DISAGREES)):
         claim = C.Claim("x", "test", "x groks", "groks", run_name, C.groks(), paper_steps=1000)
         assert C.verdict_kind(C.evaluate(claim, tmp_path)["verdict"]) == said
-    own = C.Claim("x", "test", "x groks", "groks", "long", C.groks(paper_steps=2000),
-                  paper_steps=1000)
-    assert C.verdict_kind(C.evaluate(own, tmp_path)["verdict"]) == C.INCONCLUSIVE
+    longer = C.Claim("x", "test", "x groks", "groks", "long", C.groks(), paper_steps=2000)
+    assert C.verdict_kind(C.evaluate(longer, tmp_path)["verdict"]) == C.INCONCLUSIVE
 
 
 def test_a_group_of_runs_one_per_fraction_reads_as_one_run(tmp_path):

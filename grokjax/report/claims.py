@@ -37,7 +37,6 @@ from grokjax.report.tables import measure_phases
 from grokjax.summary import grok_stats
 
 AGREES, DISAGREES, INCONCLUSIVE, NOT_RUN = "agrees", "disagrees", "inconclusive", "not run"
-MEMORISED_ACC = 0.99  # a train set held: accuracy at the grok threshold (train.acc_threshold)
 CONSISTENT = "consistent so far"
 NO_FINAL_KEYS = f"{INCONCLUSIVE}: no final-keys.json (grokjax probe RUN --final-keys)"
 Predicate = Callable[[list[dict], dict, pathlib.Path], tuple[str, str]]
@@ -77,15 +76,15 @@ def _steps(summary: dict) -> int:
     return int(summary["steps"])
 
 
-def groks(min_fraction: float = 2 / 3, paper_steps: int | None = None,
-          near: int | None = None, factor: float = 2.0) -> Predicate:
+def groks(min_fraction: float = 2 / 3, near: int | None = None,
+          factor: float = 2.0) -> Predicate:
     """Agrees when at least `min_fraction` of the members grokked (and, given the paper's grok
     step `near`, their median grok step is within `factor` of it: else disagrees). Fewer
     disagree where the run was as long as the paper's `paper_steps`; within a shorter budget
     (or where the paper gives none) the members that have not grokked yet may still, so it is
     inconclusive."""
     def decide(entries, summary, run_dir):
-        budget = _budget(paper_steps, summary)
+        budget = _budget(summary)
         s = grok_stats(entries)
         value = f"{s['grokked']}/{s['seeds']} grokked" + (
             f", median step {s['grok_step_median']:.0f}" if s["grokked"] else
@@ -108,19 +107,18 @@ def _short_of_grokking(grokked: int, summary: dict, paper_steps: int | None) -> 
             + (f" of the paper's {paper_steps}" if paper_steps else ""))
 
 
-def _budget(paper_steps: int | None, summary: dict) -> int | None:
-    """The paper's budget a rule judges by: its own `paper_steps` where given, else its claim's
-    (`evaluate` hands the claim's `paper_steps` to the rule in the summary), so a claim states
-    its budget once."""
-    return paper_steps if paper_steps is not None else summary.get("paper_steps")
+def _budget(summary: dict) -> int | None:
+    """The paper's budget a rule judges by: its claim's `paper_steps`, which `evaluate` hands
+    to the rule in the summary (None: the paper gives none), so that a claim states its budget
+    once and no rule keeps one of its own."""
+    return summary.get("paper_steps")
 
 
 def _at_budget(summary: dict, paper_steps: int | None) -> bool:
     return paper_steps is not None and _steps(summary) >= paper_steps
 
 
-def does_not_grok(paper_steps: int | None = None, control: dict | None = None,
-                  memorised: bool = False) -> Predicate:
+def does_not_grok(control: dict | None = None, memorised: bool = False) -> Predicate:
     """Agrees when no member grokked and either the run was as long as the paper's
     `paper_steps` or the `control` members of the same run (a task of comparable difficulty
     that the paper says groks, e.g. {'task': 'add'}, or a method the paper says groks where
@@ -128,10 +126,11 @@ def does_not_grok(paper_steps: int | None = None, control: dict | None = None,
     grokked, consistent so far (with neither a budget nor a control: agrees at any length).
     Any member that grokked disagrees. `memorised`: the claim is that the model stops at
     memorisation, so where fewer than 2/3 of the members end with their train set memorised
-    (final train accuracy at the grok threshold, 99%) the run says nothing of it:
-    inconclusive (training that loses its train set is neither)."""
+    (final train accuracy at the run's own threshold, train.acc_threshold, which `evaluate`
+    hands to the rule in the summary) the run says nothing of it: inconclusive (training that
+    loses its train set is neither)."""
     def decide(entries, summary, run_dir):
-        budget = _budget(paper_steps, summary)
+        budget = _budget(summary)
         s = grok_stats(entries)
         value = (f"{s['grokked']}/{s['seeds']} grokked, best test acc "
                  f"{s['best_test_acc_median']:.3f}")
@@ -139,12 +138,13 @@ def does_not_grok(paper_steps: int | None = None, control: dict | None = None,
             return value, DISAGREES
         if memorised:
             final = [e.get("train_acc", np.nan) for e in entries]
-            held = sum(a >= MEMORISED_ACC for a in final)
+            threshold = summary["acc_threshold"]
+            held = sum(a >= threshold for a in final)
             value += f", final train acc median {np.nanmedian(final):.3f}"
             if not _share(held, len(entries)):
                 return value, (f"{INCONCLUSIVE}: {held}/{len(entries)} members hold their train "
-                               "set at the end (train accuracy >= 99%): not stopped at "
-                               "memorisation")
+                               f"set at the end (train accuracy >= {threshold:g}): not stopped "
+                               "at memorisation")
         if (budget is None and control is None) or _at_budget(summary, budget):
             return value, f"{AGREES} (within {_steps(summary)} steps)"
         controls = selected(summary, control) if control else []
@@ -161,7 +161,7 @@ def does_not_grok(paper_steps: int | None = None, control: dict | None = None,
 
 
 def probe_range(key: str, low: float, high: float, fmt: str = "{:.3g}",
-                paper_steps: int | None = None, still: float = 0.02) -> Predicate:
+                still: float = 0.02) -> Predicate:
     """Agrees when the median over the grokked members of a final probe (`probes[key]`; for
     'key_freqs' their number) lies in [low, high]; inconclusive when none grokked (a probe of
     the grokked algorithm says nothing of a model that has not found it) or a member's value
@@ -173,7 +173,7 @@ def probe_range(key: str, low: float, high: float, fmt: str = "{:.3g}",
     the verdict is inconclusive. A value that has settled outside the range, moves too slowly
     to reach it, or was taken at the paper's step disagrees."""
     def decide(entries, summary, run_dir):
-        budget = _budget(paper_steps, summary)
+        budget = _budget(summary)
         entries = [e for e in entries if e["grok_step"] >= 0]
         if not entries:
             return "none grokked", f"{INCONCLUSIVE}: no grokking within {_steps(summary)} steps"
@@ -456,7 +456,7 @@ def spectra_shape(frequencies: dict[str, str] | None = None,
 
 
 def spectrum_pattern(ffd: str, fcr: str, weight: str = "W_E", by: float = 0.1,
-                     needs_grokking: bool = True, paper_steps: int | None = None) -> Predicate:
+                     needs_grokking: bool = True) -> Predicate:
     """Furuta's Fig. 8: how FFD and FCR of `weight` move from initialisation to the grok step
     (the first probe at or after it: the paper's inflection points line up with test-accuracy
     saturation, so where the run stops after grokking does not move the verdict; a member that
@@ -475,7 +475,7 @@ def spectrum_pattern(ffd: str, fcr: str, weight: str = "W_E", by: float = 0.1,
         return {"falls": -change - by, "flat": by - abs(change)}.get(want, float("inf"))
 
     def decide(entries, summary, run_dir):
-        budget = _budget(paper_steps, summary)
+        budget = _budget(summary)
         history = _history(run_dir)
         if history is None or f"probe/ffd/{weight}" not in history:
             return "-", f"{INCONCLUSIVE}: the run's history has no FFD/FCR of {weight}"
@@ -510,13 +510,13 @@ def spectrum_pattern(ffd: str, fcr: str, weight: str = "W_E", by: float = 0.1,
     return decide
 
 
-def task_groks(task: str, expected: bool = True, paper_steps: int | None = None) -> Predicate:
+def task_groks(task: str, expected: bool = True) -> Predicate:
     """For a mixture: whether `task` groks inside it (its own grok step, summary 'tasks'). As
     `groks` (`expected`): too few grokking within the paper's `paper_steps` disagrees, within
     fewer steps is inconclusive. As `does_not_grok` (not `expected`): any grokking disagrees,
     none agrees at the paper's budget and is consistent so far below it."""
     def decide(entries, summary, run_dir):
-        budget = _budget(paper_steps, summary)
+        budget = _budget(summary)
         per = [e.get("tasks", {}).get(task) for e in entries]
         if None in per:
             return "-", f"{INCONCLUSIVE}: the run has no task {task!r}"
@@ -609,14 +609,14 @@ def _smallest_r(entries: list[dict], summary: dict) -> tuple[str, float | None]:
     return value, (ok[0] if ok else None)
 
 
-def smallest_grokking_r(expected: float, paper_steps: int | None = None) -> Predicate:
+def smallest_grokking_r(expected: float) -> Predicate:
     """Over a train-fraction grid: the smallest r at which 2/3 of the members grokked. Agrees
     when it is `expected` and the run was as long as the paper's `paper_steps` (within a
     shorter one a smaller r may still grok: consistent so far); a smaller r disagrees (the
     paper trained longer and saw none); a larger one, or none, disagrees at the paper's budget
     and is inconclusive below it."""
     def decide(entries, summary, run_dir):
-        budget = _budget(paper_steps, summary)
+        budget = _budget(summary)
         value, smallest = _smallest_r(entries, summary)
         rs = sorted({setting(e, summary, "train_fraction") for e in entries})
         at_budget = _at_budget(summary, budget)
@@ -635,8 +635,7 @@ def smallest_grokking_r(expected: float, paper_steps: int | None = None) -> Pred
     return decide
 
 
-def less_data_with(axis: str, off: float = 0.0, factor: float = 0.5,
-                   paper_steps: int | None = None) -> Predicate:
+def less_data_with(axis: str, off: float = 0.0, factor: float = 0.5) -> Predicate:
     """Over a grid of train fraction x `axis` (Power: weight decay): the smallest r that groks
     with the intervention (`axis` != `off`) is at most `factor` times the smallest r that groks
     without it. Where nothing groks without it, agrees when even the grid's largest r is at
@@ -645,7 +644,7 @@ def less_data_with(axis: str, off: float = 0.0, factor: float = 0.5,
     disagreement inconclusive; nothing grokking with the intervention disagrees at the
     budget and is inconclusive below it (or where the paper gives none)."""
     def decide(entries, summary, run_dir):
-        budget = _budget(paper_steps, summary)
+        budget = _budget(summary)
         on = [e for e in entries if setting(e, summary, axis) != off]
         without = [e for e in entries if setting(e, summary, axis) == off]
         if not on or not without:
@@ -700,8 +699,7 @@ def _member_phases(entries, summary, run_dir):
     return [measure_phases(history, over, _index(summary, e)) for e in entries]
 
 
-def phases_at_marks(marks: tuple[int, int, int], factor: float = 2.0,
-                    paper_steps: int | None = None) -> Predicate:
+def phases_at_marks(marks: tuple[int, int, int], factor: float = 2.0) -> Predicate:
     """Nanda §5.2's three phases, found from the progress measures (tables.measure_phases),
     against the paper's marks (where memorisation, circuit formation and cleanup end): a
     member holds when all three are found, in order, each within `factor` of its mark (the
@@ -712,7 +710,7 @@ def phases_at_marks(marks: tuple[int, int, int], factor: float = 2.0,
     ends = ("memorisation_end", "circuit_formation_end", "cleanup_end")
 
     def decide(entries, summary, run_dir):
-        budget = _budget(paper_steps, summary)
+        budget = _budget(summary)
         found = _member_phases(entries, summary, run_dir)
         if found is None:
             return "-", NO_FINAL_KEYS
@@ -728,14 +726,14 @@ def phases_at_marks(marks: tuple[int, int, int], factor: float = 2.0,
     return decide
 
 
-def gini_rises_at_cleanup(weights: tuple[str, ...] = ("W_E", "W_L"), factor: float = 2.0,
-                          paper_steps: int | None = None) -> Predicate:
+def gini_rises_at_cleanup(weights: tuple[str, ...] = ("W_E", "W_L"),
+                          factor: float = 2.0) -> Predicate:
     """Nanda: the Gini coefficient of the Fourier components of W_E and W_L rises sharply in
     cleanup: its rise per step there is at least `factor` times that in circuit formation, for
     every weight, in 2/3 of the members (phases from the measures); inconclusive while the
     members whose cleanup has not ended could still make 2/3 (`_phases_verdict`)."""
     def decide(entries, summary, run_dir):
-        budget = _budget(paper_steps, summary)
+        budget = _budget(summary)
         found = _member_phases(entries, summary, run_dir)
         if found is None:
             return "-", NO_FINAL_KEYS
@@ -762,13 +760,13 @@ def gini_rises_at_cleanup(weights: tuple[str, ...] = ("W_E", "W_L"), factor: flo
     return decide
 
 
-def weight_norm_falls_in_phases(paper_steps: int | None = None) -> Predicate:
+def weight_norm_falls_in_phases() -> Predicate:
     """Nanda §5.2: the sum of squared weights falls during circuit formation and again during
     cleanup (its value at the end of each phase below that at its start; phases from the
     measures, tables.measure_phases), in 2/3 of the members; inconclusive while the members
     whose cleanup has not ended could still make 2/3 (`_phases_verdict`)."""
     def decide(entries, summary, run_dir):
-        budget = _budget(paper_steps, summary)
+        budget = _budget(summary)
         found = _member_phases(entries, summary, run_dir)
         if found is None:
             return "-", NO_FINAL_KEYS
@@ -1038,8 +1036,11 @@ def evaluate(claim: Claim, root: pathlib.Path) -> dict:
         summary = {**summary, "control": csum and {
             "entries": centries, "steps": int(csum["steps"]),
             "run": str(control.relative_to(root))}}
-    ours, verdict = claim.predicate(entries, {**summary, "paper_steps": claim.paper_steps},
-                                    where)
+    # what a rule judges by beside the members: the paper's budget and the run's own threshold
+    # of memorised and grokked (its config)
+    judged = {**summary, "paper_steps": claim.paper_steps,
+              "acc_threshold": cfg.get("train", {}).get("acc_threshold", np.nan)}
+    ours, verdict = claim.predicate(entries, judged, where)
     rs = sorted({setting(e, summary, "train_fraction") for e in entries})
     seeds = len({e["seed"] for e in entries})
     scale = (f"p={summary['p']}, r={'/'.join(f'{r:g}' for r in rs)}, {summary['steps']} steps, "
