@@ -69,6 +69,21 @@ PRETRAIN_SUB_WHY = ("needs subtraction's 30k-step source (pretrain/subtract) tra
 # subtraction at r = 0.3 for 30k steps: 3 seeds (its command in experiments/results/README.md),
 # else the transfer source's 1 seed
 SUBTRACT = ("subtract-3seeds", "pretrain/subtract")
+# pretrain/add on 3 seeds and transfers from it (experiments/results/README.md), read before
+# the 1-seed runs of the same name
+TRANSFER3 = "transfer-3seeds"
+ADD = (f"{TRANSFER3}/pretrain/add", "pretrain/add")
+
+
+def transfer(run: str) -> tuple[str, ...]:
+    """A transfer row's runs, the first that exists read: the paper's scale, 3 seeds, 1 seed."""
+    return (f"paper/{run}", f"{TRANSFER3}/{run}", run)
+
+
+# each transfer's from-scratch control: the same task, the most seeds there are
+FROM_SCRATCH = {"add": ("paper/pretrain/add", *ADD),
+                "subtract": ("paper/pretrain/subtract", *SUBTRACT),
+                "multiply": ("paper/pretrain/multiply", "pretrain/multiply")}
 A5_CPU = "table_a5-cpu/r0.3"  # experiments/sweep_table_a5.py:cpu
 A5_CPU_MORE = "table_a5-cpu-more/r0.3"  # experiments/sweep_table_a5.py:cpu-more
 A5_CPU3 = "table_a5-cpu3/r0.3"  # experiments/sweep_table_a5.py:cpu3 (3 seeds)
@@ -173,7 +188,7 @@ CLAIMS = [
     # (the constant is in the table's "residuals"; App. E, p. 19)
     Claim("A.4 add restricted", "Furuta Table A.4, App. E", "addition: the restricted loss "
           "(only the key frequencies' components) is below the train loss",
-          "restricted 4.985e-8, train 1.008e-7", "pretrain/add",
+          "restricted 4.985e-8, train 1.008e-7", ADD,
           restricted_below_train(keys_only=True),
           paper_scale="p=97, r=0.3 (App. E gives no step count)"),
     Claim("A.4 sub restricted", "Furuta Table A.4, App. E", "subtraction: the restricted loss "
@@ -219,7 +234,7 @@ CLAIMS = [
           paper_steps=FURUTA_STEPS, paper_seeds=FURUTA_SEEDS),
     *[Claim(f"PG-E(add) {formula}", "Furuta Fig. 9, §7.1", f"with add's embedding frozen, "
             f"{formula} groks at r = 0.3 (it does not from scratch)", "groks",
-            (f"paper/pge-add/{task}", f"pge-add/{task}"), groks(),
+            transfer(f"pge-add/{task}"), groks(),
             paper_scale=TRANSFER,
             paper_steps=TRANSFER_STEPS, paper_seeds=3,
             cells=(("transfer", formula, "PG-E(add)"),))
@@ -227,14 +242,14 @@ CLAIMS = [
                             ("2x_m_3y", "2a-3b"))],
     *[Claim(f"PG-T(mul) {formula}", "Furuta Fig. 2, Table 1", f"with multiply's transformer "
             f"frozen, {formula} groks at r = 0.3 (it does not from scratch)", "groks",
-            (f"paper/pgt-mul/{task}", f"pgt-mul/{task}"), groks(),
+            transfer(f"pgt-mul/{task}"), groks(),
             paper_scale=TRANSFER,
             paper_steps=TRANSFER_STEPS, paper_seeds=3,
             cells=(("transfer", formula, "PG-T(mul)"),))
       for task, formula in (("xy_y", "ab+b"), ("xy_m_y", "ab-b"))],
     *[Claim(f"PG-T(sub) {formula}", "Furuta Fig. 2", f"subtract's frozen transformer transfers "
             f"to nothing, not even {formula}", "does not grok",
-            (f"paper/pgt-sub/{task}", f"pgt-sub/{task}"),
+            transfer(f"pgt-sub/{task}"),
             does_not_grok(), paper_scale=TRANSFER,
             paper_steps=TRANSFER_STEPS, paper_seeds=3,
             cells=(("transfer", formula, "PG-T(sub)"),))
@@ -242,8 +257,8 @@ CLAIMS = [
     # Fig. 2's elementary arithmetic: each transfer against the same task from scratch (the
     # pretrain runs: same seed and split; 10k steps, subtraction's 30k)
     *[Claim(f"{mode}({src}) {formula}", "Furuta Fig. 2", f"{mode}({src}) {verb} {formula} "
-            "(against it from scratch)", verb, (f"paper/{run}", run), transfer_effect(verb),
-            control=((f"paper/pretrain/{scratch}", f"pretrain/{scratch}"), {}),
+            "(against it from scratch)", verb, transfer(run), transfer_effect(verb),
+            control=(FROM_SCRATCH[scratch], {}),
             paper_scale=TRANSFER, paper_steps=TRANSFER_STEPS, paper_seeds=3,
             not_run_why=why, cells=(("transfer", formula, f"{mode}({src})"),))
       for mode, src, run, formula, scratch, verb, why in (
@@ -254,7 +269,7 @@ CLAIMS = [
           ("PG-T", "add", "pgt-add/multiply", "ab", "multiply", "helps", ""),
           ("PG-T", "mul", "pgt-mul/add", "a+b", "add", "helps", ""))],
     *[Claim(f"PG-T({src}) a-b", "Furuta Fig. 2", f"{src}'s frozen transformer cannot "
-            "learn subtraction", "does not grok", (f"paper/{run}", run),
+            "learn subtraction", "does not grok", transfer(run),
             does_not_grok(), paper_scale=TRANSFER, paper_steps=TRANSFER_STEPS,
             paper_seeds=3, cells=(("transfer", "a-b", f"PG-T({src})"),))
       for src, run in (("add", "pgt-add/subtract"), ("mul", "pgt-mul/subtract"))],
@@ -263,7 +278,7 @@ CLAIMS = [
     *[Claim(f"{mode}({src}) {formula}", "Furuta Table 1, §7.2, p. 11", f"with {src}'s {part} "
             f"frozen, {formula} groks at r = 0.3 (from scratch: {scratch})",
             "groks (a check mark)",
-            (f"paper/{run}", run), groks(), paper_scale=TRANSFER,
+            transfer(run), groks(), paper_scale=TRANSFER,
             paper_steps=TRANSFER_STEPS, paper_seeds=3,
             cells=(("transfer", formula, f"{mode}({src})"),))
       for mode, src, part, run, formula, scratch in (
@@ -274,7 +289,7 @@ CLAIMS = [
     # it groks at r = 0.3), so the claim is that it does not grok, not that it groks later
     Claim("PG-T(add) (a+b)^3", "Furuta Table 1, §7.2, p. 11", "with add's transformer frozen, "
           "(a+b)^3 does not grok at r = 0.3 (from scratch it does)",
-          "does not grok (a cross: at no r)", ("paper/pgt-add/_x_y__3", "pgt-add/_x_y__3"),
+          "does not grok (a cross: at no r)", transfer("pgt-add/_x_y__3"),
           does_not_grok(), paper_scale=TRANSFER, paper_steps=TRANSFER_STEPS, paper_seeds=3,
           cells=(("transfer", "(a+b)^3", "PG-T(add)"),)),
     *[Claim(f"App. F frozen random W_E {formula}", "Furuta App. F", f"{formula} groks with "

@@ -23,10 +23,14 @@ pgt-mul/{ab+-b, a+b, a-b}, pge-sub/{a+b} and pgt-sub/{a-b, a+b} (Fig. 2's elemen
 arithmetic among them), and four cells of Table 1: pgt-add/{2a+b, (a+b)^3}, pge-add/(a+b)^3,
 pge-sub/2a-b.
 
+experiments/sweep_claims_cpu.py:3seeds: transfer-3seeds/, add's pretraining on 3 seeds and
+PG-E(add) to a-b, 2a+-b, 2a+-3b and PG-T(add) to ab, 2a+b from it, each on 3 seeds.
+
 Measured on this CPU (one run per core): 400-1,700 s per 8,000-10,000-step run of one seed,
 2,500 s for the three-member r grid. The r = 0.9 mixture runs at about 1 step/s.
 """
 
+from grokjax.errors import GrokjaxError
 from grokjax.launch.sweep import Run
 
 CK = {"checkpoint.save_every": 1000, "checkpoint.keep": 100}
@@ -34,7 +38,11 @@ FIXED = {"train.stop_when_grokked": False}
 
 
 def get_runs(arg=None):
-    del arg
+    if arg == "3seeds":
+        return three_seed_runs()
+    if arg:
+        raise GrokjaxError(f"experiments/sweep_claims_cpu.py:{arg}: the argument is '3seeds' "
+                           "or nothing")
     runs = [Run("pretrain/add", "configs/arithmetic.py:add", {**CK, "train.steps": 10_000},
                 seeds=1),
             Run("pretrain/multiply", "configs/arithmetic.py:multiply",
@@ -89,3 +97,20 @@ def transfer_runs(prefix: str, overrides: dict, seeds: int, stage: int) -> list[
                 {**overrides, "transfer.from_run": f"{{root}}/{prefix}pretrain/{source}"},
                 seeds=seeds, stage=stage)
             for mode, source, targets in TRANSFERS for t in targets]
+
+
+# transfer-3seeds (experiments/sweep_claims_cpu.py:3seeds): add's pretraining on 3 seeds and the
+# transfers from it that the 1-seed rows left least settled, each stopping once every seed groks
+THREE_SEEDS = (("pge", ("subtract", "x_x_m_y", "2x_3y", "x_x_y", "2x_m_3y")),
+               ("pgt", ("multiply", "x_x_y")))
+
+
+def three_seed_runs() -> list[Run]:
+    root = "transfer-3seeds"
+    pretrain = Run(f"{root}/pretrain/add", "configs/arithmetic.py:add",
+                   {"checkpoint.save_every": 5000, "train.steps": 10_000}, seeds=3)
+    return [pretrain] + [
+        Run(f"{root}/{mode}-add/{t}", f"configs/transfer.py:{mode},add,{t}",
+            {"train.steps": 10_000, "transfer.from_run": f"{{root}}/{pretrain.name}"},
+            seeds=3, stage=1)
+        for mode, targets in THREE_SEEDS for t in targets]

@@ -112,8 +112,8 @@ class StepConfig:
     mcfg: ModelConfig = struct.field(pytree_node=False)
     tx: optax.GradientTransformation = struct.field(pytree_node=False)
     loss_dtype: Any = struct.field(pytree_node=False)
+    acc_threshold: float = struct.field(pytree_node=False)  # train.acc_threshold
     batch_size: int = struct.field(pytree_node=False, default=0)
-    acc_threshold: float = struct.field(pytree_node=False, default=0.99)
     probe: measures.ProbeSpec | None = struct.field(pytree_node=False, default=None)
     softmax: str = struct.field(pytree_node=False, default="softmax")  # 'softmax' |
     # 'stablemax' | 'member' (a grid over it: each member's in Data.stablemax)
