@@ -48,8 +48,12 @@ WD0_F32_SETTLE = ("the float32 StableMax and softmax arms to 8e4 steps (comparis
 WD0_PRIETO_RUN = ("comparison-wd0's command with 3 seeds, 80,000 steps, the adamw-wd0 and "
                   "stablemax-wd0 arms, --set optim.lr=0.01 --set optim.b2=0.999 --set "
                   "optim.eps=1e-25 (experiments/results/README.md)")
-PRIETO_MLP_SETTLE = ("Fig. 1's own model, an MLP on one-hot operands with no bias, which grokjax "
-                     "does not have (its MLP is Furuta's, with a shared embedding)")
+PRIETO_MLP_SETTLE = ("Fig. 1's own model, an MLP on one-hot operands with no bias: the rows "
+                     "\"..., Fig. 1's model\" (configs/prieto.py)")
+PRIETO_FIG1 = ("add mod 113, r=0.4; their MLP on one-hot operands (200-200, no bias), AdamW lr "
+               "1e-2, eps 1e-25, no wd, full batch (run_main_experiments.sh)")
+PRIETO_FIG1_RUN = ("needs grokjax train configs/prieto.py:{arm} --seeds 1 (~15 steps/s on one "
+                   "CPU core: 8e4 steps ~1.5 h)")
 PRIETO = "modular arithmetic, MLPs and transformers, float32 losses"
 # their budgets, from the paper's code (run_main_experiments.sh, its figures' commands): Fig. 1's
 # StableMax and softmax runs are an MLP at r = 0.4, lr 1e-2, 80,000 full-batch steps; Fig. 6's
@@ -451,6 +455,27 @@ CLAIMS = [
                  "weight decay", "groks", runs, groks(),
                  members={"arm": "orthogonal-wd0"}, settle_by=settle,
                  paper_scale=PRIETO_ORTHOGONAL, paper_steps=5_000)] if orthogonal else []))],
+    # Fig. 1 at its own setting: their MLP on one-hot operands (configs/prieto.py, one run per
+    # arm; the paper shows one run of each, torch.manual_seed(42))
+    Claim("⊥AdamW without wd, Fig. 1's model", "Prieto et al. 2025 Fig. 1(a)", "with ⊥AdamW "
+          "their MLP generalises at once, with no weight decay", "groks within 300 steps "
+          "(Fig. 1(a): 'the delay in generalization induced by NLM can be reversed')",
+          "prieto-fig1/orthogonal", groks(), paper_scale=PRIETO_FIG1 + ", 300 steps, ⊥AdamW, "
+          "beta2 0.99, float32 loss", paper_steps=300, paper_seeds=1,
+          not_run_why=PRIETO_FIG1_RUN.format(arm="orthogonal")),
+    Claim("StableMax without wd, Fig. 1's model", "Prieto et al. 2025 §5, Fig. 1(b)", "with "
+          "StableMax's cross entropy their MLP groks with no weight decay", "groks: test "
+          "accuracy from ~30k steps to ~97% by ~75k", "prieto-fig1/stablemax", groks(),
+          paper_scale=PRIETO_FIG1 + ", 8e4 steps, StableMax in float64, beta2 0.999",
+          paper_steps=80_000, paper_seeds=1,
+          not_run_why=PRIETO_FIG1_RUN.format(arm="stablemax")),
+    Claim("Softmax CE without wd, Fig. 1's model", "Prieto et al. 2025 §3-4, Fig. 1(c)", "with "
+          "softmax cross entropy (float64) and no weight decay their MLP stops at memorisation",
+          "0% test accuracy through 8e4 steps", "prieto-fig1/softmax",
+          does_not_grok(memorised=True),
+          paper_scale=PRIETO_FIG1 + ", 8e4 steps, softmax in float64, beta2 0.99",
+          paper_steps=80_000, paper_seeds=1,
+          not_run_why=PRIETO_FIG1_RUN.format(arm="softmax")),
     Claim("Softmax collapse, float32 loss", "Prieto et al. 2025 §3", "without "
           "regularisation, past memorisation the softmax of most train rows collapses in "
           "float32 (its exp-sum rounds to exactly 1, the gradient to exactly 0)",

@@ -17,6 +17,8 @@ p+5, p+6, ... So ``add,subtract,multiply`` uses '+', '-', '*' exactly as the ref
 ``x2_y2,x2_xy_y2,x2_2xy_y2`` uses '=', p+5, p+6 (vocabulary p+7).
 
 Nanda's variant has the vocabulary p+1 (numbers, then '=' = p) and the input ``[a, b, =]``.
+Prieto et al.'s MLP (`model.variant='prieto'`) has the vocabulary p and the input ``[a, b]``,
+one-hot encoded by the model (its first layer is a dense layer on both operands).
 
 Power's variant (openai/grok, `model.variant='power'`) reads ``[<|eos|>, a, op, b, =]``
 (``[<|eos|>, a, op, b, op, c, =]`` for three operands) and predicts c at '='. openai/grok trains
@@ -73,18 +75,21 @@ GROK_NUMBERS = 97  # openai/grok's vocabulary holds the numbers 0..96 (its MODUL
 
 @dataclasses.dataclass(frozen=True)
 class Vocab:
-    """Where every token lives. `op_tokens[i]` is the operator token of the mixture's task i.
+    """Where every token lives. `op_tokens[i]` is the operator token of the mixture's task i
+    (-1: Prieto's variant reads no operator).
     `names` (Power's variant only) names the tokens p, p+1, ..., d_vocab-1."""
 
     p: int
     d_vocab: int
     op_tokens: tuple[int, ...]
-    variant: str  # 'furuta' | 'nanda' | 'power'
+    variant: str  # 'furuta' | 'nanda' | 'power' | 'prieto'
     names: tuple[str, ...] = ()
 
     def describe(self) -> dict[str, int]:
         if self.variant == "power":
             return {name: self.p + i for i, name in enumerate(self.names)}
+        if self.variant == "prieto":
+            return {}
         names = {"=": self.p}
         if self.variant == "furuta":
             names.update({op: self.p + i for i, op in enumerate(OPERATORS)})
@@ -121,6 +126,12 @@ def make_vocab(tasks: tuple[Task, ...], p: int, variant: str = "furuta") -> Voca
                 "model.variant='nanda' reads [a, b, =] with the vocabulary p+1, so it takes one "
                 "two-variable task; use model.variant='furuta' for mixtures and three operands")
         return Vocab(p=p, d_vocab=p + 1, op_tokens=(p,), variant=variant)
+    if variant == "prieto":
+        if len(tasks) != 1 or tasks[0].arity != 2 or tasks[0].group is not None:
+            raise GrokjaxError(
+                "model.variant='prieto' reads one-hot [a, b] with the vocabulary p, so it takes "
+                "one two-variable task on numbers; use model.variant='furuta' for the others")
+        return Vocab(p=p, d_vocab=p, op_tokens=(-1,), variant=variant)
     used: set[int] = set()
     ops, next_task_token = [], p + len(OPERATORS)
     for task in tasks:
@@ -163,6 +174,8 @@ def tokenize(operands: np.ndarray, op_token: int, vocab: Vocab) -> np.ndarray:
     n, arity = operands.shape
     if vocab.variant == "nanda":
         return np.concatenate([operands, np.full((n, 1), vocab.p)], axis=1).astype(np.int32)
+    if vocab.variant == "prieto":
+        return operands.astype(np.int32)
     cols = [operands[:, 0]]
     for i in range(1, arity):
         cols += [np.full(n, op_token), operands[:, i]]

@@ -81,6 +81,13 @@ def test_inspect(finished_run, capsys):
     (["--set", "task=addd"], "unknown task 'addd': did you mean add"),
     (["--set", "task=x**y"], "exponents must be integer constants"),
     (["--set", "model.arch=cnn"], "model.arch='cnn' is not one of transformer, mlp"),
+    (["--set", "model.variant=prieto"], "model.variant='prieto' is Prieto et al.'s MLP; set "
+     "model.arch='mlp'"),
+    (["--set", "model.arch=mlp", "--set", "model.variant=prieto", "--set", "task=add,subtract"],
+     "model.variant='prieto' reads one-hot [a, b] with the vocabulary p, so it takes one "
+     "two-variable task"),
+    (["--set", "model.arch=mlp", "--set", "model.variant=prieto", "--freeze", "embed"],
+     "model.variant='prieto' has no embedding or transformer to load or freeze"),
     (["--set", "task=add_z", "--set", "split.mode=reference"], "three-variable"),
     (["--set", "steps"], "is not key=value"),
     (["--seeds", "0"], "train at least one seed"),

@@ -22,6 +22,14 @@ def test_elementary_input_is_x_op_y_with_the_reference_vocabulary():
     assert ds.labels[0, 10] == (x - y) % 7
 
 
+def test_prietos_variant_reads_the_two_operands_with_the_vocabulary_p():
+    """Prieto et al.'s MLP sees one-hot [a, b] and predicts over exactly the p numbers."""
+    ds = dataset("add", p=7, variant="prieto")
+    assert ds.vocab.d_vocab == 7 and ds.vocab.describe() == {}
+    np.testing.assert_array_equal(ds.tokens[0], ds.operands)
+    assert ds.labels[0, 10] == ds.operands[10].sum() % 7
+
+
 def test_polynomials_use_the_equals_token():
     ds = dataset("x2_y2", p=7)
     assert set(ds.tokens[0, :, 1]) == {7}

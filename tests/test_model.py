@@ -179,6 +179,42 @@ def test_the_mlp_model_has_its_configured_shapes_and_hooks_and_ignores_token_ord
     np.testing.assert_allclose(logits, swapped, rtol=1e-5)
 
 
+PRIETO = ModelConfig(d_vocab=11, n_ctx=2, arch="mlp", variant="prieto", d_model=24,
+                     num_layers=1)
+
+
+def test_prietos_mlp_is_a_dense_net_on_the_concatenated_one_hot_operands():
+    """Prieto et al.'s models.MLP(bias=False) on datasets.AlgorithmicDataset's inputs, computed
+    in numpy on the concatenated one-hot vectors: the same logits; operand order matters."""
+    params = models.init(jax.random.key(0), PRIETO)
+    names = models.param_names(params)
+    assert {k: v.shape for k, v in names.items()} == {
+        "in_proj.W": (2, 11, 24), "blocks.0.W": (24, 24), "unembed.W_U": (24, 11)}
+    tokens = np.random.default_rng(0).integers(0, 11, size=(64, 2))
+    x = np.concatenate([np.eye(11)[tokens[:, 0]], np.eye(11)[tokens[:, 1]]], axis=1)  # [B, 2p]
+    w = {k: np.asarray(v, np.float64) for k, v in names.items()}
+    h = np.maximum(x @ w["in_proj.W"].reshape(22, 24), 0)
+    h = np.maximum(h @ w["blocks.0.W"], 0)
+    logits, cache = models.run_with_cache(params, jnp.asarray(tokens, jnp.int32), PRIETO)
+    np.testing.assert_allclose(logits, h @ w["unembed.W_U"], rtol=1e-5, atol=1e-6)
+    assert set(cache) == set(models.hook_names(PRIETO)) == {"hook_pre", "hook_hidden",
+                                                             "blocks.0.hook_post"}
+    swapped = models.apply(params, jnp.asarray(tokens[:, ::-1], jnp.int32), PRIETO)
+    assert not np.allclose(logits, swapped)
+
+
+def test_prietos_mlp_draws_torch_linears_default_init():
+    """torch.nn.Linear's default, kaiming_uniform(a=sqrt(5)): U(-b, b), b = 1/sqrt(fan_in), the
+    first layer's fan-in both operands' one-hot widths; weight_scale multiplies b."""
+    for scale in (1.0, 2.0):
+        cfg = dataclasses.replace(PRIETO, d_vocab=113, d_model=200, weight_scale=scale)
+        names = models.param_names(models.init(jax.random.key(1), cfg))
+        for name, fan_in in (("in_proj.W", 226), ("blocks.0.W", 200), ("unembed.W_U", 200)):
+            w, bound = np.asarray(names[name]), scale / np.sqrt(fan_in)
+            assert np.abs(w).max() <= bound and np.abs(w).max() > 0.99 * bound, name
+            np.testing.assert_allclose(w.std(), bound / np.sqrt(3), rtol=0.03, err_msg=name)
+
+
 @pytest.mark.parametrize("shape", [(50, 8, 24), (50, 24, 8), (5, 10, 8, 24)])
 def test_linear_is_x_at_w_with_the_same_gradients(shape):
     """The models' matmul (its CPU backward pass written out as plain matmuls) computes x @ W

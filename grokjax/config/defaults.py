@@ -29,10 +29,12 @@ def base_config() -> ml_collections.ConfigDict:
         seed=-1,  # -1: each seed's split comes from its own seed; >= 0: one split for all seeds
     ))
     c.model = ml_collections.ConfigDict(dict(
-        arch="transformer",  # 'transformer' | 'mlp'
+        arch="transformer",  # 'transformer' | 'mlp' (variant 'furuta': Furuta's; 'prieto':
+                             # Prieto et al.'s on one-hot [a, b], d_model wide, no embedding)
         variant="furuta",  # 'furuta' | 'nanda' (pos-embed, MLP biases, vocab p+1, [a, b, =])
                            # | 'power': openai/grok's post-LayerNorm decoder (Power et al. 2022;
                            # set num_layers=2), its vocabulary and [<|eos|>, a, op, b, =]
+                           # | 'prieto' (arch 'mlp'): vocabulary p, input [a, b]
         num_layers=1,
         d_model=128,
         num_heads=4,

@@ -20,7 +20,7 @@ _CHOICES = {
     "split.mode": ("paper", "reference", "grok"),
     "model.arch": ("transformer", "mlp"),
     "train.batching": ("auto", "vmap", "map"),
-    "model.variant": ("furuta", "nanda", "power"),
+    "model.variant": ("furuta", "nanda", "power", "prieto"),
     "model.act": ("relu", "gelu"),
     "model.attention": ("tables", "dense"),
     "numerics.loss_dtype": ("float64", "float32"),
@@ -104,8 +104,15 @@ def validate(cfg: ml_collections.ConfigDict) -> tuple[Task, ...]:
     if len(set(seeds(cfg))) != len(seeds(cfg)) or min(seeds(cfg)) < 0:
         raise GrokjaxError(f"seed_list={tuple(cfg.seed_list)} must hold distinct seeds >= 0")
     _validate_grid(cfg)
-    if cfg.model.arch == "mlp" and cfg.model.variant != "furuta":
-        raise GrokjaxError("model.arch='mlp' is Furuta's MLP; set model.variant='furuta'")
+    if cfg.model.arch == "mlp" and cfg.model.variant not in ("furuta", "prieto"):
+        raise GrokjaxError("model.arch='mlp' is Furuta's MLP (model.variant='furuta') or "
+                           "Prieto et al.'s (model.variant='prieto')")
+    if cfg.model.variant == "prieto" and cfg.model.arch != "mlp":
+        raise GrokjaxError("model.variant='prieto' is Prieto et al.'s MLP; set model.arch='mlp'")
+    if cfg.model.variant == "prieto" and (cfg.transfer.from_run or cfg.transfer.freeze):
+        raise GrokjaxError("model.variant='prieto' has no embedding or transformer to load or "
+                           "freeze (its first layer reads one-hot operands); drop --init-from "
+                           "and --freeze")
     if cfg.optim.constrain_norm and cfg.transfer.freeze:
         raise GrokjaxError("optim.constrain_norm rescales every parameter, frozen ones too; "
                            "drop --freeze, or train without the norm constraint")

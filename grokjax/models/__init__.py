@@ -1,9 +1,10 @@
 """The model interface: `ModelConfig`, `init(key, cfg) -> params`, `apply(params, tokens, cfg)`.
 
-Three architectures sit behind it: Furuta's (and Nanda's) transformer in
+Four architectures sit behind it: Furuta's (and Nanda's) transformer in
 `grokjax.models.transformer`, Power et al.'s post-LayerNorm decoder (openai/grok's; `arch=
-'transformer'` with `variant='power'`) in `grokjax.models.decoder` and Furuta's MLP in
-`grokjax.models.mlp`; what they share (the
+'transformer'` with `variant='power'`) in `grokjax.models.decoder`, Furuta's MLP in
+`grokjax.models.mlp` and Prieto et al.'s MLP on one-hot operands (`arch='mlp'` with
+`variant='prieto'`) in `grokjax.models.onehot_mlp`; what they share (the
 config, hook points, activations, flat names) is `grokjax.models.base`, and their matmul is
 `grokjax.models.linear`. Params are plain nested dicts of float32 arrays whose flattened
 names follow TransformerLens (`embed.W_E`, `blocks.0.attn.W_Q`, `unembed.W_U`); see
@@ -18,7 +19,7 @@ from typing import Iterable
 import jax
 import jax.numpy as jnp
 
-from grokjax.models import decoder, mlp, transformer
+from grokjax.models import decoder, mlp, onehot_mlp, transformer
 from grokjax.models.base import (  # noqa: F401  (the interface's types)
     Hooks, ModelConfig, Params, param_names, unflatten)
 
@@ -28,6 +29,8 @@ _ARCHITECTURES = {"transformer": transformer, "mlp": mlp}
 def _impl(cfg: ModelConfig):
     if cfg.arch == "transformer" and cfg.variant == "power":
         return decoder
+    if cfg.arch == "mlp" and cfg.variant == "prieto":
+        return onehot_mlp
     return _ARCHITECTURES[cfg.arch]
 
 

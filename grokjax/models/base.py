@@ -1,7 +1,7 @@
 """What every architecture shares: the static `ModelConfig`, the params type, hook points,
 activations and TransformerLens-style flat parameter names.
 
-The architectures (`transformer`, `decoder`, `mlp`) import from here, never from the interface
+The architectures (`transformer`, `decoder`, `mlp`, `onehot_mlp`) import from here, never from the interface
 in `grokjax.models`, so the package has no import cycle; the decoder reuses the transformer's
 attention and MLP (`transformer.attention`, `transformer.mlp`), the one import between them.
 """
@@ -26,7 +26,8 @@ class ModelConfig:
     n_ctx: int
     arch: str = "transformer"  # 'transformer' | 'mlp'
     # 'furuta' (no pos-embed, no biases) | 'nanda' (pos-embed, MLP biases) | 'power' (openai/grok's
-    # post-LayerNorm decoder, sinusoidal positions: grokjax.models.decoder)
+    # post-LayerNorm decoder, sinusoidal positions: grokjax.models.decoder) | 'prieto' (arch
+    # 'mlp': Prieto et al.'s MLP on one-hot operands, grokjax.models.onehot_mlp)
     variant: str = "furuta"
     num_layers: int = 1
     d_model: int = 128

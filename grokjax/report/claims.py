@@ -1046,7 +1046,7 @@ def evaluate(claim: Claim, root: pathlib.Path) -> dict:
     scale = (f"p={summary['p']}, r={'/'.join(f'{r:g}' for r in rs)}, {summary['steps']} steps, "
              f"{seeds} seed{'s' * (seeds != 1)}"
              + (f", {cfg['model']['variant']} model" if cfg.get("model", {}).get("variant")
-                in ("nanda", "power") else ""))
+                in ("nanda", "power", "prieto") else ""))
     at_scale = at_paper_scale(claim, int(summary["steps"]), seeds)
     return {**row, "ours": ours, "scale": scale, "verdict": verdict, "seeds": seeds,
             "at_paper_scale": at_scale, "settle": settle(claim, verdict, at_scale, seeds)}

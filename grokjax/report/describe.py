@@ -32,7 +32,9 @@ def describe(run: str | pathlib.Path) -> str:
         f"task         {cfg['task']}   p={cfg['p']}   r={cfg['train_fraction']}   "
         f"split={cfg['split']['mode']}",
         f"model        {m['arch']} ({m['variant']}), {m['num_layers']} layer(s), d_model "
-        f"{m['d_model']}, {m['num_heads']}x{m['d_head']} heads, d_mlp {m['d_mlp']}",
+        + (f"{m['d_model']}, {m['num_heads']}x{m['d_head']} heads, d_mlp {m['d_mlp']}"
+           if m["arch"] == "transformer" else f"{m['d_model']}" + (
+               f", d_emb {m['d_emb']}" if m["variant"] == "furuta" else "")),
         f"optimiser    AdamW lr {cfg['optim']['lr']} wd {cfg['optim']['weight_decay']}; "
         f"{cfg['train']['steps']} steps",
         f"seeds        {info.get('seeds', '?')}",
