@@ -25,8 +25,11 @@ Fig. 1(b)'s StableMax run generalises to ~97%, short of 99%.
 
 Expect (the paper): StableMax generalises from ~30k steps to ~97% test accuracy by ~75k
 (Fig. 1(b)); softmax stays at 0% through 8e4 steps (Fig. 1(c)); ⊥AdamW generalises within
-300 steps. Measured here, on the 2-core CPU with another run beside it:
-MEASURED
+300 steps. Measured here, on the 2-core CPU with other runs beside it
+(experiments/results/prieto-fig1): orthogonal, 3 seeds, memorised at steps 96-110 and
+generalised at 110-120 (test accuracy 100%, 82 s); its control adamw memorised at 40-41 and
+ended at 300 steps below chance (test accuracy 0.05-0.1%); stablemax, 1 seed, memorised at
+108, test accuracy 0.05% at 2,000 steps (~15 steps/s).
 """
 
 from grokjax.config import base_config
