@@ -52,8 +52,8 @@ PRIETO_MLP_SETTLE = ("Fig. 1's own model, an MLP on one-hot operands with no bia
                      "\"..., Fig. 1's model\" (configs/prieto.py)")
 PRIETO_FIG1 = ("add mod 113, r=0.4; their MLP on one-hot operands (200-200, no bias), AdamW lr "
                "1e-2, eps 1e-25, no wd, full batch (run_main_experiments.sh)")
-PRIETO_FIG1_RUN = ("needs grokjax train configs/prieto.py:{arm} --seeds 1 (~15 steps/s on one "
-                   "CPU core: 8e4 steps ~1.5 h)")
+PRIETO_FIG1_RUN = ("needs grokjax train configs/prieto.py:{arm} (3 seeds of 8e4 steps; ~15 "
+                   "steps/s a seed on one CPU core: ~1.5 h a seed)")
 PRIETO = "modular arithmetic, MLPs and transformers, float32 losses"
 # their budgets, from the paper's code (run_main_experiments.sh, its figures' commands): Fig. 1's
 # StableMax and softmax runs are an MLP at r = 0.4, lr 1e-2, 80,000 full-batch steps; Fig. 6's
@@ -258,8 +258,9 @@ CLAIMS = [
             paper_steps=TRANSFER_STEPS, paper_seeds=3,
             cells=(("transfer", formula, "PG-T(sub)"),))
       for task, formula in (("subtract", "a-b"), ("add", "a+b"))],
-    # Fig. 2's elementary arithmetic: each transfer against the same task from scratch (the
-    # pretrain runs: same seed and split; 10k steps, subtraction's 30k)
+    # Fig. 2's elementary arithmetic: each transfer against the same task from scratch, the
+    # from-scratch run with the most seeds (FROM_SCRATCH: 10k steps, subtraction's 30k; the
+    # seeds and splits of a 1-seed transfer are its first), medians against medians
     *[Claim(f"{mode}({src}) {formula}", "Furuta Fig. 2", f"{mode}({src}) {verb} {formula} "
             "(against it from scratch)", verb, transfer(run), transfer_effect(verb),
             control=(FROM_SCRATCH[scratch], {}),

@@ -87,7 +87,7 @@ def test_inspect(finished_run, capsys):
      "model.variant='prieto' reads one-hot [a, b] with the vocabulary p, so it takes one "
      "two-variable task"),
     (["--set", "model.arch=mlp", "--set", "model.variant=prieto", "--freeze", "embed"],
-     "model.variant='prieto' has no embedding or transformer to load or freeze"),
+     "model.variant='prieto' does not transfer"),
     (["--set", "task=add_z", "--set", "split.mode=reference"], "three-variable"),
     (["--set", "steps"], "is not key=value"),
     (["--seeds", "0"], "train at least one seed"),
@@ -101,6 +101,26 @@ def test_bad_input_is_one_line_naming_the_fix(args, message, tmp_path, capsys):
     assert err.startswith("grokjax: error: ") and message in err, err
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
     assert not (tmp_path / "r").exists()
+
+
+def test_prietos_mlp_trains_and_every_command_reads_its_run_or_refuses_in_one_line(tmp_path,
+                                                                                    capsys):
+    """Prieto et al.'s one-hot MLP through a whole run: its vocabulary of p numbers, inspect
+    and plot read it, and the commands that need an embedding refuse it in one line."""
+    run = tmp_path / "prieto"
+    assert cli.main(["train", TINY, "--out", str(run), "--no-progress", "--set",
+                     "model.arch=mlp", "--set", "model.variant=prieto"]) == 0
+    info = json.loads((run / "run.json").read_text())
+    assert info["vocab"]["d_vocab"] == 11 and info["tasks"][0]["op_token"] == -1
+    assert n_members(json.loads((run / "summary.json").read_text())) == 2
+    capsys.readouterr()
+    assert cli.main(["inspect", str(run)]) == 0
+    assert "mlp (prieto), 2 hidden layers of 32" in capsys.readouterr().out
+    assert cli.main(["plot", str(run)]) == 0
+    for command in (["probe", str(run)], ["circuits", str(run)]):
+        assert cli.main(command) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("grokjax: error: ") and len(err.strip().splitlines()) == 1, err
 
 
 def test_config_files_resolve_from_any_directory(tmp_path, monkeypatch, capsys):

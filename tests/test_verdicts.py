@@ -452,6 +452,23 @@ def test_a_rule_judges_by_the_budget_its_claim_states(tmp_path):
     assert C.verdict_kind(C.evaluate(longer, tmp_path)["verdict"]) == C.INCONCLUSIVE
 
 
+def test_a_memorised_train_set_is_judged_by_the_runs_own_threshold(tmp_path):
+    """`evaluate` hands the rule the run's train.acc_threshold from its config.json: members
+    ending at 96% train accuracy hold their train set at a 95% threshold, not at 99%."""
+    claim = C.Claim("x", "test", "x stops at memorisation", "no", "run",
+                    C.does_not_grok(memorised=True), paper_steps=5000)
+    write_run(tmp_path / "run", 0.3, [-1, -1, -1])
+    summary = RunFiles(tmp_path / "run").summary
+    rundir.write_json(summary, {**rundir.read_json(summary), "seeds": [
+        dict(e, train_acc=0.96) for e in rundir.read_json(summary)["seeds"]]})
+    assert C.verdict_kind(C.evaluate(claim, tmp_path)["verdict"]) == C.INCONCLUSIVE  # at 0.99
+    config = RunFiles(tmp_path / "run").config
+    cfg = rundir.read_json(config)
+    rundir.write_json(config, {**cfg, "train": {**cfg["train"], "acc_threshold": 0.95}})
+    row = C.evaluate(claim, tmp_path)
+    assert C.verdict_kind(row["verdict"]) == C.AGREES and "grokked at 95%" in row["scale"]
+
+
 def test_a_group_of_runs_one_per_fraction_reads_as_one_run(tmp_path):
     """Power's minibatches rule out a train-fraction grid: a run per fraction under one
     directory, which a claim reads as one run whose members keep their run's fraction."""
@@ -472,7 +489,7 @@ def test_a_claims_control_run_reaches_its_rule(tmp_path):
     assert "control has not been run" in C.evaluate(claim, tmp_path)["verdict"]
     write_run(tmp_path / "scratch", 0.3, [4000, 4300, -1], steps=30000)
     row = C.evaluate(claim, tmp_path)
-    assert row["verdict"] == C.AGREES and "from scratch 4300 (scratch)" in row["ours"], row
+    assert row["verdict"] == C.AGREES and "from scratch 4300 (scratch, 3 seeds)" in row["ours"], row
 
 
 def test_the_unconstrained_norm_rises_while_memorising_and_ends_below_its_start(tmp_path):

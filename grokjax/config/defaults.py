@@ -29,19 +29,19 @@ def base_config() -> ml_collections.ConfigDict:
         seed=-1,  # -1: each seed's split comes from its own seed; >= 0: one split for all seeds
     ))
     c.model = ml_collections.ConfigDict(dict(
-        arch="transformer",  # 'transformer' | 'mlp' (variant 'furuta': Furuta's; 'prieto':
-                             # Prieto et al.'s on one-hot [a, b], d_model wide, no embedding)
+        arch="transformer",  # 'transformer' | 'mlp' (Furuta's, or Prieto et al.'s: variant)
         variant="furuta",  # 'furuta' | 'nanda' (pos-embed, MLP biases, vocab p+1, [a, b, =])
                            # | 'power': openai/grok's post-LayerNorm decoder (Power et al. 2022;
                            # set num_layers=2), its vocabulary and [<|eos|>, a, op, b, =]
-                           # | 'prieto' (arch 'mlp'): vocabulary p, input [a, b]
+                           # | 'prieto' (arch 'mlp'): Prieto et al.'s MLP on one-hot [a, b],
+                           # vocabulary p, d_model wide, no embedding
         num_layers=1,
         d_model=128,
         num_heads=4,
         d_head=32,
         d_mlp=512,
         act="relu",  # 'relu' | 'gelu'
-        d_emb=500,  # MLP model only
+        d_emb=500,  # Furuta's MLP only
         weight_scale=1.0,  # multiplies every init std (Omnigrok's alpha)
         attn_rate=1.0,  # attention = rate * softmax + (1 - rate) * uniform (Zhong et al.); 0: pizza
         attention="tables",  # a 1-layer model's attention: 'tables' (per-vocabulary tables,

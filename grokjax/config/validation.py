@@ -105,14 +105,15 @@ def validate(cfg: ml_collections.ConfigDict) -> tuple[Task, ...]:
         raise GrokjaxError(f"seed_list={tuple(cfg.seed_list)} must hold distinct seeds >= 0")
     _validate_grid(cfg)
     if cfg.model.arch == "mlp" and cfg.model.variant not in ("furuta", "prieto"):
-        raise GrokjaxError("model.arch='mlp' is Furuta's MLP (model.variant='furuta') or "
-                           "Prieto et al.'s (model.variant='prieto')")
+        raise GrokjaxError(f"model.arch='mlp' with model.variant={cfg.model.variant!r}: the "
+                           "MLPs are Furuta's and Prieto et al.'s; set model.variant='furuta' "
+                           "or 'prieto'")
     if cfg.model.variant == "prieto" and cfg.model.arch != "mlp":
         raise GrokjaxError("model.variant='prieto' is Prieto et al.'s MLP; set model.arch='mlp'")
     if cfg.model.variant == "prieto" and (cfg.transfer.from_run or cfg.transfer.freeze):
-        raise GrokjaxError("model.variant='prieto' has no embedding or transformer to load or "
-                           "freeze (its first layer reads one-hot operands); drop --init-from "
-                           "and --freeze")
+        raise GrokjaxError("model.variant='prieto' does not transfer: it has no embedding or "
+                           "transformer blocks, its first layer reads one-hot operands; drop "
+                           "--init-from and --freeze")
     if cfg.optim.constrain_norm and cfg.transfer.freeze:
         raise GrokjaxError("optim.constrain_norm rescales every parameter, frozen ones too; "
                            "drop --freeze, or train without the norm constraint")

@@ -1,17 +1,20 @@
 """What every architecture shares: the static `ModelConfig`, the params type, hook points,
 activations and TransformerLens-style flat parameter names.
 
-The architectures (`transformer`, `decoder`, `mlp`, `onehot_mlp`) import from here, never from the interface
-in `grokjax.models`, so the package has no import cycle; the decoder reuses the transformer's
-attention and MLP (`transformer.attention`, `transformer.mlp`), the one import between them.
-"""
+The architectures (`transformer`, `decoder`, `mlp`, `onehot_mlp`) import from here, never from
+the interface in `grokjax.models`, so the package has no import cycle; the decoder reuses the
+transformer's attention and MLP (`transformer.attention`, `transformer.mlp`), the one import
+between them. The decoder and the one-hot MLP share torch.nn.Linear's init
+(`torch_linear_init`)."""
 
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Any, Callable, Iterable
 
 import jax
+import jax.numpy as jnp
 from flax import traverse_util
 
 Params = dict[str, Any]
@@ -42,6 +45,14 @@ class ModelConfig:
     # a first layer read out at the last position: 'tables' (per-vocabulary tables, gathered;
     # chosen on a CPU) | 'dense' (per example; which is faster on a GPU is for gpu.py to say)
     attention: str = "tables"
+
+
+def torch_linear_init(key: jax.Array, shape: tuple[int, ...], fan_in: int,
+                      scale: float = 1.0) -> jax.Array:
+    """torch.nn.Linear's default weight init, kaiming_uniform(a=sqrt(5)): U(-b, b) with
+    b = scale / sqrt(fan_in), float32."""
+    bound = scale / math.sqrt(fan_in)
+    return jax.random.uniform(key, shape, jnp.float32, -bound, bound)
 
 
 def activation(name: str) -> Callable[[jax.Array], jax.Array]:

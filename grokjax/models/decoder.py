@@ -28,13 +28,11 @@ W_out`, `blocks.L.ln2.w/b`, `unembed.W_U`. Attention is `transformer.attention` 
 
 from __future__ import annotations
 
-import math
-
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from grokjax.models.base import HookPoints, ModelConfig, Params, activation
+from grokjax.models.base import HookPoints, ModelConfig, Params, activation, torch_linear_init
 from grokjax.models.linear import linear
 from grokjax.models.transformer import attention, block_hook_names, mlp
 
@@ -45,9 +43,8 @@ def init(key: jax.Array, cfg: ModelConfig) -> Params:
     D, H, E, F, V = cfg.d_model, cfg.num_heads, cfg.d_head, cfg.d_mlp, cfg.d_vocab
     keys = iter(jax.random.split(key, 2 + 6 * cfg.num_layers))
 
-    def uniform(shape, fan_in):  # torch's nn.Linear weight init
-        bound = cfg.weight_scale / math.sqrt(fan_in)
-        return jax.random.uniform(next(keys), shape, jnp.float32, -bound, bound)
+    def uniform(shape, fan_in):
+        return torch_linear_init(next(keys), shape, fan_in, cfg.weight_scale)
 
     def layer_norm():
         return {"w": jnp.ones((D,), jnp.float32), "b": jnp.zeros((D,), jnp.float32)}

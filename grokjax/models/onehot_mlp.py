@@ -16,12 +16,10 @@ b = weight_scale / sqrt(fan_in), fan_in n_ctx * d_vocab for the first layer.
 
 from __future__ import annotations
 
-import math
-
 import jax
 import jax.numpy as jnp
 
-from grokjax.models.base import HookPoints, ModelConfig, Params, activation
+from grokjax.models.base import HookPoints, ModelConfig, Params, activation, torch_linear_init
 from grokjax.models.linear import linear
 
 
@@ -29,8 +27,7 @@ def init(key: jax.Array, cfg: ModelConfig) -> Params:
     keys = iter(jax.random.split(key, 2 + cfg.num_layers))
 
     def uniform(shape, fan_in):
-        bound = cfg.weight_scale / math.sqrt(fan_in)
-        return jax.random.uniform(next(keys), shape, jnp.float32, -bound, bound)
+        return torch_linear_init(next(keys), shape, fan_in, cfg.weight_scale)
 
     C, V, D = cfg.n_ctx, cfg.d_vocab, cfg.d_model
     return {

@@ -28,6 +28,7 @@ from typing import Callable
 
 import numpy as np
 
+from grokjax.config import base_config
 from grokjax.errors import GrokjaxError
 from grokjax.saved import open_run
 from grokjax.store import rundir
@@ -138,7 +139,10 @@ def does_not_grok(control: dict | None = None, memorised: bool = False) -> Predi
             return value, DISAGREES
         if memorised:
             final = [e.get("train_acc", np.nan) for e in entries]
-            threshold = summary["acc_threshold"]
+            threshold = summary.get("acc_threshold")
+            if threshold is None:
+                return value, (f"{INCONCLUSIVE}: the run's config.json gives no "
+                               "train.acc_threshold to say what a memorised train set is")
             held = sum(a >= threshold for a in final)
             value += f", final train acc median {np.nanmedian(final):.3f}"
             if not _share(held, len(entries)):
@@ -254,9 +258,14 @@ def _span(values: list[float], fmt: str = "{:.3f}") -> str:
             else fmt.format(values[0]))
 
 
+def _seeds(entries: list[dict]) -> str:
+    n = len({e["seed"] for e in entries})
+    return f"{n} seed{'s' * (n != 1)}"
+
+
 def transfer_effect(expect: str) -> Predicate:
-    """A transfer against its from-scratch control (the claim's `control`, another run): the
-    median grok steps, censored at each run's length (grokjax.report.speedup: a median that a
+    """A transfer against its from-scratch control (the claim's `control`, another run, whose
+    seeds may be others than the transfer's): the median grok steps, censored at each run's length (grokjax.report.speedup: a median that a
     member that did not grok decides is a lower bound). 'helps': agrees when the transfer's
     median is below the control's; disagrees when above or equal. 'hurts': the converse.
     Inconclusive where both medians are bounds, or where a bound lies at or below the other's
@@ -274,8 +283,9 @@ def transfer_effect(expect: str) -> Predicate:
 
         def text(m, bound):
             return f">= {m:.0f} (not grokked)" if bound else f"{m:.0f}"
-        value = (f"transfer {text(ours, ours_bound)}, from scratch "
-                 f"{text(theirs, theirs_bound)} ({control['run']})")
+        value = (f"transfer {text(ours, ours_bound)} ({_seeds(entries)}), from scratch "
+                 f"{text(theirs, theirs_bound)} ({control['run']}, "
+                 f"{_seeds(control['entries'])})")
         if ours_bound and theirs_bound:
             return value, f"{INCONCLUSIVE}: neither grokked"
         if ours_bound and theirs >= ours or theirs_bound and ours >= theirs:
@@ -1038,15 +1048,17 @@ def evaluate(claim: Claim, root: pathlib.Path) -> dict:
             "run": str(control.relative_to(root))}}
     # what a rule judges by beside the members: the paper's budget and the run's own threshold
     # of memorised and grokked (its config)
-    judged = {**summary, "paper_steps": claim.paper_steps,
-              "acc_threshold": cfg.get("train", {}).get("acc_threshold", np.nan)}
+    threshold = cfg.get("train", {}).get("acc_threshold")
+    judged = {**summary, "paper_steps": claim.paper_steps, "acc_threshold": threshold}
     ours, verdict = claim.predicate(entries, judged, where)
     rs = sorted({setting(e, summary, "train_fraction") for e in entries})
     seeds = len({e["seed"] for e in entries})
     scale = (f"p={summary['p']}, r={'/'.join(f'{r:g}' for r in rs)}, {summary['steps']} steps, "
-             f"{seeds} seed{'s' * (seeds != 1)}"
+             f"{_seeds(entries)}"
              + (f", {cfg['model']['variant']} model" if cfg.get("model", {}).get("variant")
-                in ("nanda", "power", "prieto") else ""))
+                in ("nanda", "power", "prieto") else "")
+             + (f", grokked at {threshold:.0%} test accuracy"
+                if threshold not in (None, base_config().train.acc_threshold) else ""))
     at_scale = at_paper_scale(claim, int(summary["steps"]), seeds)
     return {**row, "ours": ours, "scale": scale, "verdict": verdict, "seeds": seeds,
             "at_paper_scale": at_scale, "settle": settle(claim, verdict, at_scale, seeds)}

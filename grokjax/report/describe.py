@@ -31,10 +31,11 @@ def describe(run: str | pathlib.Path) -> str:
         f"run          {run}",
         f"task         {cfg['task']}   p={cfg['p']}   r={cfg['train_fraction']}   "
         f"split={cfg['split']['mode']}",
-        f"model        {m['arch']} ({m['variant']}), {m['num_layers']} layer(s), d_model "
-        + (f"{m['d_model']}, {m['num_heads']}x{m['d_head']} heads, d_mlp {m['d_mlp']}"
-           if m["arch"] == "transformer" else f"{m['d_model']}" + (
-               f", d_emb {m['d_emb']}" if m["variant"] == "furuta" else "")),
+        f"model        {m['arch']} ({m['variant']}), "
+        + (f"{m['num_layers']} layer(s), d_model {m['d_model']}, {m['num_heads']}x"
+           f"{m['d_head']} heads, d_mlp {m['d_mlp']}" if m["arch"] == "transformer" else
+           f"{m['num_layers'] + 1} hidden layers of {m['d_model']}"
+           + (f", d_emb {m['d_emb']}" if m["variant"] == "furuta" else "")),
         f"optimiser    AdamW lr {cfg['optim']['lr']} wd {cfg['optim']['weight_decay']}; "
         f"{cfg['train']['steps']} steps",
         f"seeds        {info.get('seeds', '?')}",
