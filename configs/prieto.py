@@ -29,7 +29,7 @@ Expect (the paper): StableMax generalises from ~30k steps to ~97% test accuracy 
 (experiments/results/prieto-fig1): orthogonal, 3 seeds, memorised at steps 96-110 and
 generalised at 110-120 (test accuracy 100%, 82 s); its control adamw memorised at 40-41 and
 ended at 300 steps below chance (test accuracy 0.05-0.1%); stablemax, 1 seed (6,911 s, ~12
-steps/s): memorised by step 60, test accuracy rising from ~25k steps (2% at 25k, 18% at 40k)
+steps/s): memorised by step 60, test accuracy rising from ~25k steps (1.6% at 25k, 17% at 40k)
 to its best, 80% at 63,630, then training came apart (weight norm 1.0e4 at 62k, 1.6e5 at 65k,
 1.3e6 by 73k; train accuracy down to 82%) and it ended at 42%: no 95%, unlike Fig. 1(b).
 """
