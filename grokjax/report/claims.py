@@ -265,9 +265,10 @@ def _seeds(entries: list[dict]) -> str:
 
 def transfer_effect(expect: str) -> Predicate:
     """A transfer against its from-scratch control (the claim's `control`, another run, whose
-    seeds may be others than the transfer's): the median grok steps, censored at each run's length (grokjax.report.speedup: a median that a
-    member that did not grok decides is a lower bound). 'helps': agrees when the transfer's
-    median is below the control's; disagrees when above or equal. 'hurts': the converse.
+    seeds may be others than the transfer's): the median grok steps, censored at each run's
+    length (grokjax.report.speedup: a median that a member that did not grok decides is a lower
+    bound). 'helps': agrees when the transfer's median is below the control's; disagrees when
+    above or equal. 'hurts': the converse.
     Inconclusive where both medians are bounds, or where a bound lies at or below the other's
     grok step (the run that did not grok stopped before it)."""
     assert expect in ("helps", "hurts"), expect
