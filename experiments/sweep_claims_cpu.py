@@ -106,11 +106,9 @@ THREE_SEEDS = (("pge", ("subtract", "x_x_m_y", "2x_3y", "x_x_y", "2x_m_3y")),
 
 
 def three_seed_runs() -> list[Run]:
-    root = "transfer-3seeds"
-    pretrain = Run(f"{root}/pretrain/add", "configs/arithmetic.py:add",
+    prefix = "transfer-3seeds/"
+    wanted = {f"{prefix}{mode}-add/{t}" for mode, targets in THREE_SEEDS for t in targets}
+    pretrain = Run(f"{prefix}pretrain/add", "configs/arithmetic.py:add",
                    {"checkpoint.save_every": 5000, "train.steps": 10_000}, seeds=3)
-    return [pretrain] + [
-        Run(f"{root}/{mode}-add/{t}", f"configs/transfer.py:{mode},add,{t}",
-            {"train.steps": 10_000, "transfer.from_run": f"{{root}}/{pretrain.name}"},
-            seeds=3, stage=1)
-        for mode, targets in THREE_SEEDS for t in targets]
+    return [pretrain] + [r for r in transfer_runs(prefix, {"train.steps": 10_000}, seeds=3,
+                                                  stage=1) if r.name in wanted]

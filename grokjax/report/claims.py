@@ -39,6 +39,7 @@ from grokjax.summary import grok_stats
 
 AGREES, DISAGREES, INCONCLUSIVE, NOT_RUN = "agrees", "disagrees", "inconclusive", "not run"
 CONSISTENT = "consistent so far"
+_DEFAULT_THRESHOLD = base_config().train.acc_threshold  # a row names any other
 NO_FINAL_KEYS = f"{INCONCLUSIVE}: no final-keys.json (grokjax probe RUN --final-keys)"
 Predicate = Callable[[list[dict], dict, pathlib.Path], tuple[str, str]]
 _TINY = float(np.finfo(np.float64).tiny)  # a loss that is exactly 0 (float32) divides as this
@@ -259,8 +260,7 @@ def _span(values: list[float], fmt: str = "{:.3f}") -> str:
 
 
 def _seeds(entries: list[dict]) -> str:
-    n = len({e["seed"] for e in entries})
-    return f"{n} seed{'s' * (n != 1)}"
+    return runs.seeds_text(len({e["seed"] for e in entries}))
 
 
 def transfer_effect(expect: str) -> Predicate:
@@ -1055,11 +1055,11 @@ def evaluate(claim: Claim, root: pathlib.Path) -> dict:
     rs = sorted({setting(e, summary, "train_fraction") for e in entries})
     seeds = len({e["seed"] for e in entries})
     scale = (f"p={summary['p']}, r={'/'.join(f'{r:g}' for r in rs)}, {summary['steps']} steps, "
-             f"{_seeds(entries)}"
+             f"{runs.seeds_text(seeds)}"
              + (f", {cfg['model']['variant']} model" if cfg.get("model", {}).get("variant")
                 in ("nanda", "power", "prieto") else "")
              + (f", grokked at {threshold:.0%} test accuracy"
-                if threshold not in (None, base_config().train.acc_threshold) else ""))
+                if threshold not in (None, _DEFAULT_THRESHOLD) else ""))
     at_scale = at_paper_scale(claim, int(summary["steps"]), seeds)
     return {**row, "ours": ours, "scale": scale, "verdict": verdict, "seeds": seeds,
             "at_paper_scale": at_scale, "settle": settle(claim, verdict, at_scale, seeds)}

@@ -30,7 +30,7 @@ import pathlib
 
 from grokjax.config import exec_file
 from grokjax.errors import GrokjaxError
-from grokjax.report import draw
+from grokjax.report import draw, runs
 from grokjax.report.claims import (AGREES, CONSISTENT, DISAGREES, INCONCLUSIVE, NOT_RUN,
                                     Claim, evaluate, lu_points, placed, read_summary, selected,
                                     verdict_kind)
@@ -90,7 +90,7 @@ def markdown(rows: list[dict], title: str, results: str, figures: list[str]) -> 
              "what would settle it |",
              "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
-        seeds = "" if kind(r) == NOT_RUN else f" [{r['seeds']} seed{'s' * (r['seeds'] != 1)}]"
+        seeds = "" if kind(r) == NOT_RUN else f" [{runs.seeds_text(r['seeds'])}]"
         lines.append("| " + " | ".join(str(r[k]).replace("|", "/") for k in (
             "id", "source", "statement", "paper", "paper_scale", "ours", "scale")) + " | "
             + (r["verdict"] + seeds).replace("|", "/") + f" | {r.get('settle', '')} |")

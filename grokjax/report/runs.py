@@ -33,18 +33,23 @@ def run_title(run: SavedRun) -> str:
     return title(run.config, n_members(run.summary), run.summary.get("grid"))
 
 
+def seeds_text(n: int) -> str:
+    """'1 seed', '3 seeds'."""
+    return f"{n} seed{'s' * (n != 1)}"
+
+
 def title(cfg: dict, n: int, grid: dict | None = None) -> str:
     """'task add, p=97, r=0.3, 4 seeds' for a run of n members; for a grid run (its summary's
     'grid'), its axes instead of the values they replace, and the seeds per setting."""
     if not grid:
         return (f"task {cfg['task']}, p={cfg['p']}, r={cfg['train_fraction']}, "
-                f"{n} seed{'s' * (n != 1)}")
+                f"{seeds_text(n)}")
     axes = grid["axes"]
     per = n // max(len(grid["cells"]), 1)
     task = "" if "task" in axes else f"task {cfg['task']}, "
     r = "" if "train_fraction" in axes else f", r={cfg['train_fraction']}"
     return (f"{task}p={cfg['p']}{r}, grid {' x '.join(axes)} "
-            f"({len(grid['cells'])} settings x {per} seed{'s' * (per != 1)})")
+            f"({len(grid['cells'])} settings x {seeds_text(per)})")
 
 
 def member_params(params, member_seeds: list[int], seed: int | None, where: str = "this run"
