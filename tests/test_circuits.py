@@ -270,13 +270,14 @@ def test_attention_rate_mixes_the_pattern_with_uniform_attention():
 
 @pytest.fixture(scope="module")
 def grokked(tmp_path_factory):
-    """configs/circuits.py (add mod 31), 2 seeds, 800 steps, saved every 200 (its own 100
-    makes --over-training twice the work): both grok (at 760 and 670 on this machine)."""
+    """configs/circuits.py (add mod 31), 2 seeds, 800 steps, saved every 400 (its own 100
+    makes --over-training nine checkpoints' work, not three): both grok (at 760 and 670 on
+    this machine)."""
     from grokjax import cli
     run = tmp_path_factory.mktemp("circuits") / "run"
     assert cli.main(["train", "configs/circuits.py", "--seeds", "2", "--steps", "800",
                      "--out", str(run), "--no-progress",
-                     "--set", "checkpoint.save_every=200"]) == 0
+                     "--set", "checkpoint.save_every=400"]) == 0
     return run
 
 
@@ -307,7 +308,7 @@ def test_the_circuits_command_writes_reports_figures_and_tensorboard_over_traini
     curve = report["tau_curve"]
     assert np.all(np.diff(np.asarray(curve["size"]).mean(1)) <= 0.5)  # fewer units as tau grows
     over = report["over_training"]
-    assert over["steps"] == list(range(0, 801, 200)) and len(over["size"]) == 5
+    assert over["steps"] == [0, 400, 800] and len(over["size"]) == 3
     for name in ("circuits.png", "tau.png", "agreement.png", "over-training.png"):
         png_size(out / name)
     assert (out / "circuit-seed_001.dot").read_text().startswith('digraph "seed_001"')
