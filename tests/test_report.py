@@ -24,6 +24,10 @@ CLAIMS = [
           cells=(("matrix", "x", "scratch"),)),
     Claim("sub groks", "test", "a-b groks", "groks", "tasks", groks(),
           members={"task": "subtract"}),
+    Claim("sub groks (paper)", "test", "a-b groks", "groks", "missing", groks(),
+          same_as="sub groks"),
+    Claim("ours", "a user", "a-b groks", "not tested by the paper", "tasks", groks(),
+          members={"task": "subtract"}, papers=False),
 ]
 '''
 
@@ -43,7 +47,8 @@ def test_the_report_lists_every_claim_with_its_verdict(tmp_path, capsys):
     text = out.read_text()
     table = text[text.index("| claim |"):].splitlines()[2:]
     rows = {line.split(" | ")[0].strip("| "): line for line in table if line.startswith("| ")}
-    assert list(rows) == ["add groks", "add stays", "never trained", "sub groks"]
+    assert list(rows) == ["add groks", "add stays", "never trained", "sub groks",
+                          "sub groks (paper)", "ours"]
     assert rows["add groks"].endswith("| agrees [2 seeds] | 3 seeds (this rests on 2) |")
     assert "2/2 grokked" in rows["add groks"]
     # the headline: counts by scale (no paper budget given here) and by seeds
@@ -52,7 +57,12 @@ def test_the_report_lists_every_claim_with_its_verdict(tmp_path, capsys):
     assert "| disagrees [2 seeds] |" in rows["add stays"]
     assert rows["never trained"].endswith("| - | - | not run | run it |")
     assert "p=11, r=0.5, 20 steps, 2 seeds" in rows["sub groks"]
-    assert "Verdicts: 2 agrees, 1 disagrees, 1 not run." in out.read_text()
+    # a claim in two rows, one run and one not, counts once: by the row that ran
+    assert rows["sub groks (paper)"].endswith("| - | - | not run | run it |")
+    assert "Verdicts of 4 claims (a claim in several rows, at several scales, counts once, " \
+        "by its largest run): 2 agrees, 1 disagrees, 1 not run. Not counted: 1 row on a " \
+        "question the papers do not test" in text  # (its row agrees, shown but not counted)
+    assert "| agrees [2 seeds] |" in rows["ours"]
     summary = json.loads((results / "tasks" / "summary.json").read_text())
     assert summary["grokked"] == 4
     assert (tmp_path / "REPRODUCTION-figures" / "matrix.png").stat().st_size > 0

@@ -215,6 +215,15 @@ def test_the_spectrum_pattern_agrees_disagrees_and_waits_for_grokking(tmp_path):
     waits = budget(C.spectrum_pattern("falls", "flat"), 1000)
     assert verdict(waits, ONE_OF_THREE, 500, tmp_path) == C.INCONCLUSIVE
     assert verdict(waits, ONE_OF_THREE, 1000, tmp_path) == C.DISAGREES
+    # a pattern decided by less than the band (0.02) either way is not decided
+    for fcr_end, said in ((0.83, C.AGREES), (0.81, C.INCONCLUSIVE),  # falls by 0.07, 0.09
+                          (0.79, C.INCONCLUSIVE), (0.77, C.DISAGREES)):  # 0.11, 0.13
+        history([1.0, 0.5], [0.9, fcr_end])
+        assert verdict(rule, GROKKED, 500, tmp_path) == said, fcr_end
+    history([1.0, 0.5], [0.9, 0.79])  # decided by 0.01: more seeds, not more steps, settle it
+    said = rule(GROKKED, run(GROKKED, 500), tmp_path)[1]
+    assert C.settle(C.Claim("x", "", "", "", "r", rule, paper_steps=1000), said, False, 3) \
+        == "more seeds (9): a margin within the spread over seeds is not decided by a longer run"
 
 
 def test_a_smallest_r_or_less_data_below_the_papers_budget_is_consistent_so_far():
@@ -572,4 +581,41 @@ def test_a_verdict_taken_at_another_setting_says_which_run_would_settle_it():
     assert C.settle(claim, C.DISAGREES, False, 16) == "the paper's own setting"
     assert C.settle(claim, f"{C.INCONCLUSIVE}: the interval straddles 1x", False, 16) == \
         "the paper's own setting"
-    assert C.settle(claim, C.AGREES, False, 16) == ""
+    assert C.settle(claim, C.AGREES, False, 16) == "the paper's own setting"  # not its setting
+
+
+def test_a_verdict_on_the_grokked_members_rests_on_their_seeds(tmp_path):
+    """A rule that judges only the grokked members (a probe of the grokked algorithm) counts
+    their seeds, not the run's: 2 of 3 here; a rule on every member counts all 3."""
+    write_run(tmp_path / "run", 0.3, [400, 500, -1])
+    summary = RunFiles(tmp_path / "run").summary
+    rundir.write_json(summary, {**rundir.read_json(summary), "seeds": [
+        dict(e, probes=probes(4, explained=0.9)) for e in rundir.read_json(summary)["seeds"]]})
+    claim = C.Claim("x", "test", "most neurons are explained", "0.8-1", "run",
+                    C.probe_range("neurons_explained", 0.8, 1.0))
+    row = C.evaluate(claim, tmp_path)
+    assert row["verdict"] == C.AGREES and (row["seeds"], row["run_seeds"]) == (2, 3), row
+    assert C.settle(claim, row["verdict"], row["at_paper_scale"], row["seeds"]) \
+        == "3 seeds (this rests on 2)"
+    row = C.evaluate(dataclasses.replace(claim, predicate=C.groks()), tmp_path)
+    assert (row["seeds"], row["run_seeds"]) == (3, 3)
+
+
+def test_no_grokking_delay_against_a_control_measures_the_delay_by_grokkings_own():
+    """With a control where the model groks (delay 7,000 steps), members that grok 200 steps
+    after memorising at step 140 generalise almost at once (they fail the 2x-memorisation
+    test without one); a delay of 1,000 steps is not; a control that never grokked says
+    nothing."""
+    def with_control(rule, control):
+        return lambda entries, summary, run_dir: rule(entries, {**summary, "control": {
+            "entries": control, "steps": 10_000, "run": "r0.3"}}, run_dir)
+    grokking = [member(s, grok=8000, mem=1000) for s in range(3)]
+    quick = [member(s, grok=340, mem=140) for s in range(3)]
+    slow = [member(s, grok=1140, mem=140) for s in range(3)]
+    rule = C.no_grokking_delay()
+    assert verdict(rule, quick, 1000) == C.DISAGREES  # 340 > 2 x 140
+    assert verdict(with_control(rule, grokking), quick, 1000) == C.AGREES  # 200 <= 700
+    assert verdict(with_control(rule, grokking), slow, 2000) == C.DISAGREES  # 1,000 > 700
+    value = with_control(rule, grokking)(quick, run(quick, 1000), None)[0]
+    assert "the delay against 7,000 steps, the median of r0.3 (3 seeds)" in value
+    assert verdict(with_control(rule, NONE), quick, 1000) == C.INCONCLUSIVE

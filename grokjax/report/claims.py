@@ -39,9 +39,29 @@ from grokjax.summary import grok_stats
 
 AGREES, DISAGREES, INCONCLUSIVE, NOT_RUN = "agrees", "disagrees", "inconclusive", "not run"
 CONSISTENT = "consistent so far"
+# said in a verdict that more seeds, not a longer run, would settle (`settle` reads it)
+WITHIN_SPREAD = "within the spread over seeds"
 _DEFAULT_THRESHOLD = base_config().train.acc_threshold  # a row names any other
 NO_FINAL_KEYS = f"{INCONCLUSIVE}: no final-keys.json (grokjax probe RUN --final-keys)"
 Predicate = Callable[[list[dict], dict, pathlib.Path], tuple[str, str]]
+
+
+def _grokked(entries: list[dict]) -> list[dict]:
+    return [e for e in entries if e["grok_step"] >= 0]
+
+
+def _grokked_and_memorised(entries: list[dict]) -> list[dict]:
+    return [e for e in _grokked(entries) if e["memorisation_step"] >= 0]
+
+
+def judges(members: Callable[[list[dict]], list[dict]]):
+    """Marks a rule that judges only some of a run's members (e.g. `_grokked`: a probe of the
+    grokked algorithm): `evaluate` counts the seeds a verdict rests on from `members(entries)`,
+    not from every member of the run."""
+    def mark(decide: Predicate) -> Predicate:
+        decide.judges = members
+        return decide
+    return mark
 _TINY = float(np.finfo(np.float64).tiny)  # a loss that is exactly 0 (float32) divides as this
 
 
@@ -72,6 +92,12 @@ class Claim:
     # a control in another run (a from-scratch run for a transfer): (run or runs, as `run`;
     # members); the report hands its summary to the rule as summary['control']
     control: tuple | None = None
+    # the id of the claim that this row tests at another scale (e.g. 'A.5 a+b' for its CPU
+    # run): the report's headline counts a claim once, by its row at the largest scale run
+    same_as: str = ""
+    # False for a question that the paper does not test (a user's, a mechanism's implication):
+    # reported, with its verdict, but not counted in the report's headline
+    papers: bool = True
 
 
 def _steps(summary: dict) -> int:
@@ -177,9 +203,10 @@ def probe_range(key: str, low: float, high: float, fmt: str = "{:.3g}",
     direction and, continued in a straight line to the paper's step, would reach the range,
     the verdict is inconclusive. A value that has settled outside the range, moves too slowly
     to reach it, or was taken at the paper's step disagrees."""
+    @judges(_grokked)
     def decide(entries, summary, run_dir):
         budget = _budget(summary)
-        entries = [e for e in entries if e["grok_step"] >= 0]
+        entries = _grokked(entries)
         if not entries:
             return "none grokked", f"{INCONCLUSIVE}: no grokking within {_steps(summary)} steps"
         values = [e.get("probes", {}).get(key) for e in entries]
@@ -231,8 +258,9 @@ def key_frequency_ablation(destroyed: float = 0.1, kept: float = 0.95) -> Predic
     inputs, and keeping only them (every other frequency removed) at least `kept`. Agrees when
     2/3 of the grokked members hold both; inconclusive when none grokked or the run has no
     probe report."""
+    @judges(_grokked)
     def decide(entries, summary, run_dir):
-        grokked = {e["seed"] for e in entries if e["grok_step"] >= 0}
+        grokked = {e["seed"] for e in _grokked(entries)}
         if not grokked:
             return "none grokked", f"{INCONCLUSIVE}: no grokking within {_steps(summary)} steps"
         found = runs.latest_probe_report(RunFiles(run_dir).probes)
@@ -328,8 +356,9 @@ def restricted_below_train(min_fraction: float = 0.5, keys_only: bool = False) -
     """Agrees when in at least `min_fraction` of the grokked members the final restricted loss
     is below the final train loss (Nanda: the key frequencies alone fit better than the model);
     inconclusive when none grokked. `keys_only`: Furuta's restricted loss (`_restricted`)."""
+    @judges(_grokked)
     def decide(entries, summary, run_dir):
-        entries = [e for e in entries if e["grok_step"] >= 0]
+        entries = _grokked(entries)
         if not entries:
             return "none grokked", f"{INCONCLUSIVE}: no grokking within {_steps(summary)} steps"
         losses, note = _restricted(entries, summary, run_dir, keys_only)
@@ -401,8 +430,9 @@ def restricted_above_train(factor: float = 100.0, keys_only: bool = False) -> Pr
     """Agrees when in 2/3 of the members the final restricted loss is at least `factor` times
     the final train loss (Furuta's subtraction: its key frequencies alone do not fit).
     `keys_only`: Furuta's restricted loss (`_restricted`)."""
+    @judges(_grokked)
     def decide(entries, summary, run_dir):
-        grokked = [e for e in entries if e["grok_step"] >= 0]
+        grokked = _grokked(entries)
         if not grokked:
             return "none grokked", f"{INCONCLUSIVE}: no grokking within {_steps(summary)} steps"
         losses, note = _restricted(grokked, summary, run_dir, keys_only)
@@ -440,8 +470,9 @@ def spectra_shape(frequencies: dict[str, str] | None = None,
     condition; inconclusive when none grokked."""
     frequencies = frequencies or {}
 
+    @judges(_grokked)
     def decide(entries, summary, run_dir):
-        grokked = [e for e in entries if e["grok_step"] >= 0]
+        grokked = _grokked(entries)
         history = _history(run_dir)
         if not grokked:
             return "none grokked", f"{INCONCLUSIVE}: no grokking within {_steps(summary)} steps"
@@ -467,17 +498,20 @@ def spectra_shape(frequencies: dict[str, str] | None = None,
 
 
 def spectrum_pattern(ffd: str, fcr: str, weight: str = "W_E", by: float = 0.1,
-                     needs_grokking: bool = True) -> Predicate:
+                     needs_grokking: bool = True, band: float = 0.02) -> Predicate:
     """Furuta's Fig. 8: how FFD and FCR of `weight` move from initialisation to the grok step
     (the first probe at or after it: the paper's inflection points line up with test-accuracy
     saturation, so where the run stops after grokking does not move the verdict; a member that
     did not grok is read at the end of its run), each 'falls' (by at least `by`), 'flat'
     (changes by less) or 'any' (the paper says nothing of it). Each member's margin is how far
-    its change clears `by` (negative: the pattern misses). Agrees when the pattern holds in 2/3
-    of the members, else disagrees; inconclusive, whatever the pattern, where no member grokked
-    although the paper's curves run through grokking (`needs_grokking`), and where the pattern
-    fails with fewer than 2/3 grokked in a run shorter than the paper's `paper_steps` (the
-    others, read at the end, may still move). A pattern of a task that does not grok (not
+    its change clears `by` (negative: the pattern misses). Agrees when the pattern holds by a
+    margin of at least `band` in 2/3 of the members, disagrees when it misses by at least
+    `band` in 2/3 of them; a pattern decided by less is inconclusive (`band` 0.02: the spread
+    of FCR(W_E) over seeds at initialisation, 0.92-0.94 in table_a5-cpu3, so a margin inside
+    it is a coin toss of the init). Inconclusive too, whatever the pattern, where no member
+    grokked although the paper's curves run through grokking (`needs_grokking`), and where the
+    pattern fails with fewer than 2/3 grokked in a run shorter than the paper's `paper_steps`
+    (the others, read at the end, may still move). A pattern of a task that does not grok (not
     `needs_grokking`) that holds within a shorter run is consistent so far: it may yet move."""
     def moves(change):
         return "falls" if -change >= by else ("flat" if abs(change) < by else "rises")
@@ -491,7 +525,7 @@ def spectrum_pattern(ffd: str, fcr: str, weight: str = "W_E", by: float = 0.1,
         if history is None or f"probe/ffd/{weight}" not in history:
             return "-", f"{INCONCLUSIVE}: the run's history has no FFD/FCR of {weight}"
         steps = history.get("probe/step")
-        held, texts = 0, []
+        held, clear, texts = 0, [], []
         for e in entries:
             i = _index(summary, e)
             d, r = history[f"probe/ffd/{weight}"][i], history[f"probe/fcr/{weight}"][i]
@@ -501,6 +535,7 @@ def spectrum_pattern(ffd: str, fcr: str, weight: str = "W_E", by: float = 0.1,
             dd, dr = d[at] - d[0], r[at] - r[0]
             held += ffd in ("any", moves(dd)) and fcr in ("any", moves(dr))
             edge = min(margin(ffd, dd), margin(fcr, dr))
+            clear.append(edge)
             where = f"at step {int(steps[at])}" if steps is not None else "at the end"
             texts.append(f"FFD {d[0]:.2f}->{d[at]:.2f}, FCR {r[0]:.2f}->{r[at]:.2f} {where}"
                          + (f" (margin {edge:+.3f})" if np.isfinite(edge) else ""))
@@ -508,16 +543,20 @@ def spectrum_pattern(ffd: str, fcr: str, weight: str = "W_E", by: float = 0.1,
         grokked = sum(e["grok_step"] >= 0 for e in entries)
         if needs_grokking and not grokked:
             return value, f"{INCONCLUSIVE}: no grokking within {_steps(summary)} steps"
-        if not _share(held, len(entries)):
-            if (needs_grokking and not _share(grokked, len(entries))
-                    and not _at_budget(summary, budget)):
-                return value, (f"{INCONCLUSIVE}: {grokked}/{len(entries)} grokked within "
-                               f"{_steps(summary)} steps; the rest may still move")
+        n = len(entries)
+        if _share(sum(m >= band for m in clear), n):
+            if not needs_grokking and budget is not None and not _at_budget(summary, budget):
+                return value, f"{CONSISTENT} ({_steps(summary)} of {budget} steps)"
+            return value, AGREES
+        if (not _share(held, n) and needs_grokking and not _share(grokked, n)
+                and not _at_budget(summary, budget)):
+            return value, (f"{INCONCLUSIVE}: {grokked}/{n} grokked within {_steps(summary)} "
+                           "steps; the rest may still move")
+        if _share(sum(m <= -band for m in clear), n):
             return value, DISAGREES
-        if not needs_grokking and budget is not None and not _at_budget(summary,
-                                                                               budget):
-            return value, f"{CONSISTENT} ({_steps(summary)} of {budget} steps)"
-        return value, AGREES
+        close = sum(abs(m) < band for m in clear)
+        return value, (f"{INCONCLUSIVE}: the pattern {'holds' if _share(held, n) else 'misses'} "
+                       f"by less than {band:g} in {close}/{n} members, {WITHIN_SPREAD}")
     return decide
 
 
@@ -565,18 +604,38 @@ def groks_last(task: str) -> Predicate:
     return decide
 
 
-def no_grokking_delay(max_ratio: float = 2.0) -> Predicate:
-    """Train and test accuracy rise together: the grok step is at most `max_ratio` times the
-    memorisation step, in 2/3 of the members (a member that fits and never generalises within
-    the run disagrees)."""
+def no_grokking_delay(max_ratio: float = 2.0, max_share: float = 0.1) -> Predicate:
+    """Train and test accuracy rise together, in 2/3 of the members. With the claim's
+    `control` (a run of the same model where it groks, e.g. at a smaller train fraction): each
+    member's delay from memorisation to grokking is at most `max_share` of the control's
+    median delay, grokking's own delay being the yardstick (a delay of 200 steps is "almost at
+    once" beside one of 7,000; beside the memorisation step, itself a few hundred steps at a
+    large fraction, it is not). Without a control: the grok step is at most `max_ratio` times
+    the memorisation step. A member that fits and never generalises within the run
+    disagrees; a control with no member that memorised and grokked is inconclusive."""
     def decide(entries, summary, run_dir):
+        control = summary.get("control")
+        yardstick = None
+        if control is not None:
+            delays = [e["grok_step"] - e["memorisation_step"] for e in control["entries"]
+                      if e["grok_step"] >= 0 and e["memorisation_step"] >= 0]
+            if not delays:
+                return "-", (f"{INCONCLUSIVE}: the control ({control['run']}) has no member "
+                             "that memorised and grokked")
+            yardstick = float(np.median(delays))
         held, texts = 0, []
         for e in entries:
             mem, grok = e["memorisation_step"], e["grok_step"]
-            held += mem >= 0 and 0 <= grok <= max_ratio * max(mem, 1)
+            if yardstick is None:
+                held += mem >= 0 and 0 <= grok <= max_ratio * max(mem, 1)
+            else:
+                held += mem >= 0 and 0 <= grok and grok - mem <= max_share * yardstick
             texts.append(f"memorised {mem if mem >= 0 else '-'}, grokked "
                          f"{grok if grok >= 0 else '-'}")
         value = "; ".join(texts)
+        if yardstick is not None:
+            value += (f"; the delay against {yardstick:,.0f} steps, the median of "
+                      f"{control['run']} ({_seeds(control['entries'])})")
         if not any(e["memorisation_step"] >= 0 for e in entries):
             return value, (f"{INCONCLUSIVE}: the train set was not fitted within "
                            f"{_steps(summary)} steps")
@@ -803,11 +862,12 @@ def weight_norm_rises_then_ends_below_init(rise: float = 1.0) -> Predicate:
     squared weights) grows while the model memorises (its largest value up to the memorisation
     step above `rise` times the initial one) and ends below its initial value, in 2/3 of the
     grokked members; inconclusive when none grokked (weight decay has not yet shrunk it)."""
+    @judges(_grokked_and_memorised)
     def decide(entries, summary, run_dir):
         history = _history(run_dir)
         if history is None or "probe/sum_sq_weights" not in history:
             return "-", f"{INCONCLUSIVE}: the run's history has no sum of squared weights"
-        grokked = [e for e in entries if e["grok_step"] >= 0 and e["memorisation_step"] >= 0]
+        grokked = _grokked_and_memorised(entries)
         if not grokked:
             return "none grokked", f"{INCONCLUSIVE}: no grokking within {_steps(summary)} steps"
         steps = np.asarray(history["probe/step"])
@@ -1030,12 +1090,14 @@ def at_paper_scale(claim: Claim, steps: int, seeds: int) -> bool | None:
 
 def evaluate(claim: Claim, root: pathlib.Path) -> dict:
     """One row of the report: the claim with our value, our scale, the number of seeds it
-    rests on, whether that is the paper's scale, and the verdict."""
+    rests on ('seeds': those the rule judges, e.g. the grokked ones; 'run_seeds': the run's),
+    whether that is the paper's scale, and the verdict."""
     row = {"id": claim.id, "source": claim.source, "statement": claim.statement,
-           "paper": claim.paper, "paper_scale": claim.paper_scale}
+           "paper": claim.paper, "paper_scale": claim.paper_scale,
+           "claim": claim.same_as or claim.id, "member_steps": 0, "papers": claim.papers}
     summary, entries = _run_members(claim, root)
     if not entries:
-        return {**row, "ours": "-", "scale": "-", "seeds": 0, "at_paper_scale": None,
+        return {**row, "ours": "-", "scale": "-", "seeds": 0, "run_seeds": 0, "at_paper_scale": None,
                 "verdict": NOT_RUN + (f": {claim.not_run_why}" if claim.not_run_why else ""),
                 "settle": claim.not_run_why and "-" or "run it"}
     where = run_dir(claim, root)
@@ -1054,6 +1116,8 @@ def evaluate(claim: Claim, root: pathlib.Path) -> dict:
     ours, verdict = claim.predicate(entries, judged, where)
     rs = sorted({setting(e, summary, "train_fraction") for e in entries})
     seeds = len({e["seed"] for e in entries})
+    # the seeds the verdict rests on: those of the members the rule judges
+    used = len({e["seed"] for e in getattr(claim.predicate, "judges", list)(entries)})
     scale = (f"p={summary['p']}, r={'/'.join(f'{r:g}' for r in rs)}, {summary['steps']} steps, "
              f"{runs.seeds_text(seeds)}"
              + (f", {cfg['model']['variant']} model" if cfg.get("model", {}).get("variant")
@@ -1061,19 +1125,25 @@ def evaluate(claim: Claim, root: pathlib.Path) -> dict:
              + (f", grokked at {threshold:.0%} test accuracy"
                 if threshold not in (None, _DEFAULT_THRESHOLD) else ""))
     at_scale = at_paper_scale(claim, int(summary["steps"]), seeds)
-    return {**row, "ours": ours, "scale": scale, "verdict": verdict, "seeds": seeds,
-            "at_paper_scale": at_scale, "settle": settle(claim, verdict, at_scale, seeds)}
+    return {**row, "ours": ours, "scale": scale, "verdict": verdict, "seeds": used,
+            "member_steps": int(summary["steps"]) * len(entries),
+            "run_seeds": seeds, "at_paper_scale": at_scale,
+            "settle": settle(claim, verdict, at_scale, used)}
 
 
 def settle(claim: Claim, verdict: str, at_scale: bool | None, seeds: int) -> str:
     """What would settle a verdict: the claim's own `settle_by` for one taken at another
-    setting than the paper's; the paper's budget and seeds for one that is consistent so
+    setting than the paper's (an agreement there too: it is not the paper's); more seeds for
+    one decided within the spread over seeds (WITHIN_SPREAD); the paper's budget and seeds for one that is consistent so
     far or inconclusive below that budget; the paper's number of seeds (3 where it gives none)
     for an agreement or a disagreement resting on fewer; '' when nothing more is needed."""
     kind = verdict_kind(verdict)
     want = claim.paper_seeds or 3
-    if claim.settle_by and kind != AGREES:
+    if claim.settle_by:
         return claim.settle_by
+    if WITHIN_SPREAD in verdict:
+        return (f"more seeds ({max(3 * want, seeds + 6)}): a margin within the spread over "
+                "seeds is not decided by a longer run")
     if kind in (CONSISTENT, INCONCLUSIVE) and at_scale is False:
         return (f"{claim.paper_steps:,} steps x {want} seeds "
                 f"({claim.paper_steps * want:,} member-steps)")

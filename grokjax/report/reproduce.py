@@ -60,8 +60,25 @@ def kind(row: dict) -> str:
     return verdict_kind(row["verdict"])
 
 
+def counted(rows: list[dict]) -> list[dict]:
+    """One row per claim of the papers (rows of the same claim at several scales:
+    `Claim.same_as`): the one at the paper's scale, else the largest run (member-steps), else
+    a row not run. A question the papers do not test (`Claim.papers` False) is not counted."""
+    best: dict[str, dict] = {}
+    for r in rows:
+        if not r["papers"]:
+            continue
+        key = (kind(r) != NOT_RUN, r["at_paper_scale"] is True, r["member_steps"])
+        if r["claim"] not in best or key > best[r["claim"]][0]:
+            best[r["claim"]] = (key, r)
+    return [r for _, r in best.values()]
+
+
 def headline(rows: list[dict]) -> list[str]:
-    """The counts of each verdict, then a table of them by scale and by seeds."""
+    """The counts of each verdict over the claims (a claim run at several scales counts once,
+    by `counted`), then a table of them by scale and by seeds."""
+    beyond = sum(not r["papers"] for r in rows)
+    rows = counted(rows)
     counts = collections.Counter(kind(r) for r in rows)
     ran = [r for r in rows if kind(r) != NOT_RUN]
     columns = [("paper's scale", lambda r: r["at_paper_scale"] is True),
@@ -69,7 +86,11 @@ def headline(rows: list[dict]) -> list[str]:
                ("scale unknown", lambda r: r["at_paper_scale"] is None),
                ("1 seed", lambda r: r["seeds"] == 1), ("2 seeds", lambda r: r["seeds"] == 2),
                ("3+ seeds", lambda r: r["seeds"] >= 3)]
-    lines = ["Verdicts: " + ", ".join(f"{counts[v]} {v}" for v in VERDICTS if counts[v]) + ".",
+    lines = [f"Verdicts of {len(rows)} claims (a claim in several rows, at several scales, "
+             "counts once, by its largest run): "
+             + ", ".join(f"{counts[v]} {v}" for v in VERDICTS if counts[v]) + "."
+             + (f" Not counted: {beyond} row{'s' * (beyond != 1)} on a question the papers do "
+                "not test (their 'paper' column says so)." if beyond else ""),
              "", "| verdict | " + " | ".join(c for c, _ in columns) + " |",
              "|---|" + "---:|" * len(columns)]
     for v in VERDICTS[:-1]:
@@ -90,7 +111,8 @@ def markdown(rows: list[dict], title: str, results: str, figures: list[str]) -> 
              "what would settle it |",
              "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
-        seeds = "" if kind(r) == NOT_RUN else f" [{runs.seeds_text(r['seeds'])}]"
+        seeds = "" if kind(r) == NOT_RUN else f" [{runs.seeds_text(r['seeds'])}]" if r[
+            "seeds"] == r["run_seeds"] else f" [{r['seeds']} of {runs.seeds_text(r['run_seeds'])}]"
         lines.append("| " + " | ".join(str(r[k]).replace("|", "/") for k in (
             "id", "source", "statement", "paper", "paper_scale", "ours", "scale")) + " | "
             + (r["verdict"] + seeds).replace("|", "/") + f" | {r.get('settle', '')} |")
