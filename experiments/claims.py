@@ -437,7 +437,8 @@ CLAIMS = [
           paper_seeds=1, not_run_why=GROKFAST_SETTLE),
     # the wd-0 arms with grokjax's float64 loss, a float32 one (the paper's point: softmax
     # collapse is a float32 failure), and the float64 loss with Fig. 1's Adam (lr 1e-2, beta2
-    # 0.999, eps 1e-25; the StableMax and softmax arms only)
+    # 0.999, eps 1e-25; the StableMax and softmax arms only): Fig. 1(b)'s and (c)'s claims on
+    # a transformer, each counted once with the rows of Fig. 1's own model below (same_as)
     *[claim for loss, runs, settle, why, orthogonal in (
         ("float64 loss", WD0, WD0_SETTLE, "", True),
         ("float32 loss", WD0_F32, WD0_SETTLE, "", True),
@@ -446,19 +447,22 @@ CLAIMS = [
         Claim(f"StableMax without wd, {loss}", "Prieto et al. 2025 §5, Fig. 1(b)", "with "
               "StableMax's cross entropy a model groks with no weight decay", "groks", runs,
               groks(), members={"arm": "stablemax-wd0"}, settle_by=settle,
-              paper_scale=PRIETO_STABLEMAX, paper_steps=80_000, not_run_why=why),
+              paper_scale=PRIETO_STABLEMAX, paper_steps=80_000, not_run_why=why,
+              same_as="StableMax without wd, Fig. 1's model"),
         Claim(f"Softmax CE without wd, {loss}", "Prieto et al. 2025 §3-4, Fig. 1(c)", "with "
               "softmax cross entropy and no weight decay a model stops at memorisation "
               "(softmax collapse)", "does not grok within 8e4 steps "
               "(Fig. 1(c), its loss in float64)", runs,
               does_not_grok(control={"arm": "stablemax-wd0"}, memorised=True),
               members={"arm": "adamw-wd0"}, settle_by=settle, paper_scale=PRIETO_STABLEMAX,
-              paper_steps=80_000, not_run_why=why),
+              paper_steps=80_000, not_run_why=why,
+              same_as="Softmax CE without wd, Fig. 1's model"),
         *([Claim(f"⊥AdamW without wd, {loss}", "Prieto et al. 2025 §6", "with ⊥AdamW (the "
                  "gradient's component along the weights removed) a model groks with no "
                  "weight decay", "groks", runs, groks(),
                  members={"arm": "orthogonal-wd0"}, settle_by=settle,
-                 paper_scale=PRIETO_ORTHOGONAL, paper_steps=5_000)] if orthogonal else []))],
+                 paper_scale=PRIETO_ORTHOGONAL, paper_steps=5_000,
+                 same_as="⊥AdamW without wd")] if orthogonal else []))],
     # Fig. 1 at its own setting: their MLP on one-hot operands (configs/prieto.py, one run per
     # arm; the paper shows one run of each, torch.manual_seed(42))
     Claim("⊥AdamW without wd, Fig. 1's model", "Prieto et al. 2025 Fig. 1(a)", "with ⊥AdamW "

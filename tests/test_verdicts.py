@@ -222,6 +222,9 @@ def test_the_spectrum_pattern_agrees_disagrees_and_waits_for_grokking(tmp_path):
         assert verdict(rule, GROKKED, 500, tmp_path) == said, fcr_end
     history([1.0, 0.5], [0.9, 0.79])  # decided by 0.01: more seeds, not more steps, settle it
     said = rule(GROKKED, run(GROKKED, 500), tmp_path)[1]
+    # ... unless members have not grokked yet in a short run: they are read at its end, and a
+    # longer run reads them at their grok step
+    assert C.WITHIN_SPREAD not in waits(ONE_OF_THREE, run(ONE_OF_THREE, 500), tmp_path)[1]
     assert C.settle(C.Claim("x", "", "", "", "r", rule, paper_steps=1000), said, False, 3) \
         == "more seeds (9): a margin within the spread over seeds is not decided by a longer run"
 

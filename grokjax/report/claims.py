@@ -42,15 +42,18 @@ CONSISTENT = "consistent so far"
 # said in a verdict that more seeds, not a longer run, would settle (`settle` reads it)
 WITHIN_SPREAD = "within the spread over seeds"
 _DEFAULT_THRESHOLD = base_config().train.acc_threshold  # a row names any other
+_TINY = float(np.finfo(np.float64).tiny)  # a loss that is exactly 0 (float32) divides as this
 NO_FINAL_KEYS = f"{INCONCLUSIVE}: no final-keys.json (grokjax probe RUN --final-keys)"
 Predicate = Callable[[list[dict], dict, pathlib.Path], tuple[str, str]]
 
 
 def _grokked(entries: list[dict]) -> list[dict]:
+    """The members that grokked."""
     return [e for e in entries if e["grok_step"] >= 0]
 
 
 def _grokked_and_memorised(entries: list[dict]) -> list[dict]:
+    """The members that grokked and memorised (both marks found)."""
     return [e for e in _grokked(entries) if e["memorisation_step"] >= 0]
 
 
@@ -62,7 +65,6 @@ def judges(members: Callable[[list[dict]], list[dict]]):
         decide.judges = members
         return decide
     return mark
-_TINY = float(np.finfo(np.float64).tiny)  # a loss that is exactly 0 (float32) divides as this
 
 
 @dataclasses.dataclass(frozen=True)
@@ -506,16 +508,14 @@ def spectrum_pattern(ffd: str, fcr: str, weight: str = "W_E", by: float = 0.1,
     (changes by less) or 'any' (the paper says nothing of it). Each member's margin is how far
     its change clears `by` (negative: the pattern misses). Agrees when the pattern holds by a
     margin of at least `band` in 2/3 of the members, disagrees when it misses by at least
-    `band` in 2/3 of them; a pattern decided by less is inconclusive (`band` 0.02: the spread
-    of FCR(W_E) over seeds at initialisation, 0.92-0.94 in table_a5-cpu3, so a margin inside
-    it is a coin toss of the init). Inconclusive too, whatever the pattern, where no member
-    grokked although the paper's curves run through grokking (`needs_grokking`), and where the
-    pattern fails with fewer than 2/3 grokked in a run shorter than the paper's `paper_steps`
-    (the others, read at the end, may still move). A pattern of a task that does not grok (not
+    `band` in 2/3 of them; where the members within `band` decide it, inconclusive until more
+    seeds say (`band` 0.02, a fifth of `by`: finer than the seeds of one task agree, e.g. the
+    FCR(W_E) changes of add's three seeds at their grok steps, -0.09, -0.09 and -0.05 in
+    table_a5-cpu3). Inconclusive too, whatever the pattern, where no member grokked although
+    the paper's curves run through grokking (`needs_grokking`), and where the pattern does
+    not clearly hold with fewer than 2/3 grokked in a run shorter than the paper's
+    `paper_steps` (the others, read at the end, may still move). A pattern of a task that does not grok (not
     `needs_grokking`) that holds within a shorter run is consistent so far: it may yet move."""
-    def moves(change):
-        return "falls" if -change >= by else ("flat" if abs(change) < by else "rises")
-
     def margin(want, change):
         return {"falls": -change - by, "flat": by - abs(change)}.get(want, float("inf"))
 
@@ -525,7 +525,7 @@ def spectrum_pattern(ffd: str, fcr: str, weight: str = "W_E", by: float = 0.1,
         if history is None or f"probe/ffd/{weight}" not in history:
             return "-", f"{INCONCLUSIVE}: the run's history has no FFD/FCR of {weight}"
         steps = history.get("probe/step")
-        held, clear, texts = 0, [], []
+        margins, texts = [], []
         for e in entries:
             i = _index(summary, e)
             d, r = history[f"probe/ffd/{weight}"][i], history[f"probe/fcr/{weight}"][i]
@@ -533,30 +533,29 @@ def spectrum_pattern(ffd: str, fcr: str, weight: str = "W_E", by: float = 0.1,
             if e["grok_step"] >= 0 and steps is not None:
                 at = min(int(np.searchsorted(steps, e["grok_step"])), len(d) - 1)
             dd, dr = d[at] - d[0], r[at] - r[0]
-            held += ffd in ("any", moves(dd)) and fcr in ("any", moves(dr))
             edge = min(margin(ffd, dd), margin(fcr, dr))
-            clear.append(edge)
+            margins.append(edge)
             where = f"at step {int(steps[at])}" if steps is not None else "at the end"
             texts.append(f"FFD {d[0]:.2f}->{d[at]:.2f}, FCR {r[0]:.2f}->{r[at]:.2f} {where}"
                          + (f" (margin {edge:+.3f})" if np.isfinite(edge) else ""))
         value = "; ".join(texts)
-        grokked = sum(e["grok_step"] >= 0 for e in entries)
+        grokked = len(_grokked(entries))
         if needs_grokking and not grokked:
             return value, f"{INCONCLUSIVE}: no grokking within {_steps(summary)} steps"
         n = len(entries)
-        if _share(sum(m >= band for m in clear), n):
+        holds, misses = sum(m >= band for m in margins), sum(m <= -band for m in margins)
+        if _share(holds, n):
             if not needs_grokking and budget is not None and not _at_budget(summary, budget):
                 return value, f"{CONSISTENT} ({_steps(summary)} of {budget} steps)"
             return value, AGREES
-        if (not _share(held, n) and needs_grokking and not _share(grokked, n)
-                and not _at_budget(summary, budget)):
+        if needs_grokking and not _share(grokked, n) and not _at_budget(summary, budget):
             return value, (f"{INCONCLUSIVE}: {grokked}/{n} grokked within {_steps(summary)} "
                            "steps; the rest may still move")
-        if _share(sum(m <= -band for m in clear), n):
+        if _share(misses, n):
             return value, DISAGREES
-        close = sum(abs(m) < band for m in clear)
-        return value, (f"{INCONCLUSIVE}: the pattern {'holds' if _share(held, n) else 'misses'} "
-                       f"by less than {band:g} in {close}/{n} members, {WITHIN_SPREAD}")
+        return value, (f"{INCONCLUSIVE}: the pattern holds by {band:g} or more in {holds}, "
+                       f"misses by as much in {misses} and is closer in {n - holds - misses} "
+                       f"of {n} members, {WITHIN_SPREAD}")
     return decide
 
 
@@ -673,7 +672,7 @@ def _smallest_r(entries: list[dict], summary: dict) -> tuple[str, float | None]:
     for e in entries:
         by_r.setdefault(setting(e, summary, "train_fraction"), []).append(e)
     ok = [r for r, es in sorted(by_r.items())
-          if _share(sum(e["grok_step"] >= 0 for e in es), len(es))]
+          if _share(len(_grokked(es)), len(es))]
     value = ", ".join(f"r={r:g}: {grok_stats(es)['grokked']}/{len(es)}"
                       for r, es in sorted(by_r.items()))
     return value, (ok[0] if ok else None)
@@ -1097,7 +1096,8 @@ def evaluate(claim: Claim, root: pathlib.Path) -> dict:
            "claim": claim.same_as or claim.id, "member_steps": 0, "papers": claim.papers}
     summary, entries = _run_members(claim, root)
     if not entries:
-        return {**row, "ours": "-", "scale": "-", "seeds": 0, "run_seeds": 0, "at_paper_scale": None,
+        return {**row, "ours": "-", "scale": "-", "seeds": 0, "run_seeds": 0,
+                "at_paper_scale": None,
                 "verdict": NOT_RUN + (f": {claim.not_run_why}" if claim.not_run_why else ""),
                 "settle": claim.not_run_why and "-" or "run it"}
     where = run_dir(claim, root)
@@ -1117,7 +1117,8 @@ def evaluate(claim: Claim, root: pathlib.Path) -> dict:
     rs = sorted({setting(e, summary, "train_fraction") for e in entries})
     seeds = len({e["seed"] for e in entries})
     # the seeds the verdict rests on: those of the members the rule judges
-    used = len({e["seed"] for e in getattr(claim.predicate, "judges", list)(entries)})
+    # (none of them, e.g. none grokked: the verdict says so, and rests on the run's seeds)
+    used = len({e["seed"] for e in getattr(claim.predicate, "judges", list)(entries)}) or seeds
     scale = (f"p={summary['p']}, r={'/'.join(f'{r:g}' for r in rs)}, {summary['steps']} steps, "
              f"{runs.seeds_text(seeds)}"
              + (f", {cfg['model']['variant']} model" if cfg.get("model", {}).get("variant")
@@ -1133,15 +1134,16 @@ def evaluate(claim: Claim, root: pathlib.Path) -> dict:
 
 def settle(claim: Claim, verdict: str, at_scale: bool | None, seeds: int) -> str:
     """What would settle a verdict: the claim's own `settle_by` for one taken at another
-    setting than the paper's (an agreement there too: it is not the paper's); more seeds for
-    one decided within the spread over seeds (WITHIN_SPREAD); the paper's budget and seeds for one that is consistent so
+    setting than the paper's (an agreement there too: it is not the paper's); more seeds
+    for one decided within the spread over seeds (WITHIN_SPREAD); the paper's budget and seeds for one that is consistent so
     far or inconclusive below that budget; the paper's number of seeds (3 where it gives none)
     for an agreement or a disagreement resting on fewer; '' when nothing more is needed."""
     kind = verdict_kind(verdict)
     want = claim.paper_seeds or 3
     if claim.settle_by:
         return claim.settle_by
-    if WITHIN_SPREAD in verdict:
+    if WITHIN_SPREAD in verdict:  # three times the paper's seeds, at least 6 more than now:
+        # enough that 2/3 of them can clear the band whichever way the close members fall
         return (f"more seeds ({max(3 * want, seeds + 6)}): a margin within the spread over "
                 "seeds is not decided by a longer run")
     if kind in (CONSISTENT, INCONCLUSIVE) and at_scale is False:

@@ -64,7 +64,7 @@ def counted(rows: list[dict]) -> list[dict]:
     """One row per claim of the papers (rows of the same claim at several scales:
     `Claim.same_as`): the one at the paper's scale, else the largest run (member-steps), else
     a row not run. A question the papers do not test (`Claim.papers` False) is not counted."""
-    best: dict[str, dict] = {}
+    best: dict[str, tuple[tuple, dict]] = {}  # claim -> (its ranking, its row)
     for r in rows:
         if not r["papers"]:
             continue
@@ -111,8 +111,12 @@ def markdown(rows: list[dict], title: str, results: str, figures: list[str]) -> 
              "what would settle it |",
              "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
-        seeds = "" if kind(r) == NOT_RUN else f" [{runs.seeds_text(r['seeds'])}]" if r[
-            "seeds"] == r["run_seeds"] else f" [{r['seeds']} of {runs.seeds_text(r['run_seeds'])}]"
+        if kind(r) == NOT_RUN:
+            seeds = ""
+        elif r["seeds"] == r["run_seeds"]:
+            seeds = f" [{runs.seeds_text(r['seeds'])}]"
+        else:  # a rule on some of the members (e.g. the grokked ones)
+            seeds = f" [{r['seeds']} of {runs.seeds_text(r['run_seeds'])}]"
         lines.append("| " + " | ".join(str(r[k]).replace("|", "/") for k in (
             "id", "source", "statement", "paper", "paper_scale", "ours", "scale")) + " | "
             + (r["verdict"] + seeds).replace("|", "/") + f" | {r.get('settle', '')} |")
