@@ -514,8 +514,9 @@ def spectrum_pattern(ffd: str, fcr: str, weight: str = "W_E", by: float = 0.1,
     table_a5-cpu3). Inconclusive too, whatever the pattern, where no member grokked although
     the paper's curves run through grokking (`needs_grokking`), and where the pattern does
     not clearly hold with fewer than 2/3 grokked in a run shorter than the paper's
-    `paper_steps` (the others, read at the end, may still move). A pattern of a task that does not grok (not
-    `needs_grokking`) that holds within a shorter run is consistent so far: it may yet move."""
+    `paper_steps` (the others, read at the end, may still move). A pattern of a task that
+    does not grok (not `needs_grokking`) that holds within a shorter run is consistent so
+    far: it may yet move."""
     def margin(want, change):
         return {"falls": -change - by, "flat": by - abs(change)}.get(want, float("inf"))
 
@@ -1135,9 +1136,10 @@ def evaluate(claim: Claim, root: pathlib.Path) -> dict:
 def settle(claim: Claim, verdict: str, at_scale: bool | None, seeds: int) -> str:
     """What would settle a verdict: the claim's own `settle_by` for one taken at another
     setting than the paper's (an agreement there too: it is not the paper's); more seeds
-    for one decided within the spread over seeds (WITHIN_SPREAD); the paper's budget and seeds for one that is consistent so
-    far or inconclusive below that budget; the paper's number of seeds (3 where it gives none)
-    for an agreement or a disagreement resting on fewer; '' when nothing more is needed."""
+    for one decided within the spread over seeds (WITHIN_SPREAD); the paper's budget and
+    seeds for one that is consistent so far or inconclusive below that budget; the paper's
+    number of seeds (3 where it gives none) for an agreement or a disagreement resting on
+    fewer; '' when nothing more is needed."""
     kind = verdict_kind(verdict)
     want = claim.paper_seeds or 3
     if claim.settle_by:
