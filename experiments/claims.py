@@ -161,10 +161,10 @@ PHASES_FIGURE = ("nanda_p113-s0-5", 3)
 LU_FIGURE = "omnigrok-lu"
 
 
-def _a5_cpu(task: str) -> str | tuple[str, str]:
+def _a5_cpu(task: str) -> tuple[str, ...]:
     """The CPU-scale task grid that holds `task`: its 3-seed run first where there is one."""
     one_seed = A5_CPU if task in CPU_TASKS else A5_CPU_MORE
-    return (A5_CPU3, one_seed) if task in CPU_GROKKED else one_seed
+    return (A5_CPU3, one_seed) if task in CPU_GROKKED else (one_seed,)
 
 
 def _fig8_runs(task: str) -> str | tuple[str, ...]:
@@ -172,9 +172,7 @@ def _fig8_runs(task: str) -> str | tuple[str, ...]:
     its run with more seeds (FIG8_MORE), then the CPU-scale task grids."""
     if task in FIG8_RUNS:
         return FIG8_RUNS[task]
-    grids = _a5_cpu(task)
-    return ((FIG8_MORE[task],) if task in FIG8_MORE else ()) + (
-        (grids,) if isinstance(grids, str) else grids)
+    return ((FIG8_MORE[task],) if task in FIG8_MORE else ()) + _a5_cpu(task)
 
 
 def _a5(task, formula, grok, best, run, scale_note="", cells=()):

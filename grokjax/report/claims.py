@@ -617,8 +617,8 @@ def no_grokking_delay(max_ratio: float = 2.0, max_share: float = 0.1) -> Predica
         control = summary.get("control")
         yardstick = None
         if control is not None:
-            delays = [e["grok_step"] - e["memorisation_step"] for e in control["entries"]
-                      if e["grok_step"] >= 0 and e["memorisation_step"] >= 0]
+            delays = [e["grok_step"] - e["memorisation_step"]
+                      for e in _grokked_and_memorised(control["entries"])]
             if not delays:
                 return "-", (f"{INCONCLUSIVE}: the control ({control['run']}) has no member "
                              "that memorised and grokked")
