@@ -23,8 +23,9 @@ pgt-mul/{ab+-b, a+b, a-b}, pge-sub/{a+b} and pgt-sub/{a-b, a+b} (Fig. 2's elemen
 arithmetic among them), and four cells of Table 1: pgt-add/{2a+b, (a+b)^3}, pge-add/(a+b)^3,
 pge-sub/2a-b.
 
-experiments/sweep_claims_cpu.py:3seeds: transfer-3seeds/, add's pretraining on 3 seeds and
-PG-E(add) to a-b, 2a+-b, 2a+-3b and PG-T(add) to ab, 2a+b from it, each on 3 seeds.
+experiments/sweep_claims_cpu.py:3seeds: transfer-3seeds/, add's and multiply's pretraining on 3
+seeds and, each on 3 seeds, PG-E(add) to a-b, 2a+-b, 2a+-3b, PG-T(add) to ab, 2a+b and PG-T(mul)
+to ab+-b, a+b from them.
 
 Measured on this CPU (one run per core): 400-1,700 s per 8,000-10,000-step run of one seed,
 2,500 s for the three-member r grid. The r = 0.9 mixture runs at about 1 step/s.
@@ -99,16 +100,21 @@ def transfer_runs(prefix: str, overrides: dict, seeds: int, stage: int) -> list[
             for mode, source, targets in TRANSFERS for t in targets]
 
 
-# transfer-3seeds (experiments/sweep_claims_cpu.py:3seeds): add's pretraining on 3 seeds and the
-# transfers from it that the 1-seed rows left least settled, each stopping once every seed groks
-THREE_SEEDS = (("pge", ("subtract", "x_x_m_y", "2x_3y", "x_x_y", "2x_m_3y")),
-               ("pgt", ("multiply", "x_x_y")))
+# transfer-3seeds (experiments/sweep_claims_cpu.py:3seeds): add's and multiply's pretraining on 3
+# seeds and the transfers from them that the 1-seed rows left least settled (PG-T(mul)'s three
+# that agree on 1 seed), each stopping once every seed groks
+THREE_SEEDS = (("pge", "add", ("subtract", "x_x_m_y", "2x_3y", "x_x_y", "2x_m_3y")),
+               ("pgt", "add", ("multiply", "x_x_y")),
+               ("pgt", "multiply", ("xy_y", "xy_m_y", "add")))
 
 
 def three_seed_runs() -> list[Run]:
     prefix = "transfer-3seeds/"
-    wanted = {f"{prefix}{mode}-add/{t}" for mode, targets in THREE_SEEDS for t in targets}
-    pretrain = Run(f"{prefix}pretrain/add", "configs/arithmetic.py:add",
-                   {"checkpoint.save_every": 5000, "train.steps": 10_000}, seeds=3)
-    return [pretrain] + [r for r in transfer_runs(prefix, {"train.steps": 10_000}, seeds=3,
-                                                  stage=1) if r.name in wanted]
+    short = {"add": "add", "multiply": "mul"}
+    wanted = {f"{prefix}{mode}-{short[source]}/{t}"
+              for mode, source, targets in THREE_SEEDS for t in targets}
+    pretrain = [Run(f"{prefix}pretrain/{source}", f"configs/arithmetic.py:{source}",
+                    {"checkpoint.save_every": 5000, "train.steps": 10_000}, seeds=3)
+                for source in ("add", "multiply")]
+    return pretrain + [r for r in transfer_runs(prefix, {"train.steps": 10_000}, seeds=3,
+                                                stage=1) if r.name in wanted]
