@@ -87,6 +87,7 @@ A5_CPU = "table_a5-cpu/r0.3"  # experiments/sweep_table_a5.py:cpu
 A5_CPU_MORE = "table_a5-cpu-more/r0.3"  # experiments/sweep_table_a5.py:cpu-more
 A5_CPU3 = "table_a5-cpu3/r0.3"  # experiments/sweep_table_a5.py:cpu3 (3 seeds)
 A5_CPU_REST = "table_a5-cpu-rest/r0.3"  # experiments/sweep_table_a5.py:cpu-rest
+A5_CPU_LONG = "table_a5-cpu-long/r0.3"  # experiments/sweep_table_a5.py:cpu-long (3 seeds, 16k)
 A5 = "table_a5/r0.3"  # experiments/sweep_table_a5.py (the paper's scale)
 # each transfer's from-scratch control: the same task (its members of the run read), the most
 # seeds there are (multiplication's: the 3-seed task grid, 8k steps, then pretrain/'s 1 seed)
@@ -154,7 +155,7 @@ NANDA_PROBED = ("paper/nanda_p113", "nanda_p113-10k")
 # :cpu-rest, eleven of the others)
 _A5_SWEEP = exec_file(pathlib.Path(__file__).with_name("sweep_table_a5.py"))
 CPU_TASKS, CPU_MORE, CPU_GROKKED = _A5_SWEEP.CPU_TASKS, _A5_SWEEP.CPU_MORE, _A5_SWEEP.CPU_GROKKED
-CPU_REST = _A5_SWEEP.CPU_REST
+CPU_REST, CPU_LONG = _A5_SWEEP.CPU_REST, _A5_SWEEP.CPU_LONG
 # the report's curve figures: Fig. 8 from the task grids' members, Nanda's phases on one
 # member, Omnigrok's LU from a weight_scale grid
 SPECTRUM_FIGURE = [(run, [(task, formula) for task, formula, *_ in FIG8 if task in tasks])
@@ -167,7 +168,8 @@ def _a5_cpu(task: str) -> tuple[str, ...]:
     """The CPU-scale task grid that holds `task`: its 3-seed run first where there is one."""
     one_seed = (A5_CPU if task in CPU_TASKS else A5_CPU_MORE if task in CPU_MORE
                 else A5_CPU_REST)
-    return (A5_CPU3, one_seed) if task in CPU_GROKKED else (one_seed,)
+    more = (A5_CPU3,) if task in CPU_GROKKED else (A5_CPU_LONG,) if task in CPU_LONG else ()
+    return more + (one_seed,)
 
 
 def _fig8_runs(task: str) -> str | tuple[str, ...]:
@@ -190,7 +192,7 @@ def _a5(task, formula, grok, best, run, scale_note="", cells=()):
 
 CLAIMS = [
     *[_a5(*row, _a5_cpu(row[0]), " (CPU)",
-          cells=(("table-a5", row[1], "r={r}, 8k steps"),)
+          cells=(("table-a5", row[1], "r={r}, {ksteps}k steps"),)
           + ((("transfer", row[1], "from scratch"),) if row[1] in TRANSFER_TARGETS else ()))
       for row in TABLE_A5 if row[0] in CPU_TASKS + CPU_MORE + CPU_REST],
     *[_a5(*row, A5, cells=(("table-a5", row[1], "r={r}, paper's scale"),)) for row in TABLE_A5],

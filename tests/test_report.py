@@ -17,7 +17,7 @@ CLAIMS = '''
 from grokjax.report.claims import Claim, does_not_grok, groks
 CLAIMS = [
     Claim("add groks", "test", "a+b groks", "groks", "tasks", groks(), members={"task": "add"},
-          cells=(("matrix", "a+b", "r={r}"),)),
+          cells=(("matrix", "a+b", "r={r}, {ksteps}k steps"),)),
     Claim("add stays", "test", "a+b does not grok", "no", "tasks", does_not_grok(),
           members={"task": "add"}),
     Claim("never trained", "test", "x groks", "groks", "missing", groks(),
@@ -68,7 +68,7 @@ def test_the_report_lists_every_claim_with_its_verdict(tmp_path, capsys):
     assert (tmp_path / "REPRODUCTION-figures" / "matrix.png").stat().st_size > 0
     assert "![matrix](REPRODUCTION-figures/matrix.png)" in out.read_text()
     cells = claims_lib.placed(_claim(tmp_path, "add groks"), results)
-    assert cells == [(("matrix", "a+b", "r=0.5"), {"grokked": 2, "n": 2, "grok_step": 0.0,
+    assert cells == [(("matrix", "a+b", "r=0.5, 0.02k steps"), {"grokked": 2, "n": 2, "grok_step": 0.0,
                                                   "best_test_acc": cells[0][1]["best_test_acc"]})]
 
 

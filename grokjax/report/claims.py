@@ -1059,14 +1059,16 @@ def outcome(entries: list[dict]) -> dict:
 
 def placed(claim: Claim, root: pathlib.Path) -> list[tuple[tuple[str, str, str], dict]]:
     """The claim's cells in the report's matrix figures, with their outcomes (none if its run
-    is missing)."""
+    is missing); a column's {r} and {ksteps} are the run's train fraction and thousands of
+    steps."""
     summary, entries = _run_members(claim, root)
     out = []
     for figure, row, col in claim.cells if entries else ():
         groups: dict[str, list[dict]] = {}
         for e in entries:
             r = setting(e, summary, "train_fraction")
-            groups.setdefault(col.format(r=f"{r:g}"), []).append(e)
+            groups.setdefault(col.format(r=f"{r:g}", ksteps=f"{_steps(summary) / 1000:g}"),
+                              []).append(e)
         out += [((figure, row, c), outcome(es)) for c, es in groups.items()]
     return out
 
