@@ -27,6 +27,7 @@ from __future__ import annotations
 import collections
 import os
 import pathlib
+import re
 
 from grokjax.config import exec_file
 from grokjax.errors import GrokjaxError
@@ -125,9 +126,16 @@ def markdown(rows: list[dict], title: str, results: str, figures: list[str]) -> 
     return "\n".join(lines) + "\n"
 
 
+def _numbers_by_value(label: str) -> list:
+    """A sort key that orders the numbers in a column label by value: 'r=0.3, 8k steps'
+    before 'r=0.3, 16k steps'."""
+    return [float(t) if i % 2 else t for i, t in enumerate(re.split(r"(\d+(?:\.\d+)?)", label))]
+
+
 def _matrices(claims: list[Claim], results: pathlib.Path, out: pathlib.Path) -> list[pathlib.Path]:
     """One outcome matrix per figure name; rows and columns in the claims' order (columns
-    sorted), a cell a claim placed but whose run is missing drawn as 'not run'."""
+    sorted, their numbers by value), a cell a claim placed but whose run is missing drawn as
+    'not run'."""
     layout: dict[str, tuple[dict, dict]] = {}
     cells: dict[str, dict] = collections.defaultdict(dict)
     for claim in claims:
@@ -142,7 +150,7 @@ def _matrices(claims: list[Claim], results: pathlib.Path, out: pathlib.Path) -> 
     paths = []
     for figure, (rows, cols) in layout.items():
         path = out / f"{figure}.png"
-        draw.outcome_matrix(list(rows), sorted(cols), cells[figure],
+        draw.outcome_matrix(list(rows), sorted(cols, key=_numbers_by_value), cells[figure],
                             MATRIX_TITLES.get(figure, figure), path)
         paths.append(path)
     return paths
