@@ -136,7 +136,7 @@ FIG8 = [("add", "a+b", "falls", "flat", "FFD falls while FCR stays high"),
 FIG8_RUNS = {"subtract": SUBTRACT}  # 30k steps: subtraction groks at 19k
 # more seeds of a task where 3 left Fig. 8's pattern within the spread over seeds (the task
 # alone, read before the task grids; experiments/results/README.md)
-FIG8_MORE = {"multiply": "fig8-9seeds/multiply"}
+FIG8_MORE = {"multiply": "fig8-9seeds/multiply", "add": "fig8-9seeds/add"}
 TRANSFER = "p=97, r=0.3, 3 seeds, up to 1e5 steps (the reference code's, not the paper's)"
 TRANSFER_STEPS = 100_000
 TRANSFER_TARGETS = ("a+b", "a-b", "ab", "2a+b", "2a-b", "2a+3b", "2a-3b", "ab+b", "ab-b",
