@@ -68,8 +68,9 @@ def test_the_report_lists_every_claim_with_its_verdict(tmp_path, capsys):
     assert (tmp_path / "REPRODUCTION-figures" / "matrix.png").stat().st_size > 0
     assert "![matrix](REPRODUCTION-figures/matrix.png)" in out.read_text()
     cells = claims_lib.placed(_claim(tmp_path, "add groks"), results)
-    assert cells == [(("matrix", "a+b", "r=0.5, 0.02k steps"), {"grokked": 2, "n": 2, "grok_step": 0.0,
-                                                  "best_test_acc": cells[0][1]["best_test_acc"]})]
+    assert cells == [(("matrix", "a+b", "r=0.5, 0.02k steps"),  # 20 steps
+                      {"grokked": 2, "n": 2, "grok_step": 0.0,
+                       "best_test_acc": cells[0][1]["best_test_acc"]})]
 
 
 def _claim(tmp_path, claim_id):
