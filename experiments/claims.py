@@ -165,11 +165,13 @@ LU_FIGURE = "omnigrok-lu"
 
 
 def _a5_cpu(task: str) -> tuple[str, ...]:
-    """The CPU-scale task grid that holds `task`: its 3-seed run first where there is one."""
+    """The CPU-scale task grid that holds `task`: its 3-seed run (cpu3, cpu-long) first where
+    there is one."""
     one_seed = (A5_CPU if task in CPU_TASKS else A5_CPU_MORE if task in CPU_MORE
                 else A5_CPU_REST)
-    more = (A5_CPU3,) if task in CPU_GROKKED else (A5_CPU_LONG,) if task in CPU_LONG else ()
-    return more + (one_seed,)
+    more = [run for run, tasks in ((A5_CPU3, CPU_GROKKED), (A5_CPU_LONG, CPU_LONG))
+            if task in tasks]
+    return (*more, one_seed)
 
 
 def _fig8_runs(task: str) -> str | tuple[str, ...]:
@@ -201,7 +203,7 @@ CLAIMS = [
             (f"paper/smallest-r/{task}", f"smallest-r/{task}"),
             smallest_grokking_r(r), paper_scale="p=97, r=0.1-0.9, 3 seeds",
             paper_steps=FURUTA_STEPS, paper_seeds=FURUTA_SEEDS,
-            cells=(("table-a5", formula, "r={r}, 8k steps"),))
+            cells=(("table-a5", formula, "r={r}, {ksteps}k steps"),))
       for task, formula, r in SMALLEST_R],
     # Furuta's restricted loss is Table A.4's row with only "Key Freq." ticked: the logits'
     # components at the key frequencies, without the per-class constant that Nanda's keeps

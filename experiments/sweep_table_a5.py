@@ -54,18 +54,22 @@ CPU_LONG = ("x2_2xy_y2",)
 CPU_GROKKED = ("add", "multiply", "xy_x_y", "x2_y2", "x3_y3")
 
 
+# the CPU-scale stages: tasks, seeds, steps, whether to stop once every seed groks, and the
+# checkpoint cadence
+CPU_STAGES = {"cpu": (CPU_TASKS, 1, 8000, False, 1000),
+              "cpu-more": (CPU_MORE, 1, 8000, False, 1000),
+              "cpu3": (CPU_GROKKED, 3, 8000, False, 1000),
+              "cpu-rest": (CPU_REST, 1, 8000, False, 1000),
+              "cpu-long": (CPU_LONG, 3, 16_000, True, 2000)}
+
+
 def get_runs(arg=None):
-    if arg in ("cpu", "cpu-more", "cpu3", "cpu-rest"):
-        tasks = {"cpu": CPU_TASKS, "cpu-more": CPU_MORE, "cpu3": CPU_GROKKED,
-                 "cpu-rest": CPU_REST}[arg]
+    if arg in CPU_STAGES:
+        tasks, seeds, steps, stop, save_every = CPU_STAGES[arg]
         return [Run("r0.3", "configs/polynomials.py", {
-            "train_fraction": 0.3, "train.steps": 8000, "train.stop_when_grokked": False,
-            "checkpoint.save_every": 1000, "checkpoint.keep": 20},
-            seeds=3 if arg == "cpu3" else 1, grid={"task": tasks})]
-    if arg == "cpu-long":
-        return [Run("r0.3", "configs/polynomials.py", {
-            "train_fraction": 0.3, "train.steps": 16_000, "train.stop_when_grokked": True,
-            "checkpoint.save_every": 2000}, seeds=3, grid={"task": CPU_LONG})]
+            "train_fraction": 0.3, "train.steps": steps, "train.stop_when_grokked": stop,
+            "checkpoint.save_every": save_every, "checkpoint.keep": 20},
+            seeds=seeds, grid={"task": tasks})]
     rs = (float(arg),) if arg else (0.3,)
     return [Run(f"r{r:g}", "configs/polynomials.py", {"train_fraction": r}, seeds=3,
                 grid={"task": TWO_VARIABLE}) for r in rs]
