@@ -107,16 +107,19 @@ def transfer_runs(prefix: str, overrides: dict, seeds: int, stage: int) -> list[
 THREE_SEEDS = (("pge", "add", ("subtract", "x_x_m_y", "2x_3y", "x_x_y", "2x_m_3y")),
                ("pgt", "add", ("multiply", "x_x_y")),
                ("pgt", "multiply", ("xy_y", "xy_m_y", "add")),
-               ("pge", "multiply", ("add",)))
+               ("pge", "multiply", ("add",)),
+               ("pgt", "subtract", ("subtract", "add")),
+               ("pge", "subtract", ("add", "x_x_m_y")))
 
 
 def three_seed_runs() -> list[Run]:
     prefix = "transfer-3seeds/"
-    short = {"add": "add", "multiply": "mul"}
+    short = {"add": "add", "multiply": "mul", "subtract": "sub"}
     wanted = {f"{prefix}{mode}-{short[source]}/{t}"
               for mode, source, targets in THREE_SEEDS for t in targets}
     pretrain = [Run(f"{prefix}pretrain/{source}", f"configs/arithmetic.py:{source}",
-                    {"checkpoint.save_every": 5000, "train.steps": 10_000}, seeds=3)
-                for source in ("add", "multiply")]
+                    {"checkpoint.save_every": 5000, "train.steps": steps}, seeds=3)
+                for source, steps in (("add", 10_000), ("multiply", 10_000),
+                                      ("subtract", 30_000))]
     return pretrain + [r for r in transfer_runs(prefix, {"train.steps": 10_000}, seeds=3,
                                                 stage=1) if r.name in wanted]
