@@ -88,6 +88,8 @@ A5_CPU_MORE = "table_a5-cpu-more/r0.3"  # experiments/sweep_table_a5.py:cpu-more
 A5_CPU3 = "table_a5-cpu3/r0.3"  # experiments/sweep_table_a5.py:cpu3 (3 seeds)
 A5_CPU_REST = "table_a5-cpu-rest/r0.3"  # experiments/sweep_table_a5.py:cpu-rest
 A5_CPU_LONG = "table_a5-cpu-long/r0.3"  # experiments/sweep_table_a5.py:cpu-long (3 seeds, 16k)
+A5_CPU_REST3 = "table_a5-cpu-rest3/r0.3"  # experiments/sweep_table_a5.py:cpu-rest3 (3 seeds)
+A5_CPU_LAST = "table_a5-cpu-last/r0.3"  # experiments/sweep_table_a5.py:cpu-last
 A5 = "table_a5/r0.3"  # experiments/sweep_table_a5.py (the paper's scale)
 # each transfer's from-scratch control: the same task (its members of the run read), the most
 # seeds there are (multiplication's: the 3-seed task grid, 8k steps, then pretrain/'s 1 seed)
@@ -156,6 +158,7 @@ NANDA_PROBED = ("paper/nanda_p113", "nanda_p113-10k")
 _A5_SWEEP = exec_file(pathlib.Path(__file__).with_name("sweep_table_a5.py"))
 CPU_TASKS, CPU_MORE, CPU_GROKKED = _A5_SWEEP.CPU_TASKS, _A5_SWEEP.CPU_MORE, _A5_SWEEP.CPU_GROKKED
 CPU_REST, CPU_LONG = _A5_SWEEP.CPU_REST, _A5_SWEEP.CPU_LONG
+CPU_REST_GROKKED, CPU_LAST = _A5_SWEEP.CPU_REST_GROKKED, _A5_SWEEP.CPU_LAST
 # the report's curve figures: Fig. 8 from the task grids' members, Nanda's phases on one
 # member, Omnigrok's LU from a weight_scale grid
 SPECTRUM_FIGURE = [(run, [(task, formula) for task, formula, *_ in FIG8 if task in tasks])
@@ -165,12 +168,13 @@ LU_FIGURE = "omnigrok-lu"
 
 
 def _a5_cpu(task: str) -> tuple[str, ...]:
-    """The CPU-scale task grid that holds `task`: its 3-seed run (cpu3, cpu-long) first where
-    there is one."""
-    one_seed = (A5_CPU if task in CPU_TASKS else A5_CPU_MORE if task in CPU_MORE
-                else A5_CPU_REST)
-    more = [run for run, tasks in ((A5_CPU3, CPU_GROKKED), (A5_CPU_LONG, CPU_LONG))
-            if task in tasks]
+    """The CPU-scale task grid that holds `task`: its 3-seed run (cpu3, cpu-long, cpu-rest3)
+    first where there is one."""
+    one_seed = next(run for run, tasks in ((A5_CPU, CPU_TASKS), (A5_CPU_MORE, CPU_MORE),
+                                           (A5_CPU_REST, CPU_REST), (A5_CPU_LAST, CPU_LAST))
+                    if task in tasks)
+    more = [run for run, tasks in ((A5_CPU3, CPU_GROKKED), (A5_CPU_LONG, CPU_LONG),
+                                   (A5_CPU_REST3, CPU_REST_GROKKED)) if task in tasks]
     return (*more, one_seed)
 
 
@@ -196,7 +200,7 @@ CLAIMS = [
     *[_a5(*row, _a5_cpu(row[0]), " (CPU)",
           cells=(("table-a5", row[1], "r={r}, {ksteps}k steps"),)
           + ((("transfer", row[1], "from scratch"),) if row[1] in TRANSFER_TARGETS else ()))
-      for row in TABLE_A5 if row[0] in CPU_TASKS + CPU_MORE + CPU_REST],
+      for row in TABLE_A5 if row[0] in CPU_TASKS + CPU_MORE + CPU_REST + CPU_LAST],
     *[_a5(*row, A5, cells=(("table-a5", row[1], "r={r}, paper's scale"),)) for row in TABLE_A5],
     *[Claim(f"A.5 smallest r {formula}", "Furuta §1.8, Table A.5", f"the smallest r at which "
             f"{formula} groks from scratch", f"r = {r:g}",

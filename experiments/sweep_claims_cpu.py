@@ -23,9 +23,10 @@ pgt-mul/{ab+-b, a+b, a-b}, pge-sub/{a+b} and pgt-sub/{a-b, a+b} (Fig. 2's elemen
 arithmetic among them), and four cells of Table 1: pgt-add/{2a+b, (a+b)^3}, pge-add/(a+b)^3,
 pge-sub/2a-b.
 
-experiments/sweep_claims_cpu.py:3seeds: transfer-3seeds/, add's and multiply's pretraining on 3
-seeds and, each on 3 seeds, PG-E(add) to a-b, 2a+-b, 2a+-3b, PG-T(add) to ab, 2a+b, PG-T(mul)
-to ab+-b, a+b and PG-E(mul) to a+b from them.
+experiments/sweep_claims_cpu.py:3seeds: transfer-3seeds/, add's, multiply's (10k steps) and
+subtract's (30k) pretraining on 3 seeds and, each on 3 seeds, PG-E(add) to a-b, 2a+-b, 2a+-3b,
+PG-T(add) to ab, 2a+b, PG-T(mul) to ab+-b, a+b, PG-E(mul) to a+b, PG-T(sub) to a-b, a+b and
+PG-E(sub) to a+b, 2a-b from them.
 
 Measured on this CPU (one run per core): 400-1,700 s per 8,000-10,000-step run of one seed,
 2,500 s for the three-member r grid. The r = 0.9 mixture runs at about 1 step/s.
@@ -100,10 +101,11 @@ def transfer_runs(prefix: str, overrides: dict, seeds: int, stage: int) -> list[
             for mode, source, targets in TRANSFERS for t in targets]
 
 
-# transfer-3seeds (experiments/sweep_claims_cpu.py:3seeds): add's and multiply's pretraining on 3
-# seeds and the transfers from them that the 1-seed rows left least settled (PG-T(mul)'s three
-# that agree on 1 seed, and PG-E(mul) a+b, which hurts on 1 seed), each stopping once every seed
-# groks
+# transfer-3seeds (experiments/sweep_claims_cpu.py:3seeds): add's, multiply's and subtract's
+# pretraining on 3 seeds and the transfers from them that the 1-seed rows left least settled
+# (PG-T(mul)'s three that agree on 1 seed, PG-E(mul) a+b, which hurts on 1 seed, and the four
+# from subtraction, PG-T(sub) a-b among them, which disagrees on 1 seed), each stopping once
+# every seed groks
 THREE_SEEDS = (("pge", "add", ("subtract", "x_x_m_y", "2x_3y", "x_x_y", "2x_m_3y")),
                ("pgt", "add", ("multiply", "x_x_y")),
                ("pgt", "multiply", ("xy_y", "xy_m_y", "add")),
