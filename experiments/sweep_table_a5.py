@@ -34,7 +34,12 @@ not the 13-task grid's seed 0 bit for bit (grok steps 4250/3760/5130/2570/430 ag
 bit for bit itself in task grids of any size (README, "What holds where"). `:cpu-long` gives
 (a+b)^2, at 91.7% and rising when the 13-task grid stopped, 3 seeds and up to 16,000 steps
 (measured: 3,318 s beside three other runs; seed 1 grokked at 9,940, seeds 0 and 2 ended at
-97.9% and 98.7%; see experiments/results/table_a5-cpu-long/).
+97.9% and 98.7%; see experiments/results/table_a5-cpu-long/). `:cpu-rest3` gives the three
+tasks of `:cpu-rest` that grokked with 1 seed 3 seeds (measured: 3,177 s beside one other run;
+a^4+b^4 and a^5+b^5 grokked in all 3, (a+b)^2+a+b only in seed 0, at 7,770; see
+experiments/results/table_a5-cpu-rest3/). `:cpu-last` trains the six tasks no other stage
+holds, a^6+b^6, a^7+b^7 and (a+b)^4..(a+b)^7, 1 seed each (see
+experiments/results/table_a5-cpu-last/).
 """
 
 from grokjax.launch.sweep import Run
