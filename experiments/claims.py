@@ -90,6 +90,7 @@ A5_CPU_REST = "table_a5-cpu-rest/r0.3"  # experiments/sweep_table_a5.py:cpu-rest
 A5_CPU_LONG = "table_a5-cpu-long/r0.3"  # experiments/sweep_table_a5.py:cpu-long (3 seeds, 16k)
 A5_CPU_REST3 = "table_a5-cpu-rest3/r0.3"  # experiments/sweep_table_a5.py:cpu-rest3 (3 seeds)
 A5_CPU_LAST = "table_a5-cpu-last/r0.3"  # experiments/sweep_table_a5.py:cpu-last
+A5_CPU_LAST3 = "table_a5-cpu-last3/r0.3"  # experiments/sweep_table_a5.py:cpu-last3 (3 seeds)
 A5 = "table_a5/r0.3"  # experiments/sweep_table_a5.py (the paper's scale)
 # each transfer's from-scratch control: the same task (its members of the run read), the most
 # seeds there are (multiplication's: the 3-seed task grid, 8k steps, then pretrain/'s 1 seed)
@@ -159,6 +160,7 @@ _A5_SWEEP = exec_file(pathlib.Path(__file__).with_name("sweep_table_a5.py"))
 CPU_TASKS, CPU_MORE, CPU_GROKKED = _A5_SWEEP.CPU_TASKS, _A5_SWEEP.CPU_MORE, _A5_SWEEP.CPU_GROKKED
 CPU_REST, CPU_LONG = _A5_SWEEP.CPU_REST, _A5_SWEEP.CPU_LONG
 CPU_REST_GROKKED, CPU_LAST = _A5_SWEEP.CPU_REST_GROKKED, _A5_SWEEP.CPU_LAST
+CPU_LAST_GROKKED = _A5_SWEEP.CPU_LAST_GROKKED
 # the report's curve figures: Fig. 8 from the task grids' members, Nanda's phases on one
 # member, Omnigrok's LU from a weight_scale grid
 SPECTRUM_FIGURE = [(run, [(task, formula) for task, formula, *_ in FIG8 if task in tasks])
@@ -168,13 +170,14 @@ LU_FIGURE = "omnigrok-lu"
 
 
 def _a5_cpu(task: str) -> tuple[str, ...]:
-    """The CPU-scale task grid that holds `task`: its 3-seed run (cpu3, cpu-long, cpu-rest3)
-    first where there is one."""
+    """The CPU-scale task grid that holds `task`: its 3-seed run (cpu3, cpu-long, cpu-rest3,
+    cpu-last3) first where there is one."""
     one_seed = next(run for run, tasks in ((A5_CPU, CPU_TASKS), (A5_CPU_MORE, CPU_MORE),
                                            (A5_CPU_REST, CPU_REST), (A5_CPU_LAST, CPU_LAST))
                     if task in tasks)
     more = [run for run, tasks in ((A5_CPU3, CPU_GROKKED), (A5_CPU_LONG, CPU_LONG),
-                                   (A5_CPU_REST3, CPU_REST_GROKKED)) if task in tasks]
+                                   (A5_CPU_REST3, CPU_REST_GROKKED),
+                                   (A5_CPU_LAST3, CPU_LAST_GROKKED)) if task in tasks]
     return (*more, one_seed)
 
 

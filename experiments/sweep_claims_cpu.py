@@ -29,7 +29,9 @@ PG-T(add) to ab, 2a+b, PG-T(mul) to ab+-b, a+b, PG-E(mul) to a+b, PG-T(sub) to a
 PG-E(sub) to a+b, 2a-b from them.
 
 Measured on this CPU (one run per core): 400-1,700 s per 8,000-10,000-step run of one seed,
-2,500 s for the three-member r grid. The r = 0.9 mixture runs at about 1 step/s.
+2,500 s for the three-member r grid. The r = 0.9 mixture runs at about 1 step/s. :3seeds'
+subtraction: 3,999 s for the 30,000 steps of its 3 seeds, 124-1,329 s per transfer from it
+(experiments/results/README.md, transfer-3seeds).
 """
 
 from grokjax.errors import GrokjaxError

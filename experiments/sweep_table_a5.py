@@ -8,6 +8,7 @@
     grokjax sweep experiments/sweep_table_a5.py:cpu-long    # (a+b)^2, 3 seeds, 16,000 steps
     grokjax sweep experiments/sweep_table_a5.py:cpu-rest3   # :cpu-rest's grokkers, 3 seeds
     grokjax sweep experiments/sweep_table_a5.py:cpu-last    # the last 6 of Table A.5's tasks
+    grokjax sweep experiments/sweep_table_a5.py:cpu-last3   # :cpu-last's grokkers, 3 seeds
     grokjax collect runs/table_a5 --plot
 
 Every two-variable task defined on all (a, b) (add, subtract, multiply and the 36 polynomials of
@@ -57,6 +58,8 @@ CPU_MORE = ("x_x_m_y", "2x_m_3y", "xy_m_y",  # from-scratch controls of transfer
 CPU_REST = ("x2_y", "x3_2y", "x3_m_2y", "x2_m_y2", "x2_m_2xy_y2", "x2_2xy_y2_x_y", "x4_y4",
             "x5_y5", "x2_xy_y2_x", "x3_xy2_y", "_x_m_y__3")
 CPU_LAST = ("x6_y6", "x7_y7", "_x_y__4", "_x_y__5", "_x_y__6", "_x_y__7")
+# the four of them that grokked within 8,000 steps with 1 seed, on 3 seeds
+CPU_LAST_GROKKED = ("x6_y6", "x7_y7", "_x_y__5", "_x_y__7")
 # the task still rising at 8,000 steps (91.7%, (a+b)^2): 3 seeds, up to twice that budget
 CPU_LONG = ("x2_2xy_y2",)
 # the tasks of CPU_REST that grokked within 8,000 steps with 1 seed, on 3 seeds
@@ -73,7 +76,8 @@ CPU_STAGES = {"cpu": (CPU_TASKS, 1, 8000, False, 1000),
               "cpu-rest": (CPU_REST, 1, 8000, False, 1000),
               "cpu-long": (CPU_LONG, 3, 16_000, True, 2000),
               "cpu-rest3": (CPU_REST_GROKKED, 3, 8000, True, 1000),
-              "cpu-last": (CPU_LAST, 1, 8000, False, 1000)}
+              "cpu-last": (CPU_LAST, 1, 8000, False, 1000),
+              "cpu-last3": (CPU_LAST_GROKKED, 3, 8000, True, 1000)}
 
 
 def get_runs(arg=None):
