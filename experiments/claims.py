@@ -83,14 +83,15 @@ def transfer(run: str) -> tuple[str, ...]:
     return (f"paper/{run}", f"{TRANSFER3}/{run}", run)
 
 
-A5_CPU = "table_a5-cpu/r0.3"  # experiments/sweep_table_a5.py:cpu
-A5_CPU_MORE = "table_a5-cpu-more/r0.3"  # experiments/sweep_table_a5.py:cpu-more
-A5_CPU3 = "table_a5-cpu3/r0.3"  # experiments/sweep_table_a5.py:cpu3 (3 seeds)
-A5_CPU_REST = "table_a5-cpu-rest/r0.3"  # experiments/sweep_table_a5.py:cpu-rest
-A5_CPU_LONG = "table_a5-cpu-long/r0.3"  # experiments/sweep_table_a5.py:cpu-long (3 seeds, 16k)
-A5_CPU_REST3 = "table_a5-cpu-rest3/r0.3"  # experiments/sweep_table_a5.py:cpu-rest3 (3 seeds)
-A5_CPU_LAST = "table_a5-cpu-last/r0.3"  # experiments/sweep_table_a5.py:cpu-last
-A5_CPU_LAST3 = "table_a5-cpu-last3/r0.3"  # experiments/sweep_table_a5.py:cpu-last3 (3 seeds)
+def a5_cpu_run(stage: str) -> str:
+    """Where a CPU-scale stage of experiments/sweep_table_a5.py is committed (its --root is
+    experiments/results/table_a5-STAGE)."""
+    return f"table_a5-{stage}/r0.3"
+
+
+A5_CPU = a5_cpu_run("cpu")  # 13 tasks, 1 seed
+A5_CPU_MORE = a5_cpu_run("cpu-more")  # 5 more, 1 seed
+A5_CPU3 = a5_cpu_run("cpu3")  # the 5 of them that grokked, 3 seeds
 A5 = "table_a5/r0.3"  # experiments/sweep_table_a5.py (the paper's scale)
 # each transfer's from-scratch control: the same task (its members of the run read), the most
 # seeds there are (multiplication's: the 3-seed task grid, 8k steps, then pretrain/'s 1 seed)
@@ -153,14 +154,11 @@ NANDA_RUN = ("paper/nanda_p113", "nanda_p113-s0-5")  # the 40k run where it exis
 # a rerun of the first 10k steps whose final checkpoint `grokjax probe` read (ablations, and the
 # logits' share, a probe added after nanda_p113-s0-5 was trained)
 NANDA_PROBED = ("paper/nanda_p113", "nanda_p113-10k")
-# the tasks of the CPU-scale task grids (experiments/sweep_table_a5.py:cpu, :cpu-more, the
-# from-scratch controls of PG-E(add) 2a-b, 2a-3b and PG-T(mul) ab-b, and Fig. 8's odd n, and
-# :cpu-rest, eleven of the others)
+# the CPU-scale task grids (experiments/sweep_table_a5.py's CPU_STAGES: stage -> tasks, seeds,
+# ...), among them the from-scratch controls of PG-E(add) 2a-b, 2a-3b and PG-T(mul) ab-b
 _A5_SWEEP = exec_file(pathlib.Path(__file__).with_name("sweep_table_a5.py"))
-CPU_TASKS, CPU_MORE, CPU_GROKKED = _A5_SWEEP.CPU_TASKS, _A5_SWEEP.CPU_MORE, _A5_SWEEP.CPU_GROKKED
-CPU_REST, CPU_LONG = _A5_SWEEP.CPU_REST, _A5_SWEEP.CPU_LONG
-CPU_REST_GROKKED, CPU_LAST = _A5_SWEEP.CPU_REST_GROKKED, _A5_SWEEP.CPU_LAST
-CPU_LAST_GROKKED = _A5_SWEEP.CPU_LAST_GROKKED
+CPU_STAGES = _A5_SWEEP.CPU_STAGES
+CPU_TASKS, CPU_MORE = _A5_SWEEP.CPU_TASKS, _A5_SWEEP.CPU_MORE
 # the report's curve figures: Fig. 8 from the task grids' members, Nanda's phases on one
 # member, Omnigrok's LU from a weight_scale grid
 SPECTRUM_FIGURE = [(run, [(task, formula) for task, formula, *_ in FIG8 if task in tasks])
@@ -170,15 +168,10 @@ LU_FIGURE = "omnigrok-lu"
 
 
 def _a5_cpu(task: str) -> tuple[str, ...]:
-    """The CPU-scale task grid that holds `task`: its 3-seed run (cpu3, cpu-long, cpu-rest3,
-    cpu-last3) first where there is one."""
-    one_seed = next(run for run, tasks in ((A5_CPU, CPU_TASKS), (A5_CPU_MORE, CPU_MORE),
-                                           (A5_CPU_REST, CPU_REST), (A5_CPU_LAST, CPU_LAST))
-                    if task in tasks)
-    more = [run for run, tasks in ((A5_CPU3, CPU_GROKKED), (A5_CPU_LONG, CPU_LONG),
-                                   (A5_CPU_REST3, CPU_REST_GROKKED),
-                                   (A5_CPU_LAST3, CPU_LAST_GROKKED)) if task in tasks]
-    return (*more, one_seed)
+    """The CPU-scale task grids that hold `task`, the most seeds first (a 3-seed stage such as
+    cpu3 before the 1-seed grid it follows up)."""
+    stages = [stage for stage, (tasks, *_) in CPU_STAGES.items() if task in tasks]
+    return tuple(a5_cpu_run(stage) for stage in sorted(stages, key=lambda st: -CPU_STAGES[st][1]))
 
 
 def _fig8_runs(task: str) -> str | tuple[str, ...]:
@@ -203,7 +196,7 @@ CLAIMS = [
     *[_a5(*row, _a5_cpu(row[0]), " (CPU)",
           cells=(("table-a5", row[1], "r={r}, {ksteps}k steps"),)
           + ((("transfer", row[1], "from scratch"),) if row[1] in TRANSFER_TARGETS else ()))
-      for row in TABLE_A5 if row[0] in CPU_TASKS + CPU_MORE + CPU_REST + CPU_LAST],
+      for row in TABLE_A5 if _a5_cpu(row[0])],
     *[_a5(*row, A5, cells=(("table-a5", row[1], "r={r}, paper's scale"),)) for row in TABLE_A5],
     *[Claim(f"A.5 smallest r {formula}", "Furuta §1.8, Table A.5", f"the smallest r at which "
             f"{formula} groks from scratch", f"r = {r:g}",

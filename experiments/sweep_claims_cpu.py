@@ -93,11 +93,14 @@ TRANSFERS = (("pge", "add", ("x_x_y", "x_x_m_y", "2x_3y", "2x_m_3y", "subtract",
              ("pgt", "subtract", ("subtract", "add")))
 
 
+# a source's name in a transfer run's: pge-mul/add
+SHORT = {"add": "add", "multiply": "mul", "subtract": "sub"}
+
+
 def transfer_runs(prefix: str, overrides: dict, seeds: int, stage: int) -> list[Run]:
     """PREFIXMODE-SOURCE/TARGET for every transfer row, from PREFIXpretrain/SOURCE (also used
     by experiments/sweep_paper_scale.py)."""
-    short = {"add": "add", "multiply": "mul", "subtract": "sub"}
-    return [Run(f"{prefix}{mode}-{short[source]}/{t}", f"configs/transfer.py:{mode},{source},{t}",
+    return [Run(f"{prefix}{mode}-{SHORT[source]}/{t}", f"configs/transfer.py:{mode},{source},{t}",
                 {**overrides, "transfer.from_run": f"{{root}}/{prefix}pretrain/{source}"},
                 seeds=seeds, stage=stage)
             for mode, source, targets in TRANSFERS for t in targets]
@@ -118,8 +121,7 @@ THREE_SEEDS = (("pge", "add", ("subtract", "x_x_m_y", "2x_3y", "x_x_y", "2x_m_3y
 
 def three_seed_runs() -> list[Run]:
     prefix = "transfer-3seeds/"
-    short = {"add": "add", "multiply": "mul", "subtract": "sub"}
-    wanted = {f"{prefix}{mode}-{short[source]}/{t}"
+    wanted = {f"{prefix}{mode}-{SHORT[source]}/{t}"
               for mode, source, targets in THREE_SEEDS for t in targets}
     pretrain = [Run(f"{prefix}pretrain/{source}", f"configs/arithmetic.py:{source}",
                     {"checkpoint.save_every": 5000, "train.steps": steps}, seeds=3)

@@ -41,8 +41,9 @@ a^4+b^4 and a^5+b^5 grokked in all 3, (a+b)^2+a+b only in seed 0, at 7,770; see
 experiments/results/table_a5-cpu-rest3/). `:cpu-last` trains the six tasks no other stage
 holds, a^6+b^6, a^7+b^7 and (a+b)^4..(a+b)^7, 1 seed each (measured: 2,135 s beside one other
 run; all but (a+b)^4 and (a+b)^6 grokked, at 80-3,670; see
-experiments/results/table_a5-cpu-last/), and `:cpu-last3` gives the four that grokked 3 seeds (measured: 3,399 s; all four agree on 3
-seeds, (a+b)^7 on 2 of them; see experiments/results/table_a5-cpu-last3/).
+experiments/results/table_a5-cpu-last/), and `:cpu-last3` gives the four that grokked 3 seeds
+(measured: 3,399 s; all four agree on 3 seeds, (a+b)^7 on 2 of them; see
+experiments/results/table_a5-cpu-last3/).
 """
 
 from grokjax.launch.sweep import Run
@@ -55,19 +56,18 @@ CPU_TASKS = ("add", "subtract", "multiply", "xy_x_y", "x2_y2", "x2_2xy_y2",  # g
 CPU_MORE = ("x_x_m_y", "2x_m_3y", "xy_m_y",  # from-scratch controls of transfer rows
             "x3_y3", "_x_y__3")  # Fig. 8's odd n
 # Table A.5's tasks in none of the above, but (a+b)^4..(a+b)^7 and a^6+b^6, a^7+b^7: the
-# eight that grok in the paper, then the three that do not; and those six (they grok in the
-# paper), so that every task of the table has a CPU-scale run
+# eight that grok in the paper, then the three that do not
 CPU_REST = ("x2_y", "x3_2y", "x3_m_2y", "x2_m_y2", "x2_m_2xy_y2", "x2_2xy_y2_x_y", "x4_y4",
             "x5_y5", "x2_xy_y2_x", "x3_xy2_y", "_x_m_y__3")
+# those six (they grok in the paper): with them every task of the table has a CPU-scale run
 CPU_LAST = ("x6_y6", "x7_y7", "_x_y__4", "_x_y__5", "_x_y__6", "_x_y__7")
-# the four of them that grokked within 8,000 steps with 1 seed, on 3 seeds
+# the tasks that grokked within 8,000 steps with 1 seed, on 3 seeds: CPU_TASKS' and CPU_MORE's
+# (15 members, ~95 minutes of the 2-core CPU), CPU_REST's and CPU_LAST's
+CPU_GROKKED = ("add", "multiply", "xy_x_y", "x2_y2", "x3_y3")
+CPU_REST_GROKKED = ("x2_2xy_y2_x_y", "x4_y4", "x5_y5")
 CPU_LAST_GROKKED = ("x6_y6", "x7_y7", "_x_y__5", "_x_y__7")
 # the task still rising at 8,000 steps (91.7%, (a+b)^2): 3 seeds, up to twice that budget
 CPU_LONG = ("x2_2xy_y2",)
-# the tasks of CPU_REST that grokked within 8,000 steps with 1 seed, on 3 seeds
-CPU_REST_GROKKED = ("x2_2xy_y2_x_y", "x4_y4", "x5_y5")
-# the tasks that grokked within 8,000 steps with 1 seed: 15 members, ~95 minutes of the 2-core CPU
-CPU_GROKKED = ("add", "multiply", "xy_x_y", "x2_y2", "x3_y3")
 
 
 # the CPU-scale stages: tasks, seeds, steps, whether to stop once every seed groks, and the

@@ -480,7 +480,6 @@ def test_plot_of_a_grid_run_writes_its_figures_with_a_median_per_setting(tmp_pat
     assert {"test, lr=0.001 (median)", "test, lr=0.003 (median)"} <= labels
 
 
-
 def test_a_matrix_orders_its_columns_by_the_numbers_in_them():
     from grokjax.report.reproduce import _numbers_by_value
     cols = ["r=0.4, 8k steps", "r=0.3, paper's scale", "r=0.3, 16k steps", "r=0.3, 8k steps"]
