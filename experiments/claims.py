@@ -69,18 +69,21 @@ FURUTA_STEPS, FURUTA_SEEDS = 300_000, 3
 PRETRAIN_SUB_WHY = ("needs subtraction's 30k-step source (pretrain/subtract) trained with its "
                     "checkpoints: grokjax sweep experiments/sweep_claims_cpu.py --only "
                     "'pretrain/subtract,pge-sub/add', ~40 CPU-minutes")
-# subtraction at r = 0.3 for 30k steps: 3 seeds (its command in experiments/results/README.md),
-# else the transfer source's 1 seed
-SUBTRACT = ("subtract-3seeds", "pretrain/subtract")
 # pretrain/add on 3 seeds and transfers from it (experiments/results/README.md), read before
-# the 1-seed runs of the same name
+# the 1-seed runs of the same name; subtraction's pretraining for the reference's 40k steps
+# (its pt_sub_p97_03 checkpoint) on 3 seeds and the transfers from it, read before the 30k ones
 TRANSFER3 = "transfer-3seeds"
+TRANSFER3_40K = "transfer-3seeds-40k"
+# subtraction at r = 0.3: 40k steps on 3 seeds, else 30k on 3 seeds (their commands in
+# experiments/results/README.md), else the 1-seed transfer source's 30k
+SUBTRACT = (f"{TRANSFER3_40K}/pretrain/subtract", "subtract-3seeds", "pretrain/subtract")
 ADD = (f"{TRANSFER3}/pretrain/add", "pretrain/add")
 
 
 def transfer(run: str) -> tuple[str, ...]:
-    """A transfer row's runs, the first that exists read: the paper's scale, 3 seeds, 1 seed."""
-    return (f"paper/{run}", f"{TRANSFER3}/{run}", run)
+    """A transfer row's runs, the first that exists read: the paper's scale, 3 seeds (from
+    subtraction's 40k-step source before its 30k one), 1 seed."""
+    return (f"paper/{run}", f"{TRANSFER3_40K}/{run}", f"{TRANSFER3}/{run}", run)
 
 
 def a5_cpu_run(stage: str) -> str:
@@ -150,10 +153,11 @@ MIXTURE = ("p=97, 3 seeds, up to 5e4 steps (grokjax's configs/mixtures.py: the p
 MIXTURE_STEPS = 50_000
 NANDA = "p=113, r=0.3, 40k steps"
 NANDA_STEPS = 40_000
-NANDA_RUN = ("paper/nanda_p113", "nanda_p113-s0-5")  # the 40k run where it exists
-# a rerun of the first 10k steps whose final checkpoint `grokjax probe` read (ablations, and the
-# logits' share, a probe added after nanda_p113-s0-5 was trained)
-NANDA_PROBED = ("paper/nanda_p113", "nanda_p113-10k")
+# the 40k run where it exists, else the same 6 seeds to 16k steps, else to 12k
+NANDA_RUN = ("paper/nanda_p113", "nanda_p113-16k", "nanda_p113-s0-5")
+# the runs whose final checkpoint `grokjax probe` read (ablations, and the logits' share, a
+# probe added after nanda_p113-s0-5 was trained): 16k steps, else a rerun of the first 10k
+NANDA_PROBED = ("paper/nanda_p113", "nanda_p113-16k", "nanda_p113-10k")
 # the CPU-scale task grids (experiments/sweep_table_a5.py's CPU_STAGES: stage -> tasks, seeds,
 # ...), among them the from-scratch controls of PG-E(add) 2a-b, 2a-3b and PG-T(mul) ab-b
 _A5_SWEEP = exec_file(pathlib.Path(__file__).with_name("sweep_table_a5.py"))

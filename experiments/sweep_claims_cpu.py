@@ -26,13 +26,19 @@ pge-sub/2a-b.
 experiments/sweep_claims_cpu.py:3seeds: transfer-3seeds/, add's, multiply's (10k steps) and
 subtract's (30k) pretraining on 3 seeds and, each on 3 seeds, PG-E(add) to a-b, 2a+-b, 2a+-3b,
 PG-T(add) to ab, 2a+b, PG-T(mul) to ab+-b, a+b, PG-E(mul) to a+b, PG-T(sub) to a-b, a+b and
-PG-E(sub) to a+b, 2a-b from them.
+PG-E(sub) to a+b, 2a-b from them, 10k steps each, and PG-E(mul) to a-b for 28k.
+
+experiments/sweep_claims_cpu.py:3seeds-40k: transfer-3seeds-40k/, subtract's pretraining for
+the reference's 40k steps on 3 seeds (the :3seeds run extended: the same command resumes it),
+and PG-T(sub) to a-b from it.
 
 Measured on this CPU (one run per core): 400-1,700 s per 8,000-10,000-step run of one seed,
 2,500 s for the three-member r grid. The r = 0.9 mixture runs at about 1 step/s. :3seeds'
 subtraction: 3,999 s for the 30,000 steps of its 3 seeds, 124-1,329 s per transfer from it
 (experiments/results/README.md, transfer-3seeds).
 """
+
+import dataclasses
 
 from grokjax.errors import GrokjaxError
 from grokjax.launch.sweep import Run
@@ -44,9 +50,11 @@ FIXED = {"train.stop_when_grokked": False}
 def get_runs(arg=None):
     if arg == "3seeds":
         return three_seed_runs()
+    if arg == "3seeds-40k":
+        return subtract_40k_runs()
     if arg:
-        raise GrokjaxError(f"experiments/sweep_claims_cpu.py:{arg}: the argument is '3seeds' "
-                           "or nothing")
+        raise GrokjaxError(f"experiments/sweep_claims_cpu.py:{arg}: the argument is '3seeds', "
+                           "'3seeds-40k' or nothing")
     runs = [Run("pretrain/add", "configs/arithmetic.py:add", {**CK, "train.steps": 10_000},
                 seeds=1),
             Run("pretrain/multiply", "configs/arithmetic.py:multiply",
@@ -114,7 +122,7 @@ def transfer_runs(prefix: str, overrides: dict, seeds: int, stage: int) -> list[
 THREE_SEEDS = (("pge", "add", ("subtract", "x_x_m_y", "2x_3y", "x_x_y", "2x_m_3y")),
                ("pgt", "add", ("multiply", "x_x_y")),
                ("pgt", "multiply", ("xy_y", "xy_m_y", "add")),
-               ("pge", "multiply", ("add",)),
+               ("pge", "multiply", ("add", "subtract")),
                ("pgt", "subtract", ("subtract", "add")),
                ("pge", "subtract", ("add", "x_x_m_y")))
 
@@ -127,5 +135,25 @@ def three_seed_runs() -> list[Run]:
                     {"checkpoint.save_every": 5000, "train.steps": steps}, seeds=3)
                 for source, steps in (("add", 10_000), ("multiply", 10_000),
                                       ("subtract", 30_000))]
-    return pretrain + [r for r in transfer_runs(prefix, {"train.steps": 10_000}, seeds=3,
-                                                stage=1) if r.name in wanted]
+    runs = [r for r in transfer_runs(prefix, {"train.steps": 10_000}, seeds=3, stage=1)
+            if r.name in wanted]
+    return pretrain + [dataclasses.replace(r, set={**r.set, "train.steps": LONGER[r.name]})
+                       if r.name in LONGER else r for r in runs]
+
+
+# transfers whose from-scratch control groks late: PG-E(mul) a-b "hurts" only if it has not
+# grokked by subtraction's own grok steps (18,370-26,060 on 3 seeds), so it runs past them
+LONGER = {"transfer-3seeds/pge-mul/subtract": 28_000}
+
+
+def subtract_40k_runs() -> list[Run]:
+    """transfer-3seeds-40k/: subtraction's pretraining for the reference's 40,000 steps
+    (paper.md: its pt_sub_p97_03 checkpoint is step 40000), 3 seeds, and PG-T(sub) to a-b from
+    it (the row that disagrees from the 30k source); the same runs as :3seeds' but for the
+    source's length."""
+    prefix = "transfer-3seeds-40k/"
+    wanted = {f"{prefix}pgt-sub/subtract"}
+    return [Run(f"{prefix}pretrain/subtract", "configs/arithmetic.py:subtract",
+                {"checkpoint.save_every": 5000, "train.steps": 40_000}, seeds=3),
+            *[r for r in transfer_runs(prefix, {"train.steps": 10_000}, seeds=3, stage=1)
+              if r.name in wanted]]

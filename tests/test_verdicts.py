@@ -375,7 +375,8 @@ def test_the_key_frequency_ablation_reads_the_probe_report(tmp_path):
 def test_spectra_shapes_read_the_final_spectrum_and_its_key_components(tmp_path):
     """Furuta's Figs. 3, 5, 7: sparse or all frequencies by FFD, and a bias of the key
     components to cos (or sin: reported, not judged), by the cos share over the components
-    above half the largest; the noise of the other frequencies does not count."""
+    above half the largest; the noise of the other frequencies does not count. A member within
+    0.02 of a threshold neither agrees nor disagrees."""
     K, rng = 48, np.random.default_rng(0)
 
     def history(ffd, cos, sin):  # 3 members, 2 probes; W_E and W_L alike
@@ -397,6 +398,12 @@ def test_spectra_shapes_read_the_final_spectrum_and_its_key_components(tmp_path)
     history(0.9, 1.0, 0.3)  # all frequencies, not sparse
     assert verdict(sparse_cos, GROKKED, 500, tmp_path) == C.DISAGREES
     assert verdict(C.spectra_shape({"W_E": "all"}), GROKKED, 500, tmp_path) == C.AGREES
+    history(0.05, 1.0, 0.48)  # a cos share of 0.676: over 2/3, but by less than the band
+    assert verdict(sparse_cos, GROKKED, 500, tmp_path) == C.INCONCLUSIVE
+    history(0.05, 1.0, 0.52)  # 0.658: under 2/3 by less than the band
+    assert verdict(sparse_cos, GROKKED, 500, tmp_path) == C.INCONCLUSIVE
+    history(0.26, 1.0, 0.3)  # FFD just over the sparse bound: within the band too
+    assert verdict(sparse_cos, GROKKED, 500, tmp_path) == C.INCONCLUSIVE
     assert verdict(sparse_cos, NONE, 500, tmp_path) == C.INCONCLUSIVE
 
 

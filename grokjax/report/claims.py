@@ -463,13 +463,17 @@ def key_bias(mu: np.ndarray, nu: np.ndarray, eta: float = 0.5) -> float:
 
 
 def spectra_shape(frequencies: dict[str, str] | None = None,
-                  biased: tuple[str, ...] = ()) -> Predicate:
+                  biased: tuple[str, ...] = (), band: float = 0.02) -> Predicate:
     """Furuta's spectra (Figs. 3, 5, 7) at each grokked member's final probe: `frequencies`
     maps a weight ('W_E', 'W_L') to 'sparse' (FFD <= SPARSE) or 'all' (FFD >= ALL); each
     weight of `biased` has its key components biased to cos or to sin (`key_bias` at least
     BIASED either way: the paper says cos, and its App. B code may swap the labels, so the
-    direction is reported, not judged). Agrees when 2/3 of the grokked members meet every
-    condition; inconclusive when none grokked."""
+    direction is reported, not judged). A member's margin is how far its closest condition
+    clears its threshold (negative: it misses). Agrees when 2/3 of the grokked members meet
+    every condition by at least `band`, disagrees when 2/3 miss one by at least `band`, and is
+    inconclusive where the members within `band` of a threshold decide it (as
+    `spectrum_pattern`: seeds of one task differ by more, e.g. subtraction's W_L cos shares
+    0.55-0.72) and when none grokked."""
     frequencies = frequencies or {}
 
     @judges(_grokked)
@@ -482,20 +486,30 @@ def spectra_shape(frequencies: dict[str, str] | None = None,
         if history is None or any(f"probe/{w}/{k}" not in history
                                   for w in weights for k in ("mu", "nu")):
             return "-", f"{INCONCLUSIVE}: the run's history has no spectra"
-        held, texts = 0, []
+        margins, texts = [], []
         for e in grokked:
-            i, ok, parts = _index(summary, e), True, []
+            i, edge, parts = _index(summary, e), float("inf"), []
             for w in weights:
                 ffd = float(history[f"probe/ffd/{w}"][i][-1])
                 cos = key_bias(history[f"probe/{w}/mu"][i][-1], history[f"probe/{w}/nu"][i][-1])
                 if w in frequencies:
-                    ok &= ffd <= SPARSE if frequencies[w] == "sparse" else ffd >= ALL
+                    edge = min(edge, SPARSE - ffd if frequencies[w] == "sparse" else ffd - ALL)
                 if w in biased:
-                    ok &= max(cos, 1 - cos) >= BIASED
+                    edge = min(edge, max(cos, 1 - cos) - BIASED)
                 parts.append(f"{w} FFD {ffd:.2f}, cos share {cos:.2f}")
-            held += ok
-            texts.append("; ".join(parts))
-        return " | ".join(texts), AGREES if _share(held, len(grokked)) else DISAGREES
+            margins.append(edge)
+            texts.append("; ".join(parts) + (f" (margin {edge:+.3f})" if np.isfinite(edge)
+                                             else ""))
+        n = len(grokked)
+        holds, misses = sum(m >= band for m in margins), sum(m <= -band for m in margins)
+        if _share(holds, n):
+            return " | ".join(texts), AGREES
+        if _share(misses, n):
+            return " | ".join(texts), DISAGREES
+        return " | ".join(texts), (
+            f"{INCONCLUSIVE}: the shape holds by {band:g} or more in {holds}, misses by as much "
+            f"in {misses} and is closer in {n - holds - misses} of {n} grokked members, "
+            f"{WITHIN_SPREAD}")
     return decide
 
 
