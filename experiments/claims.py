@@ -167,7 +167,7 @@ CPU_TASKS, CPU_MORE = _A5_SWEEP.CPU_TASKS, _A5_SWEEP.CPU_MORE
 # member, Omnigrok's LU from a weight_scale grid
 SPECTRUM_FIGURE = [(run, [(task, formula) for task, formula, *_ in FIG8 if task in tasks])
                    for run, tasks in ((A5_CPU, CPU_TASKS), (A5_CPU_MORE, CPU_MORE))]
-PHASES_FIGURE = ("nanda_p113-s0-5", 3)
+PHASES_FIGURE = ("nanda_p113-16k", 3)
 LU_FIGURE = "omnigrok-lu"
 
 

@@ -324,6 +324,33 @@ def test_a_probe_still_moving_toward_the_range_before_the_papers_step_is_not_yet
     assert verdict(rule, nan, 1200, tmp_path) == C.INCONCLUSIVE
 
 
+def test_members_that_settled_do_not_hide_the_ones_still_climbing(tmp_path):
+    """Seeds that grokked early settle while late ones climb: each member is projected on its
+    own recent change (nanda_p113-16k: three seeds settled at 0.84-0.95, three at 0.63-0.71
+    still rising, a median change of +0.017 under `still`)."""
+    rule = budget(C.probe_range("neurons_explained", 0.8, 1.0), 4000)
+    six = [dict(e, seed=i, probes=probes(4, explained=v)) for i, (e, v) in enumerate(
+        zip(GROKKED * 2, (0.65, 0.7, 0.62, 0.84, 0.88, 0.95)))]
+
+    def curves(ends, rises):  # probe steps 0, 100, ..., 1200; each rises by `rise` at the end
+        lines = [np.interp(np.arange(13), (0, 10, 12), (0.0, end - rise, end))
+                 for end, rise in zip(ends, rises)]
+        rundir.write_npz(RunFiles(tmp_path).history, {"probe/step": np.arange(0, 1300, 100),
+                                                      "probe/neurons_explained": np.stack(lines)})
+    ends = (0.65, 0.7, 0.62, 0.84, 0.88, 0.95)
+    curves(ends, (0.09, 0.04, 0.03, 0.0, 0.0, 0.0))  # median change 0.015: under `still`
+    value, said = rule(six, run(six, 1200), tmp_path)
+    assert C.verdict_kind(said) == C.INCONCLUSIVE and "3/6 members moving" in value
+    curves(ends, (0.0,) * 6)  # all settled, median 0.77: below the range
+    assert verdict(rule, six, 1200, tmp_path) == C.DISAGREES
+    curves(ends, (0.03, 0.0, 0.0, 0.0, 0.0, 0.0))  # one climbing past 0.76 lifts the median
+    assert verdict(rule, six, 1200, tmp_path) == C.INCONCLUSIVE
+    low = [dict(e, probes=probes(4, explained=v)) for e, v in zip(six, (0.3, 0.35, 0.4))]
+    low += six[3:]
+    curves((0.3, 0.35, 0.4, 0.84, 0.88, 0.95), (0.021, 0.0, 0.0, 0.0, 0.0, 0.0))
+    assert verdict(rule, low, 1200, tmp_path) == C.DISAGREES  # to 0.59: the median to 0.72
+
+
 def test_each_row_says_what_would_settle_it_and_why_a_claim_has_no_run(tmp_path):
     claim = C.Claim("x", "test", "x does not grok", "no", "missing", C.does_not_grok(),
                     paper_steps=1000, paper_seeds=3, not_run_why="needs model Y")

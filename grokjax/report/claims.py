@@ -200,11 +200,14 @@ def probe_range(key: str, low: float, high: float, fmt: str = "{:.3g}",
     the grokked algorithm says nothing of a model that has not found it) or a member's value
     is missing or not a number. A median outside the range disagrees, unless the run stopped
     before the paper measured (`paper_steps`) while the value was still moving toward the
-    range fast enough to reach it there: where the grokked members' median change over the
-    last sixth of the run (the run's history, `probe/<key>`) exceeds `still` in that
-    direction and, continued in a straight line to the paper's step, would reach the range,
-    the verdict is inconclusive. A value that has settled outside the range, moves too slowly
-    to reach it, or was taken at the paper's step disagrees."""
+    range fast enough to reach it there: each grokked member whose change over the last sixth
+    of the run (the run's history, `probe/<key>`) exceeds `still` in that direction is
+    continued in a straight line to the paper's step, the others held where they are; where
+    the median of those projections reaches the range, the verdict is inconclusive. (Per
+    member, not the median change: seeds that grokked early settle while late ones still
+    climb, and the median of their changes says nothing of where the median value goes.) A
+    value that has settled outside the range, moves too slowly to reach it, or was taken at
+    the paper's step disagrees."""
     @judges(_grokked)
     def decide(entries, summary, run_dir):
         budget = _budget(summary)
@@ -223,12 +226,16 @@ def probe_range(key: str, low: float, high: float, fmt: str = "{:.3g}",
         trend = (None if budget is None or _at_budget(summary, budget)
                  else _recent_change(entries, summary, run_dir, f"probe/{key}"))
         if trend is not None:
-            window, change = trend
-            value += f"; median change {change:+.3g} over its last {window} steps"
-            toward = change > still if med < low else change < -still
-            there = med + change * (budget - _steps(summary)) / window
+            window, changes = trend
+            moving = [c if (c > still if med < low else c < -still) else 0.0 for c in changes]
+            there = float(np.median([v + c * (budget - _steps(summary)) / window
+                                     for v, c in zip(values, moving)]))
+            value += (f"; median change {np.median(changes):+.3g} over its last {window} "
+                      f"steps, {sum(c != 0 for c in moving)}/{len(changes)} members moving "
+                      f"toward the range (median projected to step {budget}: "
+                      f"{fmt.format(there)})")
             reaches = low <= there if med < low else there <= high
-            if toward and reaches:
+            if any(moving) and reaches:
                 return value, (f"{INCONCLUSIVE}: still moving toward [{fmt.format(low)}, "
                                f"{fmt.format(high)}] at {_steps(summary)} of the paper's "
                                f"{budget} steps")
@@ -237,10 +244,10 @@ def probe_range(key: str, low: float, high: float, fmt: str = "{:.3g}",
 
 
 def _recent_change(entries: list[dict], summary: dict, run_dir: pathlib.Path | None,
-                   key: str) -> tuple[int, float] | None:
-    """(window, the members' median change of history[key] over the last sixth of the run's
-    probe steps, at least one probe interval); None where the history lacks a scalar per probe
-    step of it, or has fewer than two probe steps."""
+                   key: str) -> tuple[int, list[float]] | None:
+    """(window, each member's change of history[key] over the last sixth of the run's probe
+    steps, at least one probe interval); None where the history lacks a scalar per probe step
+    of it, or has fewer than two probe steps."""
     history = _history(run_dir) if run_dir is not None else None
     if (history is None or key not in history or "probe/step" not in history
             or history[key].ndim != 2 or len(history["probe/step"]) < 2):
@@ -249,9 +256,9 @@ def _recent_change(entries: list[dict], summary: dict, run_dir: pathlib.Path | N
     last = len(steps) - 1
     start = min(int(np.searchsorted(steps, steps[last] - steps[last] / 6)), last - 1)
     values = history[key]
-    change = np.median([values[_index(summary, e)][last] - values[_index(summary, e)][start]
-                        for e in entries])
-    return int(steps[last] - steps[start]), float(change)
+    return int(steps[last] - steps[start]), [
+        float(values[_index(summary, e)][last] - values[_index(summary, e)][start])
+        for e in entries]
 
 
 def key_frequency_ablation(destroyed: float = 0.1, kept: float = 0.95) -> Predicate:
