@@ -329,15 +329,15 @@ def test_members_that_settled_do_not_hide_the_ones_still_climbing(tmp_path):
     own recent change (nanda_p113-16k: three seeds settled at 0.84-0.95, three at 0.63-0.71
     still rising, a median change of +0.017 under `still`)."""
     rule = budget(C.probe_range("neurons_explained", 0.8, 1.0), 4000)
-    six = [dict(e, seed=i, probes=probes(4, explained=v)) for i, (e, v) in enumerate(
-        zip(GROKKED * 2, (0.65, 0.7, 0.62, 0.84, 0.88, 0.95)))]
+    ends = (0.65, 0.7, 0.62, 0.84, 0.88, 0.95)  # median 0.77: under the range
+    six = [dict(e, seed=i, probes=probes(4, explained=v))
+           for i, (e, v) in enumerate(zip(GROKKED * 2, ends))]
 
     def curves(ends, rises):  # probe steps 0, 100, ..., 1200; each rises by `rise` at the end
         lines = [np.interp(np.arange(13), (0, 10, 12), (0.0, end - rise, end))
                  for end, rise in zip(ends, rises)]
         rundir.write_npz(RunFiles(tmp_path).history, {"probe/step": np.arange(0, 1300, 100),
                                                       "probe/neurons_explained": np.stack(lines)})
-    ends = (0.65, 0.7, 0.62, 0.84, 0.88, 0.95)
     curves(ends, (0.09, 0.04, 0.03, 0.0, 0.0, 0.0))  # median change 0.015: under `still`
     value, said = rule(six, run(six, 1200), tmp_path)
     assert C.verdict_kind(said) == C.INCONCLUSIVE and "3/6 members moving" in value
