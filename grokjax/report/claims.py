@@ -507,17 +507,21 @@ def spectra_shape(frequencies: dict[str, str] | None = None,
             margins.append(edge)
             texts.append("; ".join(parts) + (f" (margin {edge:+.3f})" if np.isfinite(edge)
                                              else ""))
-        n = len(grokked)
-        holds, misses = sum(m >= band for m in margins), sum(m <= -band for m in margins)
-        if _share(holds, n):
-            return " | ".join(texts), AGREES
-        if _share(misses, n):
-            return " | ".join(texts), DISAGREES
-        return " | ".join(texts), (
-            f"{INCONCLUSIVE}: the shape holds by {band:g} or more in {holds}, misses by as much "
-            f"in {misses} and is closer in {n - holds - misses} of {n} grokked members, "
-            f"{WITHIN_SPREAD}")
+        holds, misses, undecided = _by_band(margins, band, "the shape", "grokked members")
+        return " | ".join(texts), AGREES if holds else DISAGREES if misses else undecided
     return decide
+
+
+def _by_band(margins: list[float], band: float, what: str, members: str
+             ) -> tuple[bool, bool, str]:
+    """Members' margins against a threshold (negative: it misses): whether 2/3 clear it by at
+    least `band`, whether 2/3 miss it by as much, and the inconclusive verdict for neither (the
+    members within `band` decide it, `WITHIN_SPREAD`)."""
+    n = len(margins)
+    holds, misses = sum(m >= band for m in margins), sum(m <= -band for m in margins)
+    return _share(holds, n), _share(misses, n), (
+        f"{INCONCLUSIVE}: {what} holds by {band:g} or more in {holds}, misses by as much in "
+        f"{misses} and is closer in {n - holds - misses} of {n} {members}, {WITHIN_SPREAD}")
 
 
 def spectrum_pattern(ffd: str, fcr: str, weight: str = "W_E", by: float = 0.1,
@@ -565,19 +569,15 @@ def spectrum_pattern(ffd: str, fcr: str, weight: str = "W_E", by: float = 0.1,
         if needs_grokking and not grokked:
             return value, f"{INCONCLUSIVE}: no grokking within {_steps(summary)} steps"
         n = len(entries)
-        holds, misses = sum(m >= band for m in margins), sum(m <= -band for m in margins)
-        if _share(holds, n):
+        holds, misses, undecided = _by_band(margins, band, "the pattern", "members")
+        if holds:
             if not needs_grokking and budget is not None and not _at_budget(summary, budget):
                 return value, f"{CONSISTENT} ({_steps(summary)} of {budget} steps)"
             return value, AGREES
         if needs_grokking and not _share(grokked, n) and not _at_budget(summary, budget):
             return value, (f"{INCONCLUSIVE}: {grokked}/{n} grokked within {_steps(summary)} "
                            "steps; the rest may still move")
-        if _share(misses, n):
-            return value, DISAGREES
-        return value, (f"{INCONCLUSIVE}: the pattern holds by {band:g} or more in {holds}, "
-                       f"misses by as much in {misses} and is closer in {n - holds - misses} "
-                       f"of {n} members, {WITHIN_SPREAD}")
+        return value, DISAGREES if misses else undecided
     return decide
 
 
