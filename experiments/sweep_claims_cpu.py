@@ -128,24 +128,16 @@ THREE_SEEDS = (("pge", "add", ("subtract", "x_x_m_y", "2x_3y", "x_x_y", "2x_m_3y
                ("pge", "subtract", ("add", "x_x_m_y")))
 
 
+# transfers whose from-scratch control groks late, run past the 10,000 steps of the others:
+# PG-E(mul) a-b "hurts" only if it has not grokked by subtraction's own grok steps
+# (18,370-26,060 on 3 seeds); PG-E(sub) 2a-b was at 98.6-98.9% in 2 of 3 seeds, still rising,
+# at 10k
+LONGER = {"pge-mul/subtract": 28_000, "pge-sub/x_x_m_y": 16_000}
+
+
 def three_seed_runs() -> list[Run]:
-    prefix = "transfer-3seeds/"
-    wanted = {f"{prefix}{mode}-{SHORT[source]}/{t}"
-              for mode, source, targets in THREE_SEEDS for t in targets}
-    pretrain = [Run(f"{prefix}pretrain/{source}", f"configs/arithmetic.py:{source}",
-                    {"checkpoint.save_every": 5000, "train.steps": steps}, seeds=3)
-                for source, steps in (("add", 10_000), ("multiply", 10_000),
-                                      ("subtract", 30_000))]
-    runs = [r for r in transfer_runs(prefix, {"train.steps": 10_000}, seeds=3, stage=1)
-            if r.name in wanted]
-    return pretrain + [dataclasses.replace(r, set={**r.set, "train.steps": LONGER[r.name]})
-                       if r.name in LONGER else r for r in runs]
-
-
-# transfers whose from-scratch control groks late: PG-E(mul) a-b "hurts" only if it has not
-# grokked by subtraction's own grok steps (18,370-26,060 on 3 seeds), so it runs past them;
-# PG-E(sub) 2a-b, at 98.6-98.9% in 2 of 3 seeds and still rising at 10k, for 16k
-LONGER = {"transfer-3seeds/pge-mul/subtract": 28_000, "transfer-3seeds/pge-sub/x_x_m_y": 16_000}
+    return _three_seeds("transfer-3seeds/", {"add": 10_000, "multiply": 10_000,
+                                             "subtract": 30_000}, THREE_SEEDS, LONGER)
 
 
 def subtract_40k_runs() -> list[Run]:
@@ -153,9 +145,21 @@ def subtract_40k_runs() -> list[Run]:
     (paper.md: its pt_sub_p97_03 checkpoint is step 40000), 3 seeds, and PG-T(sub) to a-b from
     it (the row that disagrees from the 30k source); the same runs as :3seeds' but for the
     source's length."""
-    prefix = "transfer-3seeds-40k/"
-    wanted = {f"{prefix}pgt-sub/subtract"}
-    return [Run(f"{prefix}pretrain/subtract", "configs/arithmetic.py:subtract",
-                {"checkpoint.save_every": 5000, "train.steps": 40_000}, seeds=3),
-            *[r for r in transfer_runs(prefix, {"train.steps": 10_000}, seeds=3, stage=1)
-              if r.name in wanted]]
+    return _three_seeds("transfer-3seeds-40k/", {"subtract": 40_000},
+                        (("pgt", "subtract", ("subtract",)),))
+
+
+def _three_seeds(prefix: str, sources: dict[str, int], rows, longer=None) -> list[Run]:
+    """PREFIXpretrain/SOURCE for each source (its steps), 3 seeds, and the transfers of `rows`
+    ((mode, source, targets) as THREE_SEEDS) from them: 10,000 steps, or `longer`'s for a run
+    named there (MODE-SOURCE/TARGET)."""
+    longer = longer or {}
+    wanted = {f"{mode}-{SHORT[source]}/{t}" for mode, source, targets in rows for t in targets}
+    pretrain = [Run(f"{prefix}pretrain/{source}", f"configs/arithmetic.py:{source}",
+                    {"checkpoint.save_every": 5000, "train.steps": steps}, seeds=3)
+                for source, steps in sources.items()]
+    runs = {r.name.removeprefix(prefix): r
+            for r in transfer_runs(prefix, {"train.steps": 10_000}, seeds=3, stage=1)}
+    return pretrain + [
+        dataclasses.replace(r, set={**r.set, "train.steps": longer.get(name, 10_000)})
+        for name, r in runs.items() if name in wanted]
