@@ -173,9 +173,11 @@ LU_FIGURE = "omnigrok-lu"
 
 def _a5_cpu(task: str) -> tuple[str, ...]:
     """The CPU-scale task grids that hold `task`, the most seeds first (a 3-seed stage such as
-    cpu3 before the 1-seed grid it follows up)."""
+    cpu3 before the 1-seed grid it follows up), then the most steps (cpu-long2 before
+    cpu-rest3)."""
     stages = [stage for stage, (tasks, *_) in CPU_STAGES.items() if task in tasks]
-    return tuple(a5_cpu_run(stage) for stage in sorted(stages, key=lambda st: -CPU_STAGES[st][1]))
+    return tuple(a5_cpu_run(stage) for stage in
+                 sorted(stages, key=lambda st: (-CPU_STAGES[st][1], -CPU_STAGES[st][2])))
 
 
 def _fig8_runs(task: str) -> str | tuple[str, ...]:

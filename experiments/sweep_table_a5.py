@@ -6,6 +6,7 @@
     grokjax sweep experiments/sweep_table_a5.py:cpu3    # the tasks that grok there, 3 seeds
     grokjax sweep experiments/sweep_table_a5.py:cpu-rest    # 11 of Table A.5's other tasks
     grokjax sweep experiments/sweep_table_a5.py:cpu-long    # (a+b)^2, 3 seeds, 16,000 steps
+    grokjax sweep experiments/sweep_table_a5.py:cpu-long2   # (a-b)^2, (a+b)^2+a+b, the same
     grokjax sweep experiments/sweep_table_a5.py:cpu-rest3   # :cpu-rest's grokkers, 3 seeds
     grokjax sweep experiments/sweep_table_a5.py:cpu-last    # the last 6 of Table A.5's tasks
     grokjax sweep experiments/sweep_table_a5.py:cpu-last3   # :cpu-last's grokkers, 3 seeds
@@ -68,6 +69,9 @@ CPU_REST_GROKKED = ("x2_2xy_y2_x_y", "x4_y4", "x5_y5")
 CPU_LAST_GROKKED = ("x6_y6", "x7_y7", "_x_y__5", "_x_y__7")
 # the task still rising at 8,000 steps (91.7%, (a+b)^2): 3 seeds, up to twice that budget
 CPU_LONG = ("x2_2xy_y2",)
+# the two still rising at 8,000 steps after that: (a-b)^2 (97.9% on 1 seed) and (a+b)^2+a+b
+# (1 of 3 seeds grokked, the others at 96.9% and 83.3%), 3 seeds, up to 16,000 steps
+CPU_LONG2 = ("x2_m_2xy_y2", "x2_2xy_y2_x_y")
 
 
 # the CPU-scale stages: tasks, seeds, steps, whether to stop once every seed groks, and the
@@ -77,6 +81,7 @@ CPU_STAGES = {"cpu": (CPU_TASKS, 1, 8000, False, 1000),
               "cpu3": (CPU_GROKKED, 3, 8000, False, 1000),
               "cpu-rest": (CPU_REST, 1, 8000, False, 1000),
               "cpu-long": (CPU_LONG, 3, 16_000, True, 2000),
+              "cpu-long2": (CPU_LONG2, 3, 16_000, True, 2000),
               "cpu-rest3": (CPU_REST_GROKKED, 3, 8000, True, 1000),
               "cpu-last": (CPU_LAST, 1, 8000, False, 1000),
               "cpu-last3": (CPU_LAST_GROKKED, 3, 8000, True, 1000)}
