@@ -31,7 +31,7 @@ a+b and PG-E(sub) to a+b, 2a-b from them, 10k steps each but PG-E(mul) a-b (28k)
 
 experiments/sweep_claims_cpu.py:3seeds-40k: transfer-3seeds-40k/, subtract's pretraining for
 the reference's 40k steps on 3 seeds (the :3seeds run extended: the same command resumes it),
-and PG-T(sub) to a-b from it.
+and PG-T(sub) to a-b and a+b from it.
 
 Measured on this CPU (one run per core): 400-1,700 s per 8,000-10,000-step run of one seed,
 2,500 s for the three-member r grid. The r = 0.9 mixture runs at about 1 step/s. :3seeds'
@@ -143,11 +143,11 @@ def three_seed_runs() -> list[Run]:
 
 def subtract_40k_runs() -> list[Run]:
     """transfer-3seeds-40k/: subtraction's pretraining for the reference's 40,000 steps
-    (paper.md: its pt_sub_p97_03 checkpoint is step 40000), 3 seeds, and PG-T(sub) to a-b from
-    it (the row that disagrees from the 30k source); the same runs as :3seeds' but for the
-    source's length."""
+    (paper.md: its pt_sub_p97_03 checkpoint is step 40000), 3 seeds, and PG-T(sub) to a-b (the
+    row that disagrees from the 30k source) and to a+b from it; the same runs as :3seeds' but
+    for the source's length."""
     return _three_seeds("transfer-3seeds-40k/", {"subtract": 40_000},
-                        (("pgt", "subtract", ("subtract",)),))
+                        (("pgt", "subtract", ("subtract", "add")),))
 
 
 def _three_seeds(prefix: str, sources: dict[str, int], rows, longer=None) -> list[Run]:

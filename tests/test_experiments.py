@@ -26,12 +26,13 @@ TINY_SET = ["p=11", "train_fraction=0.5", "model.d_model=32", "model.num_heads=2
     ("experiments/sweep_table_a5.py:cpu", 1, 1),
     ("experiments/sweep_table_a5.py:cpu-rest", 1, 1),
     ("experiments/sweep_table_a5.py:cpu-long", 1, 1),
+    ("experiments/sweep_table_a5.py:cpu-long2", 1, 1),
     ("experiments/sweep_table_a5.py:cpu-rest3", 1, 1),
     ("experiments/sweep_table_a5.py:cpu-last", 1, 1),
     ("experiments/sweep_table_a5.py:cpu-last3", 1, 1),
     ("experiments/sweep_claims_cpu.py", 35, 2),
-    ("experiments/sweep_claims_cpu.py:3seeds", 3 + 7 + 4 + 5, 2),
-    ("experiments/sweep_claims_cpu.py:3seeds-40k", 1 + 1, 2),
+    ("experiments/sweep_claims_cpu.py:3seeds", 3 + 8 + 4 + 5, 2),
+    ("experiments/sweep_claims_cpu.py:3seeds-40k", 1 + 2, 2),
     ("experiments/sweep_paper_scale.py", 55, 4),
 ])
 def test_every_shipped_sweep_plans_its_runs(tmp_path, spec, n_runs, n_stages):
