@@ -14,8 +14,8 @@ Stage 0:
 - frozen-random-embed/{add, subtract, multiply}: App. F;
 - smallest-r/x_x_y: 2a+b at r = 0.4, 0.5, 0.6;
 - fig8-xy_y-r0.5: ab+b at r = 0.5, its smallest grokking r (Fig. 8's "both fall" row);
-- nanda-fraction-low, nanda-fraction-high: p = 113 at r = 0.1 and 0.2 (1 seed, 20,000 steps:
-  small train sets, cheap steps), and at r = 0.5 and 0.7 (3 seeds, up to 10,000 steps,
+- nanda-fraction-low, nanda-fraction-high: p = 113 at r = 0.1 and 0.2 (1 seed, Nanda's 40,000
+  steps: small train sets, cheap steps), and at r = 0.5 and 0.7 (3 seeds, up to 10,000 steps,
   stopping once all grok).
 
 Stage 1, from pretrain/: pge-add/{2a+-b, 2a+-3b, a-b}, pge-mul/{a+b, a-b}, pgt-add/{ab, a-b},
@@ -82,7 +82,7 @@ def get_runs(arg=None):
             Run("fig8-xy_y-r0.5", "configs/polynomials.py:xy_y",
                 {**CK, **FIXED, "train.steps": 8000, "train_fraction": 0.5}, seeds=1),
             Run("nanda-fraction-low", "configs/nanda_p113.py",
-                {**CK, **FIXED, "train.steps": 20_000}, seeds=1,
+                {**CK, **FIXED, "train.steps": 40_000}, seeds=1,
                 grid={"train_fraction": (0.1, 0.2)}),
             Run("nanda-fraction-high", "configs/nanda_p113.py",
                 {**CK, "train.steps": 10_000, "train.stop_when_grokked": True}, seeds=3,
