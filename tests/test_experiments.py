@@ -1,9 +1,11 @@
 """The sweeps in experiments/: each plans its runs (every config and override checked), and
-the transfer sweep runs end to end, pre-training first, on tiny settings."""
+the transfer sweep runs end to end, pre-training first, on tiny settings; the analysis scripts'
+rules on constructed inputs."""
 
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from grokjax.launch import sweep
@@ -64,3 +66,17 @@ def test_the_paper_scale_plan_counts_every_member_step(capsys):
     out = capsys.readouterr().out
     assert f"{sum(r['member_steps'] for r in rows):,}" in out.splitlines()[-1]
     assert paper_scale.gpu_rate(1) == 2575 and paper_scale.gpu_rate(512) == 7963
+
+
+def test_wrong_operands_finds_a_misplaced_operand_and_not_scattered_errors():
+    from experiments.wrong_operands import whole_operands
+    p = 11
+    operands = np.array([(a, b) for a in range(p) for b in range(p)])
+    right = np.ones(len(operands), bool)
+    right[operands[:, 1] == 2] = False  # every pair with b = 2 wrong: 11 pairs
+    right[0] = False  # and one more, (0, 0): its row, column and diagonals hold 2 of 11
+    found, share = whole_operands(operands, right, p)
+    assert found == [("b", 2, 11, 11)] and share == 11 / 12
+    assert whole_operands(operands, np.ones(len(operands), bool), p) == ([], 0.0)
+    diagonal = (operands[:, 0] + operands[:, 1]) % p == 4  # an (a+b)^n task's one wrong sum
+    assert whole_operands(operands, ~diagonal, p) == ([("a+b", 4, 11, 11)], 1.0)

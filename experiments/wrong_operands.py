@@ -1,0 +1,84 @@
+"""Where a member that stalls just under the grok threshold is wrong: its wrong test pairs by
+operand value, to tell a few operands the model has not placed from errors spread over the
+table.
+
+    python experiments/wrong_operands.py RUN [RUN ...] [--step N] [--below 0.99]
+
+For each member of each run whose test accuracy at the checkpoint (default the latest) is below
+`--below`: the values of a, b, a + b and a - b that it gets wrong in at least a quarter of
+their test pairs ("whole operands", or diagonals: ten times the error rate of a member at 97.5%
+spread evenly over the table), and the share of all its wrong test pairs that lie in those
+rows, columns and diagonals.
+
+Measured (experiments/results/README.md, "Plateaus under the threshold"): the members of
+transfer-3seeds' PG-T(mul) ab+b and ab-b that stay at 96.6-98.3% to 10,000 steps are wrong on
+whole operands: seed 1 of ab+b on b = 17 and 71 (63 and 62 of their test pairs wrong), its
+zero-factor pairs (b = 0, a = 96) right.
+"""
+
+import argparse
+import sys
+
+import numpy as np
+
+from grokjax.errors import GrokjaxError
+from grokjax.saved import open_run
+
+
+def whole_operands(operands: np.ndarray, right: np.ndarray, p: int, at_least: float = 0.25
+                   ) -> tuple[list[tuple[str, int, int, int]], float]:
+    """The values of a, b, a + b and a - b (mod p) wrong in at least `at_least` of their
+    pairs, as (what: 'a', 'b', 'a+b' or 'a-b', value, wrong, pairs), the most wrong first, and
+    the share of all wrong pairs in their rows, columns or diagonals (0 with no wrong pair).
+    `operands` [N, 2], `right` [N] bool."""
+    wrong = ~np.asarray(right, bool)
+    found, covered = [], np.zeros(len(wrong), bool)
+    a, b = operands[:, 0], operands[:, 1]
+    for name, values in (("a", a), ("b", b), ("a+b", (a + b) % p), ("a-b", (a - b) % p)):
+        n_wrong = np.bincount(values[wrong], minlength=p)
+        n_all = np.bincount(values, minlength=p)
+        for v in np.flatnonzero((n_all > 0) & (n_wrong >= at_least * np.maximum(n_all, 1))):
+            found.append((name, int(v), int(n_wrong[v]), int(n_all[v])))
+            covered |= values == v
+    found.sort(key=lambda f: -f[2])
+    share = float((covered & wrong).sum() / wrong.sum()) if wrong.any() else 0.0
+    return found, share
+
+
+def report(run_dir: str, step: int | None, below: float) -> list[str]:
+    run = open_run(run_dir)
+    exp = run.experiment
+    lines = []
+    for i, name in enumerate(exp.members.names()):
+        model = run.model(step, members=[i])
+        table = model.table()
+        if table.shape[1] != 2:
+            raise GrokjaxError(f"{run_dir}: its task has {table.shape[1]} operands; this "
+                               "reads two-operand tasks (a, b)")
+        test = exp.test_idx[i]
+        logits = np.asarray(model(model.tokens(table[test])))[0]
+        right = logits.argmax(-1) == model.labels(table[test])
+        if right.mean() >= below:
+            continue
+        found, share = whole_operands(table[test], right, model.p)
+        whole = ", ".join(f"{pos} = {v} ({w}/{n})" for pos, v, w, n in found) or "none"
+        lines.append(f"{run_dir} {name} at step {model.step}: test acc {right.mean():.4f}, "
+                     f"{(~right).sum()} wrong; whole operands: {whole}; they hold {share:.0%} "
+                     "of the wrong pairs")
+    return lines
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("runs", nargs="+", metavar="RUN")
+    ap.add_argument("--step", type=int, help="the checkpoint (default: the latest)")
+    ap.add_argument("--below", type=float, default=0.99,
+                    help="only the members whose test accuracy is below this (default 0.99)")
+    args = ap.parse_args(argv)
+    for run_dir in args.runs:
+        print("\n".join(report(run_dir, args.step, args.below)), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
