@@ -44,7 +44,10 @@ holds, a^6+b^6, a^7+b^7 and (a+b)^4..(a+b)^7, 1 seed each (measured: 2,135 s bes
 run; all but (a+b)^4 and (a+b)^6 grokked, at 80-3,670; see
 experiments/results/table_a5-cpu-last/), and `:cpu-last3` gives the four that grokked 3 seeds
 (measured: 3,399 s; all four agree on 3 seeds, (a+b)^7 on 2 of them; see
-experiments/results/table_a5-cpu-last3/).
+experiments/results/table_a5-cpu-last3/). `:cpu-long2` gives (a-b)^2 and (a+b)^2+a+b, still
+rising at 8,000 steps, 3 seeds and up to 16,000 (measured: 5,966 s beside two or three other
+runs; (a-b)^2 grokked in 2 of 3, at 10,650 and 7,890, (a+b)^2+a+b in 1, at 7,770, its others
+ending at 97.6% and 94.5%; see experiments/results/table_a5-cpu-long2/).
 """
 
 from grokjax.launch.sweep import Run
