@@ -61,10 +61,10 @@ def report(run_dir: str, step: int | None, below: float) -> list[str]:
         if right.mean() >= below:
             continue
         found, share = whole_operands(table[test], right, model.p)
-        whole = ", ".join(f"{pos} = {v} ({w}/{n})" for pos, v, w, n in found) or "none"
+        whole = ", ".join(f"{what} = {v} ({w}/{n})" for what, v, w, n in found) or "none"
         lines.append(f"{run_dir} {name} at step {model.step}: test acc {right.mean():.4f}, "
-                     f"{(~right).sum()} wrong; whole operands: {whole}; they hold {share:.0%} "
-                     "of the wrong pairs")
+                     f"{(~right).sum()} wrong; wrong in a quarter or more of their pairs: "
+                     f"{whole}; they hold {share:.0%} of the wrong pairs")
     return lines
 
 
