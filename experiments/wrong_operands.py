@@ -7,13 +7,17 @@ table.
 For each member of each run whose test accuracy at the checkpoint (default the latest) is below
 `--below`: the values of a, b, a + b and a - b that it gets wrong in at least a quarter of
 their test pairs ("whole operands", or diagonals: ten times the error rate of a member at 97.5%
-spread evenly over the table), and the share of all its wrong test pairs that lie in those
-rows, columns and diagonals.
+spread evenly over the table), the share of all its wrong test pairs that lie in those
+rows, columns and diagonals, and beside it the share of all its test pairs that lie there (what
+the first would be were the errors spread evenly: far under the threshold, where every value is
+wrong in a quarter of its pairs, the two meet).
 
 Measured (experiments/results/README.md, "Plateaus under the threshold"): the members of
 transfer-3seeds' PG-T(mul) ab+b and ab-b that stay at 96.6-98.3% to 10,000 steps are wrong on
-whole operands: seed 1 of ab+b on b = 17 and 71 (63 and 62 of their test pairs wrong), its
-zero-factor pairs (b = 0, a = 96) right.
+whole operands: seed 1 of ab+b on b = 17 and 71 (63 and 62 of their test pairs wrong: 85% of
+its errors on 2% of the pairs), its zero-factor pairs (b = 0, a = 96) right. The stalled
+members of (a+b)^2, (a+b)^7, (a-b)^2 and (a+b)^2+a+b from scratch have none (0-5% of the
+errors).
 """
 
 import argparse
@@ -26,11 +30,12 @@ from grokjax.saved import open_run
 
 
 def whole_operands(operands: np.ndarray, right: np.ndarray, p: int, at_least: float = 0.25
-                   ) -> tuple[list[tuple[str, int, int, int]], float]:
+                   ) -> tuple[list[tuple[str, int, int, int]], float, float]:
     """The values of a, b, a + b and a - b (mod p) wrong in at least `at_least` of their
-    pairs, as (what: 'a', 'b', 'a+b' or 'a-b', value, wrong, pairs), the most wrong first, and
-    the share of all wrong pairs in their rows, columns or diagonals (0 with no wrong pair).
-    `operands` [N, 2], `right` [N] bool."""
+    pairs, as (what: 'a', 'b', 'a+b' or 'a-b', value, wrong, pairs), the most wrong first; the
+    share of all wrong pairs in their rows, columns or diagonals (0 with no wrong pair); and the
+    share of all pairs there, which is what the first share would be were the errors spread
+    evenly. `operands` [N, 2], `right` [N] bool."""
     wrong = ~np.asarray(right, bool)
     found, covered = [], np.zeros(len(wrong), bool)
     a, b = operands[:, 0], operands[:, 1]
@@ -42,7 +47,7 @@ def whole_operands(operands: np.ndarray, right: np.ndarray, p: int, at_least: fl
             covered |= values == v
     found.sort(key=lambda f: -f[2])
     share = float((covered & wrong).sum() / wrong.sum()) if wrong.any() else 0.0
-    return found, share
+    return found, share, float(covered.mean())
 
 
 def report(run_dir: str, step: int | None, below: float) -> list[str]:
@@ -60,11 +65,12 @@ def report(run_dir: str, step: int | None, below: float) -> list[str]:
         right = logits.argmax(-1) == model.labels(table[test])
         if right.mean() >= below:
             continue
-        found, share = whole_operands(table[test], right, model.p)
+        found, share, even = whole_operands(table[test], right, model.p)
         whole = ", ".join(f"{what} = {v} ({w}/{n})" for what, v, w, n in found) or "none"
         lines.append(f"{run_dir} {name} at step {model.step}: test acc {right.mean():.4f}, "
                      f"{(~right).sum()} wrong; wrong in a quarter or more of their pairs: "
-                     f"{whole}; they hold {share:.0%} of the wrong pairs")
+                     f"{whole}; they hold {share:.0%} of the wrong pairs ({even:.0%} of all "
+                     "pairs: the share were the errors spread evenly)")
     return lines
 
 

@@ -75,8 +75,12 @@ def test_wrong_operands_finds_a_misplaced_operand_and_not_scattered_errors():
     right = np.ones(len(operands), bool)
     right[operands[:, 1] == 2] = False  # every pair with b = 2 wrong: 11 pairs
     right[0] = False  # and one more, (0, 0): its row, column and diagonals hold 2 of 11
-    found, share = whole_operands(operands, right, p)
-    assert found == [("b", 2, 11, 11)] and share == 11 / 12
-    assert whole_operands(operands, np.ones(len(operands), bool), p) == ([], 0.0)
+    found, share, even = whole_operands(operands, right, p)
+    assert found == [("b", 2, 11, 11)] and share == 11 / 12 and even == 11 / 121
+    assert whole_operands(operands, np.ones(len(operands), bool), p) == ([], 0.0, 0.0)
     diagonal = (operands[:, 0] + operands[:, 1]) % p == 4  # an (a+b)^n task's one wrong sum
-    assert whole_operands(operands, ~diagonal, p) == ([("a+b", 4, 11, 11)], 1.0)
+    assert whole_operands(operands, ~diagonal, p) == ([("a+b", 4, 11, 11)], 1.0, 1 / 11)
+    # far under the threshold every value is wrong in a quarter of its pairs: all of them are
+    # listed, and the share they hold is the share an even spread gives
+    found, share, even = whole_operands(operands, np.zeros(len(operands), bool), p)
+    assert len(found) == 4 * p and share == even == 1.0
