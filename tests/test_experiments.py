@@ -84,3 +84,19 @@ def test_wrong_operands_finds_a_misplaced_operand_and_not_scattered_errors():
     # listed, and the share they hold is the share an even spread gives
     found, share, even = whole_operands(operands, np.zeros(len(operands), bool), p)
     assert len(found) == 4 * p and share == even == 1.0
+
+
+def test_wrong_operands_scores_each_member_on_its_test_split_as_training_did(tmp_path):
+    """On a train-fraction grid (test splits padded to one length, and a mask) the script
+    scores each member on its own test pairs: its accuracy is the run's final one, and its
+    wrong pairs are that share of the member's test set (p = 11: 85 pairs at r = 0.3, 37 at
+    0.7), not of the padded one."""
+    from experiments.wrong_operands import report
+    from tests.conftest import train_tiny
+    history = train_tiny(tmp_path / "run", "--steps", "10", "--seeds", "1",
+                         "--grid", "train_fraction=0.3,0.7")
+    lines = report(str(tmp_path / "run"), None, below=1.01)  # every member
+    assert len(lines) == 2
+    for line, n_test, acc in zip(lines, (85, 37), history["test/acc"][:, -1, 0]):
+        assert float(line.split("test acc ")[1].split(",")[0]) == pytest.approx(acc, abs=1e-4)
+        assert int(line.split(", ")[1].split(" wrong")[0]) == round((1 - acc) * n_test)
