@@ -25,6 +25,7 @@ import sys
 
 import numpy as np
 
+from grokjax import models
 from grokjax.errors import GrokjaxError
 from grokjax.saved import open_run
 
@@ -51,30 +52,38 @@ def whole_operands(operands: np.ndarray, right: np.ndarray, p: int, at_least: fl
 
 
 def report(run_dir: str, step: int | None, below: float) -> list[str]:
+    """One line per member under `below`, scored as training scored its test split."""
     run = open_run(run_dir)
     exp = run.experiment
+    names = exp.members.names()
+    # one model per task (a task grid's members read different tasks), all its members at once:
+    # one checkpoint read and one compiled forward pass over the whole table
+    tasks = np.zeros(exp.n_members, int) if exp.task_index is None else np.asarray(exp.task_index)
     lines = []
-    for i, name in enumerate(exp.members.names()):
-        model = run.model(step, members=[i])
+    for task in np.unique(tasks):
+        members = np.flatnonzero(tasks == task).tolist()
+        model = run.model(step, members=members)
         data, t = model.dataset, model.task_index
         if data.operands.shape[1] != 2:
             raise GrokjaxError(f"{run_dir}: its task has {data.operands.shape[1]} operands; "
                                "this reads two-operand tasks (a, b)")
-        # the member's test split as training scored it (a fraction grid pads it: the mask)
-        test = exp.test_idx[i]
-        if exp.test_mask is not None:
-            test = test[exp.test_mask[i] > 0]
-        logits = np.asarray(model(data.tokens[t][test]))[0]
-        right = logits.argmax(-1) == data.labels[t][test]
-        if right.mean() >= below:
-            continue
-        found, share, even = whole_operands(data.operands[test], right, model.p)
-        whole = ", ".join(f"{what} = {v} ({w}/{n})" for what, v, w, n in found) or "none"
-        task = f" ({model.task})" if len(data.task_names) > 1 else ""
-        lines.append(f"{run_dir} {name}{task} at step {model.step}: test acc {right.mean():.4f}, "
-                     f"{(~right).sum()} wrong; wrong in a quarter or more of their pairs: "
-                     f"{whole}; they hold {share:.0%} of the wrong pairs ({even:.0%} of all "
-                     "pairs: the share were the errors spread evenly)")
+        right_all = np.asarray(models.predicts(model(data.tokens[t]), data.labels[t][None]))
+        for j, i in enumerate(members):
+            # the member's test split (a fraction grid pads it to one length: the mask)
+            test = exp.test_idx[i]
+            if exp.test_mask is not None:
+                test = test[exp.test_mask[i] > 0]
+            right = right_all[j, test]
+            if right.mean() >= below:
+                continue
+            found, share, even = whole_operands(data.operands[test], right, model.p)
+            whole = ", ".join(f"{what} = {v} ({w}/{n})" for what, v, w, n in found) or "none"
+            named = f" ({model.task})" if len(data.task_names) > 1 else ""
+            lines.append(f"{run_dir} {names[i]}{named} at step {model.step}: test acc "
+                         f"{right.mean():.4f}, {(~right).sum()} wrong; wrong in a quarter or "
+                         f"more of their pairs: {whole}; they hold {share:.0%} of the wrong "
+                         f"pairs ({even:.0%} of all pairs: the share were the errors spread "
+                         "evenly)")
     return lines
 
 
