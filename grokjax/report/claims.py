@@ -361,25 +361,35 @@ def _restricted(entries: list[dict], summary: dict, run_dir: pathlib.Path, keys_
     return losses, with_constant
 
 
+def _restricted_rule(judge: Callable[[list[dict], list[float], list[float], str],
+                                      tuple[str, str]], keys_only: bool) -> Predicate:
+    """A rule on the grokked members' final restricted loss (`_restricted`) and its ratio to
+    their final train loss: `judge(grokked, losses, ratios, note)` gives the value and verdict
+    (each rule's own `decide`); inconclusive when none grokked or the losses are not there."""
+    @judges(_grokked)
+    def rule(entries, summary, run_dir):
+        grokked = _grokked(entries)
+        if not grokked:
+            return "none grokked", f"{INCONCLUSIVE}: no grokking within {_steps(summary)} steps"
+        losses, note = _restricted(grokked, summary, run_dir, keys_only)
+        if losses is None:
+            return "-", note
+        return judge(grokked, losses,
+                     [r / max(e["train_loss"], _TINY) for r, e in zip(losses, grokked)], note)
+    return rule
+
+
 def restricted_below_train(min_fraction: float = 0.5, keys_only: bool = False) -> Predicate:
     """Agrees when in at least `min_fraction` of the grokked members the final restricted loss
     is below the final train loss (Nanda: the key frequencies alone fit better than the model);
     inconclusive when none grokked. `keys_only`: Furuta's restricted loss (`_restricted`)."""
-    @judges(_grokked)
-    def decide(entries, summary, run_dir):
-        entries = _grokked(entries)
-        if not entries:
-            return "none grokked", f"{INCONCLUSIVE}: no grokking within {_steps(summary)} steps"
-        losses, note = _restricted(entries, summary, run_dir, keys_only)
-        if losses is None:
-            return "-", note
-        below = [r < e["train_loss"] for r, e in zip(losses, entries)]
-        ratios = [r / max(e["train_loss"], _TINY) for r, e in zip(losses, entries)]
-        value = (f"{sum(below)}/{len(below)} members below; restricted/train loss median "
+    def decide(grokked, losses, ratios, note):
+        below = sum(r < e["train_loss"] for r, e in zip(losses, grokked))
+        value = (f"{below}/{len(grokked)} members below; restricted/train loss median "
                  f"{np.median(ratios):.3g}" + (f" (restricted {_span(losses, '{:.3g}')}{note})"
                                                 if keys_only else ""))
-        return value, AGREES if sum(below) / len(below) >= min_fraction else DISAGREES
-    return decide
+        return value, AGREES if below / len(grokked) >= min_fraction else DISAGREES
+    return _restricted_rule(decide, keys_only)
 
 
 def excluded_rises_before_grokking(factor: float = 10.0, high_test_loss: float = 1.0
@@ -436,24 +446,17 @@ def _share(held: int, n: int, fraction: float = 2 / 3) -> bool:
 
 
 def restricted_above_train(factor: float = 100.0, keys_only: bool = False) -> Predicate:
-    """Agrees when in 2/3 of the members the final restricted loss is at least `factor` times
-    the final train loss (Furuta's subtraction: its key frequencies alone do not fit).
-    `keys_only`: Furuta's restricted loss (`_restricted`)."""
-    @judges(_grokked)
-    def decide(entries, summary, run_dir):
-        grokked = _grokked(entries)
-        if not grokked:
-            return "none grokked", f"{INCONCLUSIVE}: no grokking within {_steps(summary)} steps"
-        losses, note = _restricted(grokked, summary, run_dir, keys_only)
-        if losses is None:
-            return "-", note
-        ratios = [r / max(e["train_loss"], _TINY) for r, e in zip(losses, grokked)]
+    """Agrees when in 2/3 of the grokked members the final restricted loss is at least
+    `factor` times the final train loss (Furuta's subtraction: its key frequencies alone do
+    not fit); inconclusive when none grokked. `keys_only`: Furuta's restricted loss
+    (`_restricted`)."""
+    def decide(grokked, losses, ratios, note):
         train = np.median([e["train_loss"] for e in grokked])
         value = (f"restricted loss median {np.median(losses):.3g} (train loss {train:.3g}), "
                  f"ratio {np.median(ratios):.3g}{note}")
-        return value, AGREES if _share(sum(r >= factor for r in ratios), len(ratios)) \
-            else DISAGREES
-    return decide
+        return value, (AGREES if _share(sum(r >= factor for r in ratios), len(ratios))
+                       else DISAGREES)
+    return _restricted_rule(decide, keys_only)
 
 
 SPARSE, ALL = 0.25, 0.75  # FFD at most / at least: a few key frequencies / (nearly) all
