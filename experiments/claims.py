@@ -204,7 +204,7 @@ CLAIMS = [
           + ((("transfer", row[1], "from scratch"),) if row[1] in TRANSFER_TARGETS else ()))
       for row in TABLE_A5 if _a5_cpu(row[0])],
     *[_a5(*row, A5, cells=(("table-a5", row[1], "r={r}, paper's scale"),)) for row in TABLE_A5],
-    *[Claim(f"A.5 smallest r {formula}", "Furuta §1.8, Table A.5", f"the smallest r at which "
+    *[Claim(f"A.5 smallest r {formula}", "Furuta Table A.5", f"the smallest r at which "
             f"{formula} groks from scratch", f"r = {r:g}",
             (f"paper/smallest-r/{task}", f"smallest-r/{task}"),
             smallest_grokking_r(r), paper_scale="p=97, r=0.1-0.9, 3 seeds",

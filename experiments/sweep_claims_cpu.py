@@ -25,9 +25,9 @@ pge-sub/2a-b.
 
 experiments/sweep_claims_cpu.py:3seeds: transfer-3seeds/, add's, multiply's (10k steps) and
 subtract's (30k) pretraining on 3 seeds and, each on 3 seeds, PG-E(add) to a-b, 2a+-b, 2a+-3b,
-(a+b)^3, PG-T(add) to ab, 2a+b, PG-T(mul) to ab+-b, a+b, PG-E(mul) to a+b, PG-T(sub) to a-b,
-a+b and PG-E(sub) to a+b, 2a-b from them, 10k steps each but PG-E(mul) a-b (28k), PG-E(sub)
-2a-b and PG-E(add) (a+b)^3 (16k).
+(a+b)^3, PG-T(add) to ab, 2a+b, a-b, (a+b)^3, PG-T(mul) to ab+-b, a+b, a-b, PG-E(mul) to a+b,
+PG-T(sub) to a-b, a+b and PG-E(sub) to a+b, 2a-b from them, 10k steps each but PG-E(mul) a-b
+(40k), PG-E(sub) 2a-b and PG-E(add) (a+b)^3 (16k).
 
 experiments/sweep_claims_cpu.py:3seeds-40k: transfer-3seeds-40k/, subtract's pretraining for
 the reference's 40k steps on 3 seeds (the :3seeds run extended: the same command resumes it),
@@ -119,23 +119,24 @@ def transfer_runs(prefix: str, overrides: dict, seeds: int, stage: int) -> list[
 
 # transfer-3seeds (experiments/sweep_claims_cpu.py:3seeds): add's, multiply's and subtract's
 # pretraining on 3 seeds and the transfers from them that the 1-seed rows left least settled
-# (PG-T(mul)'s three that agree on 1 seed, PG-E(mul) a+b, which hurts on 1 seed, and the four
-# from subtraction, PG-T(sub) a-b among them, which disagrees on 1 seed), each stopping once
-# every seed groks
+# (PG-T(mul)'s three that agree on 1 seed, PG-E(mul) a+b, which hurts on 1 seed, the four
+# from subtraction, PG-T(sub) a-b among them, which disagrees on 1 seed, and the three "does
+# not grok" rows of PG-T(add) a-b, (a+b)^3 and PG-T(mul) a-b), each stopping once every seed
+# groks
 THREE_SEEDS = (("pge", "add",
                 ("subtract", "x_x_m_y", "2x_3y", "x_x_y", "2x_m_3y", "_x_y__3")),
-               ("pgt", "add", ("multiply", "x_x_y")),
-               ("pgt", "multiply", ("xy_y", "xy_m_y", "add")),
+               ("pgt", "add", ("multiply", "x_x_y", "subtract", "_x_y__3")),
+               ("pgt", "multiply", ("xy_y", "xy_m_y", "add", "subtract")),
                ("pge", "multiply", ("add", "subtract")),
                ("pgt", "subtract", ("subtract", "add")),
                ("pge", "subtract", ("add", "x_x_m_y")))
 
 
 # transfers whose from-scratch control groks late, run past the 10,000 steps of the others:
-# PG-E(mul) a-b "hurts" only if it has not grokked by subtraction's own grok steps
-# (18,370-26,060 on 3 seeds); PG-E(sub) 2a-b was at 98.6-98.9% in 2 of 3 seeds, still rising,
+# PG-E(mul) a-b "hurts" only if it has not grokked by subtraction's own grok steps (19,480
+# and 26,060 on 3 seeds, the third not by 40,000: so to 40k, the control's own length); PG-E(sub) 2a-b was at 98.6-98.9% in 2 of 3 seeds, still rising,
 # at 10k; PG-E(add) (a+b)^3 was at 91.1% on 1 seed, still rising, at 8k
-LONGER = {"pge-mul/subtract": 28_000, "pge-sub/x_x_m_y": 16_000, "pge-add/_x_y__3": 16_000}
+LONGER = {"pge-mul/subtract": 40_000, "pge-sub/x_x_m_y": 16_000, "pge-add/_x_y__3": 16_000}
 
 
 def three_seed_runs() -> list[Run]:

@@ -7,6 +7,8 @@
     grokjax sweep experiments/sweep_table_a5.py:cpu-rest    # 11 of Table A.5's other tasks
     grokjax sweep experiments/sweep_table_a5.py:cpu-long    # (a+b)^2, 3 seeds, 16,000 steps
     grokjax sweep experiments/sweep_table_a5.py:cpu-long2   # (a-b)^2, (a+b)^2+a+b, the same
+    grokjax sweep experiments/sweep_table_a5.py:cpu-long3   # a^2-b^2, 3 seeds, 24,000 steps
+    grokjax sweep experiments/sweep_table_a5.py:cpu-flat3   # ab+b, a^2+ab+b^2: 3 seeds, 8,000
     grokjax sweep experiments/sweep_table_a5.py:cpu-rest3   # :cpu-rest's grokkers, 3 seeds
     grokjax sweep experiments/sweep_table_a5.py:cpu-last    # the last 6 of Table A.5's tasks
     grokjax sweep experiments/sweep_table_a5.py:cpu-last3   # :cpu-last's grokkers, 3 seeds
@@ -75,6 +77,12 @@ CPU_LONG = ("x2_2xy_y2",)
 # the two still rising at 8,000 steps after that: (a-b)^2 (97.9% on 1 seed) and (a+b)^2+a+b
 # (1 of 3 seeds grokked, the others at 96.9% and 83.3%), 3 seeds, up to 16,000 steps
 CPU_LONG2 = ("x2_m_2xy_y2", "x2_2xy_y2_x_y")
+# the one still rising at 8,000 steps that none of those holds: a^2-b^2 (66.0% on 1 seed, +10
+# to 12 points every 2,000 steps), 3 seeds, up to 24,000 steps
+CPU_LONG3 = ("x2_m_y2",)
+# Fig. 8's two tasks that do not grok at r = 0.3 (nothing moves in ab+b; a^2+ab+b^2's FFD
+# stays flat), on 3 seeds like the tasks that grok
+CPU_FLAT3 = ("xy_y", "x2_xy_y2")
 
 
 # the CPU-scale stages: tasks, seeds, steps, whether to stop once every seed groks, and the
@@ -85,6 +93,8 @@ CPU_STAGES = {"cpu": (CPU_TASKS, 1, 8000, False, 1000),
               "cpu-rest": (CPU_REST, 1, 8000, False, 1000),
               "cpu-long": (CPU_LONG, 3, 16_000, True, 2000),
               "cpu-long2": (CPU_LONG2, 3, 16_000, True, 2000),
+              "cpu-long3": (CPU_LONG3, 3, 24_000, True, 2000),
+              "cpu-flat3": (CPU_FLAT3, 3, 8000, False, 1000),
               "cpu-rest3": (CPU_REST_GROKKED, 3, 8000, True, 1000),
               "cpu-last": (CPU_LAST, 1, 8000, False, 1000),
               "cpu-last3": (CPU_LAST_GROKKED, 3, 8000, True, 1000)}

@@ -119,6 +119,16 @@ def test_phases_from_the_measures_fall_where_the_measures_turn(tmp_path):
     nanda = claims_lib.phases_at_marks((1400, 9400, 14000), 2.0)
     value, verdict = nanda([entry], summary, tmp_path)
     assert verdict == "agrees" and "2.0k/6.5k/8.0k" in value
+    # memorisation's end, seen at the 2,000 checkpoint, lies in (1,000, 3,000): checkpoints
+    # every 1,000 steps cannot place it within x2 of 1.4k (700-2,800), so it is not judged
+    assert "memorisation unresolved by its steps in 1/1, not judged" in value
+    # where the window holds the whole interval it is judged (x2 of 2k: 1,000-4,000) ...
+    value, verdict = claims_lib.phases_at_marks((2000, 9400, 14000), 2.0)([entry], summary,
+                                                                          tmp_path)
+    assert verdict == "agrees" and "unresolved" not in value
+    # ... and where the interval lies wholly outside it, missed (x2 of 500: 250-1,000)
+    assert claims_lib.phases_at_marks((500, 9400, 14000), 2.0)([entry], summary,
+                                                               tmp_path)[1] == "disagrees"
     # the marks with a tighter tolerance: 6.5k is not within 10% of 9.4k
     assert claims_lib.phases_at_marks((1400, 9400, 14000), 1.1)([entry], summary,
                                                                  tmp_path)[1] == "disagrees"

@@ -162,6 +162,11 @@ def test_does_not_grok_at_a_short_budget_is_consistent_so_far_unless_a_control_g
     assert relative(target, run(target + failed, 8000), None)[1] == \
         f"{C.CONSISTENT} (8000 steps; the control did not grok)"
     assert relative(target, run(target + control, 8000), None)[1].startswith(C.AGREES)
+    # at the paper's budget too: a setting where the control does not grok tells nothing apart
+    value, v = rule(target, run(target + failed, 300_000), None)
+    assert v == f"{C.CONSISTENT} (300000 steps; the control did not grok)"
+    assert "the control task=add grokked 0/3" in value
+    assert rule(target, run(target + control, 300_000), None)[1].startswith(C.AGREES)
 
 
 def test_stopping_at_memorisation_needs_a_train_set_still_held():

@@ -13,7 +13,8 @@ members that disagree and a run too short to say). A claim that something does n
 (does not grok) agrees only where our run was as long as the paper's (`paper_steps`), or where
 a task of comparable difficulty that the paper says groks (`control`, members of the same run)
 grokked within the same budget; otherwise it is `CONSISTENT` ("consistent so far, N of M
-steps"), counted apart. A claim that something does happen (groks) that too few members met
+steps"), counted apart, and a claim that names a control stays `CONSISTENT` at any length
+while the control has not grokked. A claim that something does happen (groks) that too few members met
 within the paper's budget disagrees; within a shorter one it is inconclusive, as it is for a
 claim whose paper gives no budget (`paper_steps` None: such a claim can agree, never
 disagree, and every claim of experiments/claims.py that needs one names it).
@@ -154,6 +155,9 @@ def does_not_grok(control: dict | None = None, memorised: bool = False) -> Predi
     that the paper says groks, e.g. {'task': 'add'}, or a method the paper says groks where
     this one does not) grokked in 2/3 of their seeds within it; otherwise, with no member
     grokked, consistent so far (with neither a budget nor a control: agrees at any length).
+    A claim that names a control needs it: where the control did not grok either, the run
+    does not tell the two apart, and the claim is consistent so far at any length, the
+    paper's budget included.
     Any member that grokked disagrees. `memorised`: the claim is that the model stops at
     memorisation, so where fewer than 2/3 of the members end with their train set memorised
     (final train accuracy at the run's own threshold, train.acc_threshold, which `evaluate`
@@ -178,16 +182,22 @@ def does_not_grok(control: dict | None = None, memorised: bool = False) -> Predi
                 return value, (f"{INCONCLUSIVE}: {held}/{len(entries)} members hold their train "
                                f"set at the end (train accuracy >= {threshold:g}): not stopped "
                                "at memorisation")
-        if (budget is None and control is None) or _at_budget(summary, budget):
-            return value, f"{AGREES} (within {_steps(summary)} steps)"
-        controls = selected(summary, control) if control else []
+        if control is None:
+            if budget is None or _at_budget(summary, budget):
+                return value, f"{AGREES} (within {_steps(summary)} steps)"
+            return value, f"{CONSISTENT} ({_steps(summary)} of {budget} steps)"
+        controls = selected(summary, control)
         c = grok_stats(controls) if controls else None
+        label = ", ".join(f"{k}={v}" for k, v in control.items())
         if c and _share(c["grokked"], c["seeds"]):
-            label = ", ".join(f"{k}={v}" for k, v in control.items())
             return (value + f"; the control {label} grokked ({c['grokked']}/{c['seeds']}, "
                     f"median step {c['grok_step_median']:.0f})",
                     f"{AGREES} (within {_steps(summary)} steps, where the control grokked)")
-        if budget is None:  # a claim relative to its control, which did not grok either
+        if c:
+            value += f"; the control {label} grokked {c['grokked']}/{c['seeds']}"
+        if budget is None or _at_budget(summary, budget):
+            # a setting where the control does not grok either tells the two apart in nothing,
+            # however long it ran
             return value, f"{CONSISTENT} ({_steps(summary)} steps; the control did not grok)"
         return value, f"{CONSISTENT} ({_steps(summary)} of {budget} steps)"
     return decide
@@ -786,36 +796,74 @@ def _phases_verdict(value: str, held: int, found: list[dict], summary: dict,
 
 
 def _member_phases(entries, summary, run_dir):
+    inputs = _phase_inputs(run_dir)
+    return None if inputs is None else [measure_phases(*inputs, _index(summary, e))
+                                        for e in entries]
+
+
+def _phase_inputs(run_dir) -> tuple[dict, dict] | None:
+    """The run's history and final-keys.json (the measures at each checkpoint), or None."""
     over = rundir.read_json(RunFiles(run_dir).final_keys, default=None)
     history = _history(run_dir)
-    if over is None or history is None:
-        return None
-    return [measure_phases(history, over, _index(summary, e)) for e in entries]
+    return None if over is None or history is None else (history, over)
+
+
+def _bracket(grid, at: int) -> tuple[int, int]:
+    """The steps of `grid` on either side of `at`, one of them: where a turn seen at `at` on
+    that grid can lie (a minimum seen at a checkpoint lies between its neighbours)."""
+    grid = np.asarray(grid)
+    before, after = grid[grid < at], grid[grid > at]
+    return (int(before.max()) if len(before) else at, int(after.min()) if len(after) else at)
 
 
 def phases_at_marks(marks: tuple[int, int, int], factor: float = 2.0) -> Predicate:
     """Nanda §5.2's three phases, found from the progress measures (tables.measure_phases),
-    against the paper's marks (where memorisation, circuit formation and cleanup end): a
-    member holds when all three are found, in order, each within `factor` of its mark (the
-    paper's marks are one seed's; seeds grok thousands of steps apart). Agrees when 2/3 of the
-    members hold; inconclusive while the members whose cleanup has not ended within a run
-    shorter than the paper's `paper_steps` could still make 2/3 (`_phases_verdict`); else
-    disagrees."""
+    against the paper's marks (where memorisation, circuit formation and cleanup end), each
+    within `factor` of its mark (the paper's marks are one seed's; seeds grok thousands of
+    steps apart). A mark is judged only where the steps it was read at resolve it: each end
+    lies between the neighbours of the step where it was seen (memorisation's on the
+    checkpoints of final-keys.json, circuit formation's on the logged steps, cleanup's on the
+    probe steps), and that interval must lie inside the window (held) or wholly outside it
+    (missed); one that straddles its edge is unresolved, said and not counted (checkpoints
+    every 1,000 steps cannot place memorisation's end against 1.4k within x2: an end seen at
+    1.0k lies anywhere in (0, 2.0k)). A member holds when all three are found, in order, and
+    no resolved mark is missed, one at least held. Agrees when 2/3 of the members hold;
+    inconclusive while the members whose cleanup has not ended within a run shorter than the
+    paper's `paper_steps` could still make 2/3 (`_phases_verdict`); else disagrees."""
     ends = ("memorisation_end", "circuit_formation_end", "cleanup_end")
+    names = ("memorisation", "circuit formation", "cleanup")
 
     def decide(entries, summary, run_dir):
         budget = _budget(summary)
-        found = _member_phases(entries, summary, run_dir)
-        if found is None:
+        inputs = _phase_inputs(run_dir)
+        if inputs is None:
             return "-", NO_FINAL_KEYS
-        complete = [ph for ph in found if all(ph[k] is not None for k in ends)]
-        held = sum(ph[ends[0]] < ph[ends[1]] < ph[ends[2]] and all(
-            m / factor <= ph[k] <= m * factor for k, m in zip(ends, marks)) for ph in complete)
+        history, over = inputs
+        grids = (over["steps"], history["step"], history["probe/step"])
+        found = [measure_phases(history, over, _index(summary, e)) for e in entries]
+        held, unresolved = 0, [0, 0, 0]
+        for ph in found:
+            if any(ph[k] is None for k in ends):
+                continue
+            judged = []
+            for j, (k, m, grid) in enumerate(zip(ends, marks, grids)):
+                lo, hi = _bracket(grid, ph[k])
+                # (lo, hi) is open: it touches a window's edge without entering it
+                inside, outside = m / factor <= lo and hi <= m * factor, (
+                    hi <= m / factor or lo >= m * factor)
+                if inside or outside:
+                    judged.append(inside)
+                else:
+                    unresolved[j] += 1
+            held += (ph[ends[0]] < ph[ends[1]] < ph[ends[2]] and all(judged)
+                     and len(judged) > 0)
         texts = ["/".join("-" if ph[k] is None else f"{ph[k] / 1000:.1f}k" for k in ends)
                  for ph in found]
         value = (f"{held}/{len(found)} members within x{factor:g} of "
                  + "/".join(f"{m / 1000:.1f}k" for m in marks)
-                 + "; ends (memorisation/circuit/cleanup): " + ", ".join(texts))
+                 + "; ends (memorisation/circuit/cleanup): " + ", ".join(texts)
+                 + "".join(f"; {name} unresolved by its steps in {n}/{len(found)}, not judged"
+                           for name, n in zip(names, unresolved) if n))
         return _phases_verdict(value, held, found, summary, budget)
     return decide
 

@@ -107,7 +107,9 @@ def markdown(rows: list[dict], title: str, results: str, figures: list[str]) -> 
              "the same command); do not edit by hand.", "", *headline(rows), "",
              "A claim that something does not happen agrees only at the paper's budget (or "
              "where a comparable task the paper says groks grokked in the same run); within a "
-             "shorter one it is consistent so far. Each verdict gives the seeds it rests on.", "",
+             "shorter one it is consistent so far, as it is at any length where the claim names "
+             "such a control and the control did not grok. Each verdict gives the seeds it "
+             "rests on.", "",
              "| claim | source | statement | paper | paper's scale | ours | our scale | verdict | "
              "what would settle it |",
              "|---|---|---|---|---|---|---|---|---|"]
