@@ -134,8 +134,9 @@ THREE_SEEDS = (("pge", "add",
 
 # transfers whose from-scratch control groks late, run past the 10,000 steps of the others:
 # PG-E(mul) a-b "hurts" only if it has not grokked by subtraction's own grok steps (19,480
-# and 26,060 on 3 seeds, the third not by 40,000: so to 40k, the control's own length); PG-E(sub) 2a-b was at 98.6-98.9% in 2 of 3 seeds, still rising,
-# at 10k; PG-E(add) (a+b)^3 was at 91.1% on 1 seed, still rising, at 8k
+# and 26,060 on 3 seeds, the third not by 40,000: so to 40k, the control's own length);
+# PG-E(sub) 2a-b was at 98.6-98.9% in 2 of 3 seeds, still rising, at 10k; PG-E(add) (a+b)^3
+# was at 91.1% on 1 seed, still rising, at 8k
 LONGER = {"pge-mul/subtract": 40_000, "pge-sub/x_x_m_y": 16_000, "pge-add/_x_y__3": 16_000}
 
 

@@ -14,9 +14,9 @@ members that disagree and a run too short to say). A claim that something does n
 a task of comparable difficulty that the paper says groks (`control`, members of the same run)
 grokked within the same budget; otherwise it is `CONSISTENT` ("consistent so far, N of M
 steps"), counted apart, and a claim that names a control stays `CONSISTENT` at any length
-while the control has not grokked. A claim that something does happen (groks) that too few members met
-within the paper's budget disagrees; within a shorter one it is inconclusive, as it is for a
-claim whose paper gives no budget (`paper_steps` None: such a claim can agree, never
+while the control has not grokked. A claim that something does happen (groks) that too few
+members met within the paper's budget disagrees; within a shorter one it is inconclusive, as
+it is for a claim whose paper gives no budget (`paper_steps` None: such a claim can agree, never
 disagree, and every claim of experiments/claims.py that needs one names it).
 """
 
@@ -827,7 +827,7 @@ def phases_at_marks(marks: tuple[int, int, int], factor: float = 2.0) -> Predica
     (missed); one that straddles its edge is unresolved, said and not counted (checkpoints
     every 1,000 steps cannot place memorisation's end against 1.4k within x2: an end seen at
     1.0k lies anywhere in (0, 2.0k)). A member holds when all three are found, in order, and
-    no resolved mark is missed, one at least held. Agrees when 2/3 of the members hold;
+    no resolved mark is missed, and at least one is held. Agrees when 2/3 of the members hold;
     inconclusive while the members whose cleanup has not ended within a run shorter than the
     paper's `paper_steps` could still make 2/3 (`_phases_verdict`); else disagrees."""
     ends = ("memorisation_end", "circuit_formation_end", "cleanup_end")
