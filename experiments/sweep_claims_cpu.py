@@ -38,7 +38,10 @@ Measured on this CPU (one run per core): 400-1,700 s per 8,000-10,000-step run o
 subtraction: 3,999 s for the 30,000 steps of its 3 seeds, 124-1,329 s per transfer from it
 (experiments/results/README.md, transfer-3seeds). PG-E(add) (a+b)^3's 16,000 steps: 3,584 s
 beside three other runs, none of 3 seeds grokked (87.7-93.6%); PG-T(sub) a+b from the 40k
-source: 2,388 s, best 70.9-74.5%.
+source: 2,388 s, best 70.9-74.5%. PG-T(add) a-b, (a+b)^3 and PG-T(mul) a-b: 3,229 s, 3,202 s
+and 2,630 s beside three to five other runs, none of 9 members grokked (best 13-59%, and one
+PG-T(mul) a-b seed at 95.2%); PG-E(mul) a-b from 28,000 to 40,000 steps: 4,171 s, still at
+chance.
 """
 
 import dataclasses

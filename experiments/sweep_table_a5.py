@@ -49,7 +49,13 @@ experiments/results/table_a5-cpu-last/), and `:cpu-last3` gives the four that gr
 experiments/results/table_a5-cpu-last3/). `:cpu-long2` gives (a-b)^2 and (a+b)^2+a+b, still
 rising at 8,000 steps, 3 seeds and up to 16,000 (measured: 5,966 s beside two or three other
 runs; (a-b)^2 grokked in 2 of 3, at 10,650 and 7,890, (a+b)^2+a+b in 1, at 7,770, its others
-ending at 97.6% and 94.5%; see experiments/results/table_a5-cpu-long2/).
+ending at 97.6% and 94.5%; see experiments/results/table_a5-cpu-long2/). `:cpu-long3` gives
+a^2-b^2, the last task the paper says groks that was still rising at 8,000 steps, 3 seeds and
+up to 24,000 (measured: 6,234 s beside three to five other runs; 2 of 3 grokked, at 19,620 and
+14,540, the third ending at 98.1%; see experiments/results/table_a5-cpu-long3/). `:cpu-flat3`
+gives Fig. 8's two tasks that do not grok, ab+b and a^2+ab+b^2, 3 seeds and 8,000 steps
+(measured: 5,897 s beside three to five other runs, 27 minutes of it paused; none grokked,
+best 1.9-2.3% and 25.5-28.9%; see experiments/results/table_a5-cpu-flat3/).
 """
 
 from grokjax.launch.sweep import Run
