@@ -5,12 +5,13 @@ table.
     python experiments/wrong_operands.py RUN [RUN ...] [--step N] [--below 0.99]
 
 For each member of each run whose test accuracy at the checkpoint (default the latest) is below
-`--below` (on its test split as training scored it; a mixture's first task): the values of a, b, a + b and a - b that it gets wrong in at least a quarter of
-their test pairs ("whole operands", or diagonals: ten times the error rate of a member at 97.5%
-spread evenly over the table), the share of all its wrong test pairs that lie in those
-rows, columns and diagonals, and beside it the share of all its test pairs that lie there (what
-the first would be were the errors spread evenly: far under the threshold, where every value is
-wrong in a quarter of its pairs, the two meet).
+`--below` (on its test split as training scored it; a mixture's first task): the values of a, b,
+a + b and a - b that it gets wrong in at least a quarter of their test pairs ("whole operands",
+or diagonals: ten times the error rate of a member at 97.5% spread evenly over the table), the
+share of all its wrong test pairs that lie in those rows, columns and diagonals, and beside it
+the share of all its test pairs that lie there (what the first would be were the errors spread
+evenly: far under the threshold, where every value is wrong in a quarter of its pairs, the two
+meet).
 
 Measured (experiments/results/README.md, "Plateaus under the threshold"): the members of
 transfer-3seeds' PG-T(mul) ab+b and ab-b that stay at 96.6-98.3% to 10,000 steps are wrong on

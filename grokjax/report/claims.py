@@ -35,7 +35,7 @@ from grokjax.saved import open_run
 from grokjax.store import rundir
 from grokjax.store.files import RunFiles
 from grokjax.report import runs, speedup
-from grokjax.report.tables import measure_phases
+from grokjax.report.tables import measure_phases, phase_steps
 from grokjax.summary import grok_stats
 
 AGREES, DISAGREES, INCONCLUSIVE, NOT_RUN = "agrees", "disagrees", "inconclusive", "not run"
@@ -182,24 +182,22 @@ def does_not_grok(control: dict | None = None, memorised: bool = False) -> Predi
                 return value, (f"{INCONCLUSIVE}: {held}/{len(entries)} members hold their train "
                                f"set at the end (train accuracy >= {threshold:g}): not stopped "
                                "at memorisation")
-        if control is None:
-            if budget is None or _at_budget(summary, budget):
-                return value, f"{AGREES} (within {_steps(summary)} steps)"
-            return value, f"{CONSISTENT} ({_steps(summary)} of {budget} steps)"
-        controls = selected(summary, control)
+        controls = selected(summary, control) if control else []
         c = grok_stats(controls) if controls else None
-        label = ", ".join(f"{k}={v}" for k, v in control.items())
+        label = ", ".join(f"{k}={v}" for k, v in (control or {}).items())
         if c and _share(c["grokked"], c["seeds"]):
             return (value + f"; the control {label} grokked ({c['grokked']}/{c['seeds']}, "
                     f"median step {c['grok_step_median']:.0f})",
                     f"{AGREES} (within {_steps(summary)} steps, where the control grokked)")
         if c:
             value += f"; the control {label} grokked {c['grokked']}/{c['seeds']}"
-        if budget is None or _at_budget(summary, budget):
-            # a setting where the control does not grok either tells the two apart in nothing,
-            # however long it ran
-            return value, f"{CONSISTENT} ({_steps(summary)} steps; the control did not grok)"
-        return value, f"{CONSISTENT} ({_steps(summary)} of {budget} steps)"
+        if budget is not None and not _at_budget(summary, budget):
+            return value, f"{CONSISTENT} ({_steps(summary)} of {budget} steps)"
+        if control is None:
+            return value, f"{AGREES} (within {_steps(summary)} steps)"
+        # a setting where the control does not grok either tells the two apart in nothing,
+        # however long it ran
+        return value, f"{CONSISTENT} ({_steps(summary)} steps; the control did not grok)"
     return decide
 
 
@@ -808,12 +806,20 @@ def _phase_inputs(run_dir) -> tuple[dict, dict] | None:
     return None if over is None or history is None else (history, over)
 
 
-def _bracket(grid, at: int) -> tuple[int, int]:
-    """The steps of `grid` on either side of `at`, one of them: where a turn seen at `at` on
-    that grid can lie (a minimum seen at a checkpoint lies between its neighbours)."""
+def _placed(grid, at: int, mark: int, factor: float) -> bool | None:
+    """Whether an end seen at `at` on the steps `grid` lies within `factor` of `mark`: True
+    where the open interval between `at`'s neighbours on the grid lies inside the window,
+    False where it lies wholly outside it, None where it straddles an edge (the grid cannot
+    say)."""
     grid = np.asarray(grid)
     before, after = grid[grid < at], grid[grid > at]
-    return (int(before.max()) if len(before) else at, int(after.min()) if len(after) else at)
+    lo = int(before.max()) if len(before) else at
+    hi = int(after.min()) if len(after) else at
+    if mark / factor <= lo and hi <= mark * factor:
+        return True
+    if hi <= mark / factor or lo >= mark * factor:
+        return False
+    return None
 
 
 def phases_at_marks(marks: tuple[int, int, int], factor: float = 2.0) -> Predicate:
@@ -821,12 +827,11 @@ def phases_at_marks(marks: tuple[int, int, int], factor: float = 2.0) -> Predica
     against the paper's marks (where memorisation, circuit formation and cleanup end), each
     within `factor` of its mark (the paper's marks are one seed's; seeds grok thousands of
     steps apart). A mark is judged only where the steps it was read at resolve it: each end
-    lies between the neighbours of the step where it was seen (memorisation's on the
-    checkpoints of final-keys.json, circuit formation's on the logged steps, cleanup's on the
-    probe steps), and that interval must lie inside the window (held) or wholly outside it
-    (missed); one that straddles its edge is unresolved, said and not counted (checkpoints
-    every 1,000 steps cannot place memorisation's end against 1.4k within x2: an end seen at
-    1.0k lies anywhere in (0, 2.0k)). A member holds when all three are found, in order, and
+    lies between the neighbours of the step where it was seen (tables.phase_steps), and that
+    interval must lie inside the window (held) or wholly outside it (missed); one that
+    straddles its edge is unresolved, said and not counted (`_placed`: checkpoints every 1,000
+    steps cannot place memorisation's end against 1.4k within x2, an end seen at 1.0k lies
+    anywhere in (0, 2.0k)). A member holds when all three are found, in order, and
     no resolved mark is missed, and at least one is held. Agrees when 2/3 of the members hold;
     inconclusive while the members whose cleanup has not ended within a run shorter than the
     paper's `paper_steps` could still make 2/3 (`_phases_verdict`); else disagrees."""
@@ -838,32 +843,22 @@ def phases_at_marks(marks: tuple[int, int, int], factor: float = 2.0) -> Predica
         inputs = _phase_inputs(run_dir)
         if inputs is None:
             return "-", NO_FINAL_KEYS
-        history, over = inputs
-        grids = (over["steps"], history["step"], history["probe/step"])
-        found = [measure_phases(history, over, _index(summary, e)) for e in entries]
-        held, unresolved = 0, [0, 0, 0]
-        for ph in found:
-            if any(ph[k] is None for k in ends):
-                continue
-            judged = []
-            for j, (k, m, grid) in enumerate(zip(ends, marks, grids)):
-                lo, hi = _bracket(grid, ph[k])
-                # (lo, hi) is open: it touches a window's edge without entering it
-                inside, outside = m / factor <= lo and hi <= m * factor, (
-                    hi <= m / factor or lo >= m * factor)
-                if inside or outside:
-                    judged.append(inside)
-                else:
-                    unresolved[j] += 1
-            held += (ph[ends[0]] < ph[ends[1]] < ph[ends[2]] and all(judged)
-                     and len(judged) > 0)
+        grids = phase_steps(*inputs)
+        found = [measure_phases(*inputs, _index(summary, e)) for e in entries]
+        held, unresolved = 0, dict.fromkeys(ends, 0)
+        for ph in (ph for ph in found if None not in ph.values()):
+            placed = {k: _placed(grids[k], ph[k], m, factor) for k, m in zip(ends, marks)}
+            for k in ends:
+                unresolved[k] += placed[k] is None
+            judged = [v for v in placed.values() if v is not None]
+            held += ph[ends[0]] < ph[ends[1]] < ph[ends[2]] and bool(judged) and all(judged)
         texts = ["/".join("-" if ph[k] is None else f"{ph[k] / 1000:.1f}k" for k in ends)
                  for ph in found]
         value = (f"{held}/{len(found)} members within x{factor:g} of "
                  + "/".join(f"{m / 1000:.1f}k" for m in marks)
                  + "; ends (memorisation/circuit/cleanup): " + ", ".join(texts)
                  + "".join(f"; {name} unresolved by its steps in {n}/{len(found)}, not judged"
-                           for name, n in zip(names, unresolved) if n))
+                           for name, n in zip(names, unresolved.values()) if n))
         return _phases_verdict(value, held, found, summary, budget)
     return decide
 

@@ -59,6 +59,15 @@ def grok_matrix(cells: dict[tuple, list[dict]], ys: list, xs: list
 CLEANUP_RATE, CLEANUP_WINDOW = 0.01, 1000  # cleanup ends: the norm falls < 1% per 1,000 steps
 
 
+def phase_steps(history: dict, over: dict) -> dict:
+    """The steps each end of `measure_phases` is read at: memorisation's on the checkpoints
+    of final-keys.json, circuit formation's on the logged steps, cleanup's on the probe steps
+    (an end seen at one of them lies between its neighbours)."""
+    return {"memorisation_end": np.asarray(over["steps"]),
+            "circuit_formation_end": np.asarray(history["step"]),
+            "cleanup_end": np.asarray(history["probe/step"])}
+
+
 def measure_phases(history: dict, over: dict, i: int) -> dict:
     """Member i's phases found from Nanda's progress measures (his section 5.2) rather than
     from the test loss alone. `over` holds the restricted and excluded loss with the final key
