@@ -33,6 +33,11 @@ experiments/sweep_claims_cpu.py:3seeds-40k: transfer-3seeds-40k/, subtract's pre
 the reference's 40k steps on 3 seeds (the :3seeds run extended: the same command resumes it),
 and PG-T(sub) to a-b and a+b from it.
 
+experiments/sweep_claims_cpu.py:fig8-15: fig8-15seeds/{add, multiply}, Fig. 8's a+b and ab
+rows on 15 seeds, a number fixed before the runs (2026-12-08) after 9 seeds left a+b
+inconclusive and ab agreeing by the smallest share the rule accepts: the rows read these 15,
+whatever they say, and ask for no more.
+
 Measured on this CPU (one run per core): 400-1,700 s per 8,000-10,000-step run of one seed,
 2,500 s for the three-member r grid. The r = 0.9 mixture runs at about 1 step/s. :3seeds'
 subtraction: 3,999 s for the 30,000 steps of its 3 seeds, 124-1,329 s per transfer from it
@@ -58,9 +63,14 @@ def get_runs(arg=None):
         return three_seed_runs()
     if arg == "3seeds-40k":
         return subtract_40k_runs()
+    if arg == "fig8-15":
+        return [Run(f"fig8-15seeds/{task}", "configs/polynomials.py",
+                    {"task": task, "train_fraction": 0.3, "train.steps": 8000,
+                     "train.stop_when_grokked": True}, seeds=15)
+                for task in ("add", "multiply")]
     if arg:
         raise GrokjaxError(f"experiments/sweep_claims_cpu.py:{arg}: the argument is '3seeds', "
-                           "'3seeds-40k' or nothing")
+                           "'3seeds-40k', 'fig8-15' or nothing")
     runs = [Run("pretrain/add", "configs/arithmetic.py:add", {**CK, "train.steps": 10_000},
                 seeds=1),
             Run("pretrain/multiply", "configs/arithmetic.py:multiply",

@@ -37,6 +37,7 @@ TINY_SET = ["p=11", "train_fraction=0.5", "model.d_model=32", "model.num_heads=2
     ("experiments/sweep_claims_cpu.py", 35, 2),
     ("experiments/sweep_claims_cpu.py:3seeds", 3 + 10 + 5 + 5, 2),
     ("experiments/sweep_claims_cpu.py:3seeds-40k", 1 + 2, 2),
+    ("experiments/sweep_claims_cpu.py:fig8-15", 2, 1),
     ("experiments/sweep_paper_scale.py", 55, 4),
 ])
 def test_every_shipped_sweep_plans_its_runs(tmp_path, spec, n_runs, n_stages):
