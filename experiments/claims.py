@@ -142,8 +142,10 @@ FIG8 = [("add", "a+b", "falls", "flat", "FFD falls while FCR stays high"),
         ("_x_y__3", "(a+b)^3", "falls", "flat", "like addition; FCR drops only for even n")]
 FIG8_RUNS = {"subtract": SUBTRACT}  # 30k steps: subtraction groks at 19k
 # more seeds of a task where 3 left Fig. 8's pattern within the spread over seeds (the task
-# alone, read before the task grids; experiments/results/README.md)
-FIG8_MORE = {"multiply": "fig8-9seeds/multiply", "add": "fig8-9seeds/add"}
+# alone, read before the task grids; experiments/results/README.md): 15 seeds, a count fixed
+# before those runs, else the 9 asked for after seeing 3
+FIG8_MORE = {task: (f"fig8-15seeds/{task}", f"fig8-9seeds/{task}")
+             for task in ("multiply", "add")}
 TRANSFER = "p=97, r=0.3, 3 seeds, up to 1e5 steps (the reference code's, not the paper's)"
 TRANSFER_STEPS = 100_000
 TRANSFER_TARGETS = ("a+b", "a-b", "ab", "2a+b", "2a-b", "2a+3b", "2a-3b", "ab+b", "ab-b",
@@ -185,7 +187,7 @@ def _fig8_runs(task: str) -> str | tuple[str, ...]:
     its run with more seeds (FIG8_MORE), then the CPU-scale task grids."""
     if task in FIG8_RUNS:
         return FIG8_RUNS[task]
-    return ((FIG8_MORE[task],) if task in FIG8_MORE else ()) + _a5_cpu(task)
+    return FIG8_MORE.get(task, ()) + _a5_cpu(task)
 
 
 def _a5(task, formula, grok, best, run, scale_note="", cells=()):

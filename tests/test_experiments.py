@@ -31,6 +31,8 @@ TINY_SET = ["p=11", "train_fraction=0.5", "model.d_model=32", "model.num_heads=2
     ("experiments/sweep_table_a5.py:cpu-long2", 1, 1),
     ("experiments/sweep_table_a5.py:cpu-long3", 1, 1),
     ("experiments/sweep_table_a5.py:cpu-flat3", 1, 1),
+    ("experiments/sweep_table_a5.py:cpu-none3a", 1, 1),
+    ("experiments/sweep_table_a5.py:cpu-none3b", 1, 1),
     ("experiments/sweep_table_a5.py:cpu-rest3", 1, 1),
     ("experiments/sweep_table_a5.py:cpu-last", 1, 1),
     ("experiments/sweep_table_a5.py:cpu-last3", 1, 1),
