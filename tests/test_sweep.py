@@ -4,15 +4,18 @@ commands they become, as text; and bad input. (A real SLURM cluster: tests/test_
 
 import csv
 import dataclasses
+import os
 import shlex
+import signal
 import subprocess
 import sys
+import time
 
 import pytest
 
 from grokjax.launch import local, slurm, sweep
 from grokjax.report import collect
-from grokjax.store import rundir
+from grokjax.store import checkpoint, rundir
 from grokjax.errors import BUSY_EXIT, GrokjaxError
 from tests.conftest import TINY, png_size
 
@@ -56,6 +59,41 @@ def test_a_local_sweep_trains_every_run_skips_them_again_and_collects_one_table(
     assert png_size(root / "grok-steps.png")[0] > 0
     (root / "sweep.json").unlink()  # without the manifest the pieces are still one run
     assert collect.rows(root)[0] == collect_rows_before
+
+
+@pytest.mark.parametrize("to_group, signum", [
+    (False, signal.SIGTERM),  # a batch system's or `kill`'s, to the sweep alone
+    (True, signal.SIGINT),  # a terminal's Ctrl-C, to the sweep's whole process group
+])
+def test_a_signal_to_a_local_sweep_stops_its_run_with_a_checkpoint_and_starts_no_other(
+        tmp_path, to_group, signum):
+    """The run in flight gets the signal once, stops with a checkpoint and releases its lock
+    before the sweep exits (128 + the signal); the run queued after it never starts. (A sweep
+    killed by SIGTERM used to leave its run training on, orphaned and locked.)"""
+    root = tmp_path / "sweep"
+    sweep_proc = subprocess.Popen(
+        [sys.executable, "-m", "grokjax", "sweep", SWEEP, "--root", str(root), "--set",
+         "train.steps=1000000", "--set", "checkpoint.save_every=20"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    first = root / "add/r0.5"
+    deadline = time.monotonic() + 120
+    while not checkpoint.saved_steps(first):
+        assert sweep_proc.poll() is None and time.monotonic() < deadline, "no checkpoint"
+        time.sleep(0.1)
+    if to_group:
+        os.killpg(sweep_proc.pid, signum)
+    else:
+        sweep_proc.send_signal(signum)
+    out, err = sweep_proc.communicate(timeout=60)
+    assert sweep_proc.returncode == 128 + signum, out + err
+    assert "add/r0.5: stopped (exit" in out and "subtract/r0.5: not started" in out, out
+    assert f"stopped by {signum.name}; the same command resumes the sweep" in out
+    assert not rundir.is_locked(first)  # the run ended before the sweep did
+    log = (root / "logs/add__r0.5.log").read_text()
+    assert "stopped at step" in log and "quitting now" not in log, log  # once, with a checkpoint
+    step = int(log.split("stopped at step ")[1].split(";")[0])
+    assert step in checkpoint.saved_steps(first)
+    assert not (root / "subtract/r0.5").exists()
 
 
 def test_collect_lists_runs_that_have_not_finished(tmp_path):

@@ -8,6 +8,7 @@ here, submits them to SLURM or starts them on a TPU pod.
 from __future__ import annotations
 
 import pathlib
+import signal
 from typing import Sequence
 
 from grokjax import config as config_lib
@@ -26,7 +27,7 @@ def run(spec: str, *, backend: str = "local", root: str | None = None, dry_run: 
         seeds_per_task: int = 0, jobs: int = 1, slurm_options: dict | None = None,
         tpu_options: dict | None = None, submit: bool = False, echo: Print = print) -> int:
     """Plans the sweep `spec` under `root` (default `default_root`) and launches it; returns
-    the exit status (1 when a local run failed)."""
+    the exit status (1 when a local run failed, 128 + the signal when one stopped it)."""
     if seeds_per_task < 0 or jobs < 1:
         raise GrokjaxError("--seeds-per-task must be >= 0 and --jobs >= 1")
     _, runs = sweep.load(spec)
@@ -53,6 +54,10 @@ def run(spec: str, *, backend: str = "local", root: str | None = None, dry_run: 
         done = local.run_local(everything, planned, where, jobs, echo)
         echo(f"{done['finished']} trained, {done['skipped']} skipped, {len(done['failed'])} "
              f"failed or not started; the table: grokjax collect {where}")
+        if done["stopped"]:
+            echo(f"stopped by {signal.Signals(done['stopped']).name}; the same command "
+                 "resumes the sweep")
+            return 128 + done["stopped"]
         return 1 if done["failed"] else 0
     if backend == "slurm":
         options = dict(slurm_options or {})
