@@ -4,7 +4,8 @@ The layout, from the bottom up; a module imports only from its own layer or thos
 this list (tests/test_layout.py reads every import and checks it):
 
     errors, modular, numerics,  leaves: the error type, arithmetic mod p, the loss dtype and
-    compilation                 the cross entropy, JAX's persistent compilation cache
+    compilation, signals        the cross entropy, JAX's persistent compilation cache, the
+                                handling of SIGINT and SIGTERM
     store/          what a run keeps on disk: run-directory files and lock, orbax checkpoints
     models/         init / apply / run_with_cache: the transformer, the MLP, their matmul
     probes/         what a model learned, from its weights: Fourier tools and measures

@@ -39,7 +39,6 @@ import pathlib
 import shutil
 import signal
 import sys
-import threading
 import time
 from typing import Callable
 
@@ -49,7 +48,7 @@ import ml_collections
 import numpy as np
 
 from grokjax import config as config_lib
-from grokjax import memory, models, numerics, program, sharding, transfer
+from grokjax import memory, models, numerics, program, sharding, signals, transfer
 from grokjax import saved as saved_lib
 from grokjax.errors import GrokjaxError, Interrupted
 from grokjax.experiment import Experiment, build
@@ -247,24 +246,13 @@ def train(cfg: ml_collections.ConfigDict, workdir: str | pathlib.Path, *,
                     board.close()
 
 
-class _Stop:
+class _Stop(signals.Handled):
     """While a run trains: the first SIGINT or SIGTERM asks the loop to stop at the next chunk
-    boundary; a second one quits at once. (Signals reach only the main thread.)"""
-
-    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+    boundary; a second one quits at once."""
 
     def __init__(self):
+        super().__init__()
         self.signum: int | None = None
-        self._previous: dict = {}
-
-    def __enter__(self) -> "_Stop":
-        if threading.current_thread() is threading.main_thread():
-            self._previous = {s: signal.signal(s, self._handle) for s in self.SIGNALS}
-        return self
-
-    def __exit__(self, *exc) -> None:
-        for s, handler in self._previous.items():
-            signal.signal(s, handler)
 
     def _handle(self, signum: int, frame) -> None:
         name = signal.Signals(signum).name

@@ -13,7 +13,7 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent / "grokjax"
 # Layers from the bottom up: a module may import its own layer and the layers below it.
 LAYERS = [
     ("leaves", ["grokjax.errors", "grokjax.modular", "grokjax.numerics", "grokjax.compilation",
-                "grokjax.groups"]),
+                "grokjax.groups", "grokjax.signals"]),
     ("store", ["grokjax.store"]),
     ("models", ["grokjax.models"]),
     ("probes", ["grokjax.probes"]),

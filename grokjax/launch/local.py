@@ -17,33 +17,22 @@ import subprocess
 import sys
 import threading
 
+from grokjax import signals
 from grokjax.errors import BUSY_EXIT
 from grokjax.launch import sweep as sweep_lib
 from grokjax.launch.sweep import Print
 
 
-class _Forward:
+class _Forward(signals.Handled):
     """While a sweep trains here: the runs in flight, and the first SIGINT or SIGTERM (its
-    number, `signum`), passed on to each of them and to any that starts after it; a second
-    signal is passed on as well. (Signals reach only the main thread: elsewhere, as in a
-    test's thread, none is handled.)"""
-
-    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+    number, `signum`), passed on to each of them; once it has come, no run starts. A second
+    signal is passed on as well."""
 
     def __init__(self):
+        super().__init__()
         self.signum: int | None = None
         self._live: set[subprocess.Popen] = set()
         self._lock = threading.Lock()
-        self._previous: dict = {}
-
-    def __enter__(self) -> "_Forward":
-        if threading.current_thread() is threading.main_thread():
-            self._previous = {s: signal.signal(s, self._handle) for s in self.SIGNALS}
-        return self
-
-    def __exit__(self, *exc) -> None:
-        for s, handler in self._previous.items():
-            signal.signal(s, handler)
 
     def _handle(self, signum: int, frame) -> None:
         again = self.signum is not None
