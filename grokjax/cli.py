@@ -354,7 +354,8 @@ def _plot_parser(sub) -> None:
 
 def _sweep_parser(sub) -> None:
     sw = _command(sub, "sweep", "run a sweep file's runs here, submit them to SLURM, or start "
-                  "them on a TPU pod; again: skips finished runs, resumes the rest")
+                  "them on a TPU pod; again: skips finished runs, resumes the rest (here, "
+                  "Ctrl-C stops the runs in flight with a checkpoint)")
     sw.add_argument("file", help="a sweep file, e.g. experiments/sweep_arithmetic.py[:ARG]")
     sw.add_argument("--backend", choices=["local", "slurm", "tpu"], default="local",
                     help="local: run here (default); slurm: a job array per stage; tpu: on "
