@@ -232,6 +232,9 @@ def test_the_spectrum_pattern_agrees_disagrees_and_waits_for_grokking(tmp_path):
     assert C.WITHIN_SPREAD not in waits(ONE_OF_THREE, run(ONE_OF_THREE, 500), tmp_path)[1]
     assert C.settle(C.Claim("x", "", "", "", "r", rule, paper_steps=1000), said, False, 3) \
         == "more seeds (9): a margin within the spread over seeds is not decided by a longer run"
+    # ... up to five times the paper's seeds: past that, the threshold is the question
+    assert C.settle(C.Claim("x", "", "", "", "r", rule, paper_steps=1000), said, False, 15) \
+        .startswith("not more seeds: on 15, five times the paper's")
 
 
 def test_a_smallest_r_or_less_data_below_the_papers_budget_is_consistent_so_far():

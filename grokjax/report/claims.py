@@ -1205,7 +1205,8 @@ def evaluate(claim: Claim, root: pathlib.Path) -> dict:
 def settle(claim: Claim, verdict: str, at_scale: bool | None, seeds: int) -> str:
     """What would settle a verdict: the claim's own `settle_by` for one taken at another
     setting than the paper's (an agreement there too: it is not the paper's); more seeds
-    for one decided within the spread over seeds (WITHIN_SPREAD); the paper's budget and
+    for one decided within the spread over seeds (WITHIN_SPREAD), up to five times the
+    paper's, and past that a threshold of the paper's own; the paper's budget and
     seeds for one that is consistent so far or inconclusive below that budget; the paper's
     number of seeds (3 where it gives none) for an agreement or a disagreement resting on
     fewer; '' when nothing more is needed."""
@@ -1213,6 +1214,11 @@ def settle(claim: Claim, verdict: str, at_scale: bool | None, seeds: int) -> str
     want = claim.paper_seeds or 3
     if claim.settle_by:
         return claim.settle_by
+    if WITHIN_SPREAD in verdict and seeds >= 5 * want:  # a count fixed in advance, 15 for
+        # Fig. 8 (experiments/results/README.md, fig8-15seeds): seeds stop being the question
+        return (f"not more seeds: on {seeds}, five times the paper's, the members still sit on "
+                "the rule's threshold; a threshold read from the paper's own figure would "
+                "decide it")
     if WITHIN_SPREAD in verdict:  # three times the paper's seeds, at least 6 more than now:
         # enough that 2/3 of them can clear the band whichever way the close members fall
         return (f"more seeds ({max(3 * want, seeds + 6)}): a margin within the spread over "
