@@ -57,7 +57,11 @@ up to 24,000 (measured: 6,234 s beside three to five other runs; 2 of 3 grokked,
 14,540, the third ending at 98.1%; see experiments/results/table_a5-cpu-long3/). `:cpu-flat3`
 gives Fig. 8's two tasks that do not grok, ab+b and a^2+ab+b^2, 3 seeds and 8,000 steps
 (measured: 5,897 s beside three to five other runs, 27 minutes of it paused; none grokked,
-best 1.9-2.3% and 25.5-28.9%; see experiments/results/table_a5-cpu-flat3/).
+best 1.9-2.3% and 25.5-28.9%; see experiments/results/table_a5-cpu-flat3/). `:cpu-none3a`
+and `:cpu-none3b` give five of the eleven other tasks that do not grok there ((a-b)^4, ab-b,
+2a-b; 2a-3b, a^2-b) 3 seeds (measured: 4,029 s and 4,139 s, each on one core; none of 15
+grokked, (a-b)^4 best at 19.6-22.1%, the others at 0.9-2.3%; see
+experiments/results/table_a5-cpu-none3a/).
 """
 
 from grokjax.launch.sweep import Run
