@@ -11,6 +11,8 @@
     grokjax sweep experiments/sweep_table_a5.py:cpu-flat3   # ab+b, a^2+ab+b^2: 3 seeds, 8,000
     grokjax sweep experiments/sweep_table_a5.py:cpu-none3a  # three more that do not grok, 3 seeds
     grokjax sweep experiments/sweep_table_a5.py:cpu-none3b  # and two more
+    grokjax sweep experiments/sweep_table_a5.py:cpu-none3c  # 2a+b, 3 seeds
+    grokjax sweep experiments/sweep_table_a5.py:cpu-none3d  # (a-b)^3, 3 seeds
     grokjax sweep experiments/sweep_table_a5.py:cpu-rest3   # :cpu-rest's grokkers, 3 seeds
     grokjax sweep experiments/sweep_table_a5.py:cpu-last    # the last 6 of Table A.5's tasks
     grokjax sweep experiments/sweep_table_a5.py:cpu-last3   # :cpu-last's grokkers, 3 seeds
@@ -101,6 +103,8 @@ CPU_FLAT3 = ("xy_y", "x2_xy_y2")
 # 2a-3b) and a^2-b
 CPU_NONE3A = ("_x_m_y__4", "xy_m_y", "x_x_m_y")
 CPU_NONE3B = ("2x_m_3y", "x2_m_y")
+# and two more, one per core: 2a+b (the control of two transfer rows) and (a-b)^3
+CPU_NONE3C, CPU_NONE3D = ("x_x_y",), ("_x_m_y__3",)
 
 
 # the CPU-scale stages: tasks, seeds, steps, whether to stop once every seed groks, and the
@@ -115,6 +119,8 @@ CPU_STAGES = {"cpu": (CPU_TASKS, 1, 8000, False, 1000),
               "cpu-flat3": (CPU_FLAT3, 3, 8000, False, 1000),
               "cpu-none3a": (CPU_NONE3A, 3, 8000, False, 1000),
               "cpu-none3b": (CPU_NONE3B, 3, 8000, False, 1000),
+              "cpu-none3c": (CPU_NONE3C, 3, 8000, False, 1000),
+              "cpu-none3d": (CPU_NONE3D, 3, 8000, False, 1000),
               "cpu-rest3": (CPU_REST_GROKKED, 3, 8000, True, 1000),
               "cpu-last": (CPU_LAST, 1, 8000, False, 1000),
               "cpu-last3": (CPU_LAST_GROKKED, 3, 8000, True, 1000)}

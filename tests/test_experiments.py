@@ -33,6 +33,8 @@ TINY_SET = ["p=11", "train_fraction=0.5", "model.d_model=32", "model.num_heads=2
     ("experiments/sweep_table_a5.py:cpu-flat3", 1, 1),
     ("experiments/sweep_table_a5.py:cpu-none3a", 1, 1),
     ("experiments/sweep_table_a5.py:cpu-none3b", 1, 1),
+    ("experiments/sweep_table_a5.py:cpu-none3c", 1, 1),
+    ("experiments/sweep_table_a5.py:cpu-none3d", 1, 1),
     ("experiments/sweep_table_a5.py:cpu-rest3", 1, 1),
     ("experiments/sweep_table_a5.py:cpu-last", 1, 1),
     ("experiments/sweep_table_a5.py:cpu-last3", 1, 1),
