@@ -63,7 +63,9 @@ best 1.9-2.3% and 25.5-28.9%; see experiments/results/table_a5-cpu-flat3/). `:cp
 and `:cpu-none3b` give five of the eleven other tasks that do not grok there ((a-b)^4, ab-b,
 2a-b; 2a-3b, a^2-b) 3 seeds (measured: 4,029 s and 4,139 s, each on one core; none of 15
 grokked, (a-b)^4 best at 19.6-22.1%, the others at 0.9-2.3%; see
-experiments/results/table_a5-cpu-none3a/).
+experiments/results/table_a5-cpu-none3a/), and `:cpu-none3c`, `:cpu-none3d` 2a+b and (a-b)^3
+(measured: 847 s and 836 s; none of 6 grokked, best 0.9-2.7%; see
+experiments/results/table_a5-cpu-none3c/).
 """
 
 from grokjax.launch.sweep import Run
