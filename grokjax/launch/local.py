@@ -40,7 +40,7 @@ class _Forward(signals.Handled):
         with self._lock:
             live = list(self._live)
         for proc in live:
-            _send(proc, signum)
+            proc.send_signal(signum)  # a no-op for a run that has just ended
         print(f"grokjax sweep: {signal.Signals(signum).name}"
               + (" again: passed on; the runs in flight quit now" if again else
                  f": passed on to the {len(live)} run{'' if len(live) == 1 else 's'} in flight, "
@@ -62,13 +62,6 @@ class _Forward(signals.Handled):
         with self._lock:
             self._live.discard(proc)
         return rc
-
-
-def _send(proc: subprocess.Popen, signum: int) -> None:
-    try:
-        proc.send_signal(signum)
-    except ProcessLookupError:  # it has just ended
-        pass
 
 
 def run_local(everything: list[sweep_lib.Planned], todo: list[sweep_lib.Planned],

@@ -1214,13 +1214,14 @@ def settle(claim: Claim, verdict: str, at_scale: bool | None, seeds: int) -> str
     want = claim.paper_seeds or 3
     if claim.settle_by:
         return claim.settle_by
-    if WITHIN_SPREAD in verdict and seeds >= 5 * want:  # a count fixed in advance, 15 for
-        # Fig. 8 (experiments/results/README.md, fig8-15seeds): seeds stop being the question
-        return (f"not more seeds: on {seeds}, five times the paper's, the members still sit on "
-                "the rule's threshold; a threshold read from the paper's own figure would "
-                "decide it")
-    if WITHIN_SPREAD in verdict:  # three times the paper's seeds, at least 6 more than now:
-        # enough that 2/3 of them can clear the band whichever way the close members fall
+    if WITHIN_SPREAD in verdict:
+        if seeds >= 5 * want:  # a count fixed in advance, 15 for Fig. 8 (experiments/results/
+            # README.md, fig8-15seeds): past it, seeds stop being the question
+            return (f"not more seeds: on {seeds}, five times the paper's, the members still sit "
+                    "on the rule's threshold; a threshold read from the paper's own figure "
+                    "would decide it")
+        # three times the paper's seeds, at least 6 more than now: enough that 2/3 of them can
+        # clear the band whichever way the close members fall
         return (f"more seeds ({max(3 * want, seeds + 6)}): a margin within the spread over "
                 "seeds is not decided by a longer run")
     if kind in (CONSISTENT, INCONCLUSIVE) and at_scale is False:
